@@ -1,0 +1,111 @@
+using Chihaya.Orleans.Gateway.Announce;
+using Chihaya.Orleans.Grains.Interfaces;
+using Chihaya.Orleans.Grains.Interfaces.Documents;
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+
+namespace Chihaya.Orleans.Gateway.Admin;
+
+/// <summary>
+/// The site's admin API under <c>/admin</c>: users by passkey and torrents by hex info hash, each with
+/// PUT (add or change), DELETE and GET (profile plus statistics written back so far).
+/// </summary>
+internal static class AdminEndpoints
+{
+    public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder endpoints)
+    {
+        var admin = endpoints.MapGroup("/admin").AddEndpointFilter<AdminTokenFilter>();
+        admin.MapPut("/users/{passkey}", PutUser);
+        admin.MapDelete("/users/{passkey}", async (string passkey, IGrainFactory grains) =>
+            !Passkeys.IsWellFormed(passkey) ? BadPasskey()
+            : await Admin(grains).RemoveUser(passkey) ? Results.NoContent() : Results.NotFound());
+        admin.MapGet("/users/{passkey}", GetUser);
+        admin.MapPut("/torrents/{infoHash}", PutTorrent);
+        admin.MapDelete("/torrents/{infoHash}", async (string infoHash, IGrainFactory grains) =>
+            !InfoHash.TryParseHex(infoHash, out var hash) ? BadInfoHash()
+            : await Admin(grains).RemoveTorrent(hash) ? Results.NoContent() : Results.NotFound());
+        admin.MapGet("/torrents/{infoHash}", GetTorrent);
+        return endpoints;
+    }
+
+    private static async Task<IResult> PutUser(string passkey, UserDocument document, IGrainFactory grains)
+    {
+        if (!Passkeys.IsWellFormed(passkey))
+        {
+            return BadPasskey();
+        }
+
+        var profile = document.ToProfile(out var error);
+        if (error is not null)
+        {
+            return Results.BadRequest(new { error });
+        }
+
+        await Admin(grains).PutUser(passkey, profile);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> GetUser(string passkey, IGrainFactory grains)
+    {
+        if (!Passkeys.IsWellFormed(passkey))
+        {
+            return BadPasskey();
+        }
+
+        var view = await Admin(grains).GetUser(passkey);
+        return view is null ? Results.NotFound() : Results.Ok(new
+        {
+            user = UserDocument.From(view.Passkey, view.Profile),
+            stats = StatsDocument(view.Traffic),
+        });
+    }
+
+    private static async Task<IResult> PutTorrent(string infoHash, TorrentDocument document, IGrainFactory grains)
+    {
+        if (!InfoHash.TryParseHex(infoHash, out var hash))
+        {
+            return BadInfoHash();
+        }
+
+        var profile = document.ToProfile(out var error);
+        if (error is not null)
+        {
+            return Results.BadRequest(new { error });
+        }
+
+        await Admin(grains).PutTorrent(hash, profile);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> GetTorrent(string infoHash, IGrainFactory grains)
+    {
+        if (!InfoHash.TryParseHex(infoHash, out var hash))
+        {
+            return BadInfoHash();
+        }
+
+        var view = await Admin(grains).GetTorrent(hash);
+        return view is null ? Results.NotFound() : Results.Ok(new
+        {
+            torrent = TorrentDocument.From(view.InfoHash, view.Profile),
+            stats = StatsDocument(view.Traffic),
+            snatches = view.Profile.Snatches,
+            seeders = view.Swarm.Complete,
+            leechers = view.Swarm.Incomplete,
+        });
+    }
+
+    private static object StatsDocument(Traffic traffic) => new
+    {
+        rawUploaded = traffic.RawUploaded,
+        rawDownloaded = traffic.RawDownloaded,
+        creditedUploaded = traffic.CreditedUploaded,
+        creditedDownloaded = traffic.CreditedDownloaded,
+    };
+
+    private static ISiteAdminGrain Admin(IGrainFactory grains) => grains.GetGrain<ISiteAdminGrain>(0);
+
+    private static IResult BadPasskey() => Results.BadRequest(new { error = "passkey must be 8 to 64 letters and digits" });
+
+    private static IResult BadInfoHash() => Results.BadRequest(new { error = "info hash must be 40 hex characters" });
+}

@@ -1,0 +1,25 @@
+using System.Security.Cryptography;
+using System.Text;
+using Chihaya.Orleans.Gateway.Options;
+using Microsoft.Extensions.Options;
+
+namespace Chihaya.Orleans.Gateway.Admin;
+
+/// <summary>Lets a request through only with <c>Authorization: Bearer &lt;Admin:Token&gt;</c>, compared in constant time.</summary>
+internal sealed class AdminTokenFilter(IOptionsMonitor<AdminOptions> options) : IEndpointFilter
+{
+    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var token = options.CurrentValue.Token;
+        if (string.IsNullOrEmpty(token))
+        {
+            return ValueTask.FromResult<object?>(Results.Problem("The admin API is disabled: set Admin:Token.", statusCode: StatusCodes.Status403Forbidden));
+        }
+
+        var header = context.HttpContext.Request.Headers.Authorization.ToString();
+        const string scheme = "Bearer ";
+        var presented = header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) ? header[scheme.Length..].Trim() : "";
+        var matches = CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(token));
+        return matches ? next(context) : ValueTask.FromResult<object?>(Results.Unauthorized());
+    }
+}

@@ -1,0 +1,61 @@
+using Chihaya.Orleans.Gateway.Protocol;
+using Chihaya.Orleans.Grains.Interfaces;
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Interfaces.Options;
+using Microsoft.Extensions.Options;
+
+namespace Chihaya.Orleans.Gateway.Announce;
+
+/// <summary>
+/// The private-tracker checks, in a fixed order, then the swarm: passkey → may leech → torrent (in its
+/// grain) → swarm update and accounting (in its grain). Every refusal is a failure reason for the client.
+/// </summary>
+internal sealed class AnnounceHandler(IGrainFactory grains, IOptionsMonitor<TrackerOptions> trackerOptions)
+{
+    public async ValueTask<AnnounceResponse> HandleAsync(string passkey, AnnounceQuery query, PeerEndpoint endpoint, string? warning)
+    {
+        var user = await grains.GetGrain<IUserGrain>(passkey).GetProfile();
+        if (user is null)
+        {
+            return AnnounceResponse.Fail(TrackerFailure.UnknownPasskey);
+        }
+
+        // A user who may not leech can still seed, and can still leave a swarm cleanly.
+        if (!user.CanLeech && query.Left > 0 && query.Event != AnnounceEvent.Stopped)
+        {
+            return AnnounceResponse.Fail(TrackerFailure.LeechingNotAllowed);
+        }
+
+        var tracker = trackerOptions.CurrentValue;
+        var numWant = query.Event == AnnounceEvent.Stopped ? 0
+            : query.NumWant < 0 ? tracker.DefaultNumWant
+            : Math.Min(query.NumWant, tracker.MaxNumWant);
+        var command = new AnnounceCommand(
+            query.PeerId,
+            endpoint,
+            query.Uploaded,
+            query.Downloaded,
+            query.Left,
+            query.Event,
+            numWant,
+            WantPeerIds: !query.Compact && !query.NoPeerId,
+            user.UserId,
+            passkey,
+            user.Multipliers);
+
+        var result = await grains.GetGrain<ITorrentGrain>(query.InfoHash.ToGrainKey()).Announce(command);
+        return result.Status switch
+        {
+            AnnounceStatus.Accepted => new AnnounceResponse(
+                new AnnounceReply(result, Seconds(tracker.AnnounceInterval), Seconds(tracker.MinAnnounceInterval), query.Compact, warning),
+                null),
+            AnnounceStatus.TorrentDeleted => AnnounceResponse.Fail(string.IsNullOrWhiteSpace(result.Reason)
+                ? TrackerFailure.TorrentDeleted
+                : TrackerFailure.TorrentDeletedPrefix + result.Reason),
+            _ => AnnounceResponse.Fail(TrackerFailure.TorrentNotRegistered),
+        };
+    }
+
+    private static int Seconds(TimeSpan interval) => (int)interval.TotalSeconds;
+}

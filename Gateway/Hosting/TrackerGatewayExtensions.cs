@@ -1,0 +1,77 @@
+using Chihaya.Orleans.Gateway.Admin;
+using Chihaya.Orleans.Gateway.Announce;
+using Chihaya.Orleans.Gateway.Http;
+using Chihaya.Orleans.Gateway.Options;
+using Chihaya.Orleans.Grains.Hosting;
+using Chihaya.Orleans.Grains.Interfaces.Options;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using GatewayOptions = Chihaya.Orleans.Gateway.Options.GatewayOptions;
+
+namespace Chihaya.Orleans.Gateway.Hosting;
+
+/// <summary>Wires the gateway: its options, the announce path, and the way it reaches grains.</summary>
+public static class TrackerGatewayExtensions
+{
+    /// <summary>
+    /// Adds the gateway. With <c>Cluster:Mode</c> = Embedded the silo runs in this process; with Client
+    /// the gateway connects to silos elsewhere.
+    /// </summary>
+    public static WebApplicationBuilder AddTrackerGateway(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddTrackerSection<GatewayOptions>(GatewayOptions.Section)
+            .Validate(o => o.MaxQueryLength is >= 256 and <= 65536, "Gateway:MaxQueryLength must be between 256 and 65536.")
+            .Validate(o => o.MaxScrapeHashes is >= 1 and <= 1000, "Gateway:MaxScrapeHashes must be between 1 and 1000.")
+            .Validate(o => o.TrustedProxies.All(p => System.Net.IPAddress.TryParse(p, out _)), "Gateway:TrustedProxies must be IP addresses.");
+        services.AddTrackerSection<AdminOptions>(AdminOptions.Section);
+        services.AddTrackerSection<TrackerOptions>(TrackerOptions.Section);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrackerOptions>, TrackerOptionsValidator>());
+        services.AddSingleton<ClientAddressResolver>();
+        services.AddSingleton<AnnounceHandler>();
+        services.AddSingleton<AnnounceEndpoint>();
+        services.AddSingleton<ScrapeEndpoint>();
+        services.AddSingleton<AdminTokenFilter>();
+
+        var cluster = TrackerSiloHosting.ReadClusterOptions(builder.Configuration);
+        if (cluster.Mode.Equals(ClusterModes.Embedded, StringComparison.OrdinalIgnoreCase))
+        {
+            builder.UseOrleans(silo => silo.UseTrackerSilo(cluster));
+            services.AddHostedService<EmbeddedDemoBanner>();
+        }
+        else if (cluster.Mode.Equals(ClusterModes.Client, StringComparison.OrdinalIgnoreCase))
+        {
+            builder.UseOrleansClient(client =>
+            {
+                var gateways = cluster.LocalSiloGatewayPorts.Select(port => new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port)).ToArray();
+                client.UseStaticClustering(gateways);
+                client.Configure<ClusterOptions>(options =>
+                {
+                    options.ClusterId = cluster.ClusterId;
+                    options.ServiceId = cluster.ServiceId;
+                });
+            });
+        }
+        else
+        {
+            throw new OptionsValidationException(TrackerClusterOptions.Section, typeof(TrackerClusterOptions), [$"Cluster:Mode must be {ClusterModes.Embedded} or {ClusterModes.Client}."]);
+        }
+
+        return builder;
+    }
+
+    /// <summary>Maps announce, scrape, the admin API and a liveness probe.</summary>
+    public static WebApplication MapTracker(this WebApplication app)
+    {
+        var announce = app.Services.GetRequiredService<AnnounceEndpoint>();
+        var scrape = app.Services.GetRequiredService<ScrapeEndpoint>();
+        app.MapGet(AnnounceEndpoint.Route, announce.InvokeAsync);
+        app.MapGet(ScrapeEndpoint.Route, scrape.InvokeAsync);
+        app.MapGet("/announce", AnnounceEndpoint.MissingPasskeyAsync);
+        app.MapGet("/scrape", AnnounceEndpoint.MissingPasskeyAsync);
+        app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapAdminApi();
+        return app;
+    }
+}

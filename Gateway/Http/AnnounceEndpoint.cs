@@ -1,0 +1,103 @@
+using System.Buffers;
+using Chihaya.Orleans.Gateway.Announce;
+using Chihaya.Orleans.Gateway.Options;
+using Chihaya.Orleans.Gateway.Protocol;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Microsoft.Extensions.Options;
+
+namespace Chihaya.Orleans.Gateway.Http;
+
+/// <summary>
+/// <c>GET /{passkey}/announce</c>: raw query in, bencode out. Client mistakes and refusals are HTTP 200
+/// with a <c>failure reason</c>, as clients expect; an unexpected error is logged and answered the same way.
+/// </summary>
+internal sealed partial class AnnounceEndpoint(
+    AnnounceHandler handler,
+    ClientAddressResolver addresses,
+    IOptionsMonitor<GatewayOptions> options,
+    ILogger<AnnounceEndpoint> logger)
+{
+    public const string Route = "/{passkey}/announce";
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var passkey = context.Request.RouteValues["passkey"] as string ?? "";
+        if (!Passkeys.IsWellFormed(passkey))
+        {
+            await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.InvalidPasskey);
+            return;
+        }
+
+        var gateway = options.CurrentValue;
+        if (!TryParse(context.Request, gateway, out var query, out var failure))
+        {
+            await BencodeResults.WriteFailureAsync(context.Response, failure);
+            return;
+        }
+
+        var address = addresses.Resolve(context);
+        var claimed = address?.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+            ? query.ClaimedIPv6 ?? query.ClaimedIPv4
+            : query.ClaimedIPv4 ?? query.ClaimedIPv6;
+        address = claimed ?? address;
+        if (address is null)
+        {
+            await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.NoAddress);
+            return;
+        }
+
+        AnnounceResponse response;
+        try
+        {
+            var warning = query.IgnoredClaimedAddress ? TrackerFailure.IgnoredAddressWarning : null;
+            response = await handler.HandleAsync(passkey, query, PeerEndpoint.From(address, query.Port), warning);
+        }
+        catch (Exception exception)
+        {
+            Log.AnnounceFailed(logger, exception, query.InfoHash.ToGrainKey());
+            response = AnnounceResponse.Fail(TrackerFailure.Internal);
+        }
+
+        if (response.Failure is not null)
+        {
+            await BencodeResults.WriteFailureAsync(context.Response, response.Failure);
+            return;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(AnnounceResponseWriter.MaxSize(response.Reply));
+        var length = AnnounceResponseWriter.Write(buffer, response.Reply);
+        await BencodeResults.SendAsync(context.Response, buffer, length);
+    }
+
+    /// <summary>The private-tracker hint for clients that announce without a passkey.</summary>
+    public static Task MissingPasskeyAsync(HttpContext context) =>
+        BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.MissingPasskey);
+
+    private static bool TryParse(HttpRequest request, GatewayOptions gateway, out AnnounceQuery query, out string failure)
+    {
+        var rented = ArrayPool<byte>.Shared.Rent(gateway.MaxQueryLength);
+        try
+        {
+            if (!RawQuery.TryCopy(request, rented.AsSpan(0, gateway.MaxQueryLength), out var length))
+            {
+                query = default;
+                failure = length > gateway.MaxQueryLength ? TrackerFailure.QueryTooLong : TrackerFailure.BrokenEncoding;
+                return false;
+            }
+
+            var ok = AnnounceQueryParser.TryParse(rented.AsSpan(0, length), gateway.TrustClaimedAddresses, out query, out var reason);
+            failure = reason ?? "";
+            return ok;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Error, "Announce for torrent {InfoHash} failed")]
+        public static partial void AnnounceFailed(ILogger logger, Exception exception, string infoHash);
+    }
+}

@@ -1,0 +1,57 @@
+using System.Net;
+using Chihaya.Orleans.Gateway.Options;
+using Microsoft.Extensions.Options;
+
+namespace Chihaya.Orleans.Gateway.Http;
+
+/// <summary>
+/// The address other peers should dial: the socket's, or behind a trusted reverse proxy the client's
+/// address from <c>X-Forwarded-For</c> (right-most untrusted entry) or <c>X-Real-IP</c>.
+/// </summary>
+internal sealed class ClientAddressResolver
+{
+    private readonly IOptionsMonitor<GatewayOptions> _options;
+    private HashSet<IPAddress> _trusted = [];
+    private string[]? _trustedSource;
+
+    public ClientAddressResolver(IOptionsMonitor<GatewayOptions> options) => _options = options;
+
+    public IPAddress? Resolve(HttpContext context)
+    {
+        var remote = Normalize(context.Connection.RemoteIpAddress);
+        if (remote is null || !Trusted().Contains(remote))
+        {
+            return remote;
+        }
+
+        var forwarded = context.Request.Headers["X-Forwarded-For"];
+        for (var i = forwarded.Count - 1; i >= 0; i--)
+        {
+            var hops = (forwarded[i] ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            for (var j = hops.Length - 1; j >= 0; j--)
+            {
+                if (IPAddress.TryParse(hops[j], out var hop) && Normalize(hop) is { } address && !_trusted.Contains(address))
+                {
+                    return address;
+                }
+            }
+        }
+
+        return IPAddress.TryParse(context.Request.Headers["X-Real-IP"].ToString(), out var real) ? Normalize(real) : remote;
+    }
+
+    private static IPAddress? Normalize(IPAddress? address) =>
+        address is { IsIPv4MappedToIPv6: true } ? address.MapToIPv4() : address;
+
+    private HashSet<IPAddress> Trusted()
+    {
+        var configured = _options.CurrentValue.TrustedProxies;
+        if (!ReferenceEquals(configured, _trustedSource))
+        {
+            _trusted = [.. configured.Select(IPAddress.Parse).Select(a => Normalize(a)!)];
+            _trustedSource = configured;
+        }
+
+        return _trusted;
+    }
+}

@@ -1,0 +1,94 @@
+using System.Buffers;
+using Chihaya.Orleans.Gateway.Announce;
+using Chihaya.Orleans.Gateway.Options;
+using Chihaya.Orleans.Gateway.Protocol;
+using Chihaya.Orleans.Grains.Interfaces;
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Microsoft.Extensions.Options;
+
+namespace Chihaya.Orleans.Gateway.Http;
+
+/// <summary><c>GET /{passkey}/scrape</c>: several info hashes, one grain call each, all in flight together.</summary>
+internal sealed partial class ScrapeEndpoint(
+    IGrainFactory grains,
+    IOptionsMonitor<GatewayOptions> options,
+    ILogger<ScrapeEndpoint> logger)
+{
+    public const string Route = "/{passkey}/scrape";
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var passkey = context.Request.RouteValues["passkey"] as string ?? "";
+        if (!Passkeys.IsWellFormed(passkey))
+        {
+            await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.InvalidPasskey);
+            return;
+        }
+
+        if (!TryParse(context.Request, options.CurrentValue, out var hashes, out var failure))
+        {
+            await BencodeResults.WriteFailureAsync(context.Response, failure);
+            return;
+        }
+
+        TorrentCounts[] counts;
+        try
+        {
+            if (await grains.GetGrain<IUserGrain>(passkey).GetProfile() is null)
+            {
+                await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.UnknownPasskey);
+                return;
+            }
+
+            counts = await Task.WhenAll(hashes.Select(hash => grains.GetGrain<ITorrentGrain>(hash.ToGrainKey()).Scrape().AsTask()));
+        }
+        catch (Exception exception)
+        {
+            Log.ScrapeFailed(logger, exception, hashes.Length);
+            await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.Internal);
+            return;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(ScrapeResponseWriter.MaxSize(hashes.Length));
+        var length = ScrapeResponseWriter.Write(buffer, hashes, counts);
+        await BencodeResults.SendAsync(context.Response, buffer, length);
+    }
+
+    private static bool TryParse(HttpRequest request, GatewayOptions gateway, out InfoHash[] hashes, out string failure)
+    {
+        var rented = ArrayPool<byte>.Shared.Rent(gateway.MaxQueryLength);
+        try
+        {
+            hashes = [];
+            if (!RawQuery.TryCopy(request, rented.AsSpan(0, gateway.MaxQueryLength), out var length))
+            {
+                failure = length > gateway.MaxQueryLength ? TrackerFailure.QueryTooLong : TrackerFailure.BrokenEncoding;
+                return false;
+            }
+
+            var found = new InfoHash[gateway.MaxScrapeHashes];
+            if (!ScrapeQueryParser.TryParse(rented.AsSpan(0, length), found, out var count, out var reason))
+            {
+                failure = reason ?? "";
+                return false;
+            }
+
+            // Bencode wants dictionary keys in byte order.
+            hashes = found[..count];
+            Array.Sort(hashes, static (a, b) => a.Value.CompareTo(b.Value));
+            failure = "";
+            return true;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Error, "Scrape of {Count} torrents failed")]
+        public static partial void ScrapeFailed(ILogger logger, Exception exception, int count);
+    }
+}

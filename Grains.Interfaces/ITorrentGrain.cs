@@ -1,0 +1,24 @@
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+
+namespace Chihaya.Orleans.Grains.Interfaces;
+
+/// <summary>One torrent's swarm. Keyed by the info hash as 40 lower-case hex characters.</summary>
+[Alias("Chihaya.ITorrentGrain")]
+public interface ITorrentGrain : IGrainWithStringKey
+{
+    /// <summary>Updates the announcing peer, accounts its traffic and returns other peers.</summary>
+    [Alias("Announce")]
+    ValueTask<AnnounceResult> Announce(AnnounceCommand command);
+
+    /// <summary>The torrent's seeders, leechers and snatches.</summary>
+    [Alias("Scrape")]
+    ValueTask<TorrentCounts> Scrape();
+
+    /// <summary>Reloads the site's profile of the torrent (called after the site changed it).</summary>
+    [Alias("Refresh")]
+    ValueTask Refresh();
+
+    /// <summary>Hands accounted traffic on now instead of at the next timer tick.</summary>
+    [Alias("FlushUsage")]
+    ValueTask FlushUsage();
+}

@@ -1,0 +1,24 @@
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+
+namespace Chihaya.Orleans.Grains.Interfaces;
+
+/// <summary>One passkey: caches the site's user behind it and collects the user's traffic for write-back.</summary>
+[Alias("Chihaya.IUserGrain")]
+public interface IUserGrain : IGrainWithStringKey
+{
+    /// <summary>The user behind this passkey, or null when the site knows no such passkey.</summary>
+    [Alias("GetProfile")]
+    ValueTask<UserProfile?> GetProfile();
+
+    /// <summary>Adds one torrent's report of the user's traffic; a report already received is ignored.</summary>
+    [Alias("RecordUsage")]
+    ValueTask RecordUsage(UsageReport report);
+
+    /// <summary>Reloads the site's profile of the user (called after the site changed it).</summary>
+    [Alias("Refresh")]
+    ValueTask Refresh();
+
+    /// <summary>Writes collected traffic to the site now instead of at the next timer tick.</summary>
+    [Alias("FlushUsage")]
+    ValueTask FlushUsage();
+}

@@ -1,0 +1,29 @@
+using Chihaya.Orleans.Grains.Interfaces.Model;
+
+namespace Chihaya.Orleans.Grains.Interfaces.Messages;
+
+/// <summary>One announce, already authenticated by the gateway, sent to the torrent's grain.</summary>
+/// <param name="PeerId">The client's peer id.</param>
+/// <param name="Endpoint">Where other peers reach it: the socket address (or a trusted proxy's header) and its port.</param>
+/// <param name="Uploaded">Total uploaded this session, as the client reports it.</param>
+/// <param name="Downloaded">Total downloaded this session, as the client reports it.</param>
+/// <param name="Left">Bytes still missing; 0 means seeder.</param>
+/// <param name="Event">The announce event.</param>
+/// <param name="NumWant">How many peers to return (already capped by the gateway).</param>
+/// <param name="WantPeerIds">True for the non-compact reply that lists peer ids.</param>
+/// <param name="UserId">The announcing user's site id.</param>
+/// <param name="Passkey">The passkey the user announced with: the key of the user grain that collects its statistics.</param>
+/// <param name="UserMultipliers">The user's factors at the time of the announce.</param>
+[GenerateSerializer, Immutable, Alias("Chihaya.AnnounceCommand")]
+public sealed record AnnounceCommand(
+    [property: Id(0)] PeerId PeerId,
+    [property: Id(1)] PeerEndpoint Endpoint,
+    [property: Id(2)] long Uploaded,
+    [property: Id(3)] long Downloaded,
+    [property: Id(4)] long Left,
+    [property: Id(5)] AnnounceEvent Event,
+    [property: Id(6)] int NumWant,
+    [property: Id(7)] bool WantPeerIds,
+    [property: Id(8)] long UserId,
+    [property: Id(9)] string Passkey,
+    [property: Id(10)] Multipliers UserMultipliers);

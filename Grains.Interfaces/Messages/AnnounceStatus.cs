@@ -1,0 +1,11 @@
+namespace Chihaya.Orleans.Grains.Interfaces.Messages;
+
+/// <summary>Whether the torrent grain accepted an announce.</summary>
+public enum AnnounceStatus : byte
+{
+    Accepted = 0,
+    /// <summary>The site does not know this info hash.</summary>
+    TorrentNotRegistered = 1,
+    /// <summary>The site deleted the torrent; the result carries its reason.</summary>
+    TorrentDeleted = 2,
+}

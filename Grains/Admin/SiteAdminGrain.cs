@@ -1,0 +1,58 @@
+using Chihaya.Orleans.Grains.Interfaces;
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Site;
+using Orleans.Concurrency;
+
+namespace Chihaya.Orleans.Grains.Admin;
+
+/// <summary>Site changes from the admin API: written to the store, then pushed into the cached grain at once.</summary>
+[StatelessWorker]
+internal sealed class SiteAdminGrain(ISiteStore store) : Grain, ISiteAdminGrain
+{
+    public async ValueTask PutUser(string passkey, UserProfile profile)
+    {
+        await store.PutUserAsync(passkey, profile);
+        await GrainFactory.GetGrain<IUserGrain>(passkey).Refresh();
+    }
+
+    public async ValueTask<bool> RemoveUser(string passkey)
+    {
+        var removed = await store.RemoveUserAsync(passkey);
+        await GrainFactory.GetGrain<IUserGrain>(passkey).Refresh();
+        return removed;
+    }
+
+    public async ValueTask<UserView?> GetUser(string passkey)
+    {
+        var profile = await store.FindUserAsync(passkey);
+        return profile is null ? null : new UserView(passkey, profile, await store.GetUserTrafficAsync(profile.UserId));
+    }
+
+    public async ValueTask PutTorrent(InfoHash infoHash, TorrentProfile profile)
+    {
+        await store.PutTorrentAsync(infoHash, profile);
+        await TorrentGrain(infoHash).Refresh();
+    }
+
+    public async ValueTask<bool> RemoveTorrent(InfoHash infoHash)
+    {
+        var removed = await store.RemoveTorrentAsync(infoHash);
+        await TorrentGrain(infoHash).Refresh();
+        return removed;
+    }
+
+    public async ValueTask<TorrentView?> GetTorrent(InfoHash infoHash)
+    {
+        var profile = await store.FindTorrentAsync(infoHash);
+        if (profile is null)
+        {
+            return null;
+        }
+
+        var traffic = await store.GetTorrentTrafficAsync(profile.TorrentId);
+        return new TorrentView(infoHash, profile, traffic, await TorrentGrain(infoHash).Scrape());
+    }
+
+    private ITorrentGrain TorrentGrain(InfoHash infoHash) => GrainFactory.GetGrain<ITorrentGrain>(infoHash.ToGrainKey());
+}

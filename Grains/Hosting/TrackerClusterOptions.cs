@@ -1,0 +1,29 @@
+namespace Chihaya.Orleans.Grains.Hosting;
+
+/// <summary>How silos and gateways form a cluster. Section "Cluster".</summary>
+public sealed class TrackerClusterOptions
+{
+    public const string Section = "Cluster";
+
+    /// <summary>
+    /// Gateway only. <c>Embedded</c>: gateway and silo in one process, no external services (the default).
+    /// <c>Client</c>: the gateway is an Orleans client of silos running in other processes.
+    /// </summary>
+    public string Mode { get; set; } = ClusterModes.Embedded;
+
+    /// <summary>Orleans cluster id; must match the silos'.</summary>
+    public string ClusterId { get; set; } = "chihaya";
+
+    /// <summary>Orleans service id; must match the silos'.</summary>
+    public string ServiceId { get; set; } = "chihaya";
+
+    /// <summary>Gateway in Client mode with localhost clustering: the silos' gateway ports on this host.</summary>
+    public int[] LocalSiloGatewayPorts { get; set; } = [30000];
+
+    /// <summary>The silo-to-silo port of a silo (or of the embedded one).</summary>
+    public int SiloPort { get; set; } = 11111;
+
+    /// <summary>The port of a silo that Orleans clients (gateways) connect to.</summary>
+    public int GatewayPort { get; set; } = 30000;
+}
+

@@ -1,0 +1,34 @@
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+
+namespace Chihaya.Orleans.Grains.Site;
+
+/// <summary>
+/// The site's users and torrents, and the statistics written back to it. The only way the tracker
+/// loads a user or a torrent: in memory for the embedded tracker, the site's database in production.
+/// </summary>
+internal interface ISiteStore
+{
+    ValueTask<UserProfile?> FindUserAsync(string passkey, CancellationToken cancellationToken = default);
+
+    /// <summary>The torrent with the snatches the site has counted so far.</summary>
+    ValueTask<TorrentProfile?> FindTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds a batch of statistics, unless a batch with the same source and sequence was applied before.</summary>
+    ValueTask ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default);
+
+    ValueTask PutUserAsync(string passkey, UserProfile profile, CancellationToken cancellationToken = default);
+
+    ValueTask<bool> RemoveUserAsync(string passkey, CancellationToken cancellationToken = default);
+
+    /// <summary>Registers or changes a torrent; its statistics (snatches included) are kept.</summary>
+    ValueTask PutTorrentAsync(InfoHash infoHash, TorrentProfile profile, CancellationToken cancellationToken = default);
+
+    ValueTask<bool> RemoveTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default);
+
+    /// <summary>The user's statistics as written back so far.</summary>
+    ValueTask<Traffic> GetUserTrafficAsync(long userId, CancellationToken cancellationToken = default);
+
+    /// <summary>The torrent's traffic as written back so far.</summary>
+    ValueTask<Traffic> GetTorrentTrafficAsync(long torrentId, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,118 @@
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+
+namespace Chihaya.Orleans.Grains.Site;
+
+/// <summary>
+/// The site held in the silo's memory: the embedded tracker's users and torrents, seeded from a file
+/// and changed through the admin API. Meant for a single silo; a cluster shares a database instead.
+/// </summary>
+internal sealed class InMemorySiteStore : ISiteStore
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, UserProfile> _users = new(StringComparer.Ordinal);
+    private readonly Dictionary<InfoHash, TorrentProfile> _torrents = [];
+    private readonly Dictionary<long, Traffic> _userTraffic = [];
+    private readonly Dictionary<long, (Traffic Traffic, long Snatches)> _torrentStats = [];
+    private readonly Dictionary<string, long> _appliedSequences = new(StringComparer.Ordinal);
+
+    public ValueTask<UserProfile?> FindUserAsync(string passkey, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult(_users.GetValueOrDefault(passkey));
+        }
+    }
+
+    public ValueTask<TorrentProfile?> FindTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            if (!_torrents.TryGetValue(infoHash, out var profile))
+            {
+                return ValueTask.FromResult<TorrentProfile?>(null);
+            }
+
+            var snatches = _torrentStats.GetValueOrDefault(profile.TorrentId).Snatches;
+            return ValueTask.FromResult<TorrentProfile?>(profile with { Snatches = snatches });
+        }
+    }
+
+    public ValueTask ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            if (_appliedSequences.TryGetValue(write.Source, out var applied) && applied >= write.Sequence)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            foreach (var user in write.Users)
+            {
+                _userTraffic[user.UserId] = _userTraffic.GetValueOrDefault(user.UserId) + user.Traffic;
+            }
+
+            foreach (var torrent in write.Torrents)
+            {
+                var (traffic, snatches) = _torrentStats.GetValueOrDefault(torrent.TorrentId);
+                _torrentStats[torrent.TorrentId] = (traffic + torrent.Traffic, snatches + torrent.Snatches);
+            }
+
+            _appliedSequences[write.Source] = write.Sequence;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask PutUserAsync(string passkey, UserProfile profile, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            _users[passkey] = profile;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<bool> RemoveUserAsync(string passkey, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult(_users.Remove(passkey));
+        }
+    }
+
+    public ValueTask PutTorrentAsync(InfoHash infoHash, TorrentProfile profile, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            _torrents[infoHash] = profile with { Snatches = 0 };
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<bool> RemoveTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult(_torrents.Remove(infoHash));
+        }
+    }
+
+    public ValueTask<Traffic> GetUserTrafficAsync(long userId, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult(_userTraffic.GetValueOrDefault(userId));
+        }
+    }
+
+    public ValueTask<Traffic> GetTorrentTrafficAsync(long torrentId, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult(_torrentStats.GetValueOrDefault(torrentId).Traffic);
+        }
+    }
+}

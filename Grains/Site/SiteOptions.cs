@@ -1,0 +1,17 @@
+namespace Chihaya.Orleans.Grains.Site;
+
+/// <summary>Where the site's users and torrents come from. Section "Site".</summary>
+public sealed class SiteOptions
+{
+    public const string Section = "Site";
+
+    /// <summary>
+    /// A JSON file of users and torrents the in-memory site starts with (see <c>deploy/seed/demo.json</c>).
+    /// Empty: start with none.
+    /// </summary>
+    public string SeedFile { get; set; } = "";
+
+    /// <summary>The seed file's full path; a relative path is taken from the program's folder.</summary>
+    public string? ResolveSeedFile() =>
+        string.IsNullOrWhiteSpace(SeedFile) ? null : Path.GetFullPath(SeedFile, AppContext.BaseDirectory);
+}

@@ -1,0 +1,8 @@
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+
+namespace Chihaya.Orleans.Grains.Torrents;
+
+/// <summary>What one announce changed in the swarm's accounting.</summary>
+/// <param name="Traffic">Raw and credited bytes since the peer's previous announce.</param>
+/// <param name="Snatched">True when this announce completed the peer's download for the first time.</param>
+internal readonly record struct AnnounceOutcome(Traffic Traffic, bool Snatched);

@@ -1,0 +1,55 @@
+namespace Chihaya.Orleans.Grains.Torrents;
+
+/// <summary>
+/// A dense, unordered array of peers with O(1) swap-remove. Order carries no meaning, which is what
+/// makes removal cheap and random windows a fair sample.
+/// </summary>
+internal sealed class PeerList
+{
+    private PeerEntry[] _items = [];
+
+    public int Count { get; private set; }
+
+    public ref PeerEntry this[int slot] => ref _items[slot];
+
+    /// <summary>Appends a peer and returns its slot.</summary>
+    public int Add(in PeerEntry entry)
+    {
+        if (Count == _items.Length)
+        {
+            Array.Resize(ref _items, Math.Max(4, _items.Length * 2));
+        }
+
+        _items[Count] = entry;
+        return Count++;
+    }
+
+    /// <summary>
+    /// Removes the peer in <paramref name="slot"/> by moving the last peer into it. Returns true when a
+    /// peer moved, so the caller can update that peer's slot in its index.
+    /// </summary>
+    public bool RemoveAt(int slot, out PeerEntry moved)
+    {
+        var last = --Count;
+        moved = default;
+        var didMove = slot != last;
+        if (didMove)
+        {
+            _items[slot] = _items[last];
+            moved = _items[slot];
+        }
+
+        _items[last] = default;
+        ShrinkIfSparse();
+        return didMove;
+    }
+
+    private void ShrinkIfSparse()
+    {
+        // Swarms shrink a lot after a torrent's first days; give the memory back, with hysteresis.
+        if (_items.Length > 64 && Count < _items.Length / 4)
+        {
+            Array.Resize(ref _items, _items.Length / 2);
+        }
+    }
+}

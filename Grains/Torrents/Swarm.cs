@@ -1,0 +1,179 @@
+using Chihaya.Orleans.Grains.Accounting;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+
+namespace Chihaya.Orleans.Grains.Torrents;
+
+/// <summary>
+/// One torrent's peers: seeders and leechers in two dense lists, indexed by peer id. Plain C# with no
+/// Orleans types, so it is tested without a cluster and benchmarked without a network.
+/// </summary>
+internal sealed class Swarm(Random random)
+{
+    private readonly PeerList _seeders = new();
+    private readonly PeerList _leechers = new();
+
+    // Value: the slot in _seeders, or the bitwise complement of the slot in _leechers.
+    private readonly Dictionary<PeerId, int> _slots = [];
+
+    public int Seeders => _seeders.Count;
+
+    public int Leechers => _leechers.Count;
+
+    public int Count => _slots.Count;
+
+    /// <summary>
+    /// Applies one announce: picks peers for the reply first (so the announcer never gets itself, and
+    /// a leecher that just finished is answered as a seeder), then updates the announcer's entry and
+    /// works out the traffic to credit.
+    /// </summary>
+    /// <param name="announce">The peer's report.</param>
+    /// <param name="now">Seconds since the Unix epoch.</param>
+    /// <param name="multipliers">User × torrent factors for crediting this announce.</param>
+    /// <param name="selection">Receives the reply's peers; already reset to the number wanted.</param>
+    public AnnounceOutcome Announce(in PeerAnnounce announce, long now, Multipliers multipliers, PeerSelection selection)
+    {
+        var known = _slots.TryGetValue(announce.PeerId, out var code);
+        if (announce.Event == AnnounceEvent.Stopped)
+        {
+            return known ? Leave(code, announce, multipliers) : default;
+        }
+
+        Select(announce.IsSeeder, known ? code : (int?)null, selection);
+        return known ? Update(code, announce, now, multipliers) : Join(announce, now);
+    }
+
+    /// <summary>Removes every peer whose last announce is older than <paramref name="cutoff"/>; returns how many.</summary>
+    public int RemoveSilentPeers(long cutoff) => RemoveSilent(_seeders, true, cutoff) + RemoveSilent(_leechers, false, cutoff);
+
+    /// <summary>True when the peer is in the swarm (for tests and diagnostics).</summary>
+    public bool Contains(PeerId peerId) => _slots.ContainsKey(peerId);
+
+    private AnnounceOutcome Join(in PeerAnnounce announce, long now)
+    {
+        // A peer's first announce only sets its baseline: totals from before the tracker saw it are unknowable.
+        var snatched = announce.Event == AnnounceEvent.Completed && announce.IsSeeder;
+        Insert(new PeerEntry
+        {
+            PeerId = announce.PeerId,
+            Endpoint = announce.Endpoint,
+            Uploaded = announce.Uploaded,
+            Downloaded = announce.Downloaded,
+            UserId = announce.UserId,
+            LastSeen = now,
+            HasSnatched = snatched,
+        }, announce.IsSeeder);
+        return new AnnounceOutcome(default, snatched);
+    }
+
+    private AnnounceOutcome Update(int code, in PeerAnnounce announce, long now, Multipliers multipliers)
+    {
+        ref var entry = ref EntryAt(code);
+        var wasSeeder = code >= 0;
+        if (entry.UserId != announce.UserId)
+        {
+            // Another user reusing this peer id: never credit one user with another's totals.
+            Remove(code);
+            return Join(announce, now);
+        }
+
+        var traffic = TrafficCredit.Between(entry.Uploaded, entry.Downloaded, announce.Uploaded, announce.Downloaded, multipliers);
+        var finished = announce.IsSeeder && (!wasSeeder || announce.Event == AnnounceEvent.Completed);
+        var snatched = finished && !entry.HasSnatched;
+        entry.Uploaded = announce.Uploaded;
+        entry.Downloaded = announce.Downloaded;
+        entry.Endpoint = announce.Endpoint;
+        entry.LastSeen = now;
+        entry.HasSnatched |= snatched;
+
+        if (wasSeeder != announce.IsSeeder)
+        {
+            var moved = entry;
+            Remove(code);
+            Insert(moved, announce.IsSeeder);
+        }
+
+        return new AnnounceOutcome(traffic, snatched);
+    }
+
+    private AnnounceOutcome Leave(int code, in PeerAnnounce announce, Multipliers multipliers)
+    {
+        ref var entry = ref EntryAt(code);
+        var traffic = entry.UserId == announce.UserId
+            ? TrafficCredit.Between(entry.Uploaded, entry.Downloaded, announce.Uploaded, announce.Downloaded, multipliers)
+            : default;
+        var snatched = entry.UserId == announce.UserId && code < 0 && announce.IsSeeder && !entry.HasSnatched;
+        Remove(code);
+        return new AnnounceOutcome(traffic, snatched);
+    }
+
+    private void Select(bool forSeeder, int? ownCode, PeerSelection selection)
+    {
+        // Seeders only want leechers; leechers want seeders first, then other leechers.
+        if (!forSeeder)
+        {
+            SelectFrom(_seeders, ownCode is >= 0 ? ownCode.Value : -1, selection);
+        }
+
+        SelectFrom(_leechers, ownCode is < 0 ? ~ownCode.Value : -1, selection);
+    }
+
+    private void SelectFrom(PeerList list, int ownSlot, PeerSelection selection)
+    {
+        var count = list.Count;
+        if (count == 0 || selection.IsFull)
+        {
+            return;
+        }
+
+        // A random window over the dense list: a fair sample without shuffling or extra memory.
+        var start = random.Next(count);
+        for (var i = 0; i < count && !selection.IsFull; i++)
+        {
+            var slot = start + i;
+            if (slot >= count)
+            {
+                slot -= count;
+            }
+
+            if (slot != ownSlot)
+            {
+                selection.Add(list[slot]);
+            }
+        }
+    }
+
+    private int RemoveSilent(PeerList list, bool seeders, long cutoff)
+    {
+        var removed = 0;
+        for (var slot = list.Count - 1; slot >= 0; slot--)
+        {
+            if (list[slot].LastSeen < cutoff)
+            {
+                Remove(seeders ? slot : ~slot);
+                removed++;
+            }
+        }
+
+        return removed;
+    }
+
+    private ref PeerEntry EntryAt(int code) => ref code >= 0 ? ref _seeders[code] : ref _leechers[~code];
+
+    private void Insert(in PeerEntry entry, bool seeder)
+    {
+        var slot = seeder ? _seeders.Add(entry) : _leechers.Add(entry);
+        _slots[entry.PeerId] = seeder ? slot : ~slot;
+    }
+
+    private void Remove(int code)
+    {
+        var seeder = code >= 0;
+        var slot = seeder ? code : ~code;
+        var list = seeder ? _seeders : _leechers;
+        _slots.Remove(list[slot].PeerId);
+        if (list.RemoveAt(slot, out var moved))
+        {
+            _slots[moved.PeerId] = seeder ? slot : ~slot;
+        }
+    }
+}

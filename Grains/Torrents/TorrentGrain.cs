@@ -1,0 +1,159 @@
+using Chihaya.Orleans.Grains.Accounting;
+using Chihaya.Orleans.Grains.Interfaces;
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Interfaces.Options;
+using Chihaya.Orleans.Grains.Site;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Chihaya.Orleans.Grains.Torrents;
+
+/// <summary>
+/// One torrent's swarm. The announce runs in a single turn with no await, so peers, selection and
+/// accounting never interleave and the grain needs no reentrancy. Traffic is handed on by a timer.
+/// </summary>
+internal sealed partial class TorrentGrain(
+    ISiteStore store,
+    IOptions<TrackerOptions> trackerOptions,
+    IOptions<StatsOptions> statsOptions,
+    TimeProvider time,
+    ILogger<TorrentGrain> logger) : Grain, ITorrentGrain
+{
+    private readonly Swarm _swarm = new(Random.Shared);
+    private readonly PeerSelection _selection = new();
+    private UsageLedger _ledger = null!;
+    private InfoHash _infoHash;
+    private TorrentProfile? _profile;
+    private long _snatchesWrittenSinceLoad;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var key = this.GetPrimaryKeyString();
+        if (!InfoHash.TryParseHex(key, out _infoHash))
+        {
+            throw new InvalidOperationException($"Torrent grain key '{key}' is not 40 hex characters.");
+        }
+
+        // A new name per activation: the store tells batches apart by source and sequence.
+        _ledger = new UsageLedger($"t:{key}#{Guid.NewGuid():N}");
+        _profile = await store.FindTorrentAsync(_infoHash, cancellationToken);
+
+        var stats = statsOptions.Value;
+        this.RegisterGrainTimer(static (self, _) => self.FlushUsageCore(), this, stats.FlushInterval, stats.FlushInterval);
+        var prune = trackerOptions.Value.PruneInterval;
+        this.RegisterGrainTimer(static (self, _) => self.PruneSilentPeers(), this, prune, prune);
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        await FlushUsageCore();
+        if (!_ledger.IsEmpty)
+        {
+            Log.UsageLeftOnDeactivation(logger, _infoHash.ToGrainKey());
+        }
+    }
+
+    public ValueTask<AnnounceResult> Announce(AnnounceCommand command)
+    {
+        if (_profile is null)
+        {
+            return ValueTask.FromResult(AnnounceResult.Refused(AnnounceStatus.TorrentNotRegistered, null));
+        }
+
+        if (_profile.Status == TorrentStatus.Deleted)
+        {
+            return ValueTask.FromResult(AnnounceResult.Refused(AnnounceStatus.TorrentDeleted, _profile.DeletedReason));
+        }
+
+        _selection.Reset(command.NumWant, command.WantPeerIds);
+        var announce = new PeerAnnounce(command.PeerId, command.Endpoint, command.Uploaded, command.Downloaded, command.Left, command.Event, command.UserId);
+        var multipliers = command.UserMultipliers.Times(_profile.Multipliers);
+        var outcome = _swarm.Announce(announce, time.GetUtcNow().ToUnixTimeSeconds(), multipliers, _selection);
+        _ledger.Record(command.UserId, command.Passkey, outcome.Traffic, outcome.Snatched);
+
+        return ValueTask.FromResult(new AnnounceResult(
+            AnnounceStatus.Accepted,
+            null,
+            _swarm.Seeders,
+            _swarm.Leechers,
+            Snatches,
+            _selection.Peers4ToArray(),
+            _selection.Peers6ToArray(),
+            _selection.Ids4ToArray(),
+            _selection.Ids6ToArray()));
+    }
+
+    public ValueTask<TorrentCounts> Scrape() => ValueTask.FromResult(
+        _profile is { Status: TorrentStatus.Active }
+            ? new TorrentCounts(true, _swarm.Seeders, _swarm.Leechers, Snatches)
+            : TorrentCounts.Unregistered);
+
+    public async ValueTask Refresh()
+    {
+        _profile = await store.FindTorrentAsync(_infoHash);
+        _snatchesWrittenSinceLoad = 0;
+    }
+
+    public async ValueTask FlushUsage() => await FlushUsageCore();
+
+    private long Snatches => (_profile?.Snatches ?? 0) + _snatchesWrittenSinceLoad + _ledger.UnwrittenSnatches;
+
+    private async Task FlushUsageCore()
+    {
+        foreach (var (passkey, report) in _ledger.CutReports())
+        {
+            try
+            {
+                await GrainFactory.GetGrain<IUserGrain>(passkey).RecordUsage(report);
+                _ledger.Delivered(report);
+            }
+            catch (Exception exception)
+            {
+                // Kept outstanding and resent unchanged next time; the user grain drops a duplicate.
+                Log.ReportNotDelivered(logger, exception, _infoHash.ToGrainKey(), report.UserId);
+            }
+        }
+
+        if (_profile is not null && _ledger.CutTorrentWrite(_profile.TorrentId) is { } write)
+        {
+            try
+            {
+                await store.ApplyUsageAsync(write);
+                _ledger.Written(write);
+                _snatchesWrittenSinceLoad += write.Torrents.Sum(torrent => torrent.Snatches);
+            }
+            catch (Exception exception)
+            {
+                Log.TorrentUsageNotWritten(logger, exception, _infoHash.ToGrainKey());
+            }
+        }
+    }
+
+    private Task PruneSilentPeers()
+    {
+        var cutoff = time.GetUtcNow().Subtract(trackerOptions.Value.PeerTimeout).ToUnixTimeSeconds();
+        var removed = _swarm.RemoveSilentPeers(cutoff);
+        if (removed > 0)
+        {
+            Log.PrunedPeers(logger, _infoHash.ToGrainKey(), removed);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Debug, "Torrent {InfoHash}: removed {Count} silent peers")]
+        public static partial void PrunedPeers(ILogger logger, string infoHash, int count);
+
+        [LoggerMessage(2, LogLevel.Warning, "Torrent {InfoHash}: usage report for user {UserId} not delivered; it will be resent")]
+        public static partial void ReportNotDelivered(ILogger logger, Exception exception, string infoHash, long userId);
+
+        [LoggerMessage(3, LogLevel.Warning, "Torrent {InfoHash}: statistics not written; they will be retried")]
+        public static partial void TorrentUsageNotWritten(ILogger logger, Exception exception, string infoHash);
+
+        [LoggerMessage(4, LogLevel.Error, "Torrent {InfoHash}: deactivated with statistics not yet handed on")]
+        public static partial void UsageLeftOnDeactivation(ILogger logger, string infoHash);
+    }
+}
