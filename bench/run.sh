@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# bench/run.sh: announce throughput of the embedded gateway next to opentracker, measured in the
+# same run on this machine with the shared wrk + announce.lua load (../shared/load from the repo root).
+#
+#   bench/run.sh                                   # default: 10k torrents x 25 peers, 3 runs of 20 s
+#   BENCH_DURATION=5s BENCH_RUNS=1 bench/run.sh    # quick end-to-end trial
+#
+# Steps: publish the gateway (Release) into a temporary folder; start opentracker with a whitelist of
+# the load's info hashes; start the gateway on a free loopback port with a random admin token and
+# register the load's passkeys and info hashes through the admin API; for each server run a
+# verification (check=1), a fill run that announces every peer once (check=1), the measured runs
+# (warm=1, medians from bench.sh) and a short check of the measured traffic. Prints one table.
+# Everything it starts is stopped on exit, also on failure or Ctrl-C.
+set -euo pipefail
+
+# ------------------------------------------------------------------ settings (env overridable)
+TORRENTS=${BENCH_TORRENTS:-10000}        # torrent pool (whitelist / registered torrents)
+PEERS=${BENCH_PEERS:-25}                 # peers per torrent per wrk thread
+PASSKEYS=${BENCH_PASSKEYS:-1000}         # users registered on our tracker (private=1)
+THREADS=${BENCH_THREADS:-1}              # wrk -t
+CONNS=${BENCH_CONNECTIONS:-64}           # wrk -c
+DURATION=${BENCH_DURATION:-20s}          # wrk -d of each measured run
+RUNS=${BENCH_RUNS:-3}                    # measured runs per mode (medians)
+CHECK_DURATION=${BENCH_CHECK_DURATION:-5s}  # verification runs (check=1)
+FILL_MAX=${BENCH_FILL_MAX:-180}          # upper bound, seconds, of one fill run
+SEED_PARALLEL=${BENCH_SEED_PARALLEL:-8}  # concurrent admin requests while registering
+KEEP=${BENCH_KEEP:-0}                    # 1: keep the work folder (logs, publish output)
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+load=$(cd "$(dirname "$0")/../../shared/load" && pwd)
+wrkopts="-t$THREADS -c$CONNS -d$DURATION"
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ------------------------------------------------------------------ tools
+install_missing() {
+  local missing=() tool pkg
+  for pair in wrk:wrk luajit:luajit opentracker:opentracker curl:curl bc:bc ss:iproute2 /usr/bin/time:time; do
+    tool=${pair%%:*}; pkg=${pair#*:}
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  log "installing ${missing[*]}"
+  local sudo=()
+  ((EUID == 0)) || sudo=(sudo)
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" apt-get install -y "${missing[@]}"
+}
+install_missing
+command -v dotnet >/dev/null || die "dotnet SDK not found"
+[[ -r $load/announce.lua && -x $load/bench.sh ]] || die "shared load tooling not found at $load"
+
+# ------------------------------------------------------------------ work folder and clean-up
+work=$(mktemp -d /tmp/chihaya-bench.XXXXXX)
+pids=()
+cleanup() {
+  local rc=$? pid
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ $KEEP == 1 || $rc != 0 ]]; then log "work folder kept: $work"; else rm -rf "$work"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+used_ports=" "
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 40000))
+    [[ $used_ports == *" $p "* ]] && continue
+    if [[ -z $(ss -Htan "( sport = :$p )") && -z $(ss -Huan "( sport = :$p )") ]]; then
+      used_ports+="$p "; echo "$p"; return 0
+    fi
+  done
+  die "no free port found"
+}
+
+wait_tcp() {  # wait_tcp PORT PID SECONDS
+  local i
+  for i in $(seq 1 $(($3 * 10))); do
+    kill -0 "$2" 2>/dev/null || return 1
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# ------------------------------------------------------------------ wrk helpers
+# wrk_once NAME URL WRKOPTS [announce.lua options]: one wrk run, output kept in $work/NAME.log
+wrk_once() {
+  local name=$1 url=$2 opts=$3; shift 3
+  # shellcheck disable=SC2086  # wrk options are a word list
+  wrk $opts --latency -s "$load/announce.lua" "$url" -- "$@" > "$work/$name.log" 2>&1 \
+    || { cat "$work/$name.log" >&2; die "wrk failed ($name)"; }
+  grep -E '^(SUMMARY|CHECK)' "$work/$name.log" | sed "s/^/  $name: /" >&2
+}
+field() { sed -nE "s/.*[ ]$2=([0-9]+).*/\1/p" "$work/$1.log" | head -1; }
+# a verification passes when responses came back and none was a failure or a non-200
+require_clean() {
+  local name=$1 requests
+  requests=$(field "$name" requests)
+  grep -qx 'CHECK failure_reason=0 non200=0' "$work/$name.log" && ((${requests:-0} > 0)) \
+    || die "verification '$name' failed (need requests>0 and 'CHECK failure_reason=0 non200=0'); the run is invalid. See $work/$name.log"
+}
+
+# verify + fill for one server: prints nothing, dies when the traffic is refused
+prepare_server() {  # prepare_server NAME URL [announce.lua options]
+  local name=$1 url=$2; shift 2
+  log "$name: verification, $CHECK_DURATION, check=1"
+  wrk_once "$name-verify" "$url" "-t$THREADS -c$CONNS -d$CHECK_DURATION" "$@" check=1
+  require_clean "$name-verify"
+  # a fill run starts every peer once; it must be long enough to visit them all (estimated
+  # from the verification rate, which is mostly 'started' too)
+  local rps total fill attempt filled
+  rps=$(field "$name-verify" rps); total=$((THREADS * TORRENTS * PEERS))
+  fill=$(( total * 3 / 2 / (rps > 0 ? rps : 1) + 3 ))
+  for attempt in 1 2; do
+    ((fill > FILL_MAX)) && fill=$FILL_MAX
+    log "$name: fill run of $total peers, ${fill}s, check=1"
+    wrk_once "$name-fill" "$url" "-t$THREADS -c$CONNS -d${fill}s" "$@" fill=1 check=1
+    require_clean "$name-fill"
+    filled=$(grep -c 'filled .* peers' "$work/$name-fill.log" || true)
+    ((filled == THREADS)) && return 0
+    ((fill >= FILL_MAX)) && break
+    fill=$((fill * 2))
+  done
+  die "$name: the fill run did not reach every peer within ${FILL_MAX}s (raise BENCH_FILL_MAX)"
+}
+
+# measure NAME PID URL [announce.lua options]: bench.sh medians, then a check of the same traffic
+measure() {
+  local name=$1 pid=$2 url=$3; shift 3
+  log "$name: $RUNS measured run(s), $wrkopts, warm=1 $*"
+  "$load/bench.sh" "$pid" "$RUNS" "$url" "$wrkopts" "$@" warm=1 | tee "$work/$name.bench" | sed 's/^/  /' >&2
+  grep -q '^MEDIAN' "$work/$name.bench" || die "$name: bench.sh printed no medians"
+  log "$name: check of the measured traffic, $CHECK_DURATION"
+  wrk_once "$name-postcheck" "$url" "-t$THREADS -c$CONNS -d$CHECK_DURATION" "$@" warm=1 check=1
+  require_clean "$name-postcheck"
+}
+
+# ------------------------------------------------------------------ build
+log "publishing the gateway (Release) into $work/publish"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+# intermediate files go to the work folder too, so the repo's own obj/ folders are left alone
+dotnet publish "$repo/Gateway/Chihaya.Orleans.Gateway.csproj" -c Release -o "$work/publish" \
+  --artifacts-path "$work/artifacts" -v quiet -nologo > "$work/publish.log" 2>&1 \
+  || { tail -n 40 "$work/publish.log" >&2; die "dotnet publish failed"; }
+gateway_bin="$work/publish/Chihaya.Orleans.Gateway"
+[[ -x $gateway_bin ]] || die "published gateway not found at $gateway_bin"
+
+# ------------------------------------------------------------------ pools
+luajit "$load/announce.lua" dump=infohashes torrents="$TORRENTS" > "$work/infohashes.txt"
+luajit "$load/announce.lua" dump=passkeys passkeys="$PASSKEYS" > "$work/passkeys.txt"
+[[ $(wc -l < "$work/infohashes.txt") == "$TORRENTS" && $(wc -l < "$work/passkeys.txt") == "$PASSKEYS" ]] \
+  || die "announce.lua dump gave unexpected pool sizes"
+first_hash_enc=$(luajit "$load/announce.lua" dump=infohashes_urlenc torrents=1)
+
+# ------------------------------------------------------------------ opentracker
+# Debian's build is whitelist-only, chroots into -d and drops to -u: the folder and the whitelist
+# must be readable by that user. Only TCP is bound (-p; no -P, so no UDP listener).
+ot_dir="$work/opentracker"
+mkdir -p "$ot_dir"; chmod 755 "$work" "$ot_dir"
+cp "$work/infohashes.txt" "$ot_dir/whitelist"; chmod 644 "$ot_dir/whitelist"
+ot_port=$(free_port)
+log "starting opentracker on 127.0.0.1:$ot_port with $TORRENTS whitelisted info hashes"
+opentracker -i 127.0.0.1 -p "$ot_port" -d "$ot_dir" -u nobody -w /whitelist > "$work/opentracker.out" 2>&1 &
+ot_pid=$!; pids+=("$ot_pid")
+wait_tcp "$ot_port" "$ot_pid" 10 || { cat "$work/opentracker.out" >&2; die "opentracker did not start"; }
+# the whitelist is loaded by a background thread: wait until a listed hash is accepted
+# (event=stopped from an unknown peer adds nothing to the swarm)
+probe="http://127.0.0.1:$ot_port/announce?info_hash=$first_hash_enc&peer_id=-BENCH0-000000000000&port=1024&uploaded=0&downloaded=0&left=0&event=stopped&compact=1"
+for i in $(seq 1 100); do
+  out=$(curl -sS --max-time 2 "$probe" || true)
+  [[ -n $out && $out != *"failure reason"* ]] && break
+  ((i == 100)) && die "opentracker still refuses a whitelisted hash: $out"
+  sleep 0.1
+done
+
+# ------------------------------------------------------------------ our gateway
+gw_port=$(free_port); silo_port=$(free_port); silo_gw_port=$(free_port)
+token=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+log "starting the gateway on 127.0.0.1:$gw_port (silo ports $silo_port/$silo_gw_port)"
+(
+  cd "$work/publish"
+  export Admin__Token=$token
+  exec "$gateway_bin" --urls "http://127.0.0.1:$gw_port" \
+    --Cluster:Mode=Embedded --Cluster:SiloPort="$silo_port" --Cluster:GatewayPort="$silo_gw_port" \
+    --Site:SeedFile= --Stats:FlushInterval=00:00:05 --Logging:LogLevel:Default=Warning
+) > "$work/gateway.out" 2>&1 &
+gw_pid=$!; pids+=("$gw_pid")
+gw=http://127.0.0.1:$gw_port
+for i in $(seq 1 300); do
+  kill -0 "$gw_pid" 2>/dev/null || { cat "$work/gateway.out" >&2; die "the gateway exited"; }
+  [[ $(curl -s --max-time 2 "$gw/healthz" || true) == ok ]] && break
+  ((i == 300)) && die "the gateway did not answer /healthz within 30s"
+  sleep 0.1
+done
+
+# Register users and torrents: one curl config file, one block per PUT, sent over a few
+# keep-alive connections in parallel; every status code must be 204.
+log "registering $PASSKEYS users and $TORRENTS torrents through the admin API"
+(
+  umask 077
+  put_blocks() {  # put_blocks KIND BODY_FORMAT < keys
+    BENCH_TOKEN=$token awk -v base="$gw/admin/$1" -v fmt="$2" 'BEGIN{tok=ENVIRON["BENCH_TOKEN"]} {
+      printf "url = \"%s/%s\"\nrequest = \"PUT\"\n", base, $1
+      printf "header = \"Authorization: Bearer %s\"\nheader = \"Content-Type: application/json\"\n", tok
+      body = sprintf(fmt, NR); gsub(/"/, "\\\"", body)
+      printf "data = \"%s\"\nmax-time = 30\noutput = \"/dev/null\"\nwrite-out = \"%%{http_code}\\n\"\nnext\n", body
+    }'
+  }
+  put_blocks users '{"id":%d,"uploadMultiplier":1,"downloadMultiplier":1,"canLeech":true}' < "$work/passkeys.txt" > "$work/seed.curl"
+  put_blocks torrents '{"id":%d,"status":"active"}' < "$work/infohashes.txt" >> "$work/seed.curl"
+)
+t0=$(date +%s.%N)
+curl -sS --parallel --parallel-max "$SEED_PARALLEL" -K "$work/seed.curl" > "$work/seed.codes" 2> "$work/seed.err" || true
+seed_secs=$(echo "$(date +%s.%N) - $t0" | bc -l)
+ok=$(grep -cx 204 "$work/seed.codes" || true)
+expected=$((PASSKEYS + TORRENTS))
+((ok == expected)) || { sort "$work/seed.codes" | uniq -c >&2; head -5 "$work/seed.err" >&2; die "registration: $ok of $expected PUTs returned 204"; }
+log "registered $expected entries in $(printf '%.1f' "$seed_secs")s"
+rm -f "$work/seed.curl"   # holds the token
+
+# ------------------------------------------------------------------ runs
+pool=(torrents="$TORRENTS" peers="$PEERS")
+ours=("${pool[@]}" private=1 passkeys="$PASSKEYS")
+
+prepare_server opentracker "http://127.0.0.1:$ot_port" "${pool[@]}"
+measure opentracker "$ot_pid" "http://127.0.0.1:$ot_port" "${pool[@]}"
+
+prepare_server ours "$gw" "${ours[@]}"
+measure ours-keepalive "$gw_pid" "$gw" "${ours[@]}"
+measure ours-close "$gw_pid" "$gw" "${ours[@]}" close=1
+
+# ------------------------------------------------------------------ table
+median_of() { sed -nE "s/^MEDIAN.*[ ]$2=([0-9]+).*/\1/p" "$work/$1.bench"; }
+# errors summed over the measured runs, by kind (wrk's connect/read/write/status/timeout)
+errors_of() {
+  grep '^run ' "$work/$1.bench" | grep -oE 'err_[a-z]+=[0-9]+' \
+    | awk -F= '{s[$1]+=$2} END{o=""; for (k in s) if (s[k] > 0) o=o (o==""?"":",") substr(k,5) "=" s[k]; print (o==""?"0":o)}'
+}
+rss_of() { grep -oE 'server_rss_kb=[0-9]+' "$work/$1.bench" | cut -d= -f2 | sort -n | tail -1; }
+
+ot_rps=$(median_of opentracker rps)
+{
+  echo
+  echo "bench/run.sh $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, commit $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n $(git -C "$repo" status --porcelain 2>/dev/null) ]] && echo ' (working tree modified)')"
+  echo "load: torrents=$TORRENTS peers=$PEERS (x$THREADS thread(s)), ours private=1 passkeys=$PASSKEYS; wrk $wrkopts warm=1, median of $RUNS run(s)"
+  printf '%-26s %9s %9s %9s %-22s %9s %9s %8s\n' mode req/s p50_ms p99_ms "errors (all runs)" rss_MiB srv_cpu% ratio
+  for m in opentracker ours-keepalive ours-close; do
+    case $m in
+      opentracker) label="opentracker (conn close)";;
+      ours-keepalive) label="ours keep-alive";;
+      ours-close) label="ours close=1";;
+    esac
+    rps=$(median_of "$m" rps)
+    printf '%-26s %9s %9.2f %9.2f %-22s %9.1f %9s %8.2f\n' "$label" "$rps" \
+      "$(echo "$(median_of "$m" p50_us) / 1000" | bc -l)" "$(echo "$(median_of "$m" p99_us) / 1000" | bc -l)" \
+      "$(errors_of "$m")" "$(echo "$(rss_of "$m") / 1024" | bc -l)" "$(sed -nE 's/^MEDIAN.* server_cpu=([0-9]+)%.*/\1/p' "$work/$m.bench")" \
+      "$(echo "$rps / $ot_rps" | bc -l)"
+  done
+  echo "ratio = req/s / opentracker req/s. opentracker closes every connection without saying so: its"
+  echo "read errors are wrk reconnecting (expected, see ../shared/load/README.md). rss = largest VmRSS seen"
+  echo "after a measured run; srv_cpu = median server CPU in percent of one core. All runs passed check=1."
+} | tee "$work/table.txt"

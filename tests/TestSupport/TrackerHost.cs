@@ -1,0 +1,130 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Chihaya.Orleans.Gateway.Hosting;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Chihaya.Orleans.TestSupport;
+
+/// <summary>
+/// The embedded tracker (gateway and silo in one process) listening on a real loopback socket, exactly
+/// as the README's run command starts it, but on free ports and with fast timers for tests.
+/// </summary>
+public sealed class TrackerHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TrackerHost(WebApplication app, Uri baseAddress, string adminToken)
+    {
+        _app = app;
+        BaseAddress = baseAddress;
+        AdminToken = adminToken;
+        Http = new HttpClient { BaseAddress = baseAddress };
+        Admin = new HttpClient { BaseAddress = baseAddress };
+        Admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", adminToken);
+    }
+
+    public Uri BaseAddress { get; }
+
+    public string AdminToken { get; }
+
+    /// <summary>A client with no credentials, as a torrent client would be.</summary>
+    public HttpClient Http { get; }
+
+    /// <summary>A client that sends the admin token.</summary>
+    public HttpClient Admin { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<TrackerHost> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, string host = "127.0.0.1")
+    {
+        var adminToken = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            ApplicationName = typeof(TrackerGatewayExtensions).Assembly.GetName().Name,
+            ContentRootPath = AppContext.BaseDirectory,
+            EnvironmentName = "Testing",
+        });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Cluster:SiloPort"] = FreePorts.Next().ToString(),
+            ["Cluster:GatewayPort"] = FreePorts.Next().ToString(),
+            ["Admin:Token"] = adminToken,
+            ["Site:SeedFile"] = "",
+            ["Stats:FlushInterval"] = "00:00:00.100",
+        });
+        if (settings is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
+
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.UseUrls($"http://{host}:0");
+        builder.AddTrackerGateway();
+        var app = builder.Build();
+        app.MapTracker();
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        return new TrackerHost(app, new Uri(address), adminToken);
+    }
+
+    public async Task<byte[]> GetBytesAsync(string pathAndQuery)
+    {
+        using var response = await Http.GetAsync(pathAndQuery);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadAsByteArrayAsync();
+    }
+
+    public async Task<Dictionary<string, object>> GetBencodeAsync(string pathAndQuery) =>
+        Bencode.DecodeDictionary(await GetBytesAsync(pathAndQuery));
+
+    public async Task PutUserAsync(string passkey, long id, decimal upload = 1m, decimal download = 1m, bool canLeech = true)
+    {
+        using var response = await Admin.PutAsJsonAsync($"/admin/users/{passkey}", new { id, uploadMultiplier = upload, downloadMultiplier = download, canLeech });
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, response.StatusCode);
+    }
+
+    public async Task PutTorrentAsync(byte[] infoHash, long id, decimal upload = 1m, decimal download = 1m, string status = "active", string? reason = null)
+    {
+        using var response = await Admin.PutAsJsonAsync($"/admin/torrents/{Convert.ToHexStringLower(infoHash)}", new { id, status, reason, uploadMultiplier = upload, downloadMultiplier = download });
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, response.StatusCode);
+    }
+
+    public async Task<JsonElement> GetAdminAsync(string path)
+    {
+        using var response = await Admin.GetAsync(path);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    /// <summary>Polls the admin API until <paramref name="condition"/> holds (statistics arrive after a flush).</summary>
+    public async Task<JsonElement> WaitForAdminAsync(string path, Func<JsonElement, bool> condition, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        while (true)
+        {
+            var document = await GetAdminAsync(path);
+            if (condition(document) || DateTime.UtcNow > deadline)
+            {
+                return document;
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        Admin.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
