@@ -210,16 +210,17 @@ done
 log "registering $PASSKEYS users and $TORRENTS torrents through the admin API"
 (
   umask 077
-  put_blocks() {  # put_blocks KIND BODY_FORMAT < keys
-    BENCH_TOKEN=$token awk -v base="$gw/admin/$1" -v fmt="$2" 'BEGIN{tok=ENVIRON["BENCH_TOKEN"]} {
-      printf "url = \"%s/%s\"\nrequest = \"PUT\"\n", base, $1
+  put_blocks() {  # put_blocks KIND BODY_FORMAT APPEND < keys   (blocks separated by "next")
+    BENCH_TOKEN=$token awk -v base="$gw/admin/$1" -v fmt="$2" -v append="$3" 'BEGIN{tok=ENVIRON["BENCH_TOKEN"]} {
+      if (NR > 1 || append) print "next"
+      printf "url = \"%s/%s\"\nrequest = \"PUT\"\nsilent\nshow-error\n", base, $1
       printf "header = \"Authorization: Bearer %s\"\nheader = \"Content-Type: application/json\"\n", tok
       body = sprintf(fmt, NR); gsub(/"/, "\\\"", body)
-      printf "data = \"%s\"\nmax-time = 30\noutput = \"/dev/null\"\nwrite-out = \"%%{http_code}\\n\"\nnext\n", body
+      printf "data = \"%s\"\nmax-time = 30\noutput = \"/dev/null\"\nwrite-out = \"%%{http_code}\\n\"\n", body
     }'
   }
-  put_blocks users '{"id":%d,"uploadMultiplier":1,"downloadMultiplier":1,"canLeech":true}' < "$work/passkeys.txt" > "$work/seed.curl"
-  put_blocks torrents '{"id":%d,"status":"active"}' < "$work/infohashes.txt" >> "$work/seed.curl"
+  put_blocks users '{"id":%d,"uploadMultiplier":1,"downloadMultiplier":1,"canLeech":true}' 0 < "$work/passkeys.txt" > "$work/seed.curl"
+  put_blocks torrents '{"id":%d,"status":"active"}' 1 < "$work/infohashes.txt" >> "$work/seed.curl"
 )
 t0=$(date +%s.%N)
 curl -sS --parallel --parallel-max "$SEED_PARALLEL" -K "$work/seed.curl" > "$work/seed.codes" 2> "$work/seed.err" || true

@@ -1,0 +1,160 @@
+using System.Net;
+using Chihaya.Orleans.Grains.Interfaces;
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.TestSupport;
+
+namespace Chihaya.Orleans.Grains.Tests.Cluster;
+
+[Collection(ClusterCollection.Name)]
+public sealed class TrackerGrainsTests(ClusterFixture fixture)
+{
+    private static long _nextId = 1000;
+
+    private readonly IGrainFactory _grains = fixture.Grains;
+
+    private ISiteAdminGrain Admin => _grains.GetGrain<ISiteAdminGrain>(0);
+
+    private static long NextId() => Interlocked.Increment(ref _nextId);
+
+    private static string NewPasskey() => Guid.NewGuid().ToString("N");
+
+    private static AnnounceCommand Command(UserProfile user, string passkey, int peer, long up, long down, long left, AnnounceEvent ev = AnnounceEvent.None) => new(
+        PeerId.Read([.. BitConverter.GetBytes(peer), .. new byte[16]]),
+        PeerEndpoint.From(IPAddress.Parse("10.1.1.1"), 5000 + peer),
+        up,
+        down,
+        left,
+        ev,
+        50,
+        false,
+        user.UserId,
+        passkey,
+        user.Multipliers);
+
+    private async Task<(InfoHash Hash, ITorrentGrain Grain)> NewTorrentAsync(Multipliers multipliers)
+    {
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await Admin.PutTorrent(hash, new TorrentProfile(NextId(), TorrentStatus.Active, null, multipliers, 0));
+        return (hash, _grains.GetGrain<ITorrentGrain>(hash.ToGrainKey()));
+    }
+
+    private async Task<(string Passkey, UserProfile Profile)> NewUserAsync(Multipliers multipliers, bool canLeech = true)
+    {
+        var passkey = NewPasskey();
+        var profile = new UserProfile(NextId(), multipliers, canLeech);
+        await Admin.PutUser(passkey, profile);
+        return (passkey, profile);
+    }
+
+    [Fact]
+    public async Task Announce_UnregisteredTorrent_IsRefused()
+    {
+        var (passkey, user) = await NewUserAsync(Multipliers.Neutral);
+        var grain = _grains.GetGrain<ITorrentGrain>(InfoHash.Read(UrlBytes.Random20()).ToGrainKey());
+
+        var result = await grain.Announce(Command(user, passkey, 1, 0, 0, 10));
+
+        Assert.Equal(AnnounceStatus.TorrentNotRegistered, result.Status);
+        Assert.False((await grain.Scrape()).IsRegistered);
+    }
+
+    [Fact]
+    public async Task PutTorrent_DeletedThenActive_ReachesTheCachedGrainAtOnce()
+    {
+        var (passkey, user) = await NewUserAsync(Multipliers.Neutral);
+        var (hash, grain) = await NewTorrentAsync(Multipliers.Neutral);
+        Assert.Equal(AnnounceStatus.Accepted, (await grain.Announce(Command(user, passkey, 1, 0, 0, 10))).Status);
+
+        await Admin.PutTorrent(hash, new TorrentProfile(1, TorrentStatus.Deleted, "dupe of #41", Multipliers.Neutral, 0));
+        var refused = await grain.Announce(Command(user, passkey, 1, 0, 0, 10));
+        await Admin.PutTorrent(hash, new TorrentProfile(1, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var accepted = await grain.Announce(Command(user, passkey, 1, 0, 0, 10));
+
+        Assert.Equal(AnnounceStatus.TorrentDeleted, refused.Status);
+        Assert.Equal("dupe of #41", refused.Reason);
+        Assert.Equal(AnnounceStatus.Accepted, accepted.Status);
+    }
+
+    [Fact]
+    public async Task PutAndRemoveUser_ReachTheCachedUserGrainAtOnce()
+    {
+        var passkey = NewPasskey();
+        var grain = _grains.GetGrain<IUserGrain>(passkey);
+        Assert.Null(await grain.GetProfile());
+
+        await Admin.PutUser(passkey, new UserProfile(NextId(), Multipliers.Neutral, true));
+        var added = await grain.GetProfile();
+        await Admin.PutUser(passkey, added! with { CanLeech = false });
+        var changed = await grain.GetProfile();
+        await Admin.RemoveUser(passkey);
+
+        Assert.NotNull(added);
+        Assert.False(changed!.CanLeech);
+        Assert.Null(await grain.GetProfile());
+    }
+
+    [Fact]
+    public async Task FlushUsage_WritesRawAndCreditedTrafficToUserAndTorrent()
+    {
+        var (passkey, user) = await NewUserAsync(new Multipliers(1m, 0.5m));
+        var (hash, grain) = await NewTorrentAsync(new Multipliers(2m, 1m));
+        await grain.Announce(Command(user, passkey, 1, 0, 0, 1000, AnnounceEvent.Started));
+        await grain.Announce(Command(user, passkey, 1, 100, 301, 699));
+        await grain.Announce(Command(user, passkey, 1, 250, 1000, 0, AnnounceEvent.Completed));
+
+        await grain.FlushUsage();
+        await _grains.GetGrain<IUserGrain>(passkey).FlushUsage();
+
+        var userView = await Admin.GetUser(passkey);
+        Assert.Equal(new Traffic(250, 1000, 500, 499), userView!.Traffic);
+        var torrentView = await Admin.GetTorrent(hash);
+        Assert.Equal(new Traffic(250, 1000, 500, 499), torrentView!.Traffic);
+        Assert.Equal(1, torrentView.Profile.Snatches);
+        Assert.Equal(1, torrentView.Swarm.Downloaded);
+        Assert.Equal(1, torrentView.Swarm.Complete);
+    }
+
+    [Fact]
+    public async Task Announce_BeforeFlush_LeavesSiteUntouched()
+    {
+        var (passkey, user) = await NewUserAsync(Multipliers.Neutral);
+        var (_, grain) = await NewTorrentAsync(Multipliers.Neutral);
+        await grain.Announce(Command(user, passkey, 1, 0, 0, 10));
+        await grain.Announce(Command(user, passkey, 1, 5, 5, 5));
+
+        var view = await Admin.GetUser(passkey);
+
+        Assert.True(view!.Traffic.IsZero);
+    }
+
+    [Fact]
+    public async Task RecordUsage_SameReportTwice_CountsOnce()
+    {
+        var (passkey, user) = await NewUserAsync(Multipliers.Neutral);
+        var userGrain = _grains.GetGrain<IUserGrain>(passkey);
+        var report = new UsageReport("t:test#1", 1, user.UserId, new Traffic(10, 20, 10, 20));
+
+        await userGrain.RecordUsage(report);
+        await userGrain.RecordUsage(report);
+        await userGrain.RecordUsage(report with { Sequence = 2 });
+        await userGrain.FlushUsage();
+
+        Assert.Equal(new Traffic(20, 40, 20, 40), (await Admin.GetUser(passkey))!.Traffic);
+    }
+
+    [Fact]
+    public async Task Scrape_CountsSeedersLeechersAndSnatches()
+    {
+        var (passkey, user) = await NewUserAsync(Multipliers.Neutral);
+        var (_, grain) = await NewTorrentAsync(Multipliers.Neutral);
+        await grain.Announce(Command(user, passkey, 1, 0, 0, 0, AnnounceEvent.Started));
+        await grain.Announce(Command(user, passkey, 2, 0, 0, 10, AnnounceEvent.Started));
+        await grain.Announce(Command(user, passkey, 3, 0, 0, 10, AnnounceEvent.Started));
+        await grain.Announce(Command(user, passkey, 3, 0, 10, 0, AnnounceEvent.Completed));
+
+        var counts = await grain.Scrape();
+
+        Assert.Equal(new TorrentCounts(true, 2, 1, 1), counts);
+    }
+}

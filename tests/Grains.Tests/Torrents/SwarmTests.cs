@@ -1,0 +1,321 @@
+using System.Net;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Torrents;
+
+namespace Chihaya.Orleans.Grains.Tests.Torrents;
+
+public sealed class SwarmTests
+{
+    private const long Now = 1_800_000_000;
+    private static readonly Multipliers Neutral = Multipliers.Neutral;
+
+    private readonly Swarm _swarm = new(new Random(7));
+    private readonly PeerSelection _selection = new();
+
+    private static PeerId Id(int n)
+    {
+        var bytes = new byte[20];
+        BitConverter.TryWriteBytes(bytes, n);
+        return PeerId.Read(bytes);
+    }
+
+    private static PeerAnnounce Peer(int n, long left, long up = 0, long down = 0, AnnounceEvent ev = AnnounceEvent.None, long user = 1, string address = "10.0.0.1") =>
+        new(Id(n), PeerEndpoint.From(IPAddress.Parse(address), 1000 + n), up, down, left, ev, user);
+
+    private AnnounceOutcome Announce(PeerAnnounce peer, int numWant = 50, long now = Now, Multipliers? multipliers = null)
+    {
+        _selection.Reset(numWant, withIds: true);
+        return _swarm.Announce(peer, now, multipliers ?? Neutral, _selection);
+    }
+
+    private List<int> SelectedPorts()
+    {
+        var ids = _selection.Ids4ToArray()!;
+        var peers = _selection.Peers4ToArray();
+        return [.. Enumerable.Range(0, _selection.Count4).Select(i => (peers[(i * 6) + 4] << 8) | peers[(i * 6) + 5])];
+    }
+
+    [Fact]
+    public void Announce_NeverReturnsTheAnnouncerItself()
+    {
+        for (var n = 0; n < 10; n++)
+        {
+            Announce(Peer(n, left: 100));
+        }
+
+        for (var round = 0; round < 20; round++)
+        {
+            Announce(Peer(3, left: 100));
+            Assert.DoesNotContain(1003, SelectedPorts());
+            Assert.Equal(9, SelectedPorts().Count);
+        }
+    }
+
+    [Fact]
+    public void Announce_Seeder_GetsLeechersOnly()
+    {
+        Announce(Peer(1, left: 0));
+        Announce(Peer(2, left: 0));
+        Announce(Peer(3, left: 10));
+        Announce(Peer(4, left: 10));
+
+        Announce(Peer(5, left: 0));
+
+        Assert.Equal([1003, 1004], SelectedPorts().Order());
+    }
+
+    [Fact]
+    public void Announce_Leecher_GetsSeedersFirstThenLeechers()
+    {
+        for (var n = 0; n < 5; n++)
+        {
+            Announce(Peer(n, left: 0));
+        }
+
+        for (var n = 10; n < 20; n++)
+        {
+            Announce(Peer(n, left: 5));
+        }
+
+        Announce(Peer(99, left: 5), numWant: 7);
+
+        var ports = SelectedPorts();
+        Assert.Equal(7, ports.Count);
+        Assert.All(ports.Take(5), port => Assert.InRange(port, 1000, 1004));
+        Assert.All(ports.Skip(5), port => Assert.InRange(port, 1010, 1019));
+    }
+
+    [Fact]
+    public void Announce_NumWant_LimitsAndSamplesRandomly()
+    {
+        for (var n = 0; n < 100; n++)
+        {
+            Announce(Peer(n, left: 0));
+        }
+
+        var seen = new HashSet<int>();
+        for (var round = 0; round < 50; round++)
+        {
+            Announce(Peer(500, left: 1), numWant: 5);
+            Assert.Equal(5, SelectedPorts().Count);
+            seen.UnionWith(SelectedPorts());
+        }
+
+        Assert.True(seen.Count > 50, $"only {seen.Count} distinct peers handed out over 50 replies");
+    }
+
+    [Fact]
+    public void Announce_NumWantZero_ReturnsNoPeers()
+    {
+        Announce(Peer(1, left: 0));
+
+        Announce(Peer(2, left: 1), numWant: 0);
+
+        Assert.Empty(SelectedPorts());
+    }
+
+    [Fact]
+    public void Announce_IPv6Peer_IsPackedSeparately()
+    {
+        Announce(Peer(1, left: 0, address: "2001:db8::7"));
+        Announce(Peer(2, left: 0));
+
+        Announce(Peer(3, left: 1));
+
+        Assert.Equal(1, _selection.Count4);
+        Assert.Equal(1, _selection.Count6);
+        var packed6 = _selection.Peers6ToArray();
+        Assert.Equal(IPAddress.Parse("2001:db8::7").GetAddressBytes(), packed6[..16]);
+        Assert.Equal(1001, (packed6[16] << 8) | packed6[17]);
+    }
+
+    [Fact]
+    public void Announce_Stopped_RemovesPeerAndCreditsFinalTraffic()
+    {
+        Announce(Peer(1, left: 100, up: 0, down: 0, ev: AnnounceEvent.Started));
+        Announce(Peer(2, left: 0));
+
+        var outcome = Announce(Peer(1, left: 40, up: 5, down: 60, ev: AnnounceEvent.Stopped));
+
+        Assert.False(_swarm.Contains(Id(1)));
+        Assert.Equal(0, _swarm.Leechers);
+        Assert.Equal(1, _swarm.Seeders);
+        Assert.Equal(5, outcome.Traffic.RawUploaded);
+        Assert.Equal(60, outcome.Traffic.RawDownloaded);
+    }
+
+    [Fact]
+    public void Announce_StoppedUnknownPeer_ChangesNothing()
+    {
+        var outcome = Announce(Peer(1, left: 0, up: 500, ev: AnnounceEvent.Stopped));
+
+        Assert.Equal(0, _swarm.Count);
+        Assert.True(outcome.Traffic.IsZero);
+    }
+
+    [Fact]
+    public void Announce_FirstAnnounce_OnlySetsBaseline()
+    {
+        var outcome = Announce(Peer(1, left: 10, up: 1000, down: 2000));
+
+        Assert.True(outcome.Traffic.IsZero);
+    }
+
+    [Fact]
+    public void Announce_GrowingTotals_CreditsDeltas()
+    {
+        Announce(Peer(1, left: 100, up: 1000, down: 2000));
+
+        var first = Announce(Peer(1, left: 50, up: 1500, down: 2050));
+        var second = Announce(Peer(1, left: 20, up: 1600, down: 2080));
+
+        Assert.Equal((500, 50), (first.Traffic.RawUploaded, first.Traffic.RawDownloaded));
+        Assert.Equal((100, 30), (second.Traffic.RawUploaded, second.Traffic.RawDownloaded));
+    }
+
+    [Fact]
+    public void Announce_TotalsGoDown_StartsNewBaselineWithoutCredit()
+    {
+        Announce(Peer(1, left: 100, up: 1000, down: 2000));
+
+        var restart = Announce(Peer(1, left: 100, up: 10, down: 5000));
+        var after = Announce(Peer(1, left: 100, up: 30, down: 5007));
+
+        Assert.True(restart.Traffic.IsZero);
+        Assert.Equal((20, 7), (after.Traffic.RawUploaded, after.Traffic.RawDownloaded));
+    }
+
+    [Fact]
+    public void Announce_PeerIdReusedByAnotherUser_IsNotCreditedWithTheOthersTotals()
+    {
+        Announce(Peer(1, left: 100, up: 0, down: 0, user: 1));
+
+        var stolen = Announce(Peer(1, left: 100, up: 900, down: 900, user: 2));
+        var next = Announce(Peer(1, left: 100, up: 950, down: 900, user: 2));
+
+        Assert.True(stolen.Traffic.IsZero);
+        Assert.Equal(50, next.Traffic.RawUploaded);
+    }
+
+    [Fact]
+    public void Announce_Multipliers_CreditRoundedDownPerAnnounce()
+    {
+        Announce(Peer(1, left: 100));
+
+        var outcome = Announce(Peer(1, left: 99, up: 3, down: 7), multipliers: new Multipliers(1.5m, 0.5m));
+
+        Assert.Equal(3, outcome.Traffic.RawUploaded);
+        Assert.Equal(4, outcome.Traffic.CreditedUploaded);
+        Assert.Equal(7, outcome.Traffic.RawDownloaded);
+        Assert.Equal(3, outcome.Traffic.CreditedDownloaded);
+    }
+
+    [Fact]
+    public void Announce_Freeleech_CreditsNoDownloadButKeepsRaw()
+    {
+        Announce(Peer(1, left: 100));
+
+        var outcome = Announce(Peer(1, left: 0, up: 10, down: 100), multipliers: new Multipliers(2m, 0m));
+
+        Assert.Equal(100, outcome.Traffic.RawDownloaded);
+        Assert.Equal(0, outcome.Traffic.CreditedDownloaded);
+        Assert.Equal(20, outcome.Traffic.CreditedUploaded);
+    }
+
+    [Fact]
+    public void Announce_CompletedEvent_CountsOneSnatchPerPeer()
+    {
+        Announce(Peer(1, left: 100, ev: AnnounceEvent.Started));
+
+        var completed = Announce(Peer(1, left: 0, ev: AnnounceEvent.Completed));
+        var again = Announce(Peer(1, left: 0, ev: AnnounceEvent.Completed));
+
+        Assert.True(completed.Snatched);
+        Assert.False(again.Snatched);
+        Assert.Equal(1, _swarm.Seeders);
+        Assert.Equal(0, _swarm.Leechers);
+    }
+
+    [Fact]
+    public void Announce_LeftReachesZeroWithoutCompleted_CountsSnatch()
+    {
+        Announce(Peer(1, left: 100, ev: AnnounceEvent.Started));
+
+        var finished = Announce(Peer(1, left: 0));
+
+        Assert.True(finished.Snatched);
+    }
+
+    [Fact]
+    public void Announce_LeftReachesZeroOnStopped_CountsSnatch()
+    {
+        Announce(Peer(1, left: 100, ev: AnnounceEvent.Started));
+
+        var stopped = Announce(Peer(1, left: 0, ev: AnnounceEvent.Stopped));
+
+        Assert.True(stopped.Snatched);
+    }
+
+    [Fact]
+    public void Announce_SeederFromTheStart_IsNoSnatch()
+    {
+        var started = Announce(Peer(1, left: 0, ev: AnnounceEvent.Started));
+        var regular = Announce(Peer(1, left: 0));
+
+        Assert.False(started.Snatched);
+        Assert.False(regular.Snatched);
+    }
+
+    [Fact]
+    public void Announce_SeederBecomesLeecherAndFinishesAgain_IsStillOneSnatch()
+    {
+        Announce(Peer(1, left: 10));
+        Assert.True(Announce(Peer(1, left: 0)).Snatched);
+
+        Announce(Peer(1, left: 10));
+
+        Assert.False(Announce(Peer(1, left: 0, ev: AnnounceEvent.Completed)).Snatched);
+    }
+
+    [Fact]
+    public void RemoveSilentPeers_DropsOnlyPeersOlderThanCutoff()
+    {
+        Announce(Peer(1, left: 0), now: Now);
+        Announce(Peer(2, left: 10), now: Now);
+        Announce(Peer(3, left: 10), now: Now + 100);
+
+        var removed = _swarm.RemoveSilentPeers(Now + 50);
+
+        Assert.Equal(2, removed);
+        Assert.False(_swarm.Contains(Id(1)));
+        Assert.False(_swarm.Contains(Id(2)));
+        Assert.True(_swarm.Contains(Id(3)));
+        Assert.Equal(1, _swarm.Leechers);
+    }
+
+    [Fact]
+    public void Announce_ManyJoinsAndLeaves_KeepsIndexConsistent()
+    {
+        var random = new Random(3);
+        var present = new HashSet<int>();
+        for (var step = 0; step < 5000; step++)
+        {
+            var n = random.Next(200);
+            if (random.Next(4) == 0)
+            {
+                Announce(Peer(n, left: 0, ev: AnnounceEvent.Stopped));
+                present.Remove(n);
+            }
+            else
+            {
+                Announce(Peer(n, left: random.Next(2)));
+                present.Add(n);
+            }
+
+            Assert.Equal(present.Count, _swarm.Count);
+            Assert.Equal(_swarm.Count, _swarm.Seeders + _swarm.Leechers);
+        }
+
+        Assert.All(present, n => Assert.True(_swarm.Contains(Id(n))));
+    }
+}
