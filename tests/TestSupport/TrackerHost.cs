@@ -43,7 +43,7 @@ public sealed class TrackerHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<TrackerHost> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, string host = "127.0.0.1")
+    public static async Task<TrackerHost> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, string host = "127.0.0.1", Action<WebApplicationBuilder>? configure = null)
     {
         var adminToken = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
@@ -66,6 +66,7 @@ public sealed class TrackerHost : IAsyncDisposable
         }
 
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        configure?.Invoke(builder);
         builder.WebHost.UseUrls($"http://{host}:0");
         builder.AddTrackerGateway();
         var app = builder.Build();

@@ -1,0 +1,97 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using Chihaya.Orleans.TestSupport;
+
+namespace Chihaya.Orleans.Integration.Tests.Http;
+
+[Collection(TrackerCollection.Name)]
+public sealed class AdminApiTests(TrackerFixture fixture)
+{
+    private TrackerHost Host => fixture.Host;
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("Bearer wrong-token")]
+    [InlineData("Basic YWRtaW46YWRtaW4=")]
+    public async Task Admin_WithoutTheToken_IsUnauthorized(string? authorization)
+    {
+        using var client = new HttpClient { BaseAddress = Host.BaseAddress };
+        if (authorization is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = AuthenticationHeaderValue.Parse(authorization);
+        }
+
+        using var get = await client.GetAsync($"/admin/users/{TrackerFixture.NewPasskey()}");
+        using var put = await client.PutAsJsonAsync($"/admin/users/{TrackerFixture.NewPasskey()}", new { id = 5 });
+
+        Assert.Equal(HttpStatusCode.Unauthorized, get.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, put.StatusCode);
+    }
+
+    [Fact]
+    public async Task Admin_UserLifecycle_PutGetDelete()
+    {
+        var passkey = TrackerFixture.NewPasskey();
+        await Host.PutUserAsync(passkey, 77_001, upload: 2m, download: 0.5m, canLeech: false);
+
+        var user = (await Host.GetAdminAsync($"/admin/users/{passkey}")).GetProperty("user");
+        using var deleted = await Host.Admin.DeleteAsync($"/admin/users/{passkey}");
+        using var gone = await Host.Admin.GetAsync($"/admin/users/{passkey}");
+        using var deletedAgain = await Host.Admin.DeleteAsync($"/admin/users/{passkey}");
+
+        Assert.Equal(77_001, user.GetProperty("id").GetInt64());
+        Assert.Equal(2m, user.GetProperty("uploadMultiplier").GetDecimal());
+        Assert.Equal(0.5m, user.GetProperty("downloadMultiplier").GetDecimal());
+        Assert.False(user.GetProperty("canLeech").GetBoolean());
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, deletedAgain.StatusCode);
+    }
+
+    [Fact]
+    public async Task Admin_DeletedUser_IsRefusedAtOnce()
+    {
+        var passkey = await fixture.NewUserAsync();
+        var hash = await fixture.NewTorrentAsync();
+        var peer = new Announcer(passkey, hash, UrlBytes.Random20());
+        Assert.Null(Replies.FailureReason(await peer.AnnounceAsync(Host, 0, 0, 0, "started")));
+
+        using var deleted = await Host.Admin.DeleteAsync($"/admin/users/{passkey}");
+
+        Assert.Equal(Gateway.Protocol.TrackerFailure.UnknownPasskey, Replies.FailureReason(await peer.AnnounceAsync(Host, 0, 0, 0)));
+    }
+
+    [Theory]
+    [InlineData("/admin/users/0123456789abcdef", """{"id":0}""")]
+    [InlineData("/admin/users/0123456789abcdef", """{"id":1,"uploadMultiplier":-1}""")]
+    [InlineData("/admin/users/bad!", """{"id":1}""")]
+    [InlineData("/admin/torrents/abcd", """{"id":1}""")]
+    [InlineData("/admin/torrents/0123456789abcdef0123456789abcdef01234567", """{"id":1,"status":"gone"}""")]
+    [InlineData("/admin/torrents/0123456789abcdef0123456789abcdef01234567", """{"id":1,"downloadMultiplier":-0.5}""")]
+    [InlineData("/admin/torrents/0123456789abcdef0123456789abcdef01234567", """not json""")]
+    public async Task Admin_InvalidChange_IsRejectedWith400(string path, string body)
+    {
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+
+        using var response = await Host.Admin.PutAsync(path, content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Admin_TorrentView_ShowsLiveSwarm()
+    {
+        var passkey = await fixture.NewUserAsync();
+        var hash = await fixture.NewTorrentAsync();
+        await new Announcer(passkey, hash, UrlBytes.Random20(), 51301).AnnounceAsync(Host, 0, 0, 0, "started");
+        await new Announcer(passkey, hash, UrlBytes.Random20(), 51302).AnnounceAsync(Host, 0, 0, 5, "started");
+
+        var view = await Host.GetAdminAsync($"/admin/torrents/{Convert.ToHexStringLower(hash)}");
+
+        Assert.Equal(1, view.GetProperty("seeders").GetInt32());
+        Assert.Equal(1, view.GetProperty("leechers").GetInt32());
+        Assert.Equal("active", view.GetProperty("torrent").GetProperty("status").GetString());
+    }
+}

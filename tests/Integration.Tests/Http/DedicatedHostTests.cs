@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using Chihaya.Orleans.TestSupport;
+using Microsoft.Extensions.Logging;
+using static Chihaya.Orleans.TestSupport.Replies;
+
+namespace Chihaya.Orleans.Integration.Tests.Http;
+
+/// <summary>Behaviour that needs its own tracker: other timeouts, other addresses, other trust settings.</summary>
+public sealed class DedicatedHostTests
+{
+    [Fact]
+    public async Task SilentPeers_ArePrunedByTheGrainWithoutAnyRequest()
+    {
+        await using var host = await TrackerHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Tracker:AnnounceInterval"] = "00:00:01",
+            ["Tracker:MinAnnounceInterval"] = "00:00:01",
+            ["Tracker:PeerTimeout"] = "00:00:02",
+            ["Tracker:PruneInterval"] = "00:00:00.250",
+        });
+        var passkey = TrackerFixture.NewPasskey();
+        await host.PutUserAsync(passkey, 1);
+        var hash = UrlBytes.Random20();
+        await host.PutTorrentAsync(hash, 1);
+        var peer = new Announcer(passkey, hash, UrlBytes.Random20());
+        await peer.AnnounceAsync(host, 0, 0, 0, "started");
+        var path = $"/admin/torrents/{Convert.ToHexStringLower(hash)}";
+        Assert.Equal(1, (await host.GetAdminAsync(path)).GetProperty("seeders").GetInt32());
+
+        var afterTimeout = await host.WaitForAdminAsync(path, d => d.GetProperty("seeders").GetInt32() == 0, TimeSpan.FromSeconds(10));
+
+        Assert.Equal(0, afterTimeout.GetProperty("seeders").GetInt32());
+        // Traffic a pruned peer reports later cannot be told apart from a new session: it is a new baseline.
+        await peer.AnnounceAsync(host, 5000, 0, 0);
+        await Task.Delay(500);
+        Assert.Equal(0, (await host.GetAdminAsync($"/admin/users/{passkey}")).GetProperty("stats").GetProperty("rawUploaded").GetInt64());
+    }
+
+    [Fact]
+    public async Task Announce_OverIPv6_ComesBackInPeers6()
+    {
+        await using var host = await TrackerHost.StartAsync(host: "[::1]");
+        var passkey = TrackerFixture.NewPasskey();
+        await host.PutUserAsync(passkey, 1);
+        var hash = UrlBytes.Random20();
+        await host.PutTorrentAsync(hash, 1);
+        await new Announcer(passkey, hash, UrlBytes.Random20(), 6001).AnnounceAsync(host, 0, 0, 0, "started");
+
+        var reply = await new Announcer(passkey, hash, UrlBytes.Random20(), 6002).AnnounceAsync(host, 0, 0, 10, "started");
+
+        Assert.Empty((byte[])reply["peers"]);
+        Assert.Equal("[::1]:6001", Assert.Single(CompactPeers(reply)).ToString());
+    }
+
+    [Fact]
+    public async Task Announce_BehindTrustedProxy_UsesForwardedAddress()
+    {
+        await using var host = await TrackerHost.StartAsync(new Dictionary<string, string?> { ["Gateway:TrustedProxies:0"] = "127.0.0.1" });
+        var passkey = TrackerFixture.NewPasskey();
+        await host.PutUserAsync(passkey, 1);
+        var hash = UrlBytes.Random20();
+        await host.PutTorrentAsync(hash, 1);
+        using (var request = new HttpRequestMessage(HttpMethod.Get, new Announcer(passkey, hash, UrlBytes.Random20(), 7001).Url(0, 0, 0, "started")))
+        {
+            request.Headers.Add("X-Forwarded-For", "198.51.100.7, 127.0.0.1");
+            using var response = await host.Http.SendAsync(request);
+        }
+
+        using (var request = new HttpRequestMessage(HttpMethod.Get, new Announcer(passkey, hash, UrlBytes.Random20(), 7002).Url(0, 0, 0, "started")))
+        {
+            request.Headers.Add("X-Real-IP", "2001:db8::9");
+            using var response = await host.Http.SendAsync(request);
+        }
+
+        var reply = await new Announcer(passkey, hash, UrlBytes.Random20(), 7003).AnnounceAsync(host, 0, 0, 10, "started");
+
+        var peers = CompactPeers(reply).Select(p => p.ToString()).Order().ToList();
+        Assert.Equal(["198.51.100.7:7001", "[2001:db8::9]:7002"], peers);
+    }
+
+    [Fact]
+    public async Task Announce_ForwardedHeaderFromUntrustedSender_IsIgnored()
+    {
+        await using var host = await TrackerHost.StartAsync();
+        var passkey = TrackerFixture.NewPasskey();
+        await host.PutUserAsync(passkey, 1);
+        var hash = UrlBytes.Random20();
+        await host.PutTorrentAsync(hash, 1);
+        using (var request = new HttpRequestMessage(HttpMethod.Get, new Announcer(passkey, hash, UrlBytes.Random20(), 7001).Url(0, 0, 0, "started", "ipv4=203.0.113.5")))
+        {
+            request.Headers.Add("X-Forwarded-For", "198.51.100.7");
+            using var response = await host.Http.SendAsync(request);
+            var first = Bencode.DecodeDictionary(await response.Content.ReadAsByteArrayAsync());
+            Assert.Equal(Gateway.Protocol.TrackerFailure.IgnoredAddressWarning, System.Text.Encoding.UTF8.GetString((byte[])first["warning message"]));
+        }
+
+        var reply = await new Announcer(passkey, hash, UrlBytes.Random20(), 7002).AnnounceAsync(host, 0, 0, 10, "started");
+
+        Assert.Equal("127.0.0.1:7001", Assert.Single(CompactPeers(reply)).ToString());
+    }
+
+    [Fact]
+    public async Task Logs_NeverContainPasskeysOrTheAdminToken()
+    {
+        var lines = new ConcurrentQueue<string>();
+        await using var host = await TrackerHost.StartAsync(configure: builder =>
+        {
+            builder.Logging.SetMinimumLevel(LogLevel.Trace);
+            builder.Logging.AddProvider(new CapturingLoggerProvider(lines));
+        });
+        var passkey = TrackerFixture.NewPasskey();
+        await host.PutUserAsync(passkey, 1);
+        var hash = UrlBytes.Random20();
+        await host.PutTorrentAsync(hash, 1);
+        var peer = new Announcer(passkey, hash, UrlBytes.Random20());
+        await peer.AnnounceAsync(host, 0, 0, 10, "started");
+        await peer.AnnounceAsync(host, 10, 10, 0, "completed");
+        await host.GetBencodeAsync($"/{passkey}/announce?info_hash=bad");
+        await host.GetBencodeAsync($"/{TrackerFixture.NewPasskey()}/announce?info_hash=bad");
+        await host.WaitForAdminAsync($"/admin/users/{passkey}", d => d.GetProperty("stats").GetProperty("rawUploaded").GetInt64() == 10);
+
+        Assert.NotEmpty(lines);
+        Assert.DoesNotContain(lines, line => line.Contains(passkey, StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(lines, line => line.Contains(host.AdminToken, StringComparison.OrdinalIgnoreCase));
+    }
+
+    private sealed class CapturingLoggerProvider(ConcurrentQueue<string> lines) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, lines);
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed class CapturingLogger(string category, ConcurrentQueue<string> lines) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var properties = state is IEnumerable<KeyValuePair<string, object?>> pairs ? string.Join(' ', pairs.Select(p => $"{p.Key}={p.Value}")) : "";
+            lines.Enqueue($"{category} {formatter(state, exception)} {properties} {exception}");
+        }
+    }
+}
