@@ -44,7 +44,8 @@ public static class TrackerGatewayExtensions
         {
             builder.UseOrleansClient(client =>
             {
-                var gateways = cluster.LocalSiloGatewayPorts.Select(port => new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port)).ToArray();
+                var ports = cluster.LocalSiloGatewayPorts.Length > 0 ? cluster.LocalSiloGatewayPorts : [cluster.GatewayPort];
+                var gateways = ports.Select(port => new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port)).ToArray();
                 client.UseStaticClustering(gateways);
                 client.Configure<ClusterOptions>(options =>
                 {

@@ -17,8 +17,11 @@ public sealed class TrackerClusterOptions
     /// <summary>Orleans service id; must match the silos'.</summary>
     public string ServiceId { get; set; } = "chihaya";
 
-    /// <summary>Gateway in Client mode with localhost clustering: the silos' gateway ports on this host.</summary>
-    public int[] LocalSiloGatewayPorts { get; set; } = [30000];
+    /// <summary>
+    /// Gateway in Client mode with localhost clustering: the silos' gateway ports on this host. Empty means
+    /// just <see cref="GatewayPort"/>. (Empty by default because configuration appends to a default list.)
+    /// </summary>
+    public int[] LocalSiloGatewayPorts { get; set; } = [];
 
     /// <summary>The silo-to-silo port of a silo (or of the embedded one).</summary>
     public int SiloPort { get; set; } = 11111;

@@ -18,10 +18,7 @@ public sealed class DedicatedHostTests
             ["Tracker:PeerTimeout"] = "00:00:02",
             ["Tracker:PruneInterval"] = "00:00:00.250",
         });
-        var passkey = TrackerFixture.NewPasskey();
-        await host.PutUserAsync(passkey, 1);
-        var hash = UrlBytes.Random20();
-        await host.PutTorrentAsync(hash, 1);
+        var (passkey, hash) = await RegisterUserAndTorrentAsync(host);
         var peer = new Announcer(passkey, hash, UrlBytes.Random20());
         await peer.AnnounceAsync(host, 0, 0, 0, "started");
         var path = $"/admin/torrents/{Convert.ToHexStringLower(hash)}";
@@ -40,10 +37,7 @@ public sealed class DedicatedHostTests
     public async Task Announce_OverIPv6_ComesBackInPeers6()
     {
         await using var host = await TrackerHost.StartAsync(host: "[::1]");
-        var passkey = TrackerFixture.NewPasskey();
-        await host.PutUserAsync(passkey, 1);
-        var hash = UrlBytes.Random20();
-        await host.PutTorrentAsync(hash, 1);
+        var (passkey, hash) = await RegisterUserAndTorrentAsync(host);
         await new Announcer(passkey, hash, UrlBytes.Random20(), 6001).AnnounceAsync(host, 0, 0, 0, "started");
 
         var reply = await new Announcer(passkey, hash, UrlBytes.Random20(), 6002).AnnounceAsync(host, 0, 0, 10, "started");
@@ -56,10 +50,7 @@ public sealed class DedicatedHostTests
     public async Task Announce_BehindTrustedProxy_UsesForwardedAddress()
     {
         await using var host = await TrackerHost.StartAsync(new Dictionary<string, string?> { ["Gateway:TrustedProxies:0"] = "127.0.0.1" });
-        var passkey = TrackerFixture.NewPasskey();
-        await host.PutUserAsync(passkey, 1);
-        var hash = UrlBytes.Random20();
-        await host.PutTorrentAsync(hash, 1);
+        var (passkey, hash) = await RegisterUserAndTorrentAsync(host);
         using (var request = new HttpRequestMessage(HttpMethod.Get, new Announcer(passkey, hash, UrlBytes.Random20(), 7001).Url(0, 0, 0, "started")))
         {
             request.Headers.Add("X-Forwarded-For", "198.51.100.7, 127.0.0.1");
@@ -82,10 +73,7 @@ public sealed class DedicatedHostTests
     public async Task Announce_ForwardedHeaderFromUntrustedSender_IsIgnored()
     {
         await using var host = await TrackerHost.StartAsync();
-        var passkey = TrackerFixture.NewPasskey();
-        await host.PutUserAsync(passkey, 1);
-        var hash = UrlBytes.Random20();
-        await host.PutTorrentAsync(hash, 1);
+        var (passkey, hash) = await RegisterUserAndTorrentAsync(host);
         using (var request = new HttpRequestMessage(HttpMethod.Get, new Announcer(passkey, hash, UrlBytes.Random20(), 7001).Url(0, 0, 0, "started", "ipv4=203.0.113.5")))
         {
             request.Headers.Add("X-Forwarded-For", "198.51.100.7");
@@ -108,10 +96,7 @@ public sealed class DedicatedHostTests
             builder.Logging.SetMinimumLevel(LogLevel.Trace);
             builder.Logging.AddProvider(new CapturingLoggerProvider(lines));
         });
-        var passkey = TrackerFixture.NewPasskey();
-        await host.PutUserAsync(passkey, 1);
-        var hash = UrlBytes.Random20();
-        await host.PutTorrentAsync(hash, 1);
+        var (passkey, hash) = await RegisterUserAndTorrentAsync(host);
         var peer = new Announcer(passkey, hash, UrlBytes.Random20());
         await peer.AnnounceAsync(host, 0, 0, 10, "started");
         await peer.AnnounceAsync(host, 10, 10, 0, "completed");
@@ -122,6 +107,15 @@ public sealed class DedicatedHostTests
         Assert.NotEmpty(lines);
         Assert.DoesNotContain(lines, line => line.Contains(passkey, StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain(lines, line => line.Contains(host.AdminToken, StringComparison.OrdinalIgnoreCase));
+    }
+
+    private static async Task<(string Passkey, byte[] InfoHash)> RegisterUserAndTorrentAsync(TrackerHost host)
+    {
+        var passkey = TrackerFixture.NewPasskey();
+        await host.PutUserAsync(passkey, 1);
+        var hash = UrlBytes.Random20();
+        await host.PutTorrentAsync(hash, 1);
+        return (passkey, hash);
     }
 
     private sealed class CapturingLoggerProvider(ConcurrentQueue<string> lines) : ILoggerProvider

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test of Chihaya.Orleans on a fresh Debian machine with the .NET SDK:
+# installs what the tests need (real torrent clients), builds in Release and runs all test projects.
+# Usage: ./test.sh [extra dotnet test arguments, e.g. --filter "Category!=RealClients"]
+set -euo pipefail
+cd "$(dirname "$0")"
+
+deploy/scripts/install-test-deps.sh
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test Chihaya.Orleans.sln -c Release "$@" 2>&1 | tee "$log" || status=$?
+
+# One closing line for the whole suite, summed over the test assemblies.
+awk '
+  /^(Passed|Failed)! +- +Failed:/ {
+    gsub(/,/, ""); for (i = 1; i <= NF; i++) {
+      if ($i == "Failed:") failed += $(i + 1);
+      if ($i == "Passed:") passed += $(i + 1);
+      if ($i == "Skipped:") skipped += $(i + 1);
+    }
+    assemblies++
+  }
+  END {
+    printf "%d passed, %d failed, %d skipped\n", passed, failed, skipped
+    if (assemblies == 0) exit 1
+  }' "$log" || status=1
+exit "$status"
