@@ -33,7 +33,7 @@ public sealed record TorrentDocument
         };
         error = Id <= 0 ? "id must be a positive number"
             : status is null ? "status must be active or deleted"
-            : !multipliers.IsValid ? "multipliers must not be negative"
+            : !multipliers.IsValid ? "multipliers must be between 0 and 100"
             : Reason is { Length: > 512 } ? "reason is longer than 512 characters"
             : null;
         return new TorrentProfile(Id, status ?? TorrentStatus.Active, Reason, multipliers, 0);

@@ -14,9 +14,16 @@ public readonly record struct Traffic(
     /// <summary>True when every figure is zero.</summary>
     public bool IsZero => RawUploaded == 0 && RawDownloaded == 0 && CreditedUploaded == 0 && CreditedDownloaded == 0;
 
+    /// <summary>Sums that stop at <see cref="long.MaxValue"/>: a client lying about its totals must not wrap anyone's statistics negative.</summary>
     public static Traffic operator +(Traffic a, Traffic b) => new(
-        a.RawUploaded + b.RawUploaded,
-        a.RawDownloaded + b.RawDownloaded,
-        a.CreditedUploaded + b.CreditedUploaded,
-        a.CreditedDownloaded + b.CreditedDownloaded);
+        SaturatingAdd(a.RawUploaded, b.RawUploaded),
+        SaturatingAdd(a.RawDownloaded, b.RawDownloaded),
+        SaturatingAdd(a.CreditedUploaded, b.CreditedUploaded),
+        SaturatingAdd(a.CreditedDownloaded, b.CreditedDownloaded));
+
+    private static long SaturatingAdd(long a, long b)
+    {
+        var sum = unchecked(a + b);
+        return ((a ^ sum) & (b ^ sum)) < 0 ? (a < 0 ? long.MinValue : long.MaxValue) : sum;
+    }
 }

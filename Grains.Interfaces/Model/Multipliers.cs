@@ -15,6 +15,9 @@ public readonly record struct Multipliers(
     /// <summary>Both factors applied one after the other (user × torrent).</summary>
     public Multipliers Times(Multipliers other) => new(Upload * other.Upload, Download * other.Download);
 
-    /// <summary>True when neither factor is negative.</summary>
-    public bool IsValid => Upload >= 0 && Download >= 0;
+    /// <summary>The largest factor a site may set; anything above is a typo, and would risk overflow.</summary>
+    public const decimal Max = 100m;
+
+    /// <summary>True when both factors are between 0 and <see cref="Max"/>.</summary>
+    public bool IsValid => Upload is >= 0 and <= Max && Download is >= 0 and <= Max;
 }

@@ -21,7 +21,8 @@ public static class TrackerSiloBuilderExtensions
         services.AddTrackerSection<StatsOptions>(StatsOptions.Section)
             .Validate(o => o.FlushInterval > TimeSpan.Zero, "Stats:FlushInterval must be positive.");
         services.AddTrackerSection<SiteOptions>(SiteOptions.Section)
-            .Validate(o => o.ResolveSeedFile() is not { } path || File.Exists(path), "Site:SeedFile does not exist.");
+            .Validate(o => o.ResolveSeedFile() is not { } path || File.Exists(path), "Site:SeedFile does not exist.")
+            .Validate(o => o.UnknownKeyLifetime > TimeSpan.Zero, "Site:UnknownKeyLifetime must be positive.");
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ISiteStore, InMemorySiteStore>();
         services.AddHostedService<SiteSeedService>();

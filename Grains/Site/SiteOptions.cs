@@ -11,6 +11,13 @@ public sealed class SiteOptions
     /// </summary>
     public string SeedFile { get; set; } = "";
 
+    /// <summary>
+    /// How long a grain remembers that the site has no such passkey or info hash before it is dropped
+    /// from memory. A site change reaches the grain at once regardless; this only bounds the memory
+    /// that junk keys can hold.
+    /// </summary>
+    public TimeSpan UnknownKeyLifetime { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>The seed file's full path; a relative path is taken from the program's folder.</summary>
     public string? ResolveSeedFile() =>
         string.IsNullOrWhiteSpace(SeedFile) ? null : Path.GetFullPath(SeedFile, AppContext.BaseDirectory);

@@ -17,6 +17,7 @@ internal sealed partial class TorrentGrain(
     ISiteStore store,
     IOptions<TrackerOptions> trackerOptions,
     IOptions<StatsOptions> statsOptions,
+    IOptions<SiteOptions> siteOptions,
     TimeProvider time,
     ILogger<TorrentGrain> logger) : Grain, ITorrentGrain
 {
@@ -43,6 +44,8 @@ internal sealed partial class TorrentGrain(
         this.RegisterGrainTimer(static (self, _) => self.FlushUsageCore(), this, stats.FlushInterval, stats.FlushInterval);
         var prune = trackerOptions.Value.PruneInterval;
         this.RegisterGrainTimer(static (self, _) => self.PruneSilentPeers(), this, prune, prune);
+        var unknownLifetime = siteOptions.Value.UnknownKeyLifetime;
+        this.RegisterGrainTimer(static (self, _) => self.ForgetIfUnregistered(), this, unknownLifetime, unknownLifetime);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -128,6 +131,17 @@ internal sealed partial class TorrentGrain(
                 Log.TorrentUsageNotWritten(logger, exception, _infoHash.ToGrainKey());
             }
         }
+    }
+
+    private Task ForgetIfUnregistered()
+    {
+        // Junk info hashes must not hold memory for the long lifetime swarms get.
+        if (_profile is null && _swarm.Count == 0 && _ledger.IsEmpty)
+        {
+            this.DeactivateOnIdle();
+        }
+
+        return Task.CompletedTask;
     }
 
     private Task PruneSilentPeers()

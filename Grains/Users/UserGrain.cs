@@ -15,6 +15,7 @@ namespace Chihaya.Orleans.Grains.Users;
 internal sealed partial class UserGrain(
     ISiteStore store,
     IOptions<StatsOptions> statsOptions,
+    IOptions<SiteOptions> siteOptions,
     ILogger<UserGrain> logger) : Grain, IUserGrain
 {
     private readonly Dictionary<long, Traffic> _pending = [];
@@ -30,6 +31,8 @@ internal sealed partial class UserGrain(
         _source = $"u:{_profile?.UserId ?? 0}#{Guid.NewGuid():N}";
         var interval = statsOptions.Value.FlushInterval;
         this.RegisterGrainTimer(static (self, _) => self.FlushCore(), this, interval, interval);
+        var unknownLifetime = siteOptions.Value.UnknownKeyLifetime;
+        this.RegisterGrainTimer(static (self, _) => self.ForgetIfUnknown(), this, unknownLifetime, unknownLifetime);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -58,6 +61,16 @@ internal sealed partial class UserGrain(
     public async ValueTask Refresh() => _profile = await store.FindUserAsync(this.GetPrimaryKeyString());
 
     public async ValueTask FlushUsage() => await FlushCore();
+
+    private Task ForgetIfUnknown()
+    {
+        if (_profile is null && _pending.Count == 0 && _outstandingWrite is null)
+        {
+            this.DeactivateOnIdle();
+        }
+
+        return Task.CompletedTask;
+    }
 
     private async Task FlushCore()
     {

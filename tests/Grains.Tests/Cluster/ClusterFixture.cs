@@ -1,5 +1,6 @@
 using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Hosting;
+using Chihaya.Orleans.Grains.Site;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 
@@ -8,6 +9,8 @@ namespace Chihaya.Orleans.Grains.Tests.Cluster;
 /// <summary>One silo with the tracker's grains and the in-memory site, shared by a collection; each test uses its own keys.</summary>
 public sealed class ClusterFixture : IAsyncLifetime
 {
+    public static readonly TimeSpan UnknownKeyLifetime = TimeSpan.FromSeconds(1);
+
     public TestCluster Cluster { get; } = new TestClusterBuilder(1)
         .AddSiloBuilderConfigurator<SiloConfigurator>()
         .Build();
@@ -29,6 +32,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             siloBuilder.AddTrackerGrains();
             // A flush interval far beyond the test's length: tests flush explicitly, so timing cannot make them pass.
             siloBuilder.Services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromHours(1));
+            siloBuilder.Services.Configure<SiteOptions>(options => options.UnknownKeyLifetime = UnknownKeyLifetime);
         }
     }
 }

@@ -157,4 +157,34 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
 
         Assert.Equal(new TorrentCounts(true, 2, 1, 1), counts);
     }
+
+    [Fact]
+    public async Task UnknownKeys_AreDroppedFromMemoryAfterTheirLifetime()
+    {
+        var management = _grains.GetGrain<IManagementGrain>(0);
+        var junk = Enumerable.Range(0, 20).Select(_ => InfoHash.Read(UrlBytes.Random20()).ToGrainKey()).ToList();
+        foreach (var key in junk)
+        {
+            await _grains.GetGrain<ITorrentGrain>(key).Scrape();
+            await _grains.GetGrain<IUserGrain>(key[..32]).GetProfile();
+        }
+
+        var before = await ActivationsAsync(management, junk);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        var after = before;
+        while (after > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(250);
+            after = await ActivationsAsync(management, junk);
+        }
+
+        Assert.Equal(40, before);
+        Assert.Equal(0, after);
+    }
+
+    private static async Task<int> ActivationsAsync(IManagementGrain management, List<string> keys)
+    {
+        var statistics = await management.GetDetailedGrainStatistics();
+        return statistics.Count(s => keys.Any(key => s.GrainId.ToString().Contains(key[..32], StringComparison.Ordinal)));
+    }
 }

@@ -71,6 +71,8 @@ public sealed class AdminApiTests(TrackerFixture fixture)
     [InlineData("/admin/torrents/0123456789abcdef0123456789abcdef01234567", """{"id":1,"status":"gone"}""")]
     [InlineData("/admin/torrents/0123456789abcdef0123456789abcdef01234567", """{"id":1,"downloadMultiplier":-0.5}""")]
     [InlineData("/admin/torrents/0123456789abcdef0123456789abcdef01234567", """not json""")]
+    [InlineData("/admin/torrents/0123456789abcdef0123456789abcdef01234567", """{"id":1,"uploadMultiplier":1e30}""")]
+    [InlineData("/admin/users/0123456789abcdef", """{"id":1,"uploadMultiplier":101}""")]
     public async Task Admin_InvalidChange_IsRejectedWith400(string path, string body)
     {
         using var content = new StringContent(body, Encoding.UTF8, "application/json");

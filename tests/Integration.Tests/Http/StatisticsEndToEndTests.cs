@@ -136,4 +136,21 @@ public sealed class StatisticsEndToEndTests(TrackerFixture fixture)
         var file = (Dictionary<string, object>)((Dictionary<string, object>)scrape["files"]).Values.Single();
         Assert.Equal(2L, file["downloaded"]);
     }
+
+    [Fact]
+    public async Task Announce_AbsurdTotals_SaturateInsteadOfWrappingNegative()
+    {
+        var passkey = await fixture.NewUserAsync(upload: 2m);
+        var hash = await fixture.NewTorrentAsync();
+        foreach (var port in new[] { 51401, 51402 })
+        {
+            var cheater = new Announcer(passkey, hash, UrlBytes.Random20(), port);
+            await cheater.AnnounceAsync(Host, 0, 0, 0, "started");
+            await cheater.AnnounceAsync(Host, long.MaxValue, 0, 0);
+        }
+
+        var stats = Stats(await WaitForUserAsync(passkey, long.MaxValue));
+
+        Assert.Equal((long.MaxValue, 0L, long.MaxValue, 0L), stats);
+    }
 }
