@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Starts (or stops) a private PostgreSQL and Redis on loopback for tests and local runs, with all their
+# data under one folder. Installs the Debian packages where missing. No Docker needed.
+#
+#   local-services.sh start DIR     start both, write DIR/env (variables to source), print it
+#   local-services.sh stop DIR      stop both (the data stays in DIR)
+#
+# Ports: CHIHAYA_PG_PORT / CHIHAYA_REDIS_PORT, else free ones. PostgreSQL runs as the 'postgres'
+# system user (initdb refuses root); the superuser password is random and written to DIR/env.
+set -euo pipefail
+
+command=${1:?usage: local-services.sh start|stop DIR}
+dir=${2:?usage: local-services.sh start|stop DIR}
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+pg_bin() {
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$bin" ] || { echo "PostgreSQL server binaries not found" >&2; exit 1; }
+  echo "$bin"
+}
+
+install_missing() {
+  local missing=()
+  for package in postgresql redis-server python3; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing: ${missing[*]}" >&2
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  # The Debian packages start their own cluster/server on the default ports; ours do not use them.
+}
+
+run_as_postgres() { as_root runuser -u postgres -- "$@"; }
+
+start() {
+  install_missing
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  local bin pg_port redis_port password
+  bin=$(pg_bin)
+  pg_port=${CHIHAYA_PG_PORT:-$(free_port)}
+  redis_port=${CHIHAYA_REDIS_PORT:-$(free_port)}
+  password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+
+  mkdir -p "$dir/pg" "$dir/redis"
+  as_root chown postgres:postgres "$dir/pg"
+  chmod 755 "$dir"
+  printf '%s\n' "$password" > "$dir/pg.pw"
+  as_root chown postgres:postgres "$dir/pg.pw"
+  run_as_postgres "$bin/initdb" -D "$dir/pg/data" -U postgres --auth=scram-sha-256 --pwfile="$dir/pg.pw" -E UTF8 >"$dir/pg/initdb.log"
+  rm -f "$dir/pg.pw"
+  run_as_postgres "$bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$dir/pg -c fsync=off -c synchronous_commit=off -c max_connections=200" start >/dev/null
+
+  redis-server --port "$redis_port" --bind 127.0.0.1 --daemonize yes --save "" --appendonly no \
+    --dir "$dir/redis" --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log"
+  for _ in $(seq 1 50); do
+    redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break
+    sleep 0.1
+  done
+
+  cat > "$dir/env" <<ENV
+export CHIHAYA_PG_PORT=$pg_port
+export CHIHAYA_REDIS_PORT=$redis_port
+export CHIHAYA_TEST_POSTGRES="Host=127.0.0.1;Port=$pg_port;Username=postgres;Password=$password;Database=postgres"
+export CHIHAYA_TEST_REDIS="127.0.0.1:$redis_port"
+ENV
+  cat "$dir/env"
+}
+
+stop() {
+  local bin
+  bin=$(pg_bin)
+  if [ -f "$dir/redis/redis.pid" ]; then
+    kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
+  fi
+  if [ -d "$dir/pg/data" ]; then
+    run_as_postgres "$bin/pg_ctl" -D "$dir/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+}
+
+case $command in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: local-services.sh start|stop DIR" >&2; exit 2 ;;
+esac
