@@ -12,15 +12,15 @@ public interface ISiteAdminGrain : IGrainWithIntegerKey
 {
     /// <summary>Adds or replaces the user behind <paramref name="passkey"/>.</summary>
     [Alias("PutUser")]
-    ValueTask PutUser(string passkey, UserProfile profile);
+    ValueTask PutUser(Passkey passkey, UserProfile profile);
 
     /// <summary>Removes the passkey; returns false when it was unknown.</summary>
     [Alias("RemoveUser")]
-    ValueTask<bool> RemoveUser(string passkey);
+    ValueTask<bool> RemoveUser(Passkey passkey);
 
     /// <summary>The user and its written-back statistics, or null.</summary>
     [Alias("GetUser")]
-    ValueTask<UserView?> GetUser(string passkey);
+    ValueTask<UserView?> GetUser(Passkey passkey);
 
     /// <summary>Registers or changes a torrent. The profile's snatch count is the site's and is not overwritten.</summary>
     [Alias("PutTorrent")]

@@ -18,7 +18,7 @@ internal static class AdminEndpoints
         admin.MapPut("/users/{passkey}", PutUser);
         admin.MapDelete("/users/{passkey}", async (string passkey, IGrainFactory grains) =>
             !Passkeys.IsWellFormed(passkey) ? BadPasskey()
-            : await Admin(grains).RemoveUser(passkey) ? Results.NoContent() : Results.NotFound());
+            : await Admin(grains).RemoveUser(new Passkey(passkey)) ? Results.NoContent() : Results.NotFound());
         admin.MapGet("/users/{passkey}", GetUser);
         admin.MapPut("/torrents/{infoHash}", PutTorrent);
         admin.MapDelete("/torrents/{infoHash}", async (string infoHash, IGrainFactory grains) =>
@@ -41,7 +41,7 @@ internal static class AdminEndpoints
             return Results.BadRequest(new { error });
         }
 
-        await Admin(grains).PutUser(passkey, profile);
+        await Admin(grains).PutUser(new Passkey(passkey), profile);
         return Results.NoContent();
     }
 
@@ -52,10 +52,10 @@ internal static class AdminEndpoints
             return BadPasskey();
         }
 
-        var view = await Admin(grains).GetUser(passkey);
+        var view = await Admin(grains).GetUser(new Passkey(passkey));
         return view is null ? Results.NotFound() : Results.Ok(new
         {
-            user = UserDocument.From(view.Passkey, view.Profile),
+            user = UserDocument.From(view.Passkey.Value, view.Profile),
             stats = StatsDocument(view.Traffic),
         });
     }

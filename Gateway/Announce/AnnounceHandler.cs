@@ -15,7 +15,8 @@ internal sealed class AnnounceHandler(IGrainFactory grains, IOptionsMonitor<Trac
 {
     public async ValueTask<AnnounceResponse> HandleAsync(string passkey, AnnounceQuery query, PeerEndpoint endpoint, string? warning)
     {
-        var user = await grains.GetGrain<IUserGrain>(passkey).GetProfile();
+        var userKey = Passkey.UserKeyOf(passkey);
+        var user = await grains.GetGrain<IUserGrain>(userKey).GetProfile();
         if (user is null)
         {
             return AnnounceResponse.Fail(TrackerFailure.UnknownPasskey);
@@ -41,7 +42,7 @@ internal sealed class AnnounceHandler(IGrainFactory grains, IOptionsMonitor<Trac
             numWant,
             WantPeerIds: !query.Compact && !query.NoPeerId,
             user.UserId,
-            passkey,
+            userKey,
             user.Multipliers);
 
         var result = await grains.GetGrain<ITorrentGrain>(query.InfoHash.ToGrainKey()).Announce(command);

@@ -97,6 +97,7 @@ internal sealed partial class AnnounceEndpoint(
 
     private static partial class Log
     {
+        // Safe to log whole: grain ids and messages carry passkey digests only (see Passkey).
         [LoggerMessage(1, LogLevel.Error, "Announce for torrent {InfoHash} failed")]
         public static partial void AnnounceFailed(ILogger logger, Exception exception, string infoHash);
     }

@@ -35,7 +35,7 @@ internal sealed partial class ScrapeEndpoint(
         TorrentCounts[] counts;
         try
         {
-            if (await grains.GetGrain<IUserGrain>(passkey).GetProfile() is null)
+            if (await grains.GetGrain<IUserGrain>(Passkey.UserKeyOf(passkey)).GetProfile() is null)
             {
                 await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.UnknownPasskey);
                 return;

@@ -7,7 +7,8 @@ namespace Chihaya.Orleans.Gateway.Protocol;
 /// <summary>Writes a scrape reply: <c>files</c> keyed by the raw 20-byte hashes, in byte order.</summary>
 internal static class ScrapeResponseWriter
 {
-    private const int PerFile = 96;
+    // 23 for the key, 38 for the three keys, 3 × 21 for the integers, and the dictionary's d…e.
+    private const int PerFile = 128;
 
     public static int MaxSize(int files) => 32 + (files * PerFile);
 

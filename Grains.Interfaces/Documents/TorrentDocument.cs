@@ -12,7 +12,7 @@ public sealed record TorrentDocument
     public long Id { get; init; }
 
     /// <summary><c>active</c> or <c>deleted</c>.</summary>
-    public string Status { get; init; } = "active";
+    public string? Status { get; init; } = "active";
 
     /// <summary>The site's reason, shown to clients of a deleted torrent.</summary>
     public string? Reason { get; init; }
@@ -25,7 +25,7 @@ public sealed record TorrentDocument
     public TorrentProfile ToProfile(out string? error)
     {
         var multipliers = new Multipliers(UploadMultiplier, DownloadMultiplier);
-        var status = Status.ToLowerInvariant() switch
+        var status = (Status ?? "active").ToLowerInvariant() switch
         {
             "active" => TorrentStatus.Active,
             "deleted" => TorrentStatus.Deleted,

@@ -10,8 +10,8 @@ namespace Chihaya.Orleans.Grains.Accounting;
 /// </summary>
 internal sealed class UsageLedger(string source)
 {
-    private readonly Dictionary<long, (string Passkey, Traffic Traffic)> _pendingByUser = [];
-    private readonly List<(string Passkey, UsageReport Report)> _outstanding = [];
+    private readonly Dictionary<long, (string UserKey, Traffic Traffic)> _pendingByUser = [];
+    private readonly List<(string UserKey, UsageReport Report)> _outstanding = [];
     private long _sequence;
     private UsageWrite? _outstandingWrite;
 
@@ -22,7 +22,7 @@ internal sealed class UsageLedger(string source)
     public bool IsEmpty => _pendingByUser.Count == 0 && _outstanding.Count == 0 && _outstandingWrite is null && TorrentTraffic.IsZero && TorrentSnatches == 0;
 
     /// <summary>Accounts one announce's outcome for the user who made it.</summary>
-    public void Record(long userId, string passkey, Traffic traffic, bool snatched)
+    public void Record(long userId, string userKey, Traffic traffic, bool snatched)
     {
         if (snatched)
         {
@@ -36,19 +36,45 @@ internal sealed class UsageLedger(string source)
 
         TorrentTraffic += traffic;
         var current = _pendingByUser.GetValueOrDefault(userId).Traffic;
-        _pendingByUser[userId] = (passkey, current + traffic);
+        _pendingByUser[userId] = (userKey, current + traffic);
     }
 
     /// <summary>Every report to deliver now: earlier undelivered ones first, then one per user with new traffic.</summary>
-    public IReadOnlyList<(string Passkey, UsageReport Report)> CutReports()
+    public IReadOnlyList<(string UserKey, UsageReport Report)> CutReports()
     {
-        foreach (var (userId, (passkey, traffic)) in _pendingByUser)
+        foreach (var (userId, (userKey, traffic)) in _pendingByUser)
         {
-            _outstanding.Add((passkey, new UsageReport(source, ++_sequence, userId, traffic)));
+            _outstanding.Add((userKey, new UsageReport(source, ++_sequence, userId, traffic)));
         }
 
         _pendingByUser.Clear();
         return [.. _outstanding];
+    }
+
+    /// <summary>
+    /// Cuts reports and delivers them: users in parallel, each user's reports oldest first, stopping at a
+    /// user's first failure. The receiver keeps a high-water mark per source, so a later report must never
+    /// overtake an earlier one; what fails stays outstanding and is resent, unchanged, next time.
+    /// </summary>
+    public Task DeliverAsync(Func<string, UsageReport, Task> send, Action<UsageReport, Exception> failed)
+    {
+        var byUser = CutReports().GroupBy(pending => pending.UserKey);
+        return Task.WhenAll(byUser.Select(async reports =>
+        {
+            foreach (var (userKey, report) in reports)
+            {
+                try
+                {
+                    await send(userKey, report);
+                    Delivered(report);
+                }
+                catch (Exception exception)
+                {
+                    failed(report, exception);
+                    return;
+                }
+            }
+        }));
     }
 
     /// <summary>Marks a report delivered.</summary>

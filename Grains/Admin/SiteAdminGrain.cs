@@ -10,22 +10,22 @@ namespace Chihaya.Orleans.Grains.Admin;
 [StatelessWorker]
 internal sealed class SiteAdminGrain(ISiteStore store) : Grain, ISiteAdminGrain
 {
-    public async ValueTask PutUser(string passkey, UserProfile profile)
+    public async ValueTask PutUser(Passkey passkey, UserProfile profile)
     {
         await store.PutUserAsync(passkey, profile);
-        await GrainFactory.GetGrain<IUserGrain>(passkey).Refresh();
+        await UserGrain(passkey).Refresh();
     }
 
-    public async ValueTask<bool> RemoveUser(string passkey)
+    public async ValueTask<bool> RemoveUser(Passkey passkey)
     {
         var removed = await store.RemoveUserAsync(passkey);
-        await GrainFactory.GetGrain<IUserGrain>(passkey).Refresh();
+        await UserGrain(passkey).Refresh();
         return removed;
     }
 
-    public async ValueTask<UserView?> GetUser(string passkey)
+    public async ValueTask<UserView?> GetUser(Passkey passkey)
     {
-        var profile = await store.FindUserAsync(passkey);
+        var profile = await store.FindUserAsync(passkey.ToUserKey());
         return profile is null ? null : new UserView(passkey, profile, await store.GetUserTrafficAsync(profile.UserId));
     }
 
@@ -53,6 +53,8 @@ internal sealed class SiteAdminGrain(ISiteStore store) : Grain, ISiteAdminGrain
         var traffic = await store.GetTorrentTrafficAsync(profile.TorrentId);
         return new TorrentView(infoHash, profile, traffic, await TorrentGrain(infoHash).Scrape());
     }
+
+    private IUserGrain UserGrain(Passkey passkey) => GrainFactory.GetGrain<IUserGrain>(passkey.ToUserKey());
 
     private ITorrentGrain TorrentGrain(InfoHash infoHash) => GrainFactory.GetGrain<ITorrentGrain>(infoHash.ToGrainKey());
 }

@@ -9,7 +9,8 @@ namespace Chihaya.Orleans.Grains.Site;
 /// </summary>
 internal interface ISiteStore
 {
-    ValueTask<UserProfile?> FindUserAsync(string passkey, CancellationToken cancellationToken = default);
+    /// <summary>The user whose passkey has this digest (<see cref="Passkey.ToUserKey"/>).</summary>
+    ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default);
 
     /// <summary>The torrent with the snatches the site has counted so far.</summary>
     ValueTask<TorrentProfile?> FindTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default);
@@ -17,9 +18,9 @@ internal interface ISiteStore
     /// <summary>Adds a batch of statistics, unless a batch with the same source and sequence was applied before.</summary>
     ValueTask ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default);
 
-    ValueTask PutUserAsync(string passkey, UserProfile profile, CancellationToken cancellationToken = default);
+    ValueTask PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default);
 
-    ValueTask<bool> RemoveUserAsync(string passkey, CancellationToken cancellationToken = default);
+    ValueTask<bool> RemoveUserAsync(Passkey passkey, CancellationToken cancellationToken = default);
 
     /// <summary>Registers or changes a torrent; its statistics (snatches included) are kept.</summary>
     ValueTask PutTorrentAsync(InfoHash infoHash, TorrentProfile profile, CancellationToken cancellationToken = default);

@@ -10,17 +10,18 @@ namespace Chihaya.Orleans.Grains.Site;
 internal sealed class InMemorySiteStore : ISiteStore
 {
     private readonly Lock _gate = new();
+    // Keyed by the passkey's digest: the store never needs the passkey back.
     private readonly Dictionary<string, UserProfile> _users = new(StringComparer.Ordinal);
     private readonly Dictionary<InfoHash, TorrentProfile> _torrents = [];
     private readonly Dictionary<long, Traffic> _userTraffic = [];
     private readonly Dictionary<long, (Traffic Traffic, long Snatches)> _torrentStats = [];
     private readonly Dictionary<string, long> _appliedSequences = new(StringComparer.Ordinal);
 
-    public ValueTask<UserProfile?> FindUserAsync(string passkey, CancellationToken cancellationToken = default)
+    public ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
-            return ValueTask.FromResult(_users.GetValueOrDefault(passkey));
+            return ValueTask.FromResult(_users.GetValueOrDefault(userKey));
         }
     }
 
@@ -64,21 +65,21 @@ internal sealed class InMemorySiteStore : ISiteStore
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask PutUserAsync(string passkey, UserProfile profile, CancellationToken cancellationToken = default)
+    public ValueTask PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
-            _users[passkey] = profile;
+            _users[passkey.ToUserKey()] = profile;
         }
 
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask<bool> RemoveUserAsync(string passkey, CancellationToken cancellationToken = default)
+    public ValueTask<bool> RemoveUserAsync(Passkey passkey, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
-            return ValueTask.FromResult(_users.Remove(passkey));
+            return ValueTask.FromResult(_users.Remove(passkey.ToUserKey()));
         }
     }
 

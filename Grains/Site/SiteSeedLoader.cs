@@ -23,7 +23,7 @@ internal static class SiteSeedLoader
                 throw new InvalidDataException($"Seed file {path}: user {user.Id}: {error ?? "passkey missing"}.");
             }
 
-            await store.PutUserAsync(user.Passkey, profile, cancellationToken);
+            await store.PutUserAsync(new Passkey(user.Passkey), profile, cancellationToken);
         }
 
         foreach (var torrent in seed.Torrents)

@@ -13,7 +13,7 @@ internal sealed class Swarm(Random random)
     private readonly PeerList _leechers = new();
 
     // Value: the slot in _seeders, or the bitwise complement of the slot in _leechers.
-    private readonly Dictionary<PeerId, int> _slots = [];
+    private readonly Dictionary<PeerKey, int> _slots = [];
 
     public int Seeders => _seeders.Count;
 
@@ -32,7 +32,7 @@ internal sealed class Swarm(Random random)
     /// <param name="selection">Receives the reply's peers; already reset to the number wanted.</param>
     public AnnounceOutcome Announce(in PeerAnnounce announce, long now, Multipliers multipliers, PeerSelection selection)
     {
-        var known = _slots.TryGetValue(announce.PeerId, out var code);
+        var known = _slots.TryGetValue(new PeerKey(announce.PeerId, announce.UserId), out var code);
         if (announce.Event == AnnounceEvent.Stopped)
         {
             return known ? Leave(code, announce, multipliers) : default;
@@ -45,8 +45,24 @@ internal sealed class Swarm(Random random)
     /// <summary>Removes every peer whose last announce is older than <paramref name="cutoff"/>; returns how many.</summary>
     public int RemoveSilentPeers(long cutoff) => RemoveSilent(_seeders, true, cutoff) + RemoveSilent(_leechers, false, cutoff);
 
-    /// <summary>True when the peer is in the swarm (for tests and diagnostics).</summary>
-    public bool Contains(PeerId peerId) => _slots.ContainsKey(peerId);
+    /// <summary>True when the user's peer is in the swarm (for tests and diagnostics).</summary>
+    public bool Contains(PeerId peerId, long userId) => _slots.ContainsKey(new PeerKey(peerId, userId));
+
+    /// <summary>Checks that every index entry points at the peer it names and every peer is indexed once (for tests).</summary>
+    public bool IsConsistent()
+    {
+        foreach (var (key, code) in _slots)
+        {
+            var list = code >= 0 ? _seeders : _leechers;
+            var slot = code >= 0 ? code : ~code;
+            if (slot >= list.Count || list[slot].PeerId != key.PeerId || list[slot].UserId != key.UserId)
+            {
+                return false;
+            }
+        }
+
+        return _slots.Count == _seeders.Count + _leechers.Count;
+    }
 
     private AnnounceOutcome Join(in PeerAnnounce announce, long now)
     {
@@ -69,13 +85,6 @@ internal sealed class Swarm(Random random)
     {
         ref var entry = ref EntryAt(code);
         var wasSeeder = code >= 0;
-        if (entry.UserId != announce.UserId)
-        {
-            // Another user reusing this peer id: never credit one user with another's totals.
-            Remove(code);
-            return Join(announce, now);
-        }
-
         var traffic = TrafficCredit.Between(entry.Uploaded, entry.Downloaded, announce.Uploaded, announce.Downloaded, multipliers);
         var finished = announce.IsSeeder && (!wasSeeder || announce.Event == AnnounceEvent.Completed);
         var snatched = finished && !entry.HasSnatched;
@@ -98,10 +107,8 @@ internal sealed class Swarm(Random random)
     private AnnounceOutcome Leave(int code, in PeerAnnounce announce, Multipliers multipliers)
     {
         ref var entry = ref EntryAt(code);
-        var traffic = entry.UserId == announce.UserId
-            ? TrafficCredit.Between(entry.Uploaded, entry.Downloaded, announce.Uploaded, announce.Downloaded, multipliers)
-            : default;
-        var snatched = entry.UserId == announce.UserId && code < 0 && announce.IsSeeder && !entry.HasSnatched;
+        var traffic = TrafficCredit.Between(entry.Uploaded, entry.Downloaded, announce.Uploaded, announce.Downloaded, multipliers);
+        var snatched = code < 0 && announce.IsSeeder && !entry.HasSnatched;
         Remove(code);
         return new AnnounceOutcome(traffic, snatched);
     }
@@ -162,7 +169,7 @@ internal sealed class Swarm(Random random)
     private void Insert(in PeerEntry entry, bool seeder)
     {
         var slot = seeder ? _seeders.Add(entry) : _leechers.Add(entry);
-        _slots[entry.PeerId] = seeder ? slot : ~slot;
+        _slots[new PeerKey(entry.PeerId, entry.UserId)] = seeder ? slot : ~slot;
     }
 
     private void Remove(int code)
@@ -170,10 +177,10 @@ internal sealed class Swarm(Random random)
         var seeder = code >= 0;
         var slot = seeder ? code : ~code;
         var list = seeder ? _seeders : _leechers;
-        _slots.Remove(list[slot].PeerId);
+        _slots.Remove(new PeerKey(list[slot].PeerId, list[slot].UserId));
         if (list.RemoveAt(slot, out var moved))
         {
-            _slots[moved.PeerId] = seeder ? slot : ~slot;
+            _slots[new PeerKey(moved.PeerId, moved.UserId)] = seeder ? slot : ~slot;
         }
     }
 }

@@ -26,7 +26,10 @@ internal sealed partial class TorrentGrain(
     private UsageLedger _ledger = null!;
     private InfoHash _infoHash;
     private TorrentProfile? _profile;
+    // Kept after the site unregisters the torrent, so traffic accounted before that is still written.
+    private long _torrentId;
     private long _snatchesWrittenSinceLoad;
+    private Task _flush = Task.CompletedTask;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -38,10 +41,14 @@ internal sealed partial class TorrentGrain(
 
         // A new name per activation: the store tells batches apart by source and sequence.
         _ledger = new UsageLedger($"t:{key}#{Guid.NewGuid():N}");
-        _profile = await store.FindTorrentAsync(_infoHash, cancellationToken);
+        SetProfile(await store.FindTorrentAsync(_infoHash, cancellationToken));
 
-        var stats = statsOptions.Value;
-        this.RegisterGrainTimer(static (self, _) => self.FlushUsageCore(), this, stats.FlushInterval, stats.FlushInterval);
+        // Interleaved: announces keep flowing while a flush waits on user grains or the store.
+        var flushInterval = statsOptions.Value.FlushInterval;
+        this.RegisterGrainTimer(
+            static (self, _) => self.FlushUsageCore(),
+            this,
+            new GrainTimerCreationOptions { DueTime = flushInterval, Period = flushInterval, Interleave = true });
         var prune = trackerOptions.Value.PruneInterval;
         this.RegisterGrainTimer(static (self, _) => self.PruneSilentPeers(), this, prune, prune);
         var unknownLifetime = siteOptions.Value.UnknownKeyLifetime;
@@ -50,7 +57,7 @@ internal sealed partial class TorrentGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        await FlushUsageCore();
+        await FlushEverythingAsync();
         if (!_ledger.IsEmpty)
         {
             Log.UsageLeftOnDeactivation(logger, _infoHash.ToGrainKey());
@@ -73,7 +80,7 @@ internal sealed partial class TorrentGrain(
         var announce = new PeerAnnounce(command.PeerId, command.Endpoint, command.Uploaded, command.Downloaded, command.Left, command.Event, command.UserId);
         var multipliers = command.UserMultipliers.Times(_profile.Multipliers);
         var outcome = _swarm.Announce(announce, time.GetUtcNow().ToUnixTimeSeconds(), multipliers, _selection);
-        _ledger.Record(command.UserId, command.Passkey, outcome.Traffic, outcome.Snatched);
+        _ledger.Record(command.UserId, command.UserKey, outcome.Traffic, outcome.Snatched);
 
         return ValueTask.FromResult(new AnnounceResult(
             AnnounceStatus.Accepted,
@@ -94,31 +101,40 @@ internal sealed partial class TorrentGrain(
 
     public async ValueTask Refresh()
     {
-        _profile = await store.FindTorrentAsync(_infoHash);
+        SetProfile(await store.FindTorrentAsync(_infoHash));
         _snatchesWrittenSinceLoad = 0;
     }
 
-    public async ValueTask FlushUsage() => await FlushUsageCore();
+    public async ValueTask FlushUsage() => await FlushEverythingAsync();
 
     private long Snatches => (_profile?.Snatches ?? 0) + _snatchesWrittenSinceLoad + _ledger.UnwrittenSnatches;
 
-    private async Task FlushUsageCore()
+    private void SetProfile(TorrentProfile? profile)
     {
-        foreach (var (passkey, report) in _ledger.CutReports())
+        _profile = profile;
+        if (profile is not null)
         {
-            try
-            {
-                await GrainFactory.GetGrain<IUserGrain>(passkey).RecordUsage(report);
-                _ledger.Delivered(report);
-            }
-            catch (Exception exception)
-            {
-                // Kept outstanding and resent unchanged next time; the user grain drops a duplicate.
-                Log.ReportNotDelivered(logger, exception, _infoHash.ToGrainKey(), report.UserId);
-            }
+            _torrentId = profile.TorrentId;
         }
+    }
 
-        if (_profile is not null && _ledger.CutTorrentWrite(_profile.TorrentId) is { } write)
+    /// <summary>Waits for a flush in progress, then flushes whatever was accounted since it started.</summary>
+    private async Task FlushEverythingAsync()
+    {
+        await FlushUsageCore();
+        await FlushUsageCore();
+    }
+
+    /// <summary>At most one flush runs at a time; a caller arriving during one shares it.</summary>
+    private Task FlushUsageCore() => _flush.IsCompleted ? _flush = FlushOnceAsync() : _flush;
+
+    private async Task FlushOnceAsync()
+    {
+        await _ledger.DeliverAsync(
+            (userKey, report) => GrainFactory.GetGrain<IUserGrain>(userKey).RecordUsage(report).AsTask(),
+            (report, exception) => Log.ReportNotDelivered(logger, exception, _infoHash.ToGrainKey(), report.UserId));
+
+        if (_torrentId > 0 && _ledger.CutTorrentWrite(_torrentId) is { } write)
         {
             try
             {

@@ -10,7 +10,7 @@ namespace Chihaya.Orleans.Grains.Users;
 /// <summary>
 /// One passkey. Caches the site's user behind it (or its absence, so junk passkeys cost one store
 /// read per activation) and sums the user's traffic from all its swarms into one write per interval.
-/// The passkey is the grain key and is never logged.
+/// Its key is the passkey's digest, so no grain id or Orleans message can reveal the passkey.
 /// </summary>
 internal sealed partial class UserGrain(
     ISiteStore store,

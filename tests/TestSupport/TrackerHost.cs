@@ -105,20 +105,20 @@ public sealed class TrackerHost : IAsyncDisposable
         return await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 
-    /// <summary>Polls the admin API until <paramref name="condition"/> holds (statistics arrive after a flush).</summary>
+    /// <summary>
+    /// Polls the admin API until <paramref name="condition"/> holds (statistics arrive after a flush), then
+    /// waits several more flush intervals and reads again, so a late duplicate would show in the answer.
+    /// </summary>
     public async Task<JsonElement> WaitForAdminAsync(string path, Func<JsonElement, bool> condition, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
-        while (true)
+        while (!condition(await GetAdminAsync(path)) && DateTime.UtcNow < deadline)
         {
-            var document = await GetAdminAsync(path);
-            if (condition(document) || DateTime.UtcNow > deadline)
-            {
-                return document;
-            }
-
             await Task.Delay(50);
         }
+
+        await Task.Delay(TimeSpan.FromMilliseconds(400));
+        return await GetAdminAsync(path);
     }
 
     public async ValueTask DisposeAsync()

@@ -67,4 +67,71 @@ public sealed class UsageLedgerTests
 
         Assert.Equal(2, ledger.UnwrittenSnatches);
     }
+
+    [Fact]
+    public async Task DeliverAsync_EarlierReportFails_LaterOnesWaitSoNothingIsDroppedAsDuplicate()
+    {
+        var ledger = new UsageLedger("t:x");
+        var receiver = new HighWaterReceiver();
+        ledger.Record(1, "pk", Ten, false);
+        receiver.FailNext = true;
+        await ledger.DeliverAsync(receiver.SendAsync, (_, _) => { });
+
+        ledger.Record(1, "pk", Ten, false);
+        receiver.FailNext = true;
+        await ledger.DeliverAsync(receiver.SendAsync, (_, _) => { });
+        await ledger.DeliverAsync(receiver.SendAsync, (_, _) => { });
+
+        Assert.Equal(20, receiver.Total.RawUploaded);
+        Assert.Empty(ledger.CutReports());
+    }
+
+    [Fact]
+    public async Task DeliverAsync_OneUserFailing_DoesNotHoldBackOthers()
+    {
+        var ledger = new UsageLedger("t:x");
+        var delivered = new List<string>();
+        ledger.Record(1, "broken", Ten, false);
+        ledger.Record(2, "fine", Ten, false);
+
+        await ledger.DeliverAsync(
+            (userKey, _) => userKey == "broken" ? throw new TimeoutException() : Record(delivered, userKey),
+            (_, _) => { });
+
+        Assert.Equal(["fine"], delivered);
+        Assert.Equal("broken", Assert.Single(ledger.CutReports()).UserKey);
+    }
+
+    private static Task Record(List<string> delivered, string userKey)
+    {
+        delivered.Add(userKey);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A receiver that, like the user grain, drops a report not newer than the last from its source.</summary>
+    private sealed class HighWaterReceiver
+    {
+        private readonly Dictionary<string, long> _last = [];
+
+        public bool FailNext { get; set; }
+
+        public Traffic Total { get; private set; }
+
+        public Task SendAsync(string userKey, UsageReport report)
+        {
+            if (FailNext)
+            {
+                FailNext = false;
+                throw new TimeoutException();
+            }
+
+            if (_last.GetValueOrDefault(report.Source) < report.Sequence)
+            {
+                _last[report.Source] = report.Sequence;
+                Total += report.Traffic;
+            }
+
+            return Task.CompletedTask;
+        }
+    }
 }

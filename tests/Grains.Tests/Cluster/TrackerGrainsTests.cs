@@ -17,9 +17,9 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
 
     private static long NextId() => Interlocked.Increment(ref _nextId);
 
-    private static string NewPasskey() => Guid.NewGuid().ToString("N");
+    private static Passkey NewPasskey() => new(Guid.NewGuid().ToString("N"));
 
-    private static AnnounceCommand Command(UserProfile user, string passkey, int peer, long up, long down, long left, AnnounceEvent ev = AnnounceEvent.None) => new(
+    private static AnnounceCommand Command(UserProfile user, Passkey passkey, int peer, long up, long down, long left, AnnounceEvent ev = AnnounceEvent.None) => new(
         PeerId.Read([.. BitConverter.GetBytes(peer), .. new byte[16]]),
         PeerEndpoint.From(IPAddress.Parse("10.1.1.1"), 5000 + peer),
         up,
@@ -29,7 +29,7 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
         50,
         false,
         user.UserId,
-        passkey,
+        passkey.ToUserKey(),
         user.Multipliers);
 
     private async Task<(InfoHash Hash, ITorrentGrain Grain)> NewTorrentAsync(Multipliers multipliers)
@@ -39,7 +39,7 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
         return (hash, _grains.GetGrain<ITorrentGrain>(hash.ToGrainKey()));
     }
 
-    private async Task<(string Passkey, UserProfile Profile)> NewUserAsync(Multipliers multipliers, bool canLeech = true)
+    private async Task<(Passkey Passkey, UserProfile Profile)> NewUserAsync(Multipliers multipliers, bool canLeech = true)
     {
         var passkey = NewPasskey();
         var profile = new UserProfile(NextId(), multipliers, canLeech);
@@ -80,7 +80,7 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
     public async Task PutAndRemoveUser_ReachTheCachedUserGrainAtOnce()
     {
         var passkey = NewPasskey();
-        var grain = _grains.GetGrain<IUserGrain>(passkey);
+        var grain = _grains.GetGrain<IUserGrain>(passkey.ToUserKey());
         Assert.Null(await grain.GetProfile());
 
         await Admin.PutUser(passkey, new UserProfile(NextId(), Multipliers.Neutral, true));
@@ -104,7 +104,7 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
         await grain.Announce(Command(user, passkey, 1, 250, 1000, 0, AnnounceEvent.Completed));
 
         await grain.FlushUsage();
-        await _grains.GetGrain<IUserGrain>(passkey).FlushUsage();
+        await _grains.GetGrain<IUserGrain>(passkey.ToUserKey()).FlushUsage();
 
         var userView = await Admin.GetUser(passkey);
         Assert.Equal(new Traffic(250, 1000, 500, 499), userView!.Traffic);
@@ -132,7 +132,7 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
     public async Task RecordUsage_SameReportTwice_CountsOnce()
     {
         var (passkey, user) = await NewUserAsync(Multipliers.Neutral);
-        var userGrain = _grains.GetGrain<IUserGrain>(passkey);
+        var userGrain = _grains.GetGrain<IUserGrain>(passkey.ToUserKey());
         var report = new UsageReport("t:test#1", 1, user.UserId, new Traffic(10, 20, 10, 20));
 
         await userGrain.RecordUsage(report);

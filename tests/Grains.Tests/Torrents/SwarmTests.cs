@@ -137,7 +137,7 @@ public sealed class SwarmTests
 
         var outcome = Announce(Peer(1, left: 40, up: 5, down: 60, ev: AnnounceEvent.Stopped));
 
-        Assert.False(_swarm.Contains(Id(1)));
+        Assert.False(_swarm.Contains(Id(1), 1));
         Assert.Equal(0, _swarm.Leechers);
         Assert.Equal(1, _swarm.Seeders);
         Assert.Equal(5, outcome.Traffic.RawUploaded);
@@ -186,15 +186,47 @@ public sealed class SwarmTests
     }
 
     [Fact]
-    public void Announce_PeerIdReusedByAnotherUser_IsNotCreditedWithTheOthersTotals()
+    public void Announce_PeerIdReusedByAnotherUser_IsASeparatePeerAndLeavesTheOwnerAlone()
     {
         Announce(Peer(1, left: 100, up: 0, down: 0, user: 1));
 
         var stolen = Announce(Peer(1, left: 100, up: 900, down: 900, user: 2));
         var next = Announce(Peer(1, left: 100, up: 950, down: 900, user: 2));
+        var owner = Announce(Peer(1, left: 100, up: 10, down: 10, user: 1));
 
         Assert.True(stolen.Traffic.IsZero);
         Assert.Equal(50, next.Traffic.RawUploaded);
+        Assert.Equal((10, 10), (owner.Traffic.RawUploaded, owner.Traffic.RawDownloaded));
+        Assert.Equal(2, _swarm.Count);
+    }
+
+    [Fact]
+    public void Announce_StoppedWithAnotherUsersPeerId_ChangesNothing()
+    {
+        Announce(Peer(1, left: 0, up: 0, user: 1));
+
+        var forged = Announce(Peer(1, left: 0, up: 999, ev: AnnounceEvent.Stopped, user: 2));
+        var owner = Announce(Peer(1, left: 0, up: 40, user: 1));
+
+        Assert.True(forged.Traffic.IsZero);
+        Assert.True(_swarm.Contains(Id(1), 1));
+        Assert.Equal(40, owner.Traffic.RawUploaded);
+    }
+
+    [Fact]
+    public void Announce_RoleChange_NeverReturnsTheAnnouncerItself()
+    {
+        for (var n = 0; n < 6; n++)
+        {
+            Announce(Peer(n, left: n % 2));
+        }
+
+        for (var round = 0; round < 10; round++)
+        {
+            Announce(Peer(0, left: round % 2 == 0 ? 5 : 0));
+            Assert.DoesNotContain(1000, SelectedPorts());
+            Assert.True(_swarm.IsConsistent());
+        }
     }
 
     [Fact]
@@ -287,9 +319,9 @@ public sealed class SwarmTests
         var removed = _swarm.RemoveSilentPeers(Now + 50);
 
         Assert.Equal(2, removed);
-        Assert.False(_swarm.Contains(Id(1)));
-        Assert.False(_swarm.Contains(Id(2)));
-        Assert.True(_swarm.Contains(Id(3)));
+        Assert.False(_swarm.Contains(Id(1), 1));
+        Assert.False(_swarm.Contains(Id(2), 1));
+        Assert.True(_swarm.Contains(Id(3), 1));
         Assert.Equal(1, _swarm.Leechers);
     }
 
@@ -308,14 +340,21 @@ public sealed class SwarmTests
             }
             else
             {
-                Announce(Peer(n, left: random.Next(2)));
+                Announce(Peer(n, left: random.Next(2)), now: Now + step);
                 present.Add(n);
             }
 
+            if (step % 500 == 499)
+            {
+                // Pruning everyone seen before this step exercises removal in bulk and shrinking.
+                _swarm.RemoveSilentPeers(Now + step + 1);
+                present.Clear();
+            }
+
             Assert.Equal(present.Count, _swarm.Count);
-            Assert.Equal(_swarm.Count, _swarm.Seeders + _swarm.Leechers);
+            Assert.True(_swarm.IsConsistent(), $"index inconsistent at step {step}");
         }
 
-        Assert.All(present, n => Assert.True(_swarm.Contains(Id(n))));
+        Assert.All(present, n => Assert.True(_swarm.Contains(Id(n), 1)));
     }
 }

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using static Chihaya.Orleans.TestSupport.Replies;
 
@@ -104,7 +106,12 @@ public sealed class DedicatedHostTests
         await host.GetBencodeAsync($"/{TrackerFixture.NewPasskey()}/announce?info_hash=bad");
         await host.WaitForAdminAsync($"/admin/users/{passkey}", d => d.GetProperty("stats").GetProperty("rawUploaded").GetInt64() == 10);
 
+        var grainIds = (await host.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics())
+            .Select(statistic => statistic.GrainId.ToString()).ToList();
+
         Assert.NotEmpty(lines);
+        Assert.Contains(grainIds, id => id.Contains(Passkey.UserKeyOf(passkey), StringComparison.Ordinal));
+        Assert.DoesNotContain(grainIds, id => id.Contains(passkey, StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain(lines, line => line.Contains(passkey, StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain(lines, line => line.Contains(host.AdminToken, StringComparison.OrdinalIgnoreCase));
     }
