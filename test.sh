@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Runs every test of Chihaya.Orleans on a fresh Debian machine with the .NET SDK:
-# installs what the tests need (real torrent clients), builds in Release and runs all test projects.
+# installs what the tests need (real torrent clients, PostgreSQL, Redis), starts PostgreSQL and Redis on
+# loopback, builds in Release and runs all test projects.
 # Usage: ./test.sh [extra dotnet test arguments, e.g. --filter "Category!=RealClients"]
 set -euo pipefail
 cd "$(dirname "$0")"
 
 deploy/scripts/install-test-deps.sh
 
+# Real PostgreSQL and Redis on loopback, data in a temporary folder, stopped again at the end.
+services=$(mktemp -d)
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'deploy/scripts/local-services.sh stop "$services"; rm -rf "$services" "$log"' EXIT
+deploy/scripts/local-services.sh start "$services" >/dev/null
+# shellcheck disable=SC1091
+source "$services/env"
+
 status=0
 dotnet test Chihaya.Orleans.sln -c Release "$@" 2>&1 | tee "$log" || status=$?
 

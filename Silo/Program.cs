@@ -1,8 +1,26 @@
+using Chihaya.Orleans.Grains.Database;
 using Chihaya.Orleans.Grains.Hosting;
 using Microsoft.Extensions.Hosting;
 
 var builder = Host.CreateApplicationBuilder(args);
-var cluster = TrackerSiloHosting.ReadClusterOptions(builder.Configuration);
-builder.UseOrleans(silo => silo.UseTrackerSilo(cluster));
 
-builder.Build().Run();
+if (args is ["migrate", ..])
+{
+    // For a deploy job: bring the database schema up to date, then exit.
+    var connectionString = builder.Configuration[$"{DatabaseOptions.Section}:{nameof(DatabaseOptions.ConnectionString)}"];
+    if (string.IsNullOrEmpty(connectionString))
+    {
+        Console.Error.WriteLine("migrate: set Database:ConnectionString (e.g. Database__ConnectionString=...).");
+        return 2;
+    }
+
+    await using var dataSource = DatabaseRegistration.CreateDataSource(connectionString);
+    var applied = await SchemaMigrator.MigrateAsync(dataSource);
+    Console.WriteLine($"Schema up to date: {SchemaMigrator.Migrations.Count} migrations known, {applied.Count} applied now ({string.Join(", ", applied)}).");
+    return 0;
+}
+
+var cluster = TrackerSiloHosting.ReadClusterOptions(builder.Configuration);
+builder.UseOrleans(silo => silo.UseTrackerSilo(cluster, builder.Configuration));
+await builder.Build().RunAsync();
+return 0;

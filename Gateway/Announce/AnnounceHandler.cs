@@ -11,7 +11,7 @@ namespace Chihaya.Orleans.Gateway.Announce;
 /// The private-tracker checks, in a fixed order, then the swarm: passkey → may leech → torrent (in its
 /// grain) → swarm update and accounting (in its grain). Every refusal is a failure reason for the client.
 /// </summary>
-internal sealed class AnnounceHandler(IGrainFactory grains, IOptionsMonitor<TrackerOptions> trackerOptions)
+internal sealed class AnnounceHandler(IGrainFactory grains, IOptionsMonitor<TrackerOptions> trackerOptions, TimeProvider time)
 {
     public async ValueTask<AnnounceResponse> HandleAsync(string passkey, AnnounceQuery query, PeerEndpoint endpoint, string? warning)
     {
@@ -43,7 +43,7 @@ internal sealed class AnnounceHandler(IGrainFactory grains, IOptionsMonitor<Trac
             WantPeerIds: !query.Compact && !query.NoPeerId,
             user.UserId,
             userKey,
-            user.Multipliers);
+            user.MultipliersAt(time.GetUtcNow()));
 
         var result = await grains.GetGrain<ITorrentGrain>(query.InfoHash.ToGrainKey()).Announce(command);
         return result.Status switch

@@ -28,6 +28,7 @@ public static class TrackerGatewayExtensions
         services.AddTrackerSection<AdminOptions>(AdminOptions.Section);
         services.AddTrackerSection<TrackerOptions>(TrackerOptions.Section);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrackerOptions>, TrackerOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ClientAddressResolver>();
         services.AddSingleton<AnnounceHandler>();
         services.AddSingleton<AnnounceEndpoint>();
@@ -37,7 +38,7 @@ public static class TrackerGatewayExtensions
         var cluster = TrackerSiloHosting.ReadClusterOptions(builder.Configuration);
         if (cluster.Mode.Equals(ClusterModes.Embedded, StringComparison.OrdinalIgnoreCase))
         {
-            builder.UseOrleans(silo => silo.UseTrackerSilo(cluster));
+            builder.UseOrleans(silo => silo.UseTrackerSilo(cluster, builder.Configuration));
             services.AddHostedService<EmbeddedDemoBanner>();
         }
         else if (cluster.Mode.Equals(ClusterModes.Client, StringComparison.OrdinalIgnoreCase))

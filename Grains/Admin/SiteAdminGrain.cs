@@ -12,8 +12,12 @@ internal sealed class SiteAdminGrain(ISiteStore store) : Grain, ISiteAdminGrain
 {
     public async ValueTask PutUser(Passkey passkey, UserProfile profile)
     {
-        await store.PutUserAsync(passkey, profile);
+        var replaced = await store.PutUserAsync(passkey, profile);
         await UserGrain(passkey).Refresh();
+        if (replaced is not null)
+        {
+            await GrainFactory.GetGrain<IUserGrain>(replaced).Refresh();
+        }
     }
 
     public async ValueTask<bool> RemoveUser(Passkey passkey)

@@ -1,8 +1,11 @@
 using Chihaya.Orleans.Grains.Accounting;
+using Chihaya.Orleans.Grains.Database;
 using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.Grains.Torrents;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
@@ -12,19 +15,32 @@ namespace Chihaya.Orleans.Grains.Hosting;
 /// <summary>Everything a silo needs to run the tracker's grains.</summary>
 public static class TrackerSiloBuilderExtensions
 {
-    /// <summary>Registers the tracker's grains, their options and the in-memory site store.</summary>
-    public static ISiloBuilder AddTrackerGrains(this ISiloBuilder silo)
+    /// <summary>Registers the tracker's grains, their options and the site store.</summary>
+    public static ISiloBuilder AddTrackerGrains(this ISiloBuilder silo, IConfiguration configuration)
     {
         var services = silo.Services;
+        if (SiteStores.IsPostgres(configuration[$"{SiteOptions.Section}:{nameof(SiteOptions.Store)}"] ?? "")
+            && (configuration.GetValue<bool?>($"{DatabaseOptions.Section}:{nameof(DatabaseOptions.MigrateOnStart)}") ?? true))
+        {
+            // First among hosted services: the schema must be current before the store or Orleans touch it.
+            services.Insert(0, ServiceDescriptor.Singleton<IHostedService, SchemaMigrationService>());
+        }
+
         services.AddTrackerSection<TrackerOptions>(TrackerOptions.Section);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrackerOptions>, TrackerOptionsValidator>());
         services.AddTrackerSection<StatsOptions>(StatsOptions.Section)
             .Validate(o => o.FlushInterval > TimeSpan.Zero, "Stats:FlushInterval must be positive.");
         services.AddTrackerSection<SiteOptions>(SiteOptions.Section)
             .Validate(o => o.ResolveSeedFile() is not { } path || File.Exists(path), "Site:SeedFile does not exist.")
-            .Validate(o => o.UnknownKeyLifetime > TimeSpan.Zero, "Site:UnknownKeyLifetime must be positive.");
+            .Validate(o => o.UnknownKeyLifetime > TimeSpan.Zero, "Site:UnknownKeyLifetime must be positive.")
+            .Validate(o => SiteStores.IsPostgres(o.Store) || o.Store.Equals(SiteStores.Memory, StringComparison.OrdinalIgnoreCase), "Site:Store must be Memory or Postgres.")
+            .Validate<IOptions<DatabaseOptions>>((o, database) => !SiteStores.IsPostgres(o.Store) || database.Value.ConnectionString.Length > 0, "Site:Store Postgres needs Database:ConnectionString.");
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<ISiteStore, InMemorySiteStore>();
+        services.AddTrackerSection<DatabaseOptions>(DatabaseOptions.Section);
+        services.AddSiteDatabase();
+        services.TryAddSingleton<ISiteStore>(sp => SiteStores.IsPostgres(sp.GetRequiredService<IOptions<SiteOptions>>().Value.Store)
+            ? ActivatorUtilities.CreateInstance<PostgresSiteStore>(sp)
+            : new InMemorySiteStore());
         services.AddHostedService<SiteSeedService>();
 
         // A swarm kept only in memory must outlive its peers' timeout, or an idle-collected grain

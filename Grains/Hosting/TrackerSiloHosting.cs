@@ -12,7 +12,7 @@ public static class TrackerSiloHosting
         ?? new TrackerClusterOptions();
 
     /// <summary>A silo on this host's loopback clustering with the tracker's grains.</summary>
-    public static ISiloBuilder UseTrackerSilo(this ISiloBuilder silo, TrackerClusterOptions cluster)
+    public static ISiloBuilder UseTrackerSilo(this ISiloBuilder silo, TrackerClusterOptions cluster, IConfiguration configuration)
     {
         silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort);
         silo.Configure<ClusterOptions>(options =>
@@ -20,6 +20,6 @@ public static class TrackerSiloHosting
             options.ClusterId = cluster.ClusterId;
             options.ServiceId = cluster.ServiceId;
         });
-        return silo.AddTrackerGrains();
+        return silo.AddTrackerGrains(configuration);
     }
 }

@@ -18,7 +18,11 @@ internal interface ISiteStore
     /// <summary>Adds a batch of statistics, unless a batch with the same source and sequence was applied before.</summary>
     ValueTask ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default);
 
-    ValueTask PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Adds or changes the user <see cref="UserProfile.UserId"/> with this passkey. A user has one passkey: a
+    /// new passkey for a known id replaces the old one (a passkey reset), whose user key is returned.
+    /// </summary>
+    ValueTask<string?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default);
 
     ValueTask<bool> RemoveUserAsync(Passkey passkey, CancellationToken cancellationToken = default);
 

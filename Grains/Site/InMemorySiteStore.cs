@@ -65,14 +65,20 @@ internal sealed class InMemorySiteStore : ISiteStore
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default)
+    public ValueTask<string?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default)
     {
+        var userKey = passkey.ToUserKey();
         lock (_gate)
         {
-            _users[passkey.ToUserKey()] = profile;
-        }
+            var replaced = _users.FirstOrDefault(user => user.Value.UserId == profile.UserId && user.Key != userKey).Key;
+            if (replaced is not null)
+            {
+                _users.Remove(replaced);
+            }
 
-        return ValueTask.CompletedTask;
+            _users[userKey] = profile;
+            return ValueTask.FromResult(replaced);
+        }
     }
 
     public ValueTask<bool> RemoveUserAsync(Passkey passkey, CancellationToken cancellationToken = default)

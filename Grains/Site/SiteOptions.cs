@@ -6,6 +6,12 @@ public sealed class SiteOptions
     public const string Section = "Site";
 
     /// <summary>
+    /// <c>Memory</c>: users and torrents held in the silo (the embedded tracker; one silo only).
+    /// <c>Postgres</c>: the site's PostgreSQL database (<see cref="Database.DatabaseOptions"/>).
+    /// </summary>
+    public string Store { get; set; } = SiteStores.Memory;
+
+    /// <summary>
     /// A JSON file of users and torrents the in-memory site starts with (see <c>deploy/seed/demo.json</c>).
     /// Empty: start with none.
     /// </summary>

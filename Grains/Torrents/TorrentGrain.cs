@@ -78,8 +78,8 @@ internal sealed partial class TorrentGrain(
 
         _selection.Reset(command.NumWant, command.WantPeerIds);
         var announce = new PeerAnnounce(command.PeerId, command.Endpoint, command.Uploaded, command.Downloaded, command.Left, command.Event, command.UserId);
-        var multipliers = command.UserMultipliers.Times(_profile.Multipliers);
-        var outcome = _swarm.Announce(announce, time.GetUtcNow().ToUnixTimeSeconds(), multipliers, _selection);
+        var now = time.GetUtcNow();
+        var outcome = _swarm.Announce(announce, now.ToUnixTimeSeconds(), _profile.For(command.UserId, command.UserMultipliers, now), _selection);
         _ledger.Record(command.UserId, command.UserKey, outcome.Traffic, outcome.Snatched);
 
         return ValueTask.FromResult(new AnnounceResult(

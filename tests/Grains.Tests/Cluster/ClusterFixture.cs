@@ -1,6 +1,7 @@
 using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Site;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 
@@ -29,7 +30,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     {
         public void Configure(ISiloBuilder siloBuilder)
         {
-            siloBuilder.AddTrackerGrains();
+            siloBuilder.AddTrackerGrains(new ConfigurationBuilder().Build());
             // A flush interval far beyond the test's length: tests flush explicitly, so timing cannot make them pass.
             siloBuilder.Services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromHours(1));
             siloBuilder.Services.Configure<SiteOptions>(options => options.UnknownKeyLifetime = UnknownKeyLifetime);

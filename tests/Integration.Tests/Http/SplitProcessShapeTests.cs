@@ -27,7 +27,7 @@ public sealed class SplitProcessShapeTests
         });
         siloBuilder.Logging.SetMinimumLevel(LogLevel.Warning);
         var cluster = TrackerSiloHosting.ReadClusterOptions(siloBuilder.Configuration);
-        siloBuilder.UseOrleans(silo => silo.UseTrackerSilo(cluster));
+        siloBuilder.UseOrleans(silo => silo.UseTrackerSilo(cluster, siloBuilder.Configuration));
         using var silo = siloBuilder.Build();
         await silo.StartAsync();
 

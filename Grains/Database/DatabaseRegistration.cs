@@ -1,0 +1,24 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Chihaya.Orleans.Grains.Database;
+
+/// <summary>The site database's connection pool, shared by the site store and Orleans' grain storage.</summary>
+public static class DatabaseRegistration
+{
+    public static NpgsqlDataSource CreateDataSource(string connectionString)
+    {
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        // Every statement the tracker sends is one of a handful: prepare them once per connection.
+        builder.ConnectionStringBuilder.MaxAutoPrepare = Math.Max(builder.ConnectionStringBuilder.MaxAutoPrepare, 32);
+        builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+        return builder.Build();
+    }
+
+    internal static IServiceCollection AddSiteDatabase(this IServiceCollection services)
+    {
+        services.AddSingleton(sp => CreateDataSource(sp.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString));
+        return services;
+    }
+}

@@ -1,0 +1,83 @@
+using Npgsql;
+
+namespace Chihaya.Orleans.Grains.Database;
+
+/// <summary>
+/// Applies <c>deploy/sql/NNN_name.sql</c> in order, each once, each in its own transaction, recording the
+/// version in <c>schema_migrations</c>. Idempotent and safe to run from every silo at once: an advisory
+/// lock makes concurrent runs wait for each other.
+/// </summary>
+public static class SchemaMigrator
+{
+    // An arbitrary constant naming our lock; other applications' advisory locks use other numbers.
+    private const long LockKey = 0x4368_6968_6179_61;
+
+    /// <summary>The migrations shipped in this assembly, by version.</summary>
+    public static IReadOnlyList<(int Version, string Name, string Sql)> Migrations { get; } = LoadMigrations();
+
+    /// <summary>Applies pending migrations; returns the versions applied by this call.</summary>
+    public static async Task<IReadOnlyList<int>> MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await Execute(connection, null, "select pg_advisory_lock(" + LockKey + ")", cancellationToken);
+        try
+        {
+            await Execute(connection, null, """
+                create table if not exists schema_migrations (
+                    version     integer primary key,
+                    name        text not null,
+                    applied_at  timestamptz not null default now())
+                """, cancellationToken);
+            var applied = new HashSet<int>();
+            await using (var read = new NpgsqlCommand("select version from schema_migrations", connection))
+            await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    applied.Add(reader.GetInt32(0));
+                }
+            }
+
+            var done = new List<int>();
+            foreach (var (version, name, sql) in Migrations.Where(m => !applied.Contains(m.Version)))
+            {
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                await Execute(connection, transaction, sql, cancellationToken);
+                await using var record = new NpgsqlCommand("insert into schema_migrations (version, name) values ($1, $2)", connection, transaction);
+                record.Parameters.Add(new NpgsqlParameter { Value = version });
+                record.Parameters.Add(new NpgsqlParameter { Value = name });
+                await record.ExecuteNonQueryAsync(cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+                done.Add(version);
+            }
+
+            return done;
+        }
+        finally
+        {
+            await Execute(connection, null, "select pg_advisory_unlock(" + LockKey + ")", CancellationToken.None);
+        }
+    }
+
+    private static async Task Execute(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static List<(int, string, string)> LoadMigrations()
+    {
+        var assembly = typeof(SchemaMigrator).Assembly;
+        return [.. assembly.GetManifestResourceNames()
+            .Where(name => name.StartsWith("sql/", StringComparison.Ordinal) && name.EndsWith(".sql", StringComparison.Ordinal))
+            .Select(name =>
+            {
+                var file = name["sql/".Length..^".sql".Length];
+                var version = int.Parse(file[..file.IndexOf('_')], System.Globalization.CultureInfo.InvariantCulture);
+                using var stream = assembly.GetManifestResourceStream(name)!;
+                using var text = new StreamReader(stream);
+                return (version, file, text.ReadToEnd());
+            })
+            .OrderBy(migration => migration.version)];
+    }
+}

@@ -1,0 +1,192 @@
+using System.Collections.Immutable;
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Chihaya.Orleans.Grains.Site;
+
+/// <summary>
+/// The site's PostgreSQL database (schema in <c>deploy/sql/</c>). Reads happen when a grain activates or
+/// is told the site changed; statistics arrive in batches, one statement each, applied exactly once.
+/// Commands are auto-prepared by the data source.
+/// </summary>
+internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvider time) : ISiteStore
+{
+    private const string ApplyUsageSql = """
+        with batch as (
+            insert into tracker_applied_batches as applied (source, sequence) values ($1, $2)
+            on conflict (source) do update set sequence = excluded.sequence, applied_at = now()
+                where applied.sequence < excluded.sequence
+            returning 1
+        ), users_updated as (
+            update users u set
+                raw_uploaded = least(u.raw_uploaded::numeric + v.raw_up, 9223372036854775807)::bigint,
+                raw_downloaded = least(u.raw_downloaded::numeric + v.raw_down, 9223372036854775807)::bigint,
+                credited_uploaded = least(u.credited_uploaded::numeric + v.credit_up, 9223372036854775807)::bigint,
+                credited_downloaded = least(u.credited_downloaded::numeric + v.credit_down, 9223372036854775807)::bigint
+            from unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+                as v(id, raw_up, raw_down, credit_up, credit_down)
+            where u.id = v.id and exists (select from batch)
+            returning 1
+        ), torrents_updated as (
+            update torrents t set
+                raw_uploaded = least(t.raw_uploaded::numeric + v.raw_up, 9223372036854775807)::bigint,
+                raw_downloaded = least(t.raw_downloaded::numeric + v.raw_down, 9223372036854775807)::bigint,
+                credited_uploaded = least(t.credited_uploaded::numeric + v.credit_up, 9223372036854775807)::bigint,
+                credited_downloaded = least(t.credited_downloaded::numeric + v.credit_down, 9223372036854775807)::bigint,
+                snatches = t.snatches + v.snatches
+            from unnest($8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
+                as v(id, raw_up, raw_down, credit_up, credit_down, snatches)
+            where t.id = v.id and exists (select from batch)
+            returning 1
+        )
+        select count(*) from batch
+        """;
+
+    public async ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "select id, upload_multiplier, download_multiplier, can_leech, freeleech_until from users where passkey_digest = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = Convert.FromHexString(userKey) });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return new UserProfile(
+            reader.GetInt64(0),
+            new Multipliers(reader.GetDecimal(1), reader.GetDecimal(2)),
+            reader.GetBoolean(3),
+            reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4));
+    }
+
+    public async ValueTask<TorrentProfile?> FindTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("""
+            select t.id, t.status, t.deleted_reason, t.upload_multiplier, t.download_multiplier, t.snatches,
+                   array(select f.user_id from freeleech_tokens f where f.torrent_id = t.id and f.expires_at > $2 order by f.user_id),
+                   array(select f.expires_at from freeleech_tokens f where f.torrent_id = t.id and f.expires_at > $2 order by f.user_id)
+            from torrents t where t.info_hash = $1
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = infoHash.Value.ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = time.GetUtcNow() });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        var tokenUsers = reader.GetFieldValue<long[]>(6);
+        var tokenExpiries = reader.GetFieldValue<DateTimeOffset[]>(7);
+        return new TorrentProfile(
+            reader.GetInt64(0),
+            reader.GetString(1) == "deleted" ? TorrentStatus.Deleted : TorrentStatus.Active,
+            reader.IsDBNull(2) ? null : reader.GetString(2),
+            new Multipliers(reader.GetDecimal(3), reader.GetDecimal(4)),
+            reader.GetInt64(5),
+            tokenUsers.Length == 0 ? null : tokenUsers.Zip(tokenExpiries).ToImmutableDictionary(pair => pair.First, pair => pair.Second));
+    }
+
+    public async ValueTask ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(ApplyUsageSql);
+        var parameters = command.Parameters;
+        parameters.Add(new NpgsqlParameter { Value = write.Source });
+        parameters.Add(new NpgsqlParameter { Value = write.Sequence });
+        AddColumn(parameters, write.Users, u => u.UserId);
+        AddColumn(parameters, write.Users, u => u.Traffic.RawUploaded);
+        AddColumn(parameters, write.Users, u => u.Traffic.RawDownloaded);
+        AddColumn(parameters, write.Users, u => u.Traffic.CreditedUploaded);
+        AddColumn(parameters, write.Users, u => u.Traffic.CreditedDownloaded);
+        AddColumn(parameters, write.Torrents, t => t.TorrentId);
+        AddColumn(parameters, write.Torrents, t => t.Traffic.RawUploaded);
+        AddColumn(parameters, write.Torrents, t => t.Traffic.RawDownloaded);
+        AddColumn(parameters, write.Torrents, t => t.Traffic.CreditedUploaded);
+        AddColumn(parameters, write.Torrents, t => t.Traffic.CreditedDownloaded);
+        AddColumn(parameters, write.Torrents, t => t.Snatches);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async ValueTask<string?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default)
+    {
+        // A passkey reset changes the passkey of an existing id: report the old one so its cache is dropped.
+        await using var command = dataSource.CreateCommand("""
+            with previous as (select passkey_digest from users where id = $1)
+            insert into users as u (id, passkey, upload_multiplier, download_multiplier, can_leech, freeleech_until)
+            values ($1, $2, $3, $4, $5, $6)
+            on conflict (id) do update set passkey = excluded.passkey, upload_multiplier = excluded.upload_multiplier,
+                download_multiplier = excluded.download_multiplier, can_leech = excluded.can_leech,
+                freeleech_until = excluded.freeleech_until
+            returning (select encode(passkey_digest, 'hex') from previous where passkey_digest <> u.passkey_digest)
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = profile.UserId });
+        command.Parameters.Add(new NpgsqlParameter { Value = passkey.Value });
+        command.Parameters.Add(new NpgsqlParameter { Value = profile.Multipliers.Upload });
+        command.Parameters.Add(new NpgsqlParameter { Value = profile.Multipliers.Download });
+        command.Parameters.Add(new NpgsqlParameter { Value = profile.CanLeech });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)profile.FreeleechUntil ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
+    public async ValueTask<bool> RemoveUserAsync(Passkey passkey, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("delete from users where passkey_digest = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = Convert.FromHexString(passkey.ToUserKey()) });
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+    }
+
+    public async ValueTask PutTorrentAsync(InfoHash infoHash, TorrentProfile profile, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("""
+            insert into torrents (id, info_hash, status, deleted_reason, upload_multiplier, download_multiplier)
+            values ($1, $2, $3, $4, $5, $6)
+            on conflict (id) do update set info_hash = excluded.info_hash, status = excluded.status,
+                deleted_reason = excluded.deleted_reason, upload_multiplier = excluded.upload_multiplier,
+                download_multiplier = excluded.download_multiplier
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = profile.TorrentId });
+        command.Parameters.Add(new NpgsqlParameter { Value = infoHash.Value.ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = profile.Status == TorrentStatus.Deleted ? "deleted" : "active" });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)profile.DeletedReason ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = profile.Multipliers.Upload });
+        command.Parameters.Add(new NpgsqlParameter { Value = profile.Multipliers.Download });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async ValueTask<bool> RemoveTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("delete from torrents where info_hash = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = infoHash.Value.ToArray() });
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+    }
+
+    public ValueTask<Traffic> GetUserTrafficAsync(long userId, CancellationToken cancellationToken = default) =>
+        ReadTrafficAsync("users", userId, cancellationToken);
+
+    public ValueTask<Traffic> GetTorrentTrafficAsync(long torrentId, CancellationToken cancellationToken = default) =>
+        ReadTrafficAsync("torrents", torrentId, cancellationToken);
+
+    private async ValueTask<Traffic> ReadTrafficAsync(string table, long id, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"select raw_uploaded, raw_downloaded, credited_uploaded, credited_downloaded from {table} where id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new Traffic(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3))
+            : default;
+    }
+
+    private static void AddColumn<T>(NpgsqlParameterCollection parameters, IReadOnlyList<T> rows, Func<T, long> column)
+    {
+        var values = new long[rows.Count];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = column(rows[i]);
+        }
+
+        parameters.Add(new NpgsqlParameter { Value = values });
+    }
+}

@@ -1,0 +1,181 @@
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.TestSupport;
+
+namespace Chihaya.Orleans.Grains.Tests.Site;
+
+/// <summary>
+/// What every site store must do alike: the in-memory one of the embedded tracker and the site's PostgreSQL
+/// database run this same suite.
+/// </summary>
+public abstract class SiteStoreContractTests : IAsyncLifetime
+{
+    private static long _nextId = 1;
+
+    private protected ISiteStore Store { get; set; } = null!;
+
+    public abstract Task InitializeAsync();
+
+    public abstract Task DisposeAsync();
+
+    private static long NextId() => Interlocked.Increment(ref _nextId);
+
+    private static Passkey NewPasskey() => new(Guid.NewGuid().ToString("N"));
+
+    private static UsageWrite Write(string source, long sequence, long userId, long torrentId, long bytes, long snatches = 0) => new(
+        source,
+        sequence,
+        [new UserUsage(userId, new Traffic(bytes, bytes * 2, bytes * 3, bytes * 4))],
+        [new TorrentUsage(torrentId, new Traffic(bytes, bytes, bytes, bytes), snatches)]);
+
+    [Fact]
+    public async Task Find_Unknown_ReturnsNull()
+    {
+        Assert.Null(await Store.FindUserAsync(NewPasskey().ToUserKey()));
+        Assert.Null(await Store.FindTorrentAsync(InfoHash.Read(UrlBytes.Random20())));
+    }
+
+    [Fact]
+    public async Task PutUser_IsFoundByTheDigestOfItsPasskey()
+    {
+        var passkey = NewPasskey();
+        var profile = new UserProfile(NextId(), new Multipliers(1.5m, 0.25m), false);
+
+        Assert.Null(await Store.PutUserAsync(passkey, profile));
+
+        Assert.Equal(profile, await Store.FindUserAsync(passkey.ToUserKey()));
+    }
+
+    [Fact]
+    public async Task PutUser_NewPasskeyForKnownId_ReplacesTheOldOne()
+    {
+        var id = NextId();
+        var old = NewPasskey();
+        var fresh = NewPasskey();
+        await Store.PutUserAsync(old, new UserProfile(id, Multipliers.Neutral, true));
+
+        var replaced = await Store.PutUserAsync(fresh, new UserProfile(id, Multipliers.Neutral, true));
+
+        Assert.Equal(old.ToUserKey(), replaced);
+        Assert.Null(await Store.FindUserAsync(old.ToUserKey()));
+        Assert.Equal(id, (await Store.FindUserAsync(fresh.ToUserKey()))!.UserId);
+    }
+
+    [Fact]
+    public async Task RemoveUser_ForgetsIt()
+    {
+        var passkey = NewPasskey();
+        await Store.PutUserAsync(passkey, new UserProfile(NextId(), Multipliers.Neutral, true));
+
+        Assert.True(await Store.RemoveUserAsync(passkey));
+        Assert.False(await Store.RemoveUserAsync(passkey));
+        Assert.Null(await Store.FindUserAsync(passkey.ToUserKey()));
+    }
+
+    [Fact]
+    public async Task PutTorrent_StatusReasonAndMultipliersRoundTrip_AndSnatchesSurviveAChange()
+    {
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        var id = NextId();
+        await Store.PutTorrentAsync(hash, new TorrentProfile(id, TorrentStatus.Active, null, new Multipliers(2m, 0m), 0));
+        await Store.ApplyUsageAsync(Write("s", 1, NextId(), id, 10, snatches: 3));
+
+        await Store.PutTorrentAsync(hash, new TorrentProfile(id, TorrentStatus.Deleted, "dupe", new Multipliers(2m, 0m), 0));
+
+        var found = await Store.FindTorrentAsync(hash);
+        Assert.Equal(new TorrentProfile(id, TorrentStatus.Deleted, "dupe", new Multipliers(2m, 0m), 3), found);
+        Assert.True(await Store.RemoveTorrentAsync(hash));
+        Assert.Null(await Store.FindTorrentAsync(hash));
+    }
+
+    [Fact]
+    public async Task ApplyUsage_AddsToUserAndTorrent_AndSkipsABatchAlreadyApplied()
+    {
+        var userId = NextId();
+        var torrentId = NextId();
+        await Store.PutUserAsync(NewPasskey(), new UserProfile(userId, Multipliers.Neutral, true));
+        await Store.PutTorrentAsync(InfoHash.Read(UrlBytes.Random20()), new TorrentProfile(torrentId, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var source = "t:" + Guid.NewGuid();
+
+        await Store.ApplyUsageAsync(Write(source, 1, userId, torrentId, 10));
+        await Store.ApplyUsageAsync(Write(source, 1, userId, torrentId, 10));     // a retry of the same batch
+        await Store.ApplyUsageAsync(Write(source, 2, userId, torrentId, 5));
+        await Store.ApplyUsageAsync(Write(source, 2, userId, torrentId, 5));
+        await Store.ApplyUsageAsync(Write("other", 1, userId, torrentId, 1));
+
+        Assert.Equal(new Traffic(16, 32, 48, 64), await Store.GetUserTrafficAsync(userId));
+        Assert.Equal(new Traffic(16, 16, 16, 16), await Store.GetTorrentTrafficAsync(torrentId));
+    }
+
+    [Fact]
+    public async Task ApplyUsage_HugeSums_SaturateInsteadOfFailingOrWrapping()
+    {
+        var userId = NextId();
+        var torrentId = NextId();
+        await Store.PutUserAsync(NewPasskey(), new UserProfile(userId, Multipliers.Neutral, true));
+        await Store.PutTorrentAsync(InfoHash.Read(UrlBytes.Random20()), new TorrentProfile(torrentId, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var huge = new Traffic(long.MaxValue, 1, long.MaxValue, 1);
+        var source = "t:" + Guid.NewGuid();
+
+        await Store.ApplyUsageAsync(new UsageWrite(source, 1, [new UserUsage(userId, huge)], []));
+        await Store.ApplyUsageAsync(new UsageWrite(source, 2, [new UserUsage(userId, huge)], []));
+
+        Assert.Equal(new Traffic(long.MaxValue, 2, long.MaxValue, 2), await Store.GetUserTrafficAsync(userId));
+    }
+}
+
+public sealed class InMemorySiteStoreTests : SiteStoreContractTests
+{
+    public override Task InitializeAsync()
+    {
+        Store = new InMemorySiteStore();
+        return Task.CompletedTask;
+    }
+
+    public override Task DisposeAsync() => Task.CompletedTask;
+}
+
+public sealed class PostgresSiteStoreTests : SiteStoreContractTests
+{
+    private PostgresTestDatabase _database = null!;
+
+    public override async Task InitializeAsync()
+    {
+        _database = await PostgresTestDatabase.CreateAsync();
+        Store = new PostgresSiteStore(_database.DataSource, TimeProvider.System);
+    }
+
+    public override async Task DisposeAsync() => await _database.DisposeAsync();
+
+    [Fact]
+    public async Task FindTorrent_ReadsUnexpiredFreeleechTokens()
+    {
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await Store.PutTorrentAsync(hash, new TorrentProfile(900, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        await Store.PutUserAsync(new Passkey(Guid.NewGuid().ToString("N")), new UserProfile(901, Multipliers.Neutral, true));
+        await Store.PutUserAsync(new Passkey(Guid.NewGuid().ToString("N")), new UserProfile(902, Multipliers.Neutral, true));
+        await _database.ExecuteAsync("insert into freeleech_tokens values (901, 900, now() + interval '1 day'), (902, 900, now() - interval '1 day')");
+
+        var profile = await Store.FindTorrentAsync(hash);
+
+        Assert.NotNull(profile!.FreeleechTokens);
+        Assert.True(profile.FreeleechTokens.ContainsKey(901));
+        Assert.False(profile.FreeleechTokens.ContainsKey(902));
+        Assert.Equal(0m, profile.For(901, Multipliers.Neutral, DateTimeOffset.UtcNow).Download);
+        Assert.Equal(1m, profile.For(902, Multipliers.Neutral, DateTimeOffset.UtcNow).Download);
+    }
+
+    [Fact]
+    public async Task FindUser_ReadsPersonalFreeleech()
+    {
+        var passkey = new Passkey(Guid.NewGuid().ToString("N"));
+        await Store.PutUserAsync(passkey, new UserProfile(903, Multipliers.Neutral, true));
+        await _database.ExecuteAsync("update users set freeleech_until = now() + interval '1 hour' where id = 903");
+
+        var profile = await Store.FindUserAsync(passkey.ToUserKey());
+
+        Assert.Equal(0m, profile!.MultipliersAt(DateTimeOffset.UtcNow).Download);
+        Assert.Equal(1m, profile.MultipliersAt(DateTimeOffset.UtcNow.AddHours(2)).Download);
+    }
+}
