@@ -6,8 +6,6 @@ using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Interfaces.Options;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using Orleans.Configuration;
-using GatewayOptions = Chihaya.Orleans.Gateway.Options.GatewayOptions;
 
 namespace Chihaya.Orleans.Gateway.Hosting;
 
@@ -43,17 +41,7 @@ public static class TrackerGatewayExtensions
         }
         else if (cluster.Mode.Equals(ClusterModes.Client, StringComparison.OrdinalIgnoreCase))
         {
-            builder.UseOrleansClient(client =>
-            {
-                var ports = cluster.LocalSiloGatewayPorts.Length > 0 ? cluster.LocalSiloGatewayPorts : [cluster.GatewayPort];
-                var gateways = ports.Select(port => new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port)).ToArray();
-                client.UseStaticClustering(gateways);
-                client.Configure<ClusterOptions>(options =>
-                {
-                    options.ClusterId = cluster.ClusterId;
-                    options.ServiceId = cluster.ServiceId;
-                });
-            });
+            builder.UseOrleansClient(client => client.UseTrackerCluster(cluster));
         }
         else
         {

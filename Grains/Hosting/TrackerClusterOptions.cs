@@ -23,6 +23,28 @@ public sealed class TrackerClusterOptions
     /// </summary>
     public int[] LocalSiloGatewayPorts { get; set; } = [];
 
+    /// <summary>
+    /// How silos and gateways find each other. <c>Localhost</c>: one machine, no external service (gateways
+    /// use <see cref="LocalSiloGatewayPorts"/>). <c>Redis</c>: membership in Redis (<see cref="Redis"/>), any
+    /// number of silos and gateways on any hosts.
+    /// </summary>
+    public string Membership { get; set; } = ClusterMemberships.Localhost;
+
+    /// <summary>
+    /// StackExchange.Redis configuration for <c>Redis</c> membership, e.g. <c>redis:6379,password=…</c>. A secret
+    /// when it holds a password: pass it by environment (<c>Cluster__Redis</c>).
+    /// </summary>
+    public string Redis { get; set; } = "";
+
+    /// <summary>
+    /// The address a silo tells others to reach it at (<c>Redis</c> membership). Empty: this host's first
+    /// non-loopback IPv4 address, or loopback when there is none. On Kubernetes, the pod IP.
+    /// </summary>
+    public string AdvertisedAddress { get; set; } = "";
+
+    /// <summary>How long a gateway waits for a grain call before failing the announce (clients retry later).</summary>
+    public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The silo-to-silo port of a silo (or of the embedded one).</summary>
     public int SiloPort { get; set; } = 11111;
 

@@ -1,4 +1,8 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 
 namespace Chihaya.Orleans.Grains.Hosting;
@@ -7,19 +11,80 @@ namespace Chihaya.Orleans.Grains.Hosting;
 public static class TrackerSiloHosting
 {
     /// <summary>Reads the "Cluster" section now, because Orleans is wired before the host is built.</summary>
-    public static TrackerClusterOptions ReadClusterOptions(IConfiguration configuration) =>
-        configuration.GetSection(TrackerClusterOptions.Section).Get<TrackerClusterOptions>(binder => binder.ErrorOnUnknownConfiguration = true)
-        ?? new TrackerClusterOptions();
+    public static TrackerClusterOptions ReadClusterOptions(IConfiguration configuration)
+    {
+        var options = configuration.GetSection(TrackerClusterOptions.Section).Get<TrackerClusterOptions>(binder => binder.ErrorOnUnknownConfiguration = true)
+            ?? new TrackerClusterOptions();
+        if (ClusterMemberships.IsRedis(options.Membership) && string.IsNullOrWhiteSpace(options.Redis))
+        {
+            throw new InvalidOperationException("Cluster:Membership is Redis but Cluster:Redis (the Redis connection) is empty.");
+        }
 
-    /// <summary>A silo on this host's loopback clustering with the tracker's grains.</summary>
+        if (!ClusterMemberships.IsRedis(options.Membership) && !options.Membership.Equals(ClusterMemberships.Localhost, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException("Cluster:Membership must be Localhost or Redis.");
+        }
+
+        return options;
+    }
+
+    /// <summary>A silo with the tracker's grains, clustered on this host's loopback or through Redis.</summary>
     public static ISiloBuilder UseTrackerSilo(this ISiloBuilder silo, TrackerClusterOptions cluster, IConfiguration configuration)
     {
-        silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort);
+        if (ClusterMemberships.IsRedis(cluster.Membership))
+        {
+            silo.UseRedisClustering(cluster.Redis);
+            silo.ConfigureEndpoints(AdvertisedAddress(cluster), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: true);
+        }
+        else
+        {
+            silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort);
+        }
+
         silo.Configure<ClusterOptions>(options =>
         {
             options.ClusterId = cluster.ClusterId;
             options.ServiceId = cluster.ServiceId;
         });
         return silo.AddTrackerGrains(configuration);
+    }
+
+    /// <summary>A gateway's Orleans client for the silos of <paramref name="cluster"/>.</summary>
+    public static IClientBuilder UseTrackerCluster(this IClientBuilder client, TrackerClusterOptions cluster)
+    {
+        if (ClusterMemberships.IsRedis(cluster.Membership))
+        {
+            client.UseRedisClustering(cluster.Redis);
+        }
+        else
+        {
+            var ports = cluster.LocalSiloGatewayPorts.Length > 0 ? cluster.LocalSiloGatewayPorts : [cluster.GatewayPort];
+            client.UseStaticClustering([.. ports.Select(port => new IPEndPoint(IPAddress.Loopback, port))]);
+        }
+
+        client.Configure<ClusterOptions>(options =>
+        {
+            options.ClusterId = cluster.ClusterId;
+            options.ServiceId = cluster.ServiceId;
+        });
+        // A dead silo must cost an announce a few seconds, not the default 30 (clients simply retry).
+        client.Configure<ClientMessagingOptions>(options => options.ResponseTimeout = cluster.ResponseTimeout);
+        client.Configure<GatewayOptions>(options => options.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+        return client;
+    }
+
+    private static IPAddress AdvertisedAddress(TrackerClusterOptions cluster)
+    {
+        if (!string.IsNullOrWhiteSpace(cluster.AdvertisedAddress))
+        {
+            return IPAddress.Parse(cluster.AdvertisedAddress);
+        }
+
+        return NetworkInterface.GetAllNetworkInterfaces()
+            .Where(nic => nic.OperationalStatus == OperationalStatus.Up && nic.NetworkInterfaceType != NetworkInterfaceType.Loopback)
+            .SelectMany(nic => nic.GetIPProperties().UnicastAddresses)
+            .Select(unicast => unicast.Address)
+            .FirstOrDefault(address => address.AddressFamily == AddressFamily.InterNetwork)
+            ?? IPAddress.Loopback;
     }
 }

@@ -11,10 +11,11 @@ public sealed class PostgresTestDatabase : IAsyncDisposable
 {
     private readonly string _adminConnectionString;
 
-    private PostgresTestDatabase(string adminConnectionString, string name, NpgsqlDataSource dataSource)
+    private PostgresTestDatabase(string adminConnectionString, string name, string connectionString, NpgsqlDataSource dataSource)
     {
         _adminConnectionString = adminConnectionString;
         Name = name;
+        ConnectionString = connectionString;
         DataSource = dataSource;
     }
 
@@ -22,7 +23,8 @@ public sealed class PostgresTestDatabase : IAsyncDisposable
 
     public NpgsqlDataSource DataSource { get; }
 
-    public string ConnectionString => DataSource.ConnectionString;
+    /// <summary>With the password, for handing to the tracker's processes.</summary>
+    public string ConnectionString { get; }
 
     public static string ServerConnectionString =>
         Environment.GetEnvironmentVariable("CHIHAYA_TEST_POSTGRES")
@@ -39,9 +41,10 @@ public sealed class PostgresTestDatabase : IAsyncDisposable
             await create.ExecuteNonQueryAsync();
         }
 
-        var dataSource = DatabaseRegistration.CreateDataSource(new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString);
+        var connectionString = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
+        var dataSource = DatabaseRegistration.CreateDataSource(connectionString);
         await SchemaMigrator.MigrateAsync(dataSource);
-        return new PostgresTestDatabase(admin, name, dataSource);
+        return new PostgresTestDatabase(admin, name, connectionString, dataSource);
     }
 
     /// <summary>Runs SQL as the site would, e.g. to change a user behind the tracker's back.</summary>
