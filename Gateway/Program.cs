@@ -1,6 +1,7 @@
 using Chihaya.Orleans.Gateway.Hosting;
 
-var builder = WebApplication.CreateBuilder(args);
+// appsettings.json lives beside the program, wherever it is started from.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.AddTrackerGateway();
 
 var app = builder.Build();

@@ -2,7 +2,8 @@ using Chihaya.Orleans.Grains.Database;
 using Chihaya.Orleans.Grains.Hosting;
 using Microsoft.Extensions.Hosting;
 
-var builder = Host.CreateApplicationBuilder(args);
+// appsettings.json lives beside the program, wherever it is started from.
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 if (args is ["migrate", ..])
 {
