@@ -54,6 +54,7 @@ internal sealed class AnnounceHandler(IGrainFactory grains, IOptionsMonitor<Trac
             AnnounceStatus.TorrentDeleted => AnnounceResponse.Fail(string.IsNullOrWhiteSpace(result.Reason)
                 ? TrackerFailure.TorrentDeleted
                 : TrackerFailure.TorrentDeletedPrefix + result.Reason),
+            AnnounceStatus.ClientNotAllowed => AnnounceResponse.Fail(TrackerFailure.ClientNotAllowed),
             _ => AnnounceResponse.Fail(TrackerFailure.TorrentNotRegistered),
         };
     }

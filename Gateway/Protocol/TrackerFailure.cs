@@ -30,6 +30,7 @@ internal static class TrackerFailure
     public const string UnknownPasskey = "unknown passkey: download the torrent again from the site";
     public const string LeechingNotAllowed = "your account is not allowed to download; seeding is still allowed";
     public const string TorrentNotRegistered = "torrent not registered with this tracker";
+    public const string ClientNotAllowed = "your BitTorrent client is not allowed on this tracker; see the site's list of allowed clients";
     public const string TorrentDeleted = "torrent has been deleted";
     public const string TorrentDeletedPrefix = "torrent has been deleted: ";
     public const string TooManyScrapeHashes = "too many info_hash parameters in one scrape";

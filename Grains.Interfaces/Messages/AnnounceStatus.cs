@@ -8,4 +8,6 @@ public enum AnnounceStatus : byte
     TorrentNotRegistered = 1,
     /// <summary>The site deleted the torrent; the result carries its reason.</summary>
     TorrentDeleted = 2,
+    /// <summary>The site's allowlist of clients does not include this peer id's client.</summary>
+    ClientNotAllowed = 3,
 }

@@ -33,6 +33,7 @@ public static class TrackerSiloBuilderExtensions
         services.AddTrackerSection<SiteOptions>(SiteOptions.Section)
             .Validate(o => o.ResolveSeedFile() is not { } path || File.Exists(path), "Site:SeedFile does not exist.")
             .Validate(o => o.UnknownKeyLifetime > TimeSpan.Zero, "Site:UnknownKeyLifetime must be positive.")
+            .Validate(o => o.RefreshInterval > TimeSpan.Zero, "Site:RefreshInterval must be positive.")
             .Validate(o => SiteStores.IsPostgres(o.Store) || o.Store.Equals(SiteStores.Memory, StringComparison.OrdinalIgnoreCase), "Site:Store must be Memory or Postgres.")
             .Validate<IOptions<DatabaseOptions>>((o, database) => !SiteStores.IsPostgres(o.Store) || database.Value.ConnectionString.Length > 0, "Site:Store Postgres needs Database:ConnectionString.");
         services.TryAddSingleton(TimeProvider.System);
@@ -42,6 +43,12 @@ public static class TrackerSiloBuilderExtensions
             ? ActivatorUtilities.CreateInstance<PostgresSiteStore>(sp)
             : new InMemorySiteStore());
         services.AddHostedService<SiteSeedService>();
+        services.AddSingleton<ClientAllowList>();
+        services.AddHostedService<ClientAllowListLoader>();
+        if (SiteStores.IsPostgres(configuration[$"{SiteOptions.Section}:{nameof(SiteOptions.Store)}"] ?? ""))
+        {
+            services.AddHostedService<SiteChangeListener>();
+        }
 
         // A swarm kept only in memory must outlive its peers' timeout, or an idle-collected grain
         // would forget peers that are still seeding between two announces.

@@ -31,6 +31,9 @@ internal interface ISiteStore
 
     ValueTask<bool> RemoveTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default);
 
+    /// <summary>The peer_id prefixes of clients allowed to announce; empty allows every client.</summary>
+    ValueTask<IReadOnlyList<byte[]>> GetAllowedClientPrefixesAsync(CancellationToken cancellationToken = default);
+
     /// <summary>The user's statistics as written back so far.</summary>
     ValueTask<Traffic> GetUserTrafficAsync(long userId, CancellationToken cancellationToken = default);
 

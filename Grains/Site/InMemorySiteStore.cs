@@ -107,6 +107,10 @@ internal sealed class InMemorySiteStore : ISiteStore
         }
     }
 
+    // The embedded site has no client policy: every client may announce.
+    public ValueTask<IReadOnlyList<byte[]>> GetAllowedClientPrefixesAsync(CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult<IReadOnlyList<byte[]>>([]);
+
     public ValueTask<Traffic> GetUserTrafficAsync(long userId, CancellationToken cancellationToken = default)
     {
         lock (_gate)

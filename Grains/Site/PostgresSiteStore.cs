@@ -162,6 +162,19 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
 
+    public async ValueTask<IReadOnlyList<byte[]>> GetAllowedClientPrefixesAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("select peer_id_prefix from allowed_clients");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var prefixes = new List<byte[]>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            prefixes.Add(reader.GetFieldValue<byte[]>(0));
+        }
+
+        return prefixes;
+    }
+
     public ValueTask<Traffic> GetUserTrafficAsync(long userId, CancellationToken cancellationToken = default) =>
         ReadTrafficAsync("users", userId, cancellationToken);
 

@@ -24,6 +24,12 @@ public sealed class SiteOptions
     /// </summary>
     public TimeSpan UnknownKeyLifetime { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// How often a cached user or torrent re-reads itself from the site even when no change notice came:
+    /// the safety net behind the database's notifications.
+    /// </summary>
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>The seed file's full path; a relative path is taken from the program's folder.</summary>
     public string? ResolveSeedFile() =>
         string.IsNullOrWhiteSpace(SeedFile) ? null : Path.GetFullPath(SeedFile, AppContext.BaseDirectory);

@@ -18,6 +18,7 @@ internal sealed partial class TorrentGrain(
     IOptions<TrackerOptions> trackerOptions,
     IOptions<StatsOptions> statsOptions,
     IOptions<SiteOptions> siteOptions,
+    ClientAllowList clients,
     TimeProvider time,
     ILogger<TorrentGrain> logger) : Grain, ITorrentGrain
 {
@@ -30,6 +31,8 @@ internal sealed partial class TorrentGrain(
     private long _torrentId;
     private long _snatchesWrittenSinceLoad;
     private Task _flush = Task.CompletedTask;
+    // False while the grain has only been asked to reload: then it need not stay in memory afterwards.
+    private bool _served;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -53,6 +56,8 @@ internal sealed partial class TorrentGrain(
         this.RegisterGrainTimer(static (self, _) => self.PruneSilentPeers(), this, prune, prune);
         var unknownLifetime = siteOptions.Value.UnknownKeyLifetime;
         this.RegisterGrainTimer(static (self, _) => self.ForgetIfUnregistered(), this, unknownLifetime, unknownLifetime);
+        var refresh = siteOptions.Value.RefreshInterval;
+        this.RegisterGrainTimer(static (self, _) => self.ReloadProfileAsync(), this, refresh, refresh);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -66,6 +71,12 @@ internal sealed partial class TorrentGrain(
 
     public ValueTask<AnnounceResult> Announce(AnnounceCommand command)
     {
+        _served = true;
+        if (!clients.IsAllowed(command.PeerId))
+        {
+            return ValueTask.FromResult(AnnounceResult.Refused(AnnounceStatus.ClientNotAllowed, null));
+        }
+
         if (_profile is null)
         {
             return ValueTask.FromResult(AnnounceResult.Refused(AnnounceStatus.TorrentNotRegistered, null));
@@ -94,20 +105,34 @@ internal sealed partial class TorrentGrain(
             _selection.Ids6ToArray()));
     }
 
-    public ValueTask<TorrentCounts> Scrape() => ValueTask.FromResult(
-        _profile is { Status: TorrentStatus.Active }
+    public ValueTask<TorrentCounts> Scrape()
+    {
+        _served = true;
+        return ValueTask.FromResult(_profile is { Status: TorrentStatus.Active }
             ? new TorrentCounts(true, _swarm.Seeders, _swarm.Leechers, Snatches)
             : TorrentCounts.Unregistered);
+    }
 
     public async ValueTask Refresh()
     {
-        SetProfile(await store.FindTorrentAsync(_infoHash));
-        _snatchesWrittenSinceLoad = 0;
+        await ReloadProfileAsync();
+
+        // A change notice for a torrent nobody is using must not keep a swarm grain in memory.
+        if (!_served && _swarm.Count == 0 && _ledger.IsEmpty)
+        {
+            this.DeactivateOnIdle();
+        }
     }
 
     public async ValueTask FlushUsage() => await FlushEverythingAsync();
 
     private long Snatches => (_profile?.Snatches ?? 0) + _snatchesWrittenSinceLoad + _ledger.UnwrittenSnatches;
+
+    private async Task ReloadProfileAsync()
+    {
+        SetProfile(await store.FindTorrentAsync(_infoHash));
+        _snatchesWrittenSinceLoad = 0;
+    }
 
     private void SetProfile(TorrentProfile? profile)
     {

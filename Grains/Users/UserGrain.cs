@@ -23,6 +23,8 @@ internal sealed partial class UserGrain(
     private UserProfile? _profile;
     private UsageWrite? _outstandingWrite;
     private string _source = "";
+    // False while the grain has only been asked to reload: then it need not stay in memory afterwards.
+    private bool _served;
     private long _sequence;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -33,6 +35,8 @@ internal sealed partial class UserGrain(
         this.RegisterGrainTimer(static (self, _) => self.FlushCore(), this, interval, interval);
         var unknownLifetime = siteOptions.Value.UnknownKeyLifetime;
         this.RegisterGrainTimer(static (self, _) => self.ForgetIfUnknown(), this, unknownLifetime, unknownLifetime);
+        var refresh = siteOptions.Value.RefreshInterval;
+        this.RegisterGrainTimer(static (self, _) => self.ReloadProfileAsync(), this, refresh, refresh);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -44,7 +48,11 @@ internal sealed partial class UserGrain(
         }
     }
 
-    public ValueTask<UserProfile?> GetProfile() => ValueTask.FromResult(_profile);
+    public ValueTask<UserProfile?> GetProfile()
+    {
+        _served = true;
+        return ValueTask.FromResult(_profile);
+    }
 
     public ValueTask RecordUsage(UsageReport report)
     {
@@ -58,7 +66,16 @@ internal sealed partial class UserGrain(
         return ValueTask.CompletedTask;
     }
 
-    public async ValueTask Refresh() => _profile = await store.FindUserAsync(this.GetPrimaryKeyString());
+    public async ValueTask Refresh()
+    {
+        await ReloadProfileAsync();
+        if (!_served && _pending.Count == 0 && _outstandingWrite is null)
+        {
+            this.DeactivateOnIdle();
+        }
+    }
+
+    private async Task ReloadProfileAsync() => _profile = await store.FindUserAsync(this.GetPrimaryKeyString());
 
     public async ValueTask FlushUsage() => await FlushCore();
 

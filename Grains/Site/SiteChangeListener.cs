@@ -1,0 +1,106 @@
+using Chihaya.Orleans.Grains.Interfaces;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Chihaya.Orleans.Grains.Site;
+
+/// <summary>
+/// Every silo LISTENs to the site database's change notices (<c>deploy/sql/003_change_notifications.sql</c>)
+/// and tells the affected grain to reload, so a change made by the site alone takes effect within moments.
+/// After a lost connection it reconnects and reloads the client list; grains also re-read themselves every
+/// <see cref="SiteOptions.RefreshInterval"/>, which covers notices missed while disconnected.
+/// </summary>
+internal sealed partial class SiteChangeListener(
+    NpgsqlDataSource dataSource,
+    IGrainFactory grains,
+    ClientAllowList clients,
+    IOptions<SiteOptions> options,
+    ILogger<SiteChangeListener> logger) : BackgroundService
+{
+    public const string Channel = "chihaya_site_changes";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = await dataSource.OpenConnectionAsync(stoppingToken);
+                connection.Notification += (_, notice) => Dispatch(notice.Payload);
+                await using (var listen = new NpgsqlCommand($"listen {Channel}", connection))
+                {
+                    await listen.ExecuteNonQueryAsync(stoppingToken);
+                }
+
+                // Anything may have changed while no one was listening.
+                await clients.ReloadAsync(stoppingToken);
+                Log.Listening(logger);
+                delay = TimeSpan.FromSeconds(1);
+                while (true)
+                {
+                    await connection.WaitAsync(options.Value.RefreshInterval, stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception)
+            {
+                Log.ConnectionLost(logger, exception, delay);
+                await Task.Delay(delay, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
+            }
+        }
+    }
+
+    private void Dispatch(string payload)
+    {
+        // Fire and forget on purpose: a refresh that fails is retried by the grain's periodic re-read.
+        _ = DispatchAsync(payload);
+    }
+
+    private async Task DispatchAsync(string payload)
+    {
+        try
+        {
+            switch (payload.Split(':', 2))
+            {
+                case ["user", var userKey]:
+                    await grains.GetGrain<IUserGrain>(userKey).Refresh();
+                    break;
+                case ["torrent", var infoHash]:
+                    await grains.GetGrain<ITorrentGrain>(infoHash).Refresh();
+                    break;
+                case ["clients"]:
+                    await clients.ReloadAsync();
+                    break;
+                default:
+                    Log.UnknownNotice(logger, payload.Length);
+                    break;
+            }
+        }
+        catch (Exception exception)
+        {
+            Log.RefreshFailed(logger, exception);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Listening for site changes")]
+        public static partial void Listening(ILogger logger);
+
+        [LoggerMessage(2, LogLevel.Warning, "Site change listener lost its connection; reconnecting in {Delay}")]
+        public static partial void ConnectionLost(ILogger logger, Exception exception, TimeSpan delay);
+
+        [LoggerMessage(3, LogLevel.Warning, "A grain could not be refreshed after a site change; its periodic re-read will catch up")]
+        public static partial void RefreshFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(4, LogLevel.Warning, "Ignored a site change notice of unknown form ({Length} characters)")]
+        public static partial void UnknownNotice(ILogger logger, int length);
+    }
+}

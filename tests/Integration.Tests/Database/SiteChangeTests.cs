@@ -1,0 +1,230 @@
+using System.Diagnostics;
+using System.Text;
+using Chihaya.Orleans.Gateway.Protocol;
+using Chihaya.Orleans.TestSupport;
+using static Chihaya.Orleans.TestSupport.Replies;
+
+namespace Chihaya.Orleans.Integration.Tests.Database;
+
+/// <summary>The tracker on the site's PostgreSQL database; each test changes the site through SQL alone.</summary>
+public sealed class SiteDatabaseFixture : IAsyncLifetime
+{
+    private static long _nextId = 1000;
+
+    public PostgresTestDatabase Database { get; private set; } = null!;
+
+    public TrackerHost Host { get; private set; } = null!;
+
+    public static long NextId() => Interlocked.Increment(ref _nextId);
+
+    public async Task InitializeAsync()
+    {
+        Database = await PostgresTestDatabase.CreateAsync();
+        Host = await TrackerHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Site:Store"] = "Postgres",
+            ["Database:ConnectionString"] = Database.ConnectionString,
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        await Database.DisposeAsync();
+    }
+
+    public async Task<(long Id, string Passkey)> NewUserAsync(bool canLeech = true)
+    {
+        var id = NextId();
+        var passkey = $"siteuser{id:D8}passkey";
+        await Database.ExecuteAsync("insert into users (id, passkey, can_leech) values ($1, $2, $3)", id, passkey, canLeech);
+        return (id, passkey);
+    }
+
+    public async Task<(long Id, byte[] InfoHash)> NewTorrentAsync()
+    {
+        var id = NextId();
+        var hash = UrlBytes.Random20();
+        await Database.ExecuteAsync("insert into torrents (id, info_hash) values ($1, $2)", id, hash);
+        return (id, hash);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class SiteDatabaseCollection : ICollectionFixture<SiteDatabaseFixture>
+{
+    public const string Name = "site database";
+}
+
+[Collection(SiteDatabaseCollection.Name)]
+public sealed class SiteChangeTests(SiteDatabaseFixture fixture)
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(2);
+
+    private TrackerHost Host => fixture.Host;
+
+    private PostgresTestDatabase Db => fixture.Database;
+
+    /// <summary>Announces until the reply satisfies <paramref name="done"/>; returns how long the change took to show.</summary>
+    private async Task<TimeSpan> WithinDeadlineAsync(Func<Task<Dictionary<string, object>>> announce, Func<Dictionary<string, object>, bool> done)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var reply = await announce();
+            if (done(reply))
+            {
+                return clock.Elapsed;
+            }
+
+            Assert.True(clock.Elapsed < Deadline, $"the tracker did not obey the site within {Deadline}; last reply: {FailureReason(reply) ?? "accepted"}");
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
+    public async Task PasskeyReset_OldPasskeyRefusedNewOneAccepted()
+    {
+        var (id, passkey) = await fixture.NewUserAsync();
+        var (_, hash) = await fixture.NewTorrentAsync();
+        var old = new Announcer(passkey, hash, UrlBytes.Random20());
+        Assert.Null(FailureReason(await old.AnnounceAsync(Host, 0, 0, 0, "started")));
+
+        var fresh = $"resetpasskey{id:D8}";
+        await Db.ExecuteAsync("update users set passkey = $2 where id = $1", id, fresh);
+
+        await WithinDeadlineAsync(() => old.AnnounceAsync(Host, 0, 0, 0), r => FailureReason(r) == TrackerFailure.UnknownPasskey);
+        Assert.Null(FailureReason(await (old with { Passkey = fresh }).AnnounceAsync(Host, 0, 0, 0)));
+    }
+
+    [Fact]
+    public async Task UserDeleted_IsRefused()
+    {
+        var (id, passkey) = await fixture.NewUserAsync();
+        var (_, hash) = await fixture.NewTorrentAsync();
+        var peer = new Announcer(passkey, hash, UrlBytes.Random20());
+        Assert.Null(FailureReason(await peer.AnnounceAsync(Host, 0, 0, 0, "started")));
+
+        await Db.ExecuteAsync("delete from users where id = $1", id);
+
+        await WithinDeadlineAsync(() => peer.AnnounceAsync(Host, 0, 0, 0), r => FailureReason(r) == TrackerFailure.UnknownPasskey);
+    }
+
+    [Fact]
+    public async Task MayLeechRevoked_LeecherRefused()
+    {
+        var (id, passkey) = await fixture.NewUserAsync();
+        var (_, hash) = await fixture.NewTorrentAsync();
+        var leecher = new Announcer(passkey, hash, UrlBytes.Random20());
+        Assert.Null(FailureReason(await leecher.AnnounceAsync(Host, 0, 0, 100, "started")));
+
+        await Db.ExecuteAsync("update users set can_leech = false where id = $1", id);
+
+        await WithinDeadlineAsync(() => leecher.AnnounceAsync(Host, 0, 0, 100), r => FailureReason(r) == TrackerFailure.LeechingNotAllowed);
+    }
+
+    [Fact]
+    public async Task TorrentDeletedWithReason_RefusedWithTheReason()
+    {
+        var (_, passkey) = await fixture.NewUserAsync();
+        var (torrentId, hash) = await fixture.NewTorrentAsync();
+        var peer = new Announcer(passkey, hash, UrlBytes.Random20());
+        Assert.Null(FailureReason(await peer.AnnounceAsync(Host, 0, 0, 0, "started")));
+
+        await Db.ExecuteAsync("update torrents set status = 'deleted', deleted_reason = 'Trumped by a better release' where id = $1", torrentId);
+
+        await WithinDeadlineAsync(() => peer.AnnounceAsync(Host, 0, 0, 0), r => FailureReason(r) == "torrent has been deleted: Trumped by a better release");
+    }
+
+    [Fact]
+    public async Task TorrentInsertedAfterARefusal_IsAcceptedAtOnce()
+    {
+        var (_, passkey) = await fixture.NewUserAsync();
+        var hash = UrlBytes.Random20();
+        var peer = new Announcer(passkey, hash, UrlBytes.Random20());
+        Assert.Equal(TrackerFailure.TorrentNotRegistered, FailureReason(await peer.AnnounceAsync(Host, 0, 0, 0, "started")));
+
+        await Db.ExecuteAsync("insert into torrents (id, info_hash) values ($1, $2)", SiteDatabaseFixture.NextId(), hash);
+
+        await WithinDeadlineAsync(() => peer.AnnounceAsync(Host, 0, 0, 0, "started"), r => FailureReason(r) is null);
+    }
+
+    [Fact]
+    public async Task ClientPrefixBanned_ThatClientRefusedOthersAccepted()
+    {
+        var (_, passkey) = await fixture.NewUserAsync();
+        var (_, hash) = await fixture.NewTorrentAsync();
+        var aria2 = new Announcer(passkey, hash, [.. "A2-1-36-0-"u8, .. UrlBytes.Random20()[..10]]);
+        var qbit = new Announcer(passkey, hash, [.. "-qB4520-"u8, .. UrlBytes.Random20()[..12]], 7000);
+        Assert.Null(FailureReason(await aria2.AnnounceAsync(Host, 0, 0, 0, "started")));
+
+        // An allowlist: once it has entries, only the listed clients may announce.
+        await Db.ExecuteAsync("insert into allowed_clients (peer_id_prefix, description) values ($1, 'qBittorrent 4.5')", Encoding.ASCII.GetBytes("-qB45"));
+        try
+        {
+            await WithinDeadlineAsync(() => aria2.AnnounceAsync(Host, 0, 0, 0), r => FailureReason(r) == TrackerFailure.ClientNotAllowed);
+            Assert.Null(FailureReason(await qbit.AnnounceAsync(Host, 0, 0, 0, "started")));
+        }
+        finally
+        {
+            await Db.ExecuteAsync("delete from allowed_clients");
+        }
+
+        await WithinDeadlineAsync(() => aria2.AnnounceAsync(Host, 0, 0, 0), r => FailureReason(r) is null);
+    }
+
+    [Theory]
+    [InlineData("torrent freeleech", "update torrents set download_multiplier = 0 where id = $2")]
+    [InlineData("personal freeleech", "update users set freeleech_until = now() + interval '1 day' where id = $1")]
+    [InlineData("freeleech token", "insert into freeleech_tokens (user_id, torrent_id, expires_at) values ($1, $2, now() + interval '1 day')")]
+    public async Task FreeleechSet_TrafficReportedAfterwardsIsNotCreditedAsDownload(string kind, string sql)
+    {
+        var (userId, passkey) = await fixture.NewUserAsync();
+        var (torrentId, hash) = await fixture.NewTorrentAsync();
+        var leecher = new Announcer(passkey, hash, UrlBytes.Random20());
+        await leecher.AnnounceAsync(Host, 0, 0, 10_000, "started");
+        await leecher.AnnounceAsync(Host, 0, 1_000, 9_000);
+
+        await Db.ExecuteAsync(sql, userId, torrentId);
+        await Task.Delay(Deadline);
+        await leecher.AnnounceAsync(Host, 0, 5_000, 5_000);
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (await Db.ScalarAsync<long>("select raw_downloaded from users where id = $1", userId) < 5_000 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(5_000, await Db.ScalarAsync<long>("select raw_downloaded from users where id = $1", userId));
+        Assert.True(1_000 == await Db.ScalarAsync<long>("select credited_downloaded from users where id = $1", userId), kind);
+    }
+
+    [Fact]
+    public async Task ChangeWithoutNotice_IsPickedUpByThePeriodicReRead()
+    {
+        await using var host = await TrackerHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Site:Store"] = "Postgres",
+            ["Database:ConnectionString"] = Db.ConnectionString,
+            ["Site:RefreshInterval"] = "00:00:01",
+        });
+        var (id, passkey) = await fixture.NewUserAsync();
+        var (_, hash) = await fixture.NewTorrentAsync();
+        var leecher = new Announcer(passkey, hash, UrlBytes.Random20());
+        Assert.Null(FailureReason(await leecher.AnnounceAsync(host, 0, 0, 100, "started")));
+
+        // Triggers off for this statement's session: the change sends no notice, as if it was missed.
+        await using (var connection = await Db.DataSource.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await using var quiet = new Npgsql.NpgsqlCommand("set local session_replication_role = replica", connection, transaction);
+            await quiet.ExecuteNonQueryAsync();
+            await using var revoke = new Npgsql.NpgsqlCommand($"update users set can_leech = false where id = {id}", connection, transaction);
+            await revoke.ExecuteNonQueryAsync();
+            await transaction.CommitAsync();
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Equal(TrackerFailure.LeechingNotAllowed, FailureReason(await leecher.AnnounceAsync(host, 0, 0, 100)));
+    }
+}
