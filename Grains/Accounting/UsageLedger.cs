@@ -11,6 +11,9 @@ namespace Chihaya.Orleans.Grains.Accounting;
 internal sealed class UsageLedger(string source)
 {
     private readonly Dictionary<long, (string UserKey, Traffic Traffic)> _pendingByUser = [];
+    private readonly Dictionary<long, UserTorrentUsage> _pendingHistory = [];
+    // Unknown until the first write, so a new activation always corrects counts a crash left behind.
+    private (int Seeders, int Leechers) _writtenCounts = (-1, -1);
     private readonly List<(string UserKey, UsageReport Report)> _outstanding = [];
     private long _sequence;
     private UsageWrite? _outstandingWrite;
@@ -19,16 +22,20 @@ internal sealed class UsageLedger(string source)
 
     public long TorrentSnatches { get; private set; }
 
-    public bool IsEmpty => _pendingByUser.Count == 0 && _outstanding.Count == 0 && _outstandingWrite is null && TorrentTraffic.IsZero && TorrentSnatches == 0;
+    public bool IsEmpty => _pendingByUser.Count == 0 && _pendingHistory.Count == 0 && _outstanding.Count == 0
+        && _outstandingWrite is null && TorrentTraffic.IsZero && TorrentSnatches == 0;
 
-    /// <summary>Accounts one announce's outcome for the user who made it.</summary>
-    public void Record(long userId, string userKey, Traffic traffic, bool snatched)
+    /// <summary>Accounts one accepted announce of <paramref name="userId"/> on torrent <paramref name="torrentId"/>.</summary>
+    public void Record(long userId, string userKey, long torrentId, Torrents.AnnounceOutcome outcome, DateTimeOffset now)
     {
-        if (snatched)
+        var traffic = outcome.Traffic;
+        if (outcome.Snatched)
         {
             TorrentSnatches++;
         }
 
+        var entry = new UserTorrentUsage(userId, torrentId, traffic, outcome.SeedingSeconds, outcome.Snatched ? now : null, now);
+        _pendingHistory[userId] = _pendingHistory.TryGetValue(userId, out var earlier) ? earlier.Then(entry) : entry;
         if (traffic.IsZero)
         {
             return;
@@ -81,16 +88,24 @@ internal sealed class UsageLedger(string source)
     public void Delivered(UsageReport report) => _outstanding.RemoveAll(pending => ReferenceEquals(pending.Report, report));
 
     /// <summary>
-    /// The torrent's own statistics to write to the site: the write still outstanding from an earlier
-    /// flush, or a new one with everything accounted since; null when there is nothing to write.
+    /// The torrent's own statistics to write to the site (its totals, its swarm's size, its users' history
+    /// rows): the write still outstanding from an earlier flush, or a new one with everything accounted
+    /// since; null when there is nothing new.
     /// </summary>
-    public UsageWrite? CutTorrentWrite(long torrentId)
+    public UsageWrite? CutTorrentWrite(long torrentId, int seeders, int leechers)
     {
-        if (_outstandingWrite is null && (!TorrentTraffic.IsZero || TorrentSnatches != 0))
+        var countsChanged = (seeders, leechers) != _writtenCounts;
+        if (_outstandingWrite is null && (!TorrentTraffic.IsZero || TorrentSnatches != 0 || _pendingHistory.Count > 0 || countsChanged))
         {
-            _outstandingWrite = new UsageWrite(source, ++_sequence, [], [new TorrentUsage(torrentId, TorrentTraffic, TorrentSnatches)]);
+            _outstandingWrite = new UsageWrite(
+                source,
+                ++_sequence,
+                [],
+                [new TorrentUsage(torrentId, TorrentTraffic, TorrentSnatches, seeders, leechers)],
+                [.. _pendingHistory.Values]);
             TorrentTraffic = default;
             TorrentSnatches = 0;
+            _pendingHistory.Clear();
         }
 
         return _outstandingWrite;
@@ -102,6 +117,8 @@ internal sealed class UsageLedger(string source)
         if (ReferenceEquals(_outstandingWrite, write))
         {
             _outstandingWrite = null;
+            var torrent = write.Torrents[0];
+            _writtenCounts = (torrent.Seeders, torrent.Leechers);
         }
     }
 

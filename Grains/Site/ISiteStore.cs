@@ -37,6 +37,9 @@ internal interface ISiteStore
     /// <summary>The user's statistics as written back so far.</summary>
     ValueTask<Traffic> GetUserTrafficAsync(long userId, CancellationToken cancellationToken = default);
 
+    /// <summary>A user's history on a torrent as written back so far, or null.</summary>
+    ValueTask<UserTorrentUsage?> GetUserTorrentAsync(long userId, long torrentId, CancellationToken cancellationToken = default);
+
     /// <summary>The torrent's traffic as written back so far.</summary>
     ValueTask<Traffic> GetTorrentTrafficAsync(long torrentId, CancellationToken cancellationToken = default);
 }

@@ -16,6 +16,7 @@ internal sealed class InMemorySiteStore : ISiteStore
     private readonly Dictionary<long, Traffic> _userTraffic = [];
     private readonly Dictionary<long, (Traffic Traffic, long Snatches)> _torrentStats = [];
     private readonly Dictionary<string, long> _appliedSequences = new(StringComparer.Ordinal);
+    private readonly Dictionary<(long UserId, long TorrentId), UserTorrentUsage> _history = [];
 
     public ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default)
     {
@@ -57,6 +58,12 @@ internal sealed class InMemorySiteStore : ISiteStore
             {
                 var (traffic, snatches) = _torrentStats.GetValueOrDefault(torrent.TorrentId);
                 _torrentStats[torrent.TorrentId] = (traffic + torrent.Traffic, snatches + torrent.Snatches);
+            }
+
+            foreach (var row in write.History)
+            {
+                var key = (row.UserId, row.TorrentId);
+                _history[key] = _history.TryGetValue(key, out var earlier) ? earlier.Then(row) : row;
             }
 
             _appliedSequences[write.Source] = write.Sequence;
@@ -116,6 +123,14 @@ internal sealed class InMemorySiteStore : ISiteStore
         lock (_gate)
         {
             return ValueTask.FromResult(_userTraffic.GetValueOrDefault(userId));
+        }
+    }
+
+    public ValueTask<UserTorrentUsage?> GetUserTorrentAsync(long userId, long torrentId, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult(_history.TryGetValue((userId, torrentId), out var row) ? row : (UserTorrentUsage?)null);
         }
     }
 

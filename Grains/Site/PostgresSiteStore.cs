@@ -35,10 +35,29 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
                 raw_downloaded = least(t.raw_downloaded::numeric + v.raw_down, 9223372036854775807)::bigint,
                 credited_uploaded = least(t.credited_uploaded::numeric + v.credit_up, 9223372036854775807)::bigint,
                 credited_downloaded = least(t.credited_downloaded::numeric + v.credit_down, 9223372036854775807)::bigint,
-                snatches = t.snatches + v.snatches
-            from unnest($8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
-                as v(id, raw_up, raw_down, credit_up, credit_down, snatches)
+                snatches = t.snatches + v.snatches,
+                seeders = v.seeders,
+                leechers = v.leechers
+            from unnest($8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::integer[], $15::integer[])
+                as v(id, raw_up, raw_down, credit_up, credit_down, snatches, seeders, leechers)
             where t.id = v.id and exists (select from batch)
+            returning 1
+        ), history_updated as (
+            insert into user_torrents as h (user_id, torrent_id, raw_uploaded, raw_downloaded, credited_uploaded,
+                credited_downloaded, seeding_seconds, completed_at, last_announce_at)
+            select v.user_id, v.torrent_id, v.raw_up, v.raw_down, v.credit_up, v.credit_down, v.seeding, v.completed, v.last_announce
+            from unnest($16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[],
+                        $23::timestamptz[], $24::timestamptz[])
+                as v(user_id, torrent_id, raw_up, raw_down, credit_up, credit_down, seeding, completed, last_announce)
+            where exists (select from batch)
+            on conflict (user_id, torrent_id) do update set
+                raw_uploaded = least(h.raw_uploaded::numeric + excluded.raw_uploaded, 9223372036854775807)::bigint,
+                raw_downloaded = least(h.raw_downloaded::numeric + excluded.raw_downloaded, 9223372036854775807)::bigint,
+                credited_uploaded = least(h.credited_uploaded::numeric + excluded.credited_uploaded, 9223372036854775807)::bigint,
+                credited_downloaded = least(h.credited_downloaded::numeric + excluded.credited_downloaded, 9223372036854775807)::bigint,
+                seeding_seconds = h.seeding_seconds + excluded.seeding_seconds,
+                completed_at = coalesce(h.completed_at, excluded.completed_at),
+                last_announce_at = greatest(h.last_announce_at, excluded.last_announce_at)
             returning 1
         )
         select count(*) from batch
@@ -106,6 +125,22 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         AddColumn(parameters, write.Torrents, t => t.Traffic.CreditedUploaded);
         AddColumn(parameters, write.Torrents, t => t.Traffic.CreditedDownloaded);
         AddColumn(parameters, write.Torrents, t => t.Snatches);
+        parameters.Add(new NpgsqlParameter { Value = write.Torrents.Select(t => t.Seeders).ToArray() });
+        parameters.Add(new NpgsqlParameter { Value = write.Torrents.Select(t => t.Leechers).ToArray() });
+        var history = write.History;
+        AddColumn(parameters, history, h => h.UserId);
+        AddColumn(parameters, history, h => h.TorrentId);
+        AddColumn(parameters, history, h => h.Traffic.RawUploaded);
+        AddColumn(parameters, history, h => h.Traffic.RawDownloaded);
+        AddColumn(parameters, history, h => h.Traffic.CreditedUploaded);
+        AddColumn(parameters, history, h => h.Traffic.CreditedDownloaded);
+        AddColumn(parameters, history, h => h.SeedingSeconds);
+        parameters.Add(new NpgsqlParameter
+        {
+            Value = history.Select(h => h.CompletedAt?.UtcDateTime).ToArray(),
+            NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+        });
+        parameters.Add(new NpgsqlParameter { Value = history.Select(h => h.LastAnnounceAt.UtcDateTime).ToArray() });
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -173,6 +208,29 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         }
 
         return prefixes;
+    }
+
+    public async ValueTask<UserTorrentUsage?> GetUserTorrentAsync(long userId, long torrentId, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("""
+            select raw_uploaded, raw_downloaded, credited_uploaded, credited_downloaded, seeding_seconds, completed_at, last_announce_at
+            from user_torrents where user_id = $1 and torrent_id = $2
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = userId });
+        command.Parameters.Add(new NpgsqlParameter { Value = torrentId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return new UserTorrentUsage(
+            userId,
+            torrentId,
+            new Traffic(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3)),
+            reader.GetInt64(4),
+            reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5),
+            reader.GetFieldValue<DateTimeOffset>(6));
     }
 
     public ValueTask<Traffic> GetUserTrafficAsync(long userId, CancellationToken cancellationToken = default) =>

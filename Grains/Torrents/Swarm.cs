@@ -35,7 +35,7 @@ internal sealed class Swarm(Random random)
         var known = _slots.TryGetValue(new PeerKey(announce.PeerId, announce.UserId), out var code);
         if (announce.Event == AnnounceEvent.Stopped)
         {
-            return known ? Leave(code, announce, multipliers) : default;
+            return known ? Leave(code, announce, now, multipliers) : default;
         }
 
         Select(announce.IsSeeder, known ? code : (int?)null, selection);
@@ -86,6 +86,8 @@ internal sealed class Swarm(Random random)
         ref var entry = ref EntryAt(code);
         var wasSeeder = code >= 0;
         var traffic = TrafficCredit.Between(entry.Uploaded, entry.Downloaded, announce.Uploaded, announce.Downloaded, multipliers);
+        // Seeding time counts only intervals the peer was a seeder at both ends of.
+        var seeding = wasSeeder && announce.IsSeeder ? Math.Max(0, now - entry.LastSeen) : 0;
         var finished = announce.IsSeeder && (!wasSeeder || announce.Event == AnnounceEvent.Completed);
         var snatched = finished && !entry.HasSnatched;
         entry.Uploaded = announce.Uploaded;
@@ -101,16 +103,17 @@ internal sealed class Swarm(Random random)
             Insert(moved, announce.IsSeeder);
         }
 
-        return new AnnounceOutcome(traffic, snatched);
+        return new AnnounceOutcome(traffic, snatched, seeding);
     }
 
-    private AnnounceOutcome Leave(int code, in PeerAnnounce announce, Multipliers multipliers)
+    private AnnounceOutcome Leave(int code, in PeerAnnounce announce, long now, Multipliers multipliers)
     {
         ref var entry = ref EntryAt(code);
         var traffic = TrafficCredit.Between(entry.Uploaded, entry.Downloaded, announce.Uploaded, announce.Downloaded, multipliers);
         var snatched = code < 0 && announce.IsSeeder && !entry.HasSnatched;
+        var seeding = code >= 0 ? Math.Max(0, now - entry.LastSeen) : 0;
         Remove(code);
-        return new AnnounceOutcome(traffic, snatched);
+        return new AnnounceOutcome(traffic, snatched, seeding);
     }
 
     private void Select(bool forSeeder, int? ownCode, PeerSelection selection)

@@ -91,7 +91,7 @@ internal sealed partial class TorrentGrain(
         var announce = new PeerAnnounce(command.PeerId, command.Endpoint, command.Uploaded, command.Downloaded, command.Left, command.Event, command.UserId);
         var now = time.GetUtcNow();
         var outcome = _swarm.Announce(announce, now.ToUnixTimeSeconds(), _profile.For(command.UserId, command.UserMultipliers, now), _selection);
-        _ledger.Record(command.UserId, command.UserKey, outcome.Traffic, outcome.Snatched);
+        _ledger.Record(command.UserId, command.UserKey, _profile.TorrentId, outcome, now);
 
         return ValueTask.FromResult(new AnnounceResult(
             AnnounceStatus.Accepted,
@@ -159,7 +159,7 @@ internal sealed partial class TorrentGrain(
             (userKey, report) => GrainFactory.GetGrain<IUserGrain>(userKey).RecordUsage(report).AsTask(),
             (report, exception) => Log.ReportNotDelivered(logger, exception, _infoHash.ToGrainKey(), report.UserId));
 
-        if (_torrentId > 0 && _ledger.CutTorrentWrite(_torrentId) is { } write)
+        if (_torrentId > 0 && _ledger.CutTorrentWrite(_torrentId, _swarm.Seeders, _swarm.Leechers) is { } write)
         {
             try
             {

@@ -1,20 +1,25 @@
 using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Torrents;
 
 namespace Chihaya.Orleans.Grains.Tests.Accounting;
 
 public sealed class UsageLedgerTests
 {
     private static readonly Traffic Ten = new(10, 10, 10, 10);
+    private static readonly DateTimeOffset Now = new(2026, 11, 25, 12, 0, 0, TimeSpan.Zero);
+
+    private static void Record(UsageLedger ledger, long userId, string userKey, Traffic traffic, bool snatched, long seeding = 0, DateTimeOffset? at = null) =>
+        ledger.Record(userId, userKey, 7, new AnnounceOutcome(traffic, snatched, seeding), at ?? Now);
 
     [Fact]
     public void CutReports_UndeliveredReport_IsResentUnchangedBesideNewTraffic()
     {
         var ledger = new UsageLedger("t:x");
-        ledger.Record(1, "pk1", Ten, false);
+        Record(ledger, 1, "pk1", Ten, false);
         var first = ledger.CutReports();
 
-        ledger.Record(1, "pk1", Ten, false);
+        Record(ledger, 1, "pk1", Ten, false);
         var second = ledger.CutReports();
 
         Assert.Single(first);
@@ -27,8 +32,8 @@ public sealed class UsageLedgerTests
     public void Delivered_Report_IsNotResent()
     {
         var ledger = new UsageLedger("t:x");
-        ledger.Record(1, "pk1", Ten, false);
-        ledger.Record(2, "pk2", Ten, false);
+        Record(ledger, 1, "pk1", Ten, false);
+        Record(ledger, 2, "pk2", Ten, false);
         foreach (var (_, report) in ledger.CutReports())
         {
             ledger.Delivered(report);
@@ -41,13 +46,13 @@ public sealed class UsageLedgerTests
     public void CutTorrentWrite_FailedWrite_IsRetriedWithSameSequenceAndLaterTrafficWaits()
     {
         var ledger = new UsageLedger("t:x");
-        ledger.Record(1, "pk1", Ten, snatched: true);
-        var failed = ledger.CutTorrentWrite(7)!;
+        Record(ledger, 1, "pk1", Ten, true);
+        var failed = ledger.CutTorrentWrite(7, 0, 0)!;
 
-        ledger.Record(1, "pk1", Ten, false);
-        var retried = ledger.CutTorrentWrite(7)!;
+        Record(ledger, 1, "pk1", Ten, false);
+        var retried = ledger.CutTorrentWrite(7, 0, 0)!;
         ledger.Written(retried);
-        var next = ledger.CutTorrentWrite(7)!;
+        var next = ledger.CutTorrentWrite(7, 0, 0)!;
 
         Assert.Same(failed, retried);
         Assert.Equal(1, failed.Torrents[0].Snatches);
@@ -61,9 +66,9 @@ public sealed class UsageLedgerTests
     public void UnwrittenSnatches_CountsPendingAndOutstanding()
     {
         var ledger = new UsageLedger("t:x");
-        ledger.Record(1, "pk1", default, snatched: true);
-        ledger.CutTorrentWrite(7);
-        ledger.Record(2, "pk2", default, snatched: true);
+        Record(ledger, 1, "pk1", default, true);
+        ledger.CutTorrentWrite(7, 0, 0);
+        Record(ledger, 2, "pk2", default, true);
 
         Assert.Equal(2, ledger.UnwrittenSnatches);
     }
@@ -73,11 +78,11 @@ public sealed class UsageLedgerTests
     {
         var ledger = new UsageLedger("t:x");
         var receiver = new HighWaterReceiver();
-        ledger.Record(1, "pk", Ten, false);
+        Record(ledger, 1, "pk", Ten, false);
         receiver.FailNext = true;
         await ledger.DeliverAsync(receiver.SendAsync, (_, _) => { });
 
-        ledger.Record(1, "pk", Ten, false);
+        Record(ledger, 1, "pk", Ten, false);
         receiver.FailNext = true;
         await ledger.DeliverAsync(receiver.SendAsync, (_, _) => { });
         await ledger.DeliverAsync(receiver.SendAsync, (_, _) => { });
@@ -91,8 +96,8 @@ public sealed class UsageLedgerTests
     {
         var ledger = new UsageLedger("t:x");
         var delivered = new List<string>();
-        ledger.Record(1, "broken", Ten, false);
-        ledger.Record(2, "fine", Ten, false);
+        Record(ledger, 1, "broken", Ten, false);
+        Record(ledger, 2, "fine", Ten, false);
 
         await ledger.DeliverAsync(
             (userKey, _) => userKey == "broken" ? throw new TimeoutException() : Record(delivered, userKey),
@@ -133,5 +138,34 @@ public sealed class UsageLedgerTests
 
             return Task.CompletedTask;
         }
+    }
+
+    [Fact]
+    public void CutTorrentWrite_CarriesEachUsersHistoryAndTheSwarmSize()
+    {
+        var ledger = new UsageLedger("t:x");
+        Record(ledger, 1, "pk1", Ten, false, seeding: 100, at: Now);
+        Record(ledger, 1, "pk1", Ten, snatched: true, seeding: 50, at: Now.AddMinutes(30));
+        Record(ledger, 2, "pk2", default, false, at: Now);
+
+        var write = ledger.CutTorrentWrite(7, seeders: 3, leechers: 4)!;
+
+        Assert.Equal((3, 4), (write.Torrents[0].Seeders, write.Torrents[0].Leechers));
+        var first = write.History.Single(h => h.UserId == 1);
+        Assert.Equal(Ten + Ten, first.Traffic);
+        Assert.Equal(150, first.SeedingSeconds);
+        Assert.Equal(Now.AddMinutes(30), first.CompletedAt);
+        Assert.Equal(Now.AddMinutes(30), first.LastAnnounceAt);
+        Assert.Null(write.History.Single(h => h.UserId == 2).CompletedAt);
+    }
+
+    [Fact]
+    public void CutTorrentWrite_SwarmSizeChangedWithoutTraffic_StillWrites()
+    {
+        var ledger = new UsageLedger("t:x");
+        ledger.Written(ledger.CutTorrentWrite(7, 1, 1)!);
+
+        Assert.Null(ledger.CutTorrentWrite(7, 1, 1));
+        Assert.NotNull(ledger.CutTorrentWrite(7, 0, 1));
     }
 }

@@ -109,6 +109,30 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ApplyUsage_UserTorrentHistory_AccumulatesKeepsFirstCompletionAndLatestAnnounce()
+    {
+        var userId = NextId();
+        var torrentId = NextId();
+        var at = new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
+        var source = "t:" + Guid.NewGuid();
+        UserTorrentUsage Row(long bytes, long seeding, DateTimeOffset? completed, DateTimeOffset last) =>
+            new(userId, torrentId, new Traffic(bytes, bytes, bytes, 0), seeding, completed, last);
+
+        await Store.ApplyUsageAsync(new UsageWrite(source, 1, [], [], [Row(100, 60, null, at)]));
+        await Store.ApplyUsageAsync(new UsageWrite(source, 2, [], [], [Row(50, 30, at.AddHours(1), at.AddHours(1))]));
+        await Store.ApplyUsageAsync(new UsageWrite(source, 2, [], [], [Row(50, 30, at.AddHours(1), at.AddHours(1))]));
+        await Store.ApplyUsageAsync(new UsageWrite(source, 3, [], [], [Row(1, 0, at.AddHours(2), at.AddHours(2))]));
+
+        var history = await Store.GetUserTorrentAsync(userId, torrentId);
+
+        Assert.Equal(new Traffic(151, 151, 151, 0), history!.Value.Traffic);
+        Assert.Equal(90, history.Value.SeedingSeconds);
+        Assert.Equal(at.AddHours(1), history.Value.CompletedAt);
+        Assert.Equal(at.AddHours(2), history.Value.LastAnnounceAt);
+        Assert.Null(await Store.GetUserTorrentAsync(userId, torrentId + 1000));
+    }
+
+    [Fact]
     public async Task ApplyUsage_HugeSums_SaturateInsteadOfFailingOrWrapping()
     {
         var userId = NextId();

@@ -357,4 +357,17 @@ public sealed class SwarmTests
 
         Assert.All(present, n => Assert.True(_swarm.Contains(Id(n), 1)));
     }
+
+    [Fact]
+    public void Announce_SeedingTime_CountsOnlyIntervalsSeededThroughout()
+    {
+        Announce(Peer(1, left: 10), now: Now);
+        var finishing = Announce(Peer(1, left: 0), now: Now + 600);
+        var seeding = Announce(Peer(1, left: 0), now: Now + 1800);
+        var stopping = Announce(Peer(1, left: 0, ev: AnnounceEvent.Stopped), now: Now + 1900);
+
+        Assert.Equal(0, finishing.SeedingSeconds);
+        Assert.Equal(1200, seeding.SeedingSeconds);
+        Assert.Equal(100, stopping.SeedingSeconds);
+    }
 }
