@@ -1,71 +1,94 @@
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.Grains.Torrents;
 
 namespace Chihaya.Orleans.Grains.Accounting;
 
 /// <summary>
-/// A swarm's traffic not yet handed on: per user (to be reported to that user's grain) and for the torrent
-/// itself. Reports cut from it stay outstanding until delivered, and a retry resends the same report with
-/// the same sequence, so the receiver can drop duplicates.
+/// A swarm's traffic not yet handed on: per user (to be reported to that user's grain), per user on this
+/// torrent (history rows) and for the torrent itself. Reports and writes cut from it stay outstanding until
+/// confirmed, and a retry resends them unchanged with the same sequence, so receivers can drop duplicates.
+/// Its whole content is a <see cref="UsageLedgerState"/>, which the torrent grain persists with its peers.
 /// </summary>
-internal sealed class UsageLedger(string source)
+internal sealed class UsageLedger
 {
-    private readonly Dictionary<long, (string UserKey, Traffic Traffic)> _pendingByUser = [];
-    private readonly Dictionary<long, UserTorrentUsage> _pendingHistory = [];
-    // Unknown until the first write, so a new activation always corrects counts a crash left behind.
-    private (int Seeders, int Leechers) _writtenCounts = (-1, -1);
-    private readonly List<(string UserKey, UsageReport Report)> _outstanding = [];
-    private long _sequence;
-    private UsageWrite? _outstandingWrite;
+    private readonly UsageLedgerState _state;
 
-    public Traffic TorrentTraffic { get; private set; }
+    public UsageLedger(string source) => _state = new UsageLedgerState { Source = source };
 
-    public long TorrentSnatches { get; private set; }
+    private UsageLedger(UsageLedgerState state) => _state = state;
 
-    public bool IsEmpty => _pendingByUser.Count == 0 && _pendingHistory.Count == 0 && _outstanding.Count == 0
-        && _outstandingWrite is null && TorrentTraffic.IsZero && TorrentSnatches == 0;
+    public string Source => _state.Source;
+
+    public Traffic TorrentTraffic => _state.TorrentTraffic;
+
+    public long TorrentSnatches => _state.TorrentSnatches;
+
+    public bool IsEmpty => _state.PendingByUser.Count == 0 && _state.PendingHistory.Count == 0 && _state.Outstanding.Count == 0
+        && _state.OutstandingWrite is null && _state.TorrentTraffic.IsZero && _state.TorrentSnatches == 0;
+
+    /// <summary>Snatches accounted but not yet written to the site.</summary>
+    public long UnwrittenSnatches => _state.TorrentSnatches + (_state.OutstandingWrite?.Torrents.Sum(t => t.Snatches) ?? 0);
+
+    /// <summary>A ledger continuing where a persisted one stopped.</summary>
+    public static UsageLedger FromState(UsageLedgerState state) => new(state);
+
+    /// <summary>A copy of the ledger's content for grain storage, unaffected by later accounting.</summary>
+    public UsageLedgerState ToState() => new()
+    {
+        Source = _state.Source,
+        Sequence = _state.Sequence,
+        PendingByUser = new(_state.PendingByUser),
+        PendingHistory = new(_state.PendingHistory),
+        Outstanding = [.. _state.Outstanding],
+        OutstandingWrite = _state.OutstandingWrite,
+        TorrentTraffic = _state.TorrentTraffic,
+        TorrentSnatches = _state.TorrentSnatches,
+        WrittenSeeders = _state.WrittenSeeders,
+        WrittenLeechers = _state.WrittenLeechers,
+    };
 
     /// <summary>Accounts one accepted announce of <paramref name="userId"/> on torrent <paramref name="torrentId"/>.</summary>
-    public void Record(long userId, string userKey, long torrentId, Torrents.AnnounceOutcome outcome, DateTimeOffset now)
+    public void Record(long userId, string userKey, long torrentId, AnnounceOutcome outcome, DateTimeOffset now)
     {
         var traffic = outcome.Traffic;
         if (outcome.Snatched)
         {
-            TorrentSnatches++;
+            _state.TorrentSnatches++;
         }
 
         var entry = new UserTorrentUsage(userId, torrentId, traffic, outcome.SeedingSeconds, outcome.Snatched ? now : null, now);
-        _pendingHistory[userId] = _pendingHistory.TryGetValue(userId, out var earlier) ? earlier.Then(entry) : entry;
+        _state.PendingHistory[userId] = _state.PendingHistory.TryGetValue(userId, out var earlier) ? earlier.Then(entry) : entry;
         if (traffic.IsZero)
         {
             return;
         }
 
-        TorrentTraffic += traffic;
-        var current = _pendingByUser.GetValueOrDefault(userId).Traffic;
-        _pendingByUser[userId] = (userKey, current + traffic);
+        _state.TorrentTraffic += traffic;
+        var current = _state.PendingByUser.GetValueOrDefault(userId).Traffic;
+        _state.PendingByUser[userId] = new PendingUserTraffic(userKey, current + traffic);
     }
 
     /// <summary>Every report to deliver now: earlier undelivered ones first, then one per user with new traffic.</summary>
-    public IReadOnlyList<(string UserKey, UsageReport Report)> CutReports()
+    public IReadOnlyList<OutstandingReport> CutReports()
     {
-        foreach (var (userId, (userKey, traffic)) in _pendingByUser)
+        foreach (var (userId, (userKey, traffic)) in _state.PendingByUser)
         {
-            _outstanding.Add((userKey, new UsageReport(source, ++_sequence, userId, traffic)));
+            _state.Outstanding.Add(new OutstandingReport(userKey, new UsageReport(_state.Source, ++_state.Sequence, userId, traffic)));
         }
 
-        _pendingByUser.Clear();
-        return [.. _outstanding];
+        _state.PendingByUser.Clear();
+        return [.. _state.Outstanding];
     }
 
     /// <summary>
-    /// Cuts reports and delivers them: users in parallel, each user's reports oldest first, stopping at a
+    /// Delivers the reports already cut: users in parallel, each user's reports oldest first, stopping at a
     /// user's first failure. The receiver keeps a high-water mark per source, so a later report must never
     /// overtake an earlier one; what fails stays outstanding and is resent, unchanged, next time.
     /// </summary>
     public Task DeliverAsync(Func<string, UsageReport, Task> send, Action<UsageReport, Exception> failed)
     {
-        var byUser = CutReports().GroupBy(pending => pending.UserKey);
+        var byUser = _state.Outstanding.ToList().GroupBy(pending => pending.UserKey);
         return Task.WhenAll(byUser.Select(async reports =>
         {
             foreach (var (userKey, report) in reports)
@@ -85,7 +108,7 @@ internal sealed class UsageLedger(string source)
     }
 
     /// <summary>Marks a report delivered.</summary>
-    public void Delivered(UsageReport report) => _outstanding.RemoveAll(pending => ReferenceEquals(pending.Report, report));
+    public void Delivered(UsageReport report) => _state.Outstanding.RemoveAll(pending => ReferenceEquals(pending.Report, report));
 
     /// <summary>
     /// The torrent's own statistics to write to the site (its totals, its swarm's size, its users' history
@@ -94,34 +117,32 @@ internal sealed class UsageLedger(string source)
     /// </summary>
     public UsageWrite? CutTorrentWrite(long torrentId, int seeders, int leechers)
     {
-        var countsChanged = (seeders, leechers) != _writtenCounts;
-        if (_outstandingWrite is null && (!TorrentTraffic.IsZero || TorrentSnatches != 0 || _pendingHistory.Count > 0 || countsChanged))
+        var countsChanged = seeders != _state.WrittenSeeders || leechers != _state.WrittenLeechers;
+        if (_state.OutstandingWrite is null
+            && (!_state.TorrentTraffic.IsZero || _state.TorrentSnatches != 0 || _state.PendingHistory.Count > 0 || countsChanged))
         {
-            _outstandingWrite = new UsageWrite(
-                source,
-                ++_sequence,
+            _state.OutstandingWrite = new UsageWrite(
+                _state.Source,
+                ++_state.Sequence,
                 [],
-                [new TorrentUsage(torrentId, TorrentTraffic, TorrentSnatches, seeders, leechers)],
-                [.. _pendingHistory.Values]);
-            TorrentTraffic = default;
-            TorrentSnatches = 0;
-            _pendingHistory.Clear();
+                [new TorrentUsage(torrentId, _state.TorrentTraffic, _state.TorrentSnatches, seeders, leechers)],
+                [.. _state.PendingHistory.Values]);
+            _state.TorrentTraffic = default;
+            _state.TorrentSnatches = 0;
+            _state.PendingHistory.Clear();
         }
 
-        return _outstandingWrite;
+        return _state.OutstandingWrite;
     }
 
     /// <summary>Marks the outstanding torrent write applied.</summary>
     public void Written(UsageWrite write)
     {
-        if (ReferenceEquals(_outstandingWrite, write))
+        if (ReferenceEquals(_state.OutstandingWrite, write))
         {
-            _outstandingWrite = null;
-            var torrent = write.Torrents[0];
-            _writtenCounts = (torrent.Seeders, torrent.Leechers);
+            _state.OutstandingWrite = null;
+            _state.WrittenSeeders = write.Torrents[0].Seeders;
+            _state.WrittenLeechers = write.Torrents[0].Leechers;
         }
     }
-
-    /// <summary>Snatches accounted but not yet written to the site.</summary>
-    public long UnwrittenSnatches => TorrentSnatches + (_outstandingWrite?.Torrents.Sum(t => t.Snatches) ?? 0);
 }

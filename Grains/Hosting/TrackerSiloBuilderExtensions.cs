@@ -8,7 +8,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using Orleans.Configuration;
+using Orleans.Serialization;
+using Orleans.Storage;
 
 namespace Chihaya.Orleans.Grains.Hosting;
 
@@ -48,6 +51,18 @@ public static class TrackerSiloBuilderExtensions
         if (SiteStores.IsPostgres(configuration[$"{SiteOptions.Section}:{nameof(SiteOptions.Store)}"] ?? ""))
         {
             services.AddHostedService<SiteChangeListener>();
+
+            // Swarms and user sums in the site's database, as compact Orleans binary (not type-named JSON).
+            silo.AddAdoNetGrainStorage(TrackerStorage.Grains, options => options.Invariant = "Npgsql");
+            services.AddOptions<AdoNetGrainStorageOptions>(TrackerStorage.Grains).Configure<NpgsqlDataSource, Serializer>((options, dataSource, serializer) =>
+            {
+                options.DataSource = dataSource;
+                options.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+            });
+        }
+        else
+        {
+            silo.AddMemoryGrainStorage(TrackerStorage.Grains);
         }
 
         // A swarm kept only in memory must outlive its peers' timeout, or an idle-collected grain

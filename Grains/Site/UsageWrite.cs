@@ -6,33 +6,42 @@ namespace Chihaya.Orleans.Grains.Site;
 /// One batch of statistics for the site. (<see cref="Source"/>, <see cref="Sequence"/>) names it: the
 /// store applies a batch once, so a flush retried after an unclear failure never counts twice.
 /// </summary>
+[GenerateSerializer, Immutable, Alias("Chihaya.UsageWrite")]
 internal sealed record UsageWrite(
-    string Source,
-    long Sequence,
-    IReadOnlyList<UserUsage> Users,
-    IReadOnlyList<TorrentUsage> Torrents,
-    IReadOnlyList<UserTorrentUsage>? UserTorrents = null)
+    [property: Id(0)] string Source,
+    [property: Id(1)] long Sequence,
+    [property: Id(2)] IReadOnlyList<UserUsage> Users,
+    [property: Id(3)] IReadOnlyList<TorrentUsage> Torrents,
+    [property: Id(4)] IReadOnlyList<UserTorrentUsage>? UserTorrents = null)
 {
     public IReadOnlyList<UserTorrentUsage> History => UserTorrents ?? [];
 }
 
 /// <summary>Traffic to add to one user's totals.</summary>
-internal readonly record struct UserUsage(long UserId, Traffic Traffic);
+[GenerateSerializer, Immutable, Alias("Chihaya.UserUsage")]
+internal readonly record struct UserUsage([property: Id(0)] long UserId, [property: Id(1)] Traffic Traffic);
 
 /// <summary>Traffic and snatches to add to one torrent's totals, and its swarm's size now.</summary>
-internal readonly record struct TorrentUsage(long TorrentId, Traffic Traffic, long Snatches, int Seeders = 0, int Leechers = 0);
+[GenerateSerializer, Immutable, Alias("Chihaya.TorrentUsage")]
+internal readonly record struct TorrentUsage(
+    [property: Id(0)] long TorrentId,
+    [property: Id(1)] Traffic Traffic,
+    [property: Id(2)] long Snatches,
+    [property: Id(3)] int Seeders = 0,
+    [property: Id(4)] int Leechers = 0);
 
 /// <summary>
 /// A user's history on one torrent: traffic and seeding time to add, when the download completed (kept
 /// from the first time) and the latest announce.
 /// </summary>
+[GenerateSerializer, Immutable, Alias("Chihaya.UserTorrentUsage")]
 internal readonly record struct UserTorrentUsage(
-    long UserId,
-    long TorrentId,
-    Traffic Traffic,
-    long SeedingSeconds,
-    DateTimeOffset? CompletedAt,
-    DateTimeOffset LastAnnounceAt)
+    [property: Id(0)] long UserId,
+    [property: Id(1)] long TorrentId,
+    [property: Id(2)] Traffic Traffic,
+    [property: Id(3)] long SeedingSeconds,
+    [property: Id(4)] DateTimeOffset? CompletedAt,
+    [property: Id(5)] DateTimeOffset LastAnnounceAt)
 {
     /// <summary>This batch's entry followed by a later one of the same user and torrent.</summary>
     public UserTorrentUsage Then(UserTorrentUsage later) => this with

@@ -45,6 +45,32 @@ internal sealed class Swarm(Random random)
     /// <summary>Removes every peer whose last announce is older than <paramref name="cutoff"/>; returns how many.</summary>
     public int RemoveSilentPeers(long cutoff) => RemoveSilent(_seeders, true, cutoff) + RemoveSilent(_leechers, false, cutoff);
 
+    /// <summary>The peers as one block for grain storage (<see cref="SwarmSnapshot"/>).</summary>
+    public byte[] ToSnapshot()
+    {
+        var peers = new List<(PeerEntry, bool)>(Count);
+        for (var slot = 0; slot < _seeders.Count; slot++)
+        {
+            peers.Add((_seeders[slot], true));
+        }
+
+        for (var slot = 0; slot < _leechers.Count; slot++)
+        {
+            peers.Add((_leechers[slot], false));
+        }
+
+        return SwarmSnapshot.Write(peers);
+    }
+
+    /// <summary>Adds the peers of a snapshot, e.g. when a swarm comes back on another silo.</summary>
+    public void Restore(byte[] snapshot)
+    {
+        foreach (var (peer, seeder) in SwarmSnapshot.Read(snapshot))
+        {
+            Insert(peer, seeder);
+        }
+    }
+
     /// <summary>True when the user's peer is in the swarm (for tests and diagnostics).</summary>
     public bool Contains(PeerId peerId, long userId) => _slots.ContainsKey(new PeerKey(peerId, userId));
 

@@ -1,4 +1,5 @@
 using Chihaya.Orleans.Grains.Accounting;
+using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
@@ -14,6 +15,7 @@ namespace Chihaya.Orleans.Grains.Torrents;
 /// accounting never interleave and the grain needs no reentrancy. Traffic is handed on by a timer.
 /// </summary>
 internal sealed partial class TorrentGrain(
+    [PersistentState("swarm", TrackerStorage.Grains)] IPersistentState<TorrentState> state,
     ISiteStore store,
     IOptions<TrackerOptions> trackerOptions,
     IOptions<StatsOptions> statsOptions,
@@ -33,6 +35,8 @@ internal sealed partial class TorrentGrain(
     private Task _flush = Task.CompletedTask;
     // False while the grain has only been asked to reload: then it need not stay in memory afterwards.
     private bool _served;
+    // Peers or accounting changed since the state was last written.
+    private bool _dirty;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -42,8 +46,18 @@ internal sealed partial class TorrentGrain(
             throw new InvalidOperationException($"Torrent grain key '{key}' is not 40 hex characters.");
         }
 
-        // A new name per activation: the store tells batches apart by source and sequence.
-        _ledger = new UsageLedger($"t:{key}#{Guid.NewGuid():N}");
+        if (state.State.Ledger is { } ledger)
+        {
+            // Back on this silo after a crash, a deactivation or a move: peers and unconfirmed statistics return.
+            _ledger = UsageLedger.FromState(ledger);
+            _swarm.Restore(state.State.Peers);
+        }
+        else
+        {
+            // A source name of its own for this state's life: receivers tell batches apart by source and sequence.
+            _ledger = new UsageLedger($"t:{key}#{Guid.NewGuid():N}");
+        }
+
         SetProfile(await store.FindTorrentAsync(_infoHash, cancellationToken));
 
         // Interleaved: announces keep flowing while a flush waits on user grains or the store.
@@ -63,6 +77,19 @@ internal sealed partial class TorrentGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         await FlushEverythingAsync();
+        if (_swarm.Count == 0 && _ledger.IsEmpty)
+        {
+            // Nothing left to remember: no row for a dead swarm.
+            if (state.RecordExists)
+            {
+                await state.ClearStateAsync();
+            }
+
+            return;
+        }
+
+        // Once more, so confirmed reports leave storage and the latest peers are kept.
+        await PersistAsync();
         if (!_ledger.IsEmpty)
         {
             Log.UsageLeftOnDeactivation(logger, _infoHash.ToGrainKey());
@@ -91,6 +118,7 @@ internal sealed partial class TorrentGrain(
         var announce = new PeerAnnounce(command.PeerId, command.Endpoint, command.Uploaded, command.Downloaded, command.Left, command.Event, command.UserId);
         var now = time.GetUtcNow();
         var outcome = _swarm.Announce(announce, now.ToUnixTimeSeconds(), _profile.For(command.UserId, command.UserMultipliers, now), _selection);
+        _dirty = true;
         _ledger.Record(command.UserId, command.UserKey, _profile.TorrentId, outcome, now);
 
         return ValueTask.FromResult(new AnnounceResult(
@@ -155,11 +183,21 @@ internal sealed partial class TorrentGrain(
 
     private async Task FlushOnceAsync()
     {
+        var cut = _ledger.CutReports().Count > 0;
+        var write = _torrentId > 0 ? _ledger.CutTorrentWrite(_torrentId, _swarm.Seeders, _swarm.Leechers) : null;
+
+        // Cut, persist, then send: whatever is sent is already in storage, so after a crash the same
+        // reports go out again with the same sequence numbers and receivers drop them as duplicates.
+        if ((_dirty || cut || write is not null) && !await PersistAsync())
+        {
+            return;
+        }
+
         await _ledger.DeliverAsync(
             (userKey, report) => GrainFactory.GetGrain<IUserGrain>(userKey).RecordUsage(report).AsTask(),
             (report, exception) => Log.ReportNotDelivered(logger, exception, _infoHash.ToGrainKey(), report.UserId));
 
-        if (_torrentId > 0 && _ledger.CutTorrentWrite(_torrentId, _swarm.Seeders, _swarm.Leechers) is { } write)
+        if (write is not null)
         {
             try
             {
@@ -171,6 +209,24 @@ internal sealed partial class TorrentGrain(
             {
                 Log.TorrentUsageNotWritten(logger, exception, _infoHash.ToGrainKey());
             }
+        }
+    }
+
+    /// <summary>Writes peers and ledger; false (and logged) when storage is unavailable.</summary>
+    private async Task<bool> PersistAsync()
+    {
+        _dirty = false;
+        state.State = new TorrentState { Peers = _swarm.ToSnapshot(), Ledger = _ledger.ToState() };
+        try
+        {
+            await state.WriteStateAsync();
+            return true;
+        }
+        catch (Exception exception)
+        {
+            _dirty = true;
+            Log.StateNotWritten(logger, exception, _infoHash.ToGrainKey());
+            return false;
         }
     }
 
@@ -191,6 +247,7 @@ internal sealed partial class TorrentGrain(
         var removed = _swarm.RemoveSilentPeers(cutoff);
         if (removed > 0)
         {
+            _dirty = true;
             Log.PrunedPeers(logger, _infoHash.ToGrainKey(), removed);
         }
 
@@ -208,7 +265,10 @@ internal sealed partial class TorrentGrain(
         [LoggerMessage(3, LogLevel.Warning, "Torrent {InfoHash}: statistics not written; they will be retried")]
         public static partial void TorrentUsageNotWritten(ILogger logger, Exception exception, string infoHash);
 
-        [LoggerMessage(4, LogLevel.Error, "Torrent {InfoHash}: deactivated with statistics not yet handed on")]
+        [LoggerMessage(4, LogLevel.Warning, "Torrent {InfoHash}: deactivated with statistics not yet confirmed; they are in its stored state")]
         public static partial void UsageLeftOnDeactivation(ILogger logger, string infoHash);
+
+        [LoggerMessage(5, LogLevel.Warning, "Torrent {InfoHash}: state not written; statistics wait until storage is back")]
+        public static partial void StateNotWritten(ILogger logger, Exception exception, string infoHash);
     }
 }

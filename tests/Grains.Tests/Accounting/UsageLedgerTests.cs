@@ -79,10 +79,12 @@ public sealed class UsageLedgerTests
         var ledger = new UsageLedger("t:x");
         var receiver = new HighWaterReceiver();
         Record(ledger, 1, "pk", Ten, false);
+        ledger.CutReports();
         receiver.FailNext = true;
         await ledger.DeliverAsync(receiver.SendAsync, (_, _) => { });
 
         Record(ledger, 1, "pk", Ten, false);
+        ledger.CutReports();
         receiver.FailNext = true;
         await ledger.DeliverAsync(receiver.SendAsync, (_, _) => { });
         await ledger.DeliverAsync(receiver.SendAsync, (_, _) => { });
@@ -98,6 +100,7 @@ public sealed class UsageLedgerTests
         var delivered = new List<string>();
         Record(ledger, 1, "broken", Ten, false);
         Record(ledger, 2, "fine", Ten, false);
+        ledger.CutReports();
 
         await ledger.DeliverAsync(
             (userKey, _) => userKey == "broken" ? throw new TimeoutException() : Record(delivered, userKey),
@@ -167,5 +170,23 @@ public sealed class UsageLedgerTests
 
         Assert.Null(ledger.CutTorrentWrite(7, 1, 1));
         Assert.NotNull(ledger.CutTorrentWrite(7, 0, 1));
+    }
+
+    [Fact]
+    public void FromState_OfToState_ContinuesWithTheSameOutstandingReportsAndSequence()
+    {
+        var ledger = new UsageLedger("t:x");
+        Record(ledger, 1, "pk1", Ten, snatched: true);
+        var cut = ledger.CutReports();
+        Record(ledger, 2, "pk2", Ten, false);
+
+        var restored = UsageLedger.FromState(ledger.ToState());
+        Record(ledger, 3, "pk3", Ten, false);   // the copy must not see accounting after it was taken
+        var resent = restored.CutReports();
+
+        Assert.Equal(cut[0].Report, resent[0].Report);
+        Assert.Equal(2, resent.Count);
+        Assert.True(resent[1].Report.Sequence > cut[0].Report.Sequence);
+        Assert.Equal(1, restored.UnwrittenSnatches);
     }
 }

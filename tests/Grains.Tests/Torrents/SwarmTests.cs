@@ -370,4 +370,25 @@ public sealed class SwarmTests
         Assert.Equal(1200, seeding.SeedingSeconds);
         Assert.Equal(100, stopping.SeedingSeconds);
     }
+
+    [Fact]
+    public void Restore_OfSnapshot_KeepsPeersRolesBaselinesAndSnatches()
+    {
+        Announce(Peer(1, left: 10, up: 100, down: 200, address: "2001:db8::5"));
+        Announce(Peer(2, left: 0, up: 300, user: 2));
+        Announce(Peer(3, left: 10));
+        Announce(Peer(3, left: 0));   // finished: snatched
+
+        var restored = new Swarm(new Random(1));
+        restored.Restore(_swarm.ToSnapshot());
+
+        Assert.Equal((2, 1), (restored.Seeders, restored.Leechers));
+        Assert.True(restored.IsConsistent());
+        _selection.Reset(50, withIds: true);
+        var next = restored.Announce(Peer(1, left: 5, up: 150, down: 210, address: "2001:db8::5"), Now, Neutral, _selection);
+        Assert.Equal((50, 10), (next.Traffic.RawUploaded, next.Traffic.RawDownloaded));
+        _selection.Reset(50);
+        Assert.False(restored.Announce(Peer(3, left: 0, ev: AnnounceEvent.Completed), Now, Neutral, _selection).Snatched);
+        Assert.Equal(SwarmSnapshot.PeerSize * 3 + 5, _swarm.ToSnapshot().Length);
+    }
 }
