@@ -46,6 +46,15 @@ public static class TrackerSiloHosting
             options.ClusterId = cluster.ClusterId;
             options.ServiceId = cluster.ServiceId;
         });
+
+        // Orleans' default heartbeat (5 min) lets a silo killed with kill -9 block new silos from starting for
+        // about 10 minutes, which is an outage when it was the only one. With a 10 s heartbeat, an entry silent
+        // for 30 s no longer counts.
+        silo.Configure<ClusterMembershipOptions>(options =>
+        {
+            options.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(10);
+            options.NumMissedTableIAmAliveLimit = 3;
+        });
         return silo.AddTrackerGrains(configuration);
     }
 

@@ -1,4 +1,5 @@
 using Chihaya.Orleans.Grains.Accounting;
+using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Site;
@@ -11,40 +12,77 @@ namespace Chihaya.Orleans.Grains.Users;
 /// One passkey. Caches the site's user behind it (or its absence, so junk passkeys cost one store
 /// read per activation) and sums the user's traffic from all its swarms into one write per interval.
 /// Its key is the passkey's digest, so no grain id or Orleans message can reveal the passkey.
+/// A report is confirmed to its swarm only once it is in grain storage, so no crash can lose it.
 /// </summary>
-internal sealed partial class UserGrain(
-    ISiteStore store,
-    IOptions<StatsOptions> statsOptions,
-    IOptions<SiteOptions> siteOptions,
-    ILogger<UserGrain> logger) : Grain, IUserGrain
+internal sealed partial class UserGrain : Grain, IUserGrain
 {
-    private readonly Dictionary<long, Traffic> _pending = [];
-    private readonly Dictionary<string, long> _lastSequenceBySource = new(StringComparer.Ordinal);
+    // A swarm silent this long will not resend a report: its mark can go.
+    private static readonly TimeSpan SourceMarkLifetime = TimeSpan.FromDays(7);
+
+    private readonly IPersistentState<UserState> _state;
+    private readonly ISiteStore _store;
+    private readonly IOptions<StatsOptions> _statsOptions;
+    private readonly IOptions<SiteOptions> _siteOptions;
+    private readonly TimeProvider _time;
+    private readonly ILogger<UserGrain> _logger;
+    private readonly GroupCommit _commit;
     private UserProfile? _profile;
-    private UsageWrite? _outstandingWrite;
-    private string _source = "";
+    // The live state; storage gets a copy, so a write in progress never sees a change half-made.
+    private UserState _live = new();
     // False while the grain has only been asked to reload: then it need not stay in memory afterwards.
     private bool _served;
-    private long _sequence;
+
+    public UserGrain(
+        [PersistentState("user", TrackerStorage.Grains)] IPersistentState<UserState> state,
+        ISiteStore store,
+        IOptions<StatsOptions> statsOptions,
+        IOptions<SiteOptions> siteOptions,
+        TimeProvider time,
+        ILogger<UserGrain> logger)
+    {
+        _state = state;
+        _store = store;
+        _statsOptions = statsOptions;
+        _siteOptions = siteOptions;
+        _time = time;
+        _logger = logger;
+        _commit = new GroupCommit(WriteStateAsync);
+    }
+
+    private UserState State => _live;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _profile = await store.FindUserAsync(this.GetPrimaryKeyString(), cancellationToken);
-        _source = $"u:{_profile?.UserId ?? 0}#{Guid.NewGuid():N}";
-        var interval = statsOptions.Value.FlushInterval;
+        _profile = await _store.FindUserAsync(this.GetPrimaryKeyString(), cancellationToken);
+        _live = Copy(_state.State, DateTimeOffset.MinValue);
+        if (State.Source.Length == 0)
+        {
+            State.Source = $"u:{_profile?.UserId ?? 0}#{Guid.NewGuid():N}";
+        }
+
+        var interval = _statsOptions.Value.FlushInterval;
         this.RegisterGrainTimer(static (self, _) => self.FlushCore(), this, interval, interval);
-        var unknownLifetime = siteOptions.Value.UnknownKeyLifetime;
+        var unknownLifetime = _siteOptions.Value.UnknownKeyLifetime;
         this.RegisterGrainTimer(static (self, _) => self.ForgetIfUnknown(), this, unknownLifetime, unknownLifetime);
-        var refresh = siteOptions.Value.RefreshInterval;
+        var refresh = _siteOptions.Value.RefreshInterval;
         this.RegisterGrainTimer(static (self, _) => self.ReloadProfileAsync(), this, refresh, refresh);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         await FlushCore();
-        if (_outstandingWrite is not null || _pending.Count > 0)
+        if (State.OutstandingWrite is not null || State.Pending.Count > 0)
         {
-            Log.UsageLeftOnDeactivation(logger, _profile?.UserId ?? 0);
+            Log.UsageLeftOnDeactivation(_logger, _profile?.UserId ?? 0);
+        }
+
+        try
+        {
+            await _commit.CommitAsync();
+        }
+        catch (Exception exception)
+        {
+            Log.StateNotWritten(_logger, exception, _profile?.UserId ?? 0);
         }
     }
 
@@ -54,34 +92,35 @@ internal sealed partial class UserGrain(
         return ValueTask.FromResult(_profile);
     }
 
-    public ValueTask RecordUsage(UsageReport report)
+    public async ValueTask RecordUsage(UsageReport report)
     {
-        if (_lastSequenceBySource.TryGetValue(report.Source, out var last) && last >= report.Sequence)
+        var marks = State.LastReports;
+        if (!marks.TryGetValue(report.Source, out var last) || last.Sequence < report.Sequence)
         {
-            return ValueTask.CompletedTask;
+            marks[report.Source] = new SourceMark(report.Sequence, _time.GetUtcNow());
+            State.Pending[report.UserId] = State.Pending.GetValueOrDefault(report.UserId) + report.Traffic;
         }
 
-        _lastSequenceBySource[report.Source] = report.Sequence;
-        _pending[report.UserId] = _pending.GetValueOrDefault(report.UserId) + report.Traffic;
-        return ValueTask.CompletedTask;
+        // A duplicate waits too: the report it repeats may still be on its way to storage.
+        await _commit.CommitAsync();
     }
 
     public async ValueTask Refresh()
     {
         await ReloadProfileAsync();
-        if (!_served && _pending.Count == 0 && _outstandingWrite is null)
+        if (!_served && State.Pending.Count == 0 && State.OutstandingWrite is null)
         {
             this.DeactivateOnIdle();
         }
     }
 
-    private async Task ReloadProfileAsync() => _profile = await store.FindUserAsync(this.GetPrimaryKeyString());
-
     public async ValueTask FlushUsage() => await FlushCore();
+
+    private async Task ReloadProfileAsync() => _profile = await _store.FindUserAsync(this.GetPrimaryKeyString());
 
     private Task ForgetIfUnknown()
     {
-        if (_profile is null && _pending.Count == 0 && _outstandingWrite is null)
+        if (_profile is null && State.Pending.Count == 0 && State.OutstandingWrite is null)
         {
             this.DeactivateOnIdle();
         }
@@ -91,35 +130,55 @@ internal sealed partial class UserGrain(
 
     private async Task FlushCore()
     {
-        if (_outstandingWrite is null && _pending.Count > 0)
+        if (State.OutstandingWrite is null && State.Pending.Count > 0)
         {
-            _outstandingWrite = new UsageWrite(_source, ++_sequence, [.. _pending.Select(p => new UserUsage(p.Key, p.Value))], []);
-            _pending.Clear();
+            State.OutstandingWrite = new UsageWrite(State.Source, ++State.Sequence, [.. State.Pending.Select(p => new UserUsage(p.Key, p.Value))], []);
+            State.Pending.Clear();
         }
 
-        if (_outstandingWrite is null)
+        if (State.OutstandingWrite is not { } write)
         {
             return;
         }
 
         try
         {
-            // Resent unchanged until it succeeds, so an unclear failure cannot count it twice.
-            await store.ApplyUsageAsync(_outstandingWrite);
-            _outstandingWrite = null;
+            // Cut, persist, then write: a batch applied to the site is always one storage remembers.
+            await _commit.CommitAsync();
+            await _store.ApplyUsageAsync(write);
+            State.OutstandingWrite = null;
         }
         catch (Exception exception)
         {
-            Log.UsageNotWritten(logger, exception, _profile?.UserId ?? 0);
+            Log.UsageNotWritten(_logger, exception, _profile?.UserId ?? 0);
         }
     }
+
+    private Task WriteStateAsync()
+    {
+        // Writes never overlap (GroupCommit runs them one after another), so the copy stays put until done.
+        _state.State = Copy(_live, _time.GetUtcNow() - SourceMarkLifetime);
+        return _state.WriteStateAsync();
+    }
+
+    private static UserState Copy(UserState state, DateTimeOffset forgetMarksBefore) => new()
+    {
+        Source = state.Source,
+        Sequence = state.Sequence,
+        Pending = new(state.Pending),
+        OutstandingWrite = state.OutstandingWrite,
+        LastReports = new(state.LastReports.Where(mark => mark.Value.SeenAt > forgetMarksBefore), StringComparer.Ordinal),
+    };
 
     private static partial class Log
     {
         [LoggerMessage(1, LogLevel.Warning, "User {UserId}: statistics not written; they will be retried")]
         public static partial void UsageNotWritten(ILogger logger, Exception exception, long userId);
 
-        [LoggerMessage(2, LogLevel.Error, "User {UserId}: deactivated with statistics not yet written")]
+        [LoggerMessage(2, LogLevel.Warning, "User {UserId}: deactivated with statistics not yet written; they are in its stored state")]
         public static partial void UsageLeftOnDeactivation(ILogger logger, long userId);
+
+        [LoggerMessage(3, LogLevel.Warning, "User {UserId}: state not written")]
+        public static partial void StateNotWritten(ILogger logger, Exception exception, long userId);
     }
 }

@@ -73,7 +73,8 @@ public sealed class ProcessCluster : IAsyncDisposable
             ["Cluster__GatewayPort"] = FreePorts.Next().ToString(),
         });
         _silos.Add(silo);
-        await silo.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(60));
+        // A silo replacing a killed one waits until the dead one's membership entry is stale (30 s).
+        await silo.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(120));
         return silo;
     }
 

@@ -1,0 +1,80 @@
+using Chihaya.Orleans.TestSupport;
+using static Chihaya.Orleans.TestSupport.Replies;
+
+namespace Chihaya.Orleans.Integration.Tests.Cluster;
+
+/// <summary>A swarm outlives its silo: peers come back from grain storage and nothing is credited twice.</summary>
+[Trait("Category", "Cluster")]
+public sealed class SiloRestartTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Silo_Restarted_BringsSwarmsBackAndCreditsOnlyNewTraffic(bool killed)
+    {
+        await using var cluster = await ProcessCluster.StartAsync(silos: 1);
+        var db = cluster.Database;
+        await db.ExecuteAsync("insert into users (id, passkey) values (1, 'restartseeder0001'), (2, 'restartleecher001')");
+        var hash = UrlBytes.Random20();
+        await db.ExecuteAsync("insert into torrents (id, info_hash) values (1, $1)", hash);
+        var seeder = new Announcer("restartseeder0001", hash, UrlBytes.Random20(), 50001);
+        var leecher = new Announcer("restartleecher001", hash, UrlBytes.Random20(), 50002);
+        await cluster.AnnounceAsync(seeder, 0, 0, 0, "started");
+        await cluster.AnnounceAsync(leecher, 0, 0, 10_000, "started");
+        await cluster.AnnounceAsync(leecher, 0, 4_000, 6_000);
+        await WaitForAsync(db, "select raw_downloaded from users where id = 2", 4_000);
+        await Task.Delay(TimeSpan.FromSeconds(1));   // past a flush: the swarm is in storage
+
+        var old = cluster.Silos[0];
+        if (killed)
+        {
+            old.Kill();
+        }
+        else
+        {
+            await old.StopAsync(TimeSpan.FromSeconds(30));
+        }
+
+        await cluster.StartSiloAsync();
+        var reply = await AnnounceUntilAcceptedAsync(cluster, leecher, 0, 9_000, 1_000, TimeSpan.FromSeconds(90));
+
+        Assert.Contains(CompactPeers(reply), peer => peer.Port == 50001);
+        Assert.Equal(1, Integer(reply, "complete"));
+        Assert.Equal(1, Integer(reply, "incomplete"));
+        await WaitForAsync(db, "select raw_downloaded from users where id = 2", 9_000);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.True(9_000 == await db.ScalarAsync<long>("select raw_downloaded from users where id = 2"), cluster.Logs);
+        Assert.Equal(9_000, await db.ScalarAsync<long>("select raw_downloaded from torrents where id = 1"));
+    }
+
+    private static async Task<Dictionary<string, object>> AnnounceUntilAcceptedAsync(ProcessCluster cluster, Announcer peer, long up, long down, long left, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            try
+            {
+                var reply = await cluster.AnnounceAsync(peer, up, down, left);
+                if (FailureReason(reply) is null)
+                {
+                    return reply;
+                }
+            }
+            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
+            {
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "no announce was accepted after the restart\n" + cluster.Logs);
+            await Task.Delay(500);
+        }
+    }
+
+    private static async Task WaitForAsync(PostgresTestDatabase db, string sql, long expected)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await db.ScalarAsync<long>(sql) < expected && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+    }
+}
