@@ -1,0 +1,110 @@
+using System.Net;
+using Chihaya.Orleans.Grains.Accounting;
+using Chihaya.Orleans.Grains.Hosting;
+using Chihaya.Orleans.Grains.Interfaces;
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.TestSupport;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+using static Chihaya.Orleans.Grains.Tests.Faults.FaultInjectingSiteStore;
+
+namespace Chihaya.Orleans.Grains.Tests.Faults;
+
+/// <summary>
+/// Statistics write-back against the real PostgreSQL, with flushes failing half-way: whatever fails is retried,
+/// and the database counts every byte exactly once.
+/// </summary>
+public sealed class FailedFlushTests : IAsyncLifetime
+{
+    private static FaultInjectingSiteStore? _store;
+    private PostgresTestDatabase _database = null!;
+    private TestCluster _cluster = null!;
+
+    public async Task InitializeAsync()
+    {
+        _database = await PostgresTestDatabase.CreateAsync();
+        Configurator.ConnectionString = _database.ConnectionString;
+        _cluster = new TestClusterBuilder(1).AddSiloBuilderConfigurator<Configurator>().Build();
+        await _cluster.DeployAsync();
+        _store = Configurator.Store;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cluster.StopAllSilosAsync();
+        await _cluster.DisposeAsync();
+        await _database.DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Flush_FailingHalfWay_IsRetriedAndCountedOnce(bool appliedButAnswerLost)
+    {
+        var fault = appliedButAnswerLost ? Fault.FailAfterApplying : Fault.FailBeforeApplying;
+        var passkey = new Passkey("faultyflushuser01");
+        await _database.ExecuteAsync("insert into users (id, passkey, upload_multiplier) values (1, $1, 2)", passkey.Value);
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await _database.ExecuteAsync("insert into torrents (id, info_hash) values (1, $1)", hash.Value.ToArray());
+        var grains = _cluster.GrainFactory;
+        var user = grains.GetGrain<IUserGrain>(passkey.ToUserKey());
+        var torrent = grains.GetGrain<ITorrentGrain>(hash.ToGrainKey());
+        var profile = (await user.GetProfile())!;
+        AnnounceCommand Command(long up, long down, long left) => new(
+            PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), up, down, left, AnnounceEvent.None, 10, false, 1, passkey.ToUserKey(), profile.Multipliers);
+
+        await torrent.Announce(Command(0, 0, 1000));
+        await torrent.Announce(Command(100, 600, 400));
+
+        // The torrent's own batch fails half-way, then is retried.
+        _store!.NextWrite = fault;
+        await torrent.FlushUsage();
+        await torrent.FlushUsage();
+
+        // The user's batch fails half-way, then is retried.
+        _store.NextWrite = fault;
+        await user.FlushUsage();
+        await user.FlushUsage();
+
+        // More traffic after the failures, flushed normally.
+        await torrent.Announce(Command(150, 1000, 0));
+        await torrent.FlushUsage();
+        await user.FlushUsage();
+
+        Assert.Equal(2, _store.FaultsInjected);
+        Assert.Equal(150, await _database.ScalarAsync<long>("select raw_uploaded from users where id = 1"));
+        Assert.Equal(300, await _database.ScalarAsync<long>("select credited_uploaded from users where id = 1"));
+        Assert.Equal(1000, await _database.ScalarAsync<long>("select raw_downloaded from users where id = 1"));
+        Assert.Equal(150, await _database.ScalarAsync<long>("select raw_uploaded from torrents where id = 1"));
+        Assert.Equal(1000, await _database.ScalarAsync<long>("select raw_downloaded from torrents where id = 1"));
+        Assert.Equal(1, await _database.ScalarAsync<long>("select snatches from torrents where id = 1"));
+        Assert.Equal(1000, await _database.ScalarAsync<long>("select raw_downloaded from user_torrents where user_id = 1 and torrent_id = 1"));
+    }
+
+    private sealed class Configurator : ISiloConfigurator
+    {
+        public static string ConnectionString { get; set; } = "";
+
+        /// <summary>The silo's store, for the test to arm (the silo runs in this process).</summary>
+        public static FaultInjectingSiteStore? Store { get; private set; }
+
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Site:Store"] = "Postgres",
+                ["Database:ConnectionString"] = ConnectionString,
+            }).Build();
+            siloBuilder.Services.AddSingleton<IConfiguration>(configuration);
+            siloBuilder.Services.Configure<SiteOptions>(options => options.Store = SiteStores.Postgres);
+            siloBuilder.Services.Configure<Database.DatabaseOptions>(options => options.ConnectionString = ConnectionString);
+            // Flushes happen only when the test asks, so each failure lands exactly where intended.
+            siloBuilder.Services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromHours(1));
+            siloBuilder.Services.AddSingleton<ISiteStore>(sp => Store = new FaultInjectingSiteStore(ActivatorUtilities.CreateInstance<PostgresSiteStore>(sp)));
+            siloBuilder.AddTrackerGrains(configuration);
+        }
+    }
+}
