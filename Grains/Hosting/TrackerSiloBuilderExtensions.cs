@@ -59,10 +59,12 @@ public static class TrackerSiloBuilderExtensions
                 options.DataSource = dataSource;
                 options.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
             });
+            services.AddSingleton(new GrainPersistence(IsDurable: true));
         }
         else
         {
-            silo.AddMemoryGrainStorage(TrackerStorage.Grains);
+            services.AddKeyedSingleton<IGrainStorage, VolatileGrainStorage>(TrackerStorage.Grains);
+            services.AddSingleton(new GrainPersistence(IsDurable: false));
         }
 
         // A swarm kept only in memory must outlive its peers' timeout, or an idle-collected grain

@@ -21,6 +21,7 @@ internal sealed partial class TorrentGrain(
     IOptions<StatsOptions> statsOptions,
     IOptions<SiteOptions> siteOptions,
     ClientAllowList clients,
+    GrainPersistence persistence,
     TimeProvider time,
     ILogger<TorrentGrain> logger) : Grain, ITorrentGrain
 {
@@ -80,7 +81,7 @@ internal sealed partial class TorrentGrain(
         if (_swarm.Count == 0 && _ledger.IsEmpty)
         {
             // Nothing left to remember: no row for a dead swarm.
-            if (state.RecordExists)
+            if (persistence.IsDurable && state.RecordExists)
             {
                 await state.ClearStateAsync();
             }
@@ -216,6 +217,11 @@ internal sealed partial class TorrentGrain(
     private async Task<bool> PersistAsync()
     {
         _dirty = false;
+        if (!persistence.IsDurable)
+        {
+            return true;
+        }
+
         state.State = new TorrentState { Peers = _swarm.ToSnapshot(), Ledger = _ledger.ToState() };
         try
         {

@@ -37,6 +37,7 @@ internal sealed partial class UserGrain : Grain, IUserGrain
         ISiteStore store,
         IOptions<StatsOptions> statsOptions,
         IOptions<SiteOptions> siteOptions,
+        GrainPersistence persistence,
         TimeProvider time,
         ILogger<UserGrain> logger)
     {
@@ -46,7 +47,7 @@ internal sealed partial class UserGrain : Grain, IUserGrain
         _siteOptions = siteOptions;
         _time = time;
         _logger = logger;
-        _commit = new GroupCommit(WriteStateAsync);
+        _commit = new GroupCommit(persistence.IsDurable ? WriteStateAsync : static () => Task.CompletedTask);
     }
 
     private UserState State => _live;
