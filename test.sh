@@ -16,8 +16,10 @@ deploy/scripts/local-services.sh start "$services" >/dev/null
 # shellcheck disable=SC1091
 source "$services/env"
 
+# Build everything first: the cluster tests start the Silo and Gateway programs as separate processes.
+dotnet build Chihaya.Orleans.sln -c Release -nologo -v quiet
 status=0
-dotnet test Chihaya.Orleans.sln -c Release "$@" 2>&1 | tee "$log" || status=$?
+dotnet test Chihaya.Orleans.sln -c Release --no-build "$@" 2>&1 | tee "$log" || status=$?
 
 # One closing line for the whole suite, summed over the test assemblies.
 awk '

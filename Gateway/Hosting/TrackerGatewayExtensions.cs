@@ -19,6 +19,14 @@ public static class TrackerGatewayExtensions
     public static WebApplicationBuilder AddTrackerGateway(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
+
+        // ASP.NET Core's request-level logs (Debug and Trace, and the Information "Request starting" lines)
+        // print request paths, and every announce path holds a passkey. Capped here, in code: these rules
+        // come after appsettings and environment, so they win over a "Default" or "Microsoft.AspNetCore" level.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel.BadRequests", LogLevel.None);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.HttpLogging", LogLevel.None);
         services.AddTrackerSection<GatewayOptions>(GatewayOptions.Section)
             .Validate(o => o.MaxQueryLength is >= 256 and <= 65536, "Gateway:MaxQueryLength must be between 256 and 65536.")
             .Validate(o => o.MaxScrapeHashes is >= 1 and <= 1000, "Gateway:MaxScrapeHashes must be between 1 and 1000.")

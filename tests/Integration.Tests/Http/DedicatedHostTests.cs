@@ -93,11 +93,14 @@ public sealed class DedicatedHostTests
     public async Task Logs_NeverContainPasskeysOrTheAdminToken()
     {
         var lines = new ConcurrentQueue<string>();
-        await using var host = await TrackerHost.StartAsync(configure: builder =>
-        {
-            builder.Logging.SetMinimumLevel(LogLevel.Trace);
-            builder.Logging.AddProvider(new CapturingLoggerProvider(lines));
-        });
+        // Every category at Trace, as an operator chasing a problem might configure it.
+        await using var host = await TrackerHost.StartAsync(
+            new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Trace", ["Logging:LogLevel:Microsoft.AspNetCore"] = "Trace" },
+            configure: builder =>
+            {
+                builder.Logging.SetMinimumLevel(LogLevel.Trace);
+                builder.Logging.AddProvider(new CapturingLoggerProvider(lines));
+            });
         var (passkey, hash) = await RegisterUserAndTorrentAsync(host);
         var peer = new Announcer(passkey, hash, UrlBytes.Random20());
         await peer.AnnounceAsync(host, 0, 0, 10, "started");
