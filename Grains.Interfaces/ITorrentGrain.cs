@@ -1,4 +1,5 @@
 using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Orleans.Concurrency;
 
 namespace Chihaya.Orleans.Grains.Interfaces;
 
@@ -14,8 +15,9 @@ public interface ITorrentGrain : IGrainWithStringKey
     [Alias("Scrape")]
     ValueTask<TorrentCounts> Scrape();
 
-    /// <summary>Reloads the site's profile of the torrent (called after the site changed it).</summary>
+    /// <summary>Reloads the site's profile of the torrent (called after the site changed it); never holds announces back.</summary>
     [Alias("Refresh")]
+    [AlwaysInterleave]
     ValueTask Refresh();
 
     /// <summary>Hands accounted traffic on now instead of at the next timer tick.</summary>

@@ -23,6 +23,7 @@ public interface IUserGrain : IGrainWithStringKey
 
     /// <summary>Reloads the site's profile of the user (called after the site changed it).</summary>
     [Alias("Refresh")]
+    [AlwaysInterleave]
     ValueTask Refresh();
 
     /// <summary>Writes collected traffic to the site now instead of at the next timer tick.</summary>

@@ -55,7 +55,14 @@ public static class SchemaMigrator
         }
         finally
         {
-            await Execute(connection, null, "select pg_advisory_unlock(" + LockKey + ")", CancellationToken.None);
+            // The lock ends with the session anyway; a failed unlock must not hide the migration's own error.
+            try
+            {
+                await Execute(connection, null, "select pg_advisory_unlock(" + LockKey + ")", CancellationToken.None);
+            }
+            catch (NpgsqlException)
+            {
+            }
         }
     }
 

@@ -47,6 +47,7 @@ public static class TrackerSiloBuilderExtensions
             : new InMemorySiteStore());
         services.AddHostedService<SiteSeedService>();
         services.AddSingleton<ClientAllowList>();
+        services.AddSingleton<LocalActivations>();
         services.AddHostedService<ClientAllowListLoader>();
         if (SiteStores.IsPostgres(configuration[$"{SiteOptions.Section}:{nameof(SiteOptions.Store)}"] ?? ""))
         {

@@ -8,7 +8,9 @@ namespace Chihaya.Orleans.Grains.Site;
 /// </summary>
 internal sealed class ClientAllowList(ISiteStore store)
 {
+    private readonly SemaphoreSlim _reloading = new(1, 1);
     private byte[][] _prefixes = [];
+    private int _requested;
 
     public bool IsAllowed(PeerId peerId)
     {
@@ -31,6 +33,24 @@ internal sealed class ClientAllowList(ISiteStore store)
         return false;
     }
 
-    public async Task ReloadAsync(CancellationToken cancellationToken = default) =>
-        _prefixes = [.. await store.GetAllowedClientPrefixesAsync(cancellationToken)];
+    /// <summary>
+    /// Reads the list again. Reloads run one at a time, and one requested during another runs again after it,
+    /// so the list in force is never older than the last notice (an older read cannot finish last).
+    /// </summary>
+    public async Task ReloadAsync(CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _requested);
+        await _reloading.WaitAsync(cancellationToken);
+        try
+        {
+            while (Interlocked.Exchange(ref _requested, 0) > 0)
+            {
+                _prefixes = [.. await store.GetAllowedClientPrefixesAsync(cancellationToken)];
+            }
+        }
+        finally
+        {
+            _reloading.Release();
+        }
+    }
 }

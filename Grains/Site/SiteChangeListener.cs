@@ -1,7 +1,6 @@
 using Chihaya.Orleans.Grains.Interfaces;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Chihaya.Orleans.Grains.Site;
@@ -9,17 +8,21 @@ namespace Chihaya.Orleans.Grains.Site;
 /// <summary>
 /// Every silo LISTENs to the site database's change notices (<c>deploy/sql/003_change_notifications.sql</c>)
 /// and tells the affected grain to reload, so a change made by the site alone takes effect within moments.
-/// After a lost connection it reconnects and reloads the client list; grains also re-read themselves every
+/// Only grains active on this silo are refreshed (see <see cref="LocalActivations"/>). After a lost connection
+/// it reconnects and reloads the client list; grains also re-read themselves every
 /// <see cref="SiteOptions.RefreshInterval"/>, which covers notices missed while disconnected.
 /// </summary>
 internal sealed partial class SiteChangeListener(
     NpgsqlDataSource dataSource,
     IGrainFactory grains,
     ClientAllowList clients,
-    IOptions<SiteOptions> options,
+    LocalActivations activations,
     ILogger<SiteChangeListener> logger) : BackgroundService
 {
     public const string Channel = "chihaya_site_changes";
+
+    // A bulk change on the site (site-wide freeleech) must not turn into thousands of queries at once.
+    private readonly SemaphoreSlim _refreshing = new(8, 8);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -41,7 +44,14 @@ internal sealed partial class SiteChangeListener(
                 delay = TimeSpan.FromSeconds(1);
                 while (true)
                 {
-                    await connection.WaitAsync(options.Value.RefreshInterval, stoppingToken);
+                    if (!await connection.WaitAsync(TimeSpan.FromSeconds(30), stoppingToken))
+                    {
+                        // Quiet for a while: prove the connection is alive (a half-open one would never
+                        // deliver again), and re-read the client list, which has no periodic re-read of its own.
+                        await using var ping = new NpgsqlCommand("select 1", connection);
+                        await ping.ExecuteScalarAsync(stoppingToken);
+                        await clients.ReloadAsync(stoppingToken);
+                    }
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -65,6 +75,12 @@ internal sealed partial class SiteChangeListener(
 
     private async Task DispatchAsync(string payload)
     {
+        if (payload != "clients" && !activations.Contains(payload))
+        {
+            return;
+        }
+
+        await _refreshing.WaitAsync();
         try
         {
             switch (payload.Split(':', 2))
@@ -86,6 +102,10 @@ internal sealed partial class SiteChangeListener(
         catch (Exception exception)
         {
             Log.RefreshFailed(logger, exception);
+        }
+        finally
+        {
+            _refreshing.Release();
         }
     }
 

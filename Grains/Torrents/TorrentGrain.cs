@@ -7,6 +7,7 @@ using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.Grains.Site;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 
 namespace Chihaya.Orleans.Grains.Torrents;
 
@@ -22,6 +23,7 @@ internal sealed partial class TorrentGrain(
     IOptions<SiteOptions> siteOptions,
     ClientAllowList clients,
     GrainPersistence persistence,
+    LocalActivations activations,
     TimeProvider time,
     ILogger<TorrentGrain> logger) : Grain, ITorrentGrain
 {
@@ -38,6 +40,8 @@ internal sealed partial class TorrentGrain(
     private bool _served;
     // Peers or accounting changed since the state was last written.
     private bool _dirty;
+    // Storage holds a newer version than this activation knows: it must send nothing more and go.
+    private bool _stale;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -47,11 +51,22 @@ internal sealed partial class TorrentGrain(
             throw new InvalidOperationException($"Torrent grain key '{key}' is not 40 hex characters.");
         }
 
+        // Before the profile is read, so a change notice arriving meanwhile still reaches this activation.
+        activations.Add(LocalActivations.Torrent(key));
+
         if (state.State.Ledger is { } ledger)
         {
             // Back on this silo after a crash, a deactivation or a move: peers and unconfirmed statistics return.
             _ledger = UsageLedger.FromState(ledger);
-            _swarm.Restore(state.State.Peers);
+            try
+            {
+                _swarm.Restore(state.State.Peers);
+            }
+            catch (InvalidDataException exception)
+            {
+                // Unreadable peers must not make the torrent unusable: they re-announce within an interval.
+                Log.PeersNotRestored(logger, exception, key);
+            }
         }
         else
         {
@@ -72,11 +87,16 @@ internal sealed partial class TorrentGrain(
         var unknownLifetime = siteOptions.Value.UnknownKeyLifetime;
         this.RegisterGrainTimer(static (self, _) => self.ForgetIfUnregistered(), this, unknownLifetime, unknownLifetime);
         var refresh = siteOptions.Value.RefreshInterval;
-        this.RegisterGrainTimer(static (self, _) => self.ReloadProfileAsync(), this, refresh, refresh);
+        // Interleaved: a slow or unreachable database must not hold announces back.
+        this.RegisterGrainTimer(
+            static (self, _) => self.ReloadProfileAsync(),
+            this,
+            new GrainTimerCreationOptions { DueTime = refresh, Period = refresh, Interleave = true });
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        activations.Remove(LocalActivations.Torrent(_infoHash.ToGrainKey()));
         await FlushEverythingAsync();
         if (_swarm.Count == 0 && _ledger.IsEmpty)
         {
@@ -195,7 +215,12 @@ internal sealed partial class TorrentGrain(
         }
 
         await _ledger.DeliverAsync(
-            (userKey, report) => GrainFactory.GetGrain<IUserGrain>(userKey).RecordUsage(report).AsTask(),
+            async (userKey, report) =>
+            {
+                await GrainFactory.GetGrain<IUserGrain>(userKey).RecordUsage(report);
+                // Confirmed: storage should forget it soon, not resend it on some later activation.
+                _dirty = true;
+            },
             (report, exception) => Log.ReportNotDelivered(logger, exception, _infoHash.ToGrainKey(), report.UserId));
 
         if (write is not null)
@@ -204,6 +229,7 @@ internal sealed partial class TorrentGrain(
             {
                 await store.ApplyUsageAsync(write);
                 _ledger.Written(write);
+                _dirty = true;
                 _snatchesWrittenSinceLoad += write.Torrents.Sum(torrent => torrent.Snatches);
             }
             catch (Exception exception)
@@ -222,11 +248,25 @@ internal sealed partial class TorrentGrain(
             return true;
         }
 
+        if (_stale)
+        {
+            return false;
+        }
+
         state.State = new TorrentState { Peers = _swarm.ToSnapshot(), Ledger = _ledger.ToState() };
         try
         {
             await state.WriteStateAsync();
             return true;
+        }
+        catch (InconsistentStateException exception)
+        {
+            // A write whose answer was lost still landed, so this activation's version is behind storage
+            // and every later write would fail too. Send nothing more; the next activation reads storage.
+            _stale = true;
+            Log.StateStale(logger, exception, _infoHash.ToGrainKey());
+            this.DeactivateOnIdle();
+            return false;
         }
         catch (Exception exception)
         {
@@ -273,6 +313,12 @@ internal sealed partial class TorrentGrain(
 
         [LoggerMessage(4, LogLevel.Warning, "Torrent {InfoHash}: deactivated with statistics not yet confirmed; they are in its stored state")]
         public static partial void UsageLeftOnDeactivation(ILogger logger, string infoHash);
+
+        [LoggerMessage(7, LogLevel.Error, "Torrent {InfoHash}: stored peers unreadable; starting with none")]
+        public static partial void PeersNotRestored(ILogger logger, Exception exception, string infoHash);
+
+        [LoggerMessage(6, LogLevel.Warning, "Torrent {InfoHash}: stored state is newer than this activation's; deactivating to reload it")]
+        public static partial void StateStale(ILogger logger, Exception exception, string infoHash);
 
         [LoggerMessage(5, LogLevel.Warning, "Torrent {InfoHash}: state not written; statistics wait until storage is back")]
         public static partial void StateNotWritten(ILogger logger, Exception exception, string infoHash);

@@ -5,6 +5,7 @@ using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Site;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 
 namespace Chihaya.Orleans.Grains.Users;
 
@@ -16,8 +17,9 @@ namespace Chihaya.Orleans.Grains.Users;
 /// </summary>
 internal sealed partial class UserGrain : Grain, IUserGrain
 {
-    // A swarm silent this long will not resend a report: its mark can go.
-    private static readonly TimeSpan SourceMarkLifetime = TimeSpan.FromDays(7);
+    // A swarm resends an unconfirmed report at its next activation, which has no time limit; but it
+    // confirms within one flush interval unless its silo dies in between. Marks outlive that by far.
+    private static readonly TimeSpan SourceMarkLifetime = TimeSpan.FromDays(90);
 
     private readonly IPersistentState<UserState> _state;
     private readonly ISiteStore _store;
@@ -26,6 +28,7 @@ internal sealed partial class UserGrain : Grain, IUserGrain
     private readonly TimeProvider _time;
     private readonly ILogger<UserGrain> _logger;
     private readonly GroupCommit _commit;
+    private readonly LocalActivations _activations;
     private UserProfile? _profile;
     // The live state; storage gets a copy, so a write in progress never sees a change half-made.
     private UserState _live = new();
@@ -38,9 +41,11 @@ internal sealed partial class UserGrain : Grain, IUserGrain
         IOptions<StatsOptions> statsOptions,
         IOptions<SiteOptions> siteOptions,
         GrainPersistence persistence,
+        LocalActivations activations,
         TimeProvider time,
         ILogger<UserGrain> logger)
     {
+        _activations = activations;
         _state = state;
         _store = store;
         _statsOptions = statsOptions;
@@ -54,6 +59,8 @@ internal sealed partial class UserGrain : Grain, IUserGrain
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        // Before the profile is read, so a change notice arriving meanwhile still reaches this activation.
+        _activations.Add(LocalActivations.User(this.GetPrimaryKeyString()));
         _profile = await _store.FindUserAsync(this.GetPrimaryKeyString(), cancellationToken);
         _live = Copy(_state.State, DateTimeOffset.MinValue);
         if (State.Source.Length == 0)
@@ -66,11 +73,15 @@ internal sealed partial class UserGrain : Grain, IUserGrain
         var unknownLifetime = _siteOptions.Value.UnknownKeyLifetime;
         this.RegisterGrainTimer(static (self, _) => self.ForgetIfUnknown(), this, unknownLifetime, unknownLifetime);
         var refresh = _siteOptions.Value.RefreshInterval;
-        this.RegisterGrainTimer(static (self, _) => self.ReloadProfileAsync(), this, refresh, refresh);
+        this.RegisterGrainTimer(
+            static (self, _) => self.ReloadProfileAsync(),
+            this,
+            new GrainTimerCreationOptions { DueTime = refresh, Period = refresh, Interleave = true });
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _activations.Remove(LocalActivations.User(this.GetPrimaryKeyString()));
         await FlushCore();
         if (State.OutstandingWrite is not null || State.Pending.Count > 0)
         {
@@ -103,7 +114,16 @@ internal sealed partial class UserGrain : Grain, IUserGrain
         }
 
         // A duplicate waits too: the report it repeats may still be on its way to storage.
-        await _commit.CommitAsync();
+        try
+        {
+            await _commit.CommitAsync();
+        }
+        catch (InconsistentStateException)
+        {
+            // Not confirmed, so the swarm resends it to the next activation, which reads storage afresh.
+            this.DeactivateOnIdle();
+            throw;
+        }
     }
 
     public async ValueTask Refresh()
@@ -148,6 +168,12 @@ internal sealed partial class UserGrain : Grain, IUserGrain
             await _commit.CommitAsync();
             await _store.ApplyUsageAsync(write);
             State.OutstandingWrite = null;
+        }
+        catch (InconsistentStateException exception)
+        {
+            // Storage is ahead of this activation (a write's answer was lost): let the next one read it.
+            Log.UsageNotWritten(_logger, exception, _profile?.UserId ?? 0);
+            this.DeactivateOnIdle();
         }
         catch (Exception exception)
         {

@@ -44,11 +44,11 @@ create trigger torrents_profile_changed after update on torrents
     execute function notify_torrent_change();
 
 create function notify_freeleech_token_change() returns trigger language plpgsql as $$
-declare
-    changed bigint := case when tg_op = 'DELETE' then old.torrent_id else new.torrent_id end;
 begin
+    -- Both torrents when an update moves a token from one torrent to another.
     perform pg_notify('chihaya_site_changes', 'torrent:' || encode(t.info_hash, 'hex'))
-    from torrents t where t.id = changed;
+    from torrents t
+    where (tg_op <> 'INSERT' and t.id = old.torrent_id) or (tg_op <> 'DELETE' and t.id = new.torrent_id);
     return null;
 end;
 $$;

@@ -84,6 +84,32 @@ public sealed class FailedFlushTests : IAsyncLifetime
         Assert.Equal(1000, await _database.ScalarAsync<long>("select raw_downloaded from user_torrents where user_id = 1 and torrent_id = 1"));
     }
 
+    [Fact]
+    public async Task Announces_OnceUserAndTorrentAreCached_ReadNothingFromTheDatabase()
+    {
+        var passkey = new Passkey("cachedreadsuser01");
+        await _database.ExecuteAsync("insert into users (id, passkey) values (7, $1)", passkey.Value);
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await _database.ExecuteAsync("insert into torrents (id, info_hash) values (7, $1)", hash.Value.ToArray());
+        var user = _cluster.GrainFactory.GetGrain<IUserGrain>(passkey.ToUserKey());
+        var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
+        var junk = _cluster.GrainFactory.GetGrain<IUserGrain>(new Passkey("nosuchpasskey0001").ToUserKey());
+        var profile = (await user.GetProfile())!;
+        await torrent.Scrape();
+        await junk.GetProfile();
+        var readsWhenCached = _store!.Reads;
+
+        for (var i = 0; i < 50; i++)
+        {
+            await user.GetProfile();
+            await torrent.Announce(new AnnounceCommand(
+                PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), i, i, 100, AnnounceEvent.None, 10, false, 7, passkey.ToUserKey(), profile.Multipliers));
+            Assert.Null(await junk.GetProfile());
+        }
+
+        Assert.Equal(readsWhenCached, _store.Reads);
+    }
+
     private sealed class Configurator : ISiloConfigurator
     {
         public static string ConnectionString { get; set; } = "";

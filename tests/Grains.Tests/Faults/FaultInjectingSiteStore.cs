@@ -22,6 +22,11 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ISiteStore
 
     public int FaultsInjected { get; private set; }
 
+    /// <summary>How many times a user or torrent was read from the database.</summary>
+    public int Reads => _reads;
+
+    private int _reads;
+
     public async ValueTask ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default)
     {
         var fault = NextWrite;
@@ -40,9 +45,17 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ISiteStore
         }
     }
 
-    public ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default) => inner.FindUserAsync(userKey, cancellationToken);
+    public ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _reads);
+        return inner.FindUserAsync(userKey, cancellationToken);
+    }
 
-    public ValueTask<TorrentProfile?> FindTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default) => inner.FindTorrentAsync(infoHash, cancellationToken);
+    public ValueTask<TorrentProfile?> FindTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _reads);
+        return inner.FindTorrentAsync(infoHash, cancellationToken);
+    }
 
     public ValueTask<string?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default) => inner.PutUserAsync(passkey, profile, cancellationToken);
 

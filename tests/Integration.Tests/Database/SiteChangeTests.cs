@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Chihaya.Orleans.Gateway.Protocol;
 using Chihaya.Orleans.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
 using static Chihaya.Orleans.TestSupport.Replies;
 
 namespace Chihaya.Orleans.Integration.Tests.Database;
@@ -226,5 +227,32 @@ public sealed class SiteChangeTests(SiteDatabaseFixture fixture)
 
         await Task.Delay(TimeSpan.FromSeconds(3));
         Assert.Equal(TrackerFailure.LeechingNotAllowed, FailureReason(await leecher.AnnounceAsync(host, 0, 0, 100)));
+    }
+
+    [Fact]
+    public async Task BulkSiteChange_ActivatesNoGrains()
+    {
+        var torrents = new List<(long Id, string Key)>();
+        for (var i = 0; i < 300; i++)
+        {
+            var (id, hash) = await fixture.NewTorrentAsync();
+            torrents.Add((id, Convert.ToHexStringLower(hash)));
+        }
+
+        var management = Host.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0);
+        var keys = torrents.Select(t => t.Key).ToHashSet();
+
+        // Site-wide freeleech: 300 notices at once, none for a torrent anyone is using.
+        await Db.ExecuteAsync("update torrents set download_multiplier = 0 where id = any($1)", torrents.Select(t => t.Id).ToArray());
+
+        var mostActive = 0;
+        for (var poll = 0; poll < 20; poll++)
+        {
+            var live = await management.GetDetailedGrainStatistics();
+            mostActive = Math.Max(mostActive, live.Count(s => keys.Contains(s.GrainId.Key.ToString()!)));
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(0, mostActive);
     }
 }
