@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Chihaya.Orleans.Grains.Interfaces.Documents;
 using Chihaya.Orleans.Grains.Site;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -28,8 +27,7 @@ internal sealed class EmbeddedDemoBanner(IServer server, IHostApplicationLifetim
             return;
         }
 
-        var seed = JsonSerializer.Deserialize<SiteSeed>(File.ReadAllText(path), new JsonSerializerOptions(JsonSerializerDefaults.Web));
-        var user = seed?.Users.FirstOrDefault();
+        var user = SiteSeed.Read(path).Users.FirstOrDefault();
         var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
         if (user?.Passkey is null || address is null)
         {

@@ -3,7 +3,6 @@ using Chihaya.Orleans.Gateway.Announce;
 using Chihaya.Orleans.Gateway.Http;
 using Chihaya.Orleans.Gateway.Options;
 using Chihaya.Orleans.Grains.Hosting;
-using Chihaya.Orleans.Grains.Interfaces.Options;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -32,8 +31,7 @@ public static class TrackerGatewayExtensions
             .Validate(o => o.MaxScrapeHashes is >= 1 and <= 1000, "Gateway:MaxScrapeHashes must be between 1 and 1000.")
             .Validate(o => o.TrustedProxies.All(p => System.Net.IPAddress.TryParse(p, out _)), "Gateway:TrustedProxies must be IP addresses.");
         services.AddTrackerSection<AdminOptions>(AdminOptions.Section);
-        services.AddTrackerSection<TrackerOptions>(TrackerOptions.Section);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrackerOptions>, TrackerOptionsValidator>());
+        services.AddTrackerOptions();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ClientAddressResolver>();
         services.AddSingleton<AnnounceHandler>();

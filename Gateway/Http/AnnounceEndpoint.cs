@@ -29,7 +29,14 @@ internal sealed partial class AnnounceEndpoint(
         }
 
         var gateway = options.CurrentValue;
-        if (!TryParse(context.Request, gateway, out var query, out var failure))
+        if (!RawQuery.TryParse(
+                context.Request,
+                gateway.MaxQueryLength,
+                gateway.TrustClaimedAddresses,
+                static (bool trust, ReadOnlySpan<byte> raw, out AnnounceQuery parsed, out string? reason) =>
+                    AnnounceQueryParser.TryParse(raw, trust, out parsed, out reason),
+                out var query,
+                out var failure))
         {
             await BencodeResults.WriteFailureAsync(context.Response, failure);
             return;
@@ -72,28 +79,6 @@ internal sealed partial class AnnounceEndpoint(
     /// <summary>The private-tracker hint for clients that announce without a passkey.</summary>
     public static Task MissingPasskeyAsync(HttpContext context) =>
         BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.MissingPasskey);
-
-    private static bool TryParse(HttpRequest request, GatewayOptions gateway, out AnnounceQuery query, out string failure)
-    {
-        var rented = ArrayPool<byte>.Shared.Rent(gateway.MaxQueryLength);
-        try
-        {
-            if (!RawQuery.TryCopy(request, rented.AsSpan(0, gateway.MaxQueryLength), out var length))
-            {
-                query = default;
-                failure = length > gateway.MaxQueryLength ? TrackerFailure.QueryTooLong : TrackerFailure.BrokenEncoding;
-                return false;
-            }
-
-            var ok = AnnounceQueryParser.TryParse(rented.AsSpan(0, length), gateway.TrustClaimedAddresses, out query, out var reason);
-            failure = reason ?? "";
-            return ok;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-        }
-    }
 
     private static partial class Log
     {

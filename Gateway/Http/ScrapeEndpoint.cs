@@ -26,7 +26,8 @@ internal sealed partial class ScrapeEndpoint(
             return;
         }
 
-        if (!TryParse(context.Request, options.CurrentValue, out var hashes, out var failure))
+        var gateway = options.CurrentValue;
+        if (!RawQuery.TryParse<int, InfoHash[]>(context.Request, gateway.MaxQueryLength, gateway.MaxScrapeHashes, TryParseHashes, out var hashes, out var failure))
         {
             await BencodeResults.WriteFailureAsync(context.Response, failure);
             return;
@@ -55,35 +56,19 @@ internal sealed partial class ScrapeEndpoint(
         await BencodeResults.SendAsync(context.Response, buffer, length);
     }
 
-    private static bool TryParse(HttpRequest request, GatewayOptions gateway, out InfoHash[] hashes, out string failure)
+    private static bool TryParseHashes(int maxHashes, ReadOnlySpan<byte> query, out InfoHash[] hashes, out string? failure)
     {
-        var rented = ArrayPool<byte>.Shared.Rent(gateway.MaxQueryLength);
-        try
+        var found = new InfoHash[maxHashes];
+        if (!ScrapeQueryParser.TryParse(query, found, out var count, out failure))
         {
             hashes = [];
-            if (!RawQuery.TryCopy(request, rented.AsSpan(0, gateway.MaxQueryLength), out var length))
-            {
-                failure = length > gateway.MaxQueryLength ? TrackerFailure.QueryTooLong : TrackerFailure.BrokenEncoding;
-                return false;
-            }
-
-            var found = new InfoHash[gateway.MaxScrapeHashes];
-            if (!ScrapeQueryParser.TryParse(rented.AsSpan(0, length), found, out var count, out var reason))
-            {
-                failure = reason ?? "";
-                return false;
-            }
-
-            // Bencode wants dictionary keys in byte order.
-            hashes = found[..count];
-            Array.Sort(hashes, static (a, b) => a.Value.CompareTo(b.Value));
-            failure = "";
-            return true;
+            return false;
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-        }
+
+        // Bencode wants dictionary keys in byte order.
+        hashes = found[..count];
+        Array.Sort(hashes, static (a, b) => a.Value.CompareTo(b.Value));
+        return true;
     }
 
     private static partial class Log

@@ -18,12 +18,6 @@ internal sealed class UsageLedger
 
     private UsageLedger(UsageLedgerState state) => _state = state;
 
-    public string Source => _state.Source;
-
-    public Traffic TorrentTraffic => _state.TorrentTraffic;
-
-    public long TorrentSnatches => _state.TorrentSnatches;
-
     public bool IsEmpty => _state.PendingByUser.Count == 0 && _state.PendingHistory.Count == 0 && _state.Outstanding.Count == 0
         && _state.OutstandingWrite is null && _state.TorrentTraffic.IsZero && _state.TorrentSnatches == 0;
 

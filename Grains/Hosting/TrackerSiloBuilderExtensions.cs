@@ -29,8 +29,7 @@ public static class TrackerSiloBuilderExtensions
             services.Insert(0, ServiceDescriptor.Singleton<IHostedService, SchemaMigrationService>());
         }
 
-        services.AddTrackerSection<TrackerOptions>(TrackerOptions.Section);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TrackerOptions>, TrackerOptionsValidator>());
+        services.AddTrackerOptions();
         services.AddTrackerSection<StatsOptions>(StatsOptions.Section)
             .Validate(o => o.FlushInterval > TimeSpan.Zero, "Stats:FlushInterval must be positive.");
         services.AddTrackerSection<SiteOptions>(SiteOptions.Section)

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Chihaya.Orleans.Grains.Interfaces.Documents;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 
@@ -7,13 +6,9 @@ namespace Chihaya.Orleans.Grains.Site;
 /// <summary>Fills the in-memory site from its seed file; a broken seed stops the start with a clear message.</summary>
 internal static class SiteSeedLoader
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { AllowTrailingCommas = true };
-
     public static async Task LoadAsync(string path, ISiteStore store, CancellationToken cancellationToken)
     {
-        await using var file = File.OpenRead(path);
-        var seed = await JsonSerializer.DeserializeAsync<SiteSeed>(file, Json, cancellationToken)
-            ?? throw new InvalidDataException($"Seed file {path} is empty.");
+        var seed = SiteSeed.Read(path);
 
         foreach (var user in seed.Users)
         {

@@ -24,10 +24,6 @@ public sealed class ProjectProcess : IAsyncDisposable
 
     public string Name { get; }
 
-    public int Id => _process.Id;
-
-    public bool HasExited => _process.HasExited;
-
     public string Output
     {
         get
