@@ -15,6 +15,11 @@ public interface ITorrentGrain : IGrainWithStringKey
     [Alias("Scrape")]
     ValueTask<TorrentCounts> Scrape();
 
+    /// <summary>The site's torrent as this swarm enforces it now (null: not registered), for operators and tests.</summary>
+    [Alias("GetProfile")]
+    [AlwaysInterleave]
+    ValueTask<TorrentProfile?> GetProfile();
+
     /// <summary>Reloads the site's profile of the torrent (called after the site changed it); never holds announces back.</summary>
     [Alias("Refresh")]
     [AlwaysInterleave]

@@ -11,6 +11,14 @@ namespace Chihaya.Orleans.Gateway.Hosting;
 /// <summary>Wires the gateway: its options, the announce path, and the way it reaches grains.</summary>
 public static class TrackerGatewayExtensions
 {
+    private static readonly string[] PathLoggingCategories =
+    [
+        "Microsoft.AspNetCore.Hosting.Diagnostics",
+        "Microsoft.AspNetCore.Server.Kestrel.BadRequests",
+        "Microsoft.AspNetCore.HttpLogging",
+        "Microsoft.AspNetCore.Routing.Matching",
+    ];
+
     /// <summary>
     /// Adds the gateway. With <c>Cluster:Mode</c> = Embedded the silo runs in this process; with Client
     /// the gateway connects to silos elsewhere.
@@ -19,13 +27,15 @@ public static class TrackerGatewayExtensions
     {
         var services = builder.Services;
 
-        // ASP.NET Core's request-level logs (Debug and Trace, and the Information "Request starting" lines)
-        // print request paths, and every announce path holds a passkey. Capped here, in code: these rules
-        // come after appsettings and environment, so they win over a "Default" or "Microsoft.AspNetCore" level.
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Information);
-        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
-        builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel.BadRequests", LogLevel.None);
-        builder.Logging.AddFilter("Microsoft.AspNetCore.HttpLogging", LogLevel.None);
+        // Every announce path holds a passkey. These categories write request paths or raw request lines (at
+        // Information, Debug or Trace), so they are off whatever level is configured: rules added in code come
+        // after appsettings and the environment, and win over a "Default" or "Microsoft.AspNetCore" level. All
+        // other categories keep the configured level (shipped: Warning for Microsoft.AspNetCore, so no line per request).
+        foreach (var category in PathLoggingCategories)
+        {
+            builder.Logging.AddFilter(category, LogLevel.None);
+        }
+
         services.AddTrackerSection<GatewayOptions>(GatewayOptions.Section)
             .Validate(o => o.MaxQueryLength is >= 256 and <= 65536, "Gateway:MaxQueryLength must be between 256 and 65536.")
             .Validate(o => o.MaxScrapeHashes is >= 1 and <= 1000, "Gateway:MaxScrapeHashes must be between 1 and 1000.")

@@ -162,6 +162,8 @@ internal sealed partial class TorrentGrain(
             : TorrentCounts.Unregistered);
     }
 
+    public ValueTask<TorrentProfile?> GetProfile() => ValueTask.FromResult(_profile);
+
     public async ValueTask Refresh()
     {
         await ReloadProfileAsync();

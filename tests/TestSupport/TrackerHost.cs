@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Chihaya.Orleans.Gateway.Hosting;
+using Chihaya.Orleans.Grains.Interfaces;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Builder;
@@ -43,7 +44,12 @@ public sealed class TrackerHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<TrackerHost> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, string host = "127.0.0.1", Action<WebApplicationBuilder>? configure = null)
+    /// <summary>Starts the embedded tracker on a free loopback port.</summary>
+    /// <param name="settings">Configuration on top of the test defaults.</param>
+    /// <param name="host">The address to listen on.</param>
+    /// <param name="configure">Changes to the builder before the tracker is added (logging, services).</param>
+    /// <param name="clock">The tracker's clock; a fake one lets a test move time (timeouts, pruning) instead of waiting.</param>
+    public static async Task<TrackerHost> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, string host = "127.0.0.1", Action<WebApplicationBuilder>? configure = null, TimeProvider? clock = null)
     {
         var adminToken = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
@@ -66,6 +72,11 @@ public sealed class TrackerHost : IAsyncDisposable
         }
 
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        if (clock is not null)
+        {
+            builder.Services.AddSingleton(clock);
+        }
+
         configure?.Invoke(builder);
         builder.WebHost.UseUrls($"http://{host}:0");
         builder.AddTrackerGateway();
@@ -107,18 +118,34 @@ public sealed class TrackerHost : IAsyncDisposable
 
     /// <summary>
     /// Polls the admin API until <paramref name="condition"/> holds (statistics arrive after a flush), then
-    /// waits several more flush intervals and reads again, so a late duplicate would show in the answer.
+    /// settles the tracker and reads again, so a late duplicate would show in the answer.
     /// </summary>
     public async Task<JsonElement> WaitForAdminAsync(string path, Func<JsonElement, bool> condition, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
-        while (!condition(await GetAdminAsync(path)) && DateTime.UtcNow < deadline)
+        await Eventually.ValueAsync(() => GetAdminAsync(path), condition, timeout);
+        await SettleAsync();
+        return await GetAdminAsync(path);
+    }
+
+    /// <summary>
+    /// Hands on everything the tracker has accounted and not yet written: every active swarm flushes to the
+    /// user grains, then every user grain writes to the site. Afterwards the site holds every announce so far,
+    /// with no waiting on timers.
+    /// </summary>
+    public async Task SettleAsync()
+    {
+        var grains = Services.GetRequiredService<IGrainFactory>();
+        var activations = await grains.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics();
+        var keys = activations.Select(activation => activation.GrainId).ToList();
+        foreach (var torrent in keys.Where(id => id.Type.ToString() == "torrent"))
         {
-            await Task.Delay(50);
+            await grains.GetGrain<ITorrentGrain>(torrent.Key.ToString()!).FlushUsage();
         }
 
-        await Task.Delay(TimeSpan.FromMilliseconds(400));
-        return await GetAdminAsync(path);
+        foreach (var user in keys.Where(id => id.Type.ToString() == "user"))
+        {
+            await grains.GetGrain<IUserGrain>(user.Key.ToString()!).FlushUsage();
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -10,12 +10,14 @@ public sealed class GroupCommitTests
         var value = 0;
         var written = new List<int>();
         var firstWrite = new TaskCompletionSource();
+        var firstSnapshotTaken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var writes = 0;
         var commit = new GroupCommit(async () =>
         {
             var snapshot = value;
             if (++writes == 1)
             {
+                firstSnapshotTaken.SetResult();
                 await firstWrite.Task;
             }
 
@@ -24,7 +26,7 @@ public sealed class GroupCommitTests
 
         value = 1;
         var first = commit.CommitAsync();
-        await Task.Delay(50);   // the first write has taken its snapshot and is running
+        await firstSnapshotTaken.Task;
         value = 2;
         var second = commit.CommitAsync();
         value = 3;

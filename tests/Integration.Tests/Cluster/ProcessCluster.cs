@@ -98,6 +98,19 @@ public sealed class ProcessCluster : IAsyncDisposable
         return Bencode.DecodeDictionary(await response.Content.ReadAsByteArrayAsync());
     }
 
+    /// <summary>
+    /// Stops every silo gracefully (SIGTERM), one after another, so each hands on what it holds as it goes. Afterwards
+    /// no process writes statistics any more, so a test reads the database without waiting. (What the last silo
+    /// could not hand on stays in grain storage, so this is no way to wait for statistics, only to end writes.)
+    /// </summary>
+    public async Task StopSilosAsync()
+    {
+        foreach (var silo in _silos)
+        {
+            await silo.StopAsync(TimeSpan.FromSeconds(60));
+        }
+    }
+
     /// <summary>Everything the processes printed, for a failing test's message.</summary>
     public string Logs => string.Join("\n", _silos.Select((s, i) => $"--- silo {i}\n{s.Output}").Append($"--- gateway\n{Gateway?.Output}"));
 

@@ -1,4 +1,5 @@
 using Chihaya.Orleans.TestSupport;
+using Microsoft.Extensions.Time.Testing;
 using static Chihaya.Orleans.TestSupport.Replies;
 
 namespace Chihaya.Orleans.Integration.Tests.Database;
@@ -137,14 +138,8 @@ public sealed class StatisticsAccuracyTests(SiteDatabaseFixture fixture)
             }
         }
 
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        string mismatch;
-        do
-        {
-            await Task.Delay(300);
-            mismatch = await CompareAsync(db, "users", expectedUser) + await CompareAsync(db, "torrents", expectedTorrent);
-        }
-        while (mismatch.Length > 0 && DateTime.UtcNow < deadline);
+        await fixture.Host.SettleAsync();
+        var mismatch = await CompareAsync(db, "users", expectedUser) + await CompareAsync(db, "torrents", expectedTorrent);
 
         Assert.True(mismatch.Length == 0, mismatch);
         foreach (var (torrentId, snatches) in expectedSnatches)
@@ -159,28 +154,26 @@ public sealed class StatisticsAccuracyTests(SiteDatabaseFixture fixture)
     public async Task History_SeedingTimeCompletionAndSwarmSize_LandInTheSiteTables()
     {
         var db = fixture.Database;
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await TrackerHost.StartAsync(
+            new Dictionary<string, string?> { ["Site:Store"] = "Postgres", ["Database:ConnectionString"] = db.ConnectionString },
+            clock: clock);
         var (seederId, seederKey) = await fixture.NewUserAsync();
         var (leecherId, leecherKey) = await fixture.NewUserAsync();
         var (torrentId, hash) = await fixture.NewTorrentAsync();
         var seeder = new Announcer(seederKey, hash, UrlBytes.Random20(), 41001);
         var leecher = new Announcer(leecherKey, hash, UrlBytes.Random20(), 41002);
 
-        await seeder.AnnounceAsync(fixture.Host, 0, 0, 0, "started");
-        await leecher.AnnounceAsync(fixture.Host, 0, 0, 1000, "started");
-        await Task.Delay(TimeSpan.FromSeconds(2.2));
-        await seeder.AnnounceAsync(fixture.Host, 1000, 0, 0);
-        await leecher.AnnounceAsync(fixture.Host, 0, 1000, 0, "completed");
-
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (await db.ScalarAsync<long>("select count(*) from user_torrents where torrent_id = $1 and completed_at is not null", torrentId) == 0
-            && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-        }
+        await seeder.AnnounceAsync(host, 0, 0, 0, "started");
+        await leecher.AnnounceAsync(host, 0, 0, 1000, "started");
+        clock.Advance(TimeSpan.FromSeconds(150));
+        await seeder.AnnounceAsync(host, 1000, 0, 0);
+        await leecher.AnnounceAsync(host, 0, 1000, 0, "completed");
+        await host.SettleAsync();
 
         Assert.Equal(2, await db.ScalarAsync<int>("select seeders from torrents where id = $1", torrentId));
         Assert.Equal(0, await db.ScalarAsync<int>("select leechers from torrents where id = $1", torrentId));
-        Assert.InRange(await db.ScalarAsync<long>("select seeding_seconds from user_torrents where user_id = $1 and torrent_id = $2", seederId, torrentId), 2, 4);
+        Assert.Equal(150, await db.ScalarAsync<long>("select seeding_seconds from user_torrents where user_id = $1 and torrent_id = $2", seederId, torrentId));
         Assert.Equal(1000, await db.ScalarAsync<long>("select raw_uploaded from user_torrents where user_id = $1 and torrent_id = $2", seederId, torrentId));
         Assert.Equal(1000, await db.ScalarAsync<long>("select raw_downloaded from user_torrents where user_id = $1 and torrent_id = $2", leecherId, torrentId));
         Assert.True(await db.ScalarAsync<bool>("select completed_at is not null and last_announce_at >= completed_at from user_torrents where user_id = $1 and torrent_id = $2", leecherId, torrentId));

@@ -1,8 +1,12 @@
 using System.Collections.Concurrent;
 using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.TestSupport;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using static Chihaya.Orleans.TestSupport.Replies;
 
 namespace Chihaya.Orleans.Integration.Tests.Http;
@@ -13,25 +17,31 @@ public sealed class DedicatedHostTests
     [Fact]
     public async Task SilentPeers_ArePrunedByTheGrainWithoutAnyRequest()
     {
-        await using var host = await TrackerHost.StartAsync(new Dictionary<string, string?>
-        {
-            ["Tracker:AnnounceInterval"] = "00:00:01",
-            ["Tracker:MinAnnounceInterval"] = "00:00:01",
-            ["Tracker:PeerTimeout"] = "00:00:02",
-            ["Tracker:PruneInterval"] = "00:00:00.250",
-        });
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await TrackerHost.StartAsync(clock: clock);
         var (passkey, hash) = await RegisterUserAndTorrentAsync(host);
         var peer = new Announcer(passkey, hash, UrlBytes.Random20());
         await peer.AnnounceAsync(host, 0, 0, 0, "started");
         var path = $"/admin/torrents/{Convert.ToHexStringLower(hash)}";
-        Assert.Equal(1, (await host.GetAdminAsync(path)).GetProperty("seeders").GetInt32());
+        var options = host.Services.GetRequiredService<IOptions<TrackerOptions>>().Value;
 
-        var afterTimeout = await host.WaitForAdminAsync(path, d => d.GetProperty("seeders").GetInt32() == 0, TimeSpan.FromSeconds(10));
+        clock.Advance(options.PeerTimeout - options.PruneInterval);
+        var beforeTimeout = await host.GetAdminAsync(path);
+        clock.Advance(options.PruneInterval);
+        // The prune timer runs on the grain's scheduler after the clock moved: wait for its work, moving on one prune period a poll.
+        var afterTimeout = await Eventually.ValueAsync(
+            async () =>
+            {
+                clock.Advance(options.PruneInterval);
+                return await host.GetAdminAsync(path);
+            },
+            d => d.GetProperty("seeders").GetInt32() == 0);
 
+        Assert.Equal(1, beforeTimeout.GetProperty("seeders").GetInt32());
         Assert.Equal(0, afterTimeout.GetProperty("seeders").GetInt32());
         // Traffic a pruned peer reports later cannot be told apart from a new session: it is a new baseline.
         await peer.AnnounceAsync(host, 5000, 0, 0);
-        await Task.Delay(500);
+        await host.SettleAsync();
         Assert.Equal(0, (await host.GetAdminAsync($"/admin/users/{passkey}")).GetProperty("stats").GetProperty("rawUploaded").GetInt64());
     }
 
@@ -117,6 +127,37 @@ public sealed class DedicatedHostTests
         Assert.DoesNotContain(grainIds, id => id.Contains(passkey, StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain(lines, line => line.Contains(passkey, StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain(lines, line => line.Contains(host.AdminToken, StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task Announces_AtTheShippedLogLevels_WriteNoLinePerRequest()
+    {
+        var lines = new ConcurrentQueue<string>();
+        await using var host = await TrackerHost.StartAsync(
+            ShippedLogLevels(),
+            configure: builder =>
+            {
+                builder.Logging.SetMinimumLevel(LogLevel.Trace);
+                builder.Logging.AddProvider(new CapturingLoggerProvider(lines));
+            });
+        var (passkey, hash) = await RegisterUserAndTorrentAsync(host);
+        var linesBefore = lines.Count;
+
+        for (var i = 0; i < 5; i++)
+        {
+            await new Announcer(passkey, hash, UrlBytes.Random20()).AnnounceAsync(host, 0, 0, 10, "started");
+        }
+
+        Assert.Equal(linesBefore, lines.Count);
+    }
+
+    /// <summary>The "Logging:LogLevel" section of the gateway's shipped appsettings.json, and nothing else of it.</summary>
+    private static Dictionary<string, string?> ShippedLogLevels()
+    {
+        var shipped = new ConfigurationBuilder().AddJsonFile(Path.Combine(RepositoryPaths.Root, "Gateway", "appsettings.json")).Build();
+        var levels = shipped.GetSection("Logging:LogLevel").GetChildren().ToDictionary(level => $"Logging:LogLevel:{level.Key}", level => level.Value);
+        Assert.Equal("Warning", levels["Logging:LogLevel:Microsoft.AspNetCore"]);
+        return levels;
     }
 
     private static async Task<(string Passkey, byte[] InfoHash)> RegisterUserAndTorrentAsync(TrackerHost host)

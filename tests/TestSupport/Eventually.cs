@@ -1,0 +1,34 @@
+namespace Chihaya.Orleans.TestSupport;
+
+/// <summary>
+/// Waits for something that happens asynchronously (a timer's work, a flush, another process) by polling a
+/// condition until a deadline. The deadline is generous and only bounds a failing test: a passing test
+/// returns as soon as the condition holds, so nothing depends on how fast the machine is.
+/// </summary>
+public static class Eventually
+{
+    public static readonly TimeSpan DefaultDeadline = TimeSpan.FromSeconds(30);
+
+    private static readonly TimeSpan PollDelay = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>Reads <paramref name="read"/> until <paramref name="condition"/> holds and returns that value, or the last one read at the deadline.</summary>
+    public static async Task<T> ValueAsync<T>(Func<Task<T>> read, Func<T, bool> condition, TimeSpan? deadline = null)
+    {
+        var until = DateTime.UtcNow + (deadline ?? DefaultDeadline);
+        var value = await read();
+        while (!condition(value) && DateTime.UtcNow < until)
+        {
+            await Task.Delay(PollDelay);
+            value = await read();
+        }
+
+        return value;
+    }
+
+    /// <summary>Waits until <paramref name="condition"/> holds; fails the test with <paramref name="what"/> at the deadline.</summary>
+    public static async Task TrueAsync(Func<Task<bool>> condition, string what, TimeSpan? deadline = null)
+    {
+        var held = await ValueAsync(condition, static holds => holds, deadline);
+        Assert.True(held, $"not seen before the deadline: {what}");
+    }
+}
