@@ -1,12 +1,17 @@
 using Chihaya.Orleans.Gateway.Hosting;
+using Chihaya.Orleans.Grains.Hosting;
 
-// appsettings.json lives beside the program, wherever it is started from.
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-builder.AddTrackerGateway();
+return await StartupProblems.RunAsync("chihaya gateway", async () =>
+{
+    // appsettings.json lives beside the program, wherever it is started from.
+    var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+    builder.AddTrackerGateway();
 
-var app = builder.Build();
-app.MapTracker();
-app.Run();
+    var app = builder.Build();
+    app.MapTracker();
+    StartupProblems.CheckBeforeStart(app.Services, app.TrackerListeners());
+    await app.RunAsync();
+});
 
 /// <summary>The entry point, visible to tests that host the gateway.</summary>
 public partial class Program;

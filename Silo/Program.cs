@@ -2,26 +2,29 @@ using Chihaya.Orleans.Grains.Database;
 using Chihaya.Orleans.Grains.Hosting;
 using Microsoft.Extensions.Hosting;
 
-// appsettings.json lives beside the program, wherever it is started from.
-var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
-
-if (args is ["migrate", ..])
+return await StartupProblems.RunAsync("chihaya silo", async () =>
 {
-    // For a deploy job: bring the database schema up to date, then exit.
-    var connectionString = builder.Configuration[$"{DatabaseOptions.Section}:{nameof(DatabaseOptions.ConnectionString)}"];
-    if (string.IsNullOrEmpty(connectionString))
+    // appsettings.json lives beside the program, wherever it is started from.
+    var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+
+    if (args is ["migrate", ..])
     {
-        Console.Error.WriteLine("migrate: set Database:ConnectionString (e.g. Database__ConnectionString=...).");
-        return 2;
+        // For a deploy job: bring the database schema up to date, then exit.
+        var connectionString = builder.Configuration[$"{DatabaseOptions.Section}:{nameof(DatabaseOptions.ConnectionString)}"];
+        if (string.IsNullOrEmpty(connectionString))
+        {
+            throw new StartupProblemException("migrate: set Database:ConnectionString (e.g. Database__ConnectionString=...).");
+        }
+
+        await using var dataSource = DatabaseRegistration.CreateDataSource(connectionString);
+        var applied = await SchemaMigrator.MigrateAsync(dataSource);
+        Console.WriteLine($"Schema up to date: {SchemaMigrator.Migrations.Count} migrations known, {applied.Count} applied now ({string.Join(", ", applied)}).");
+        return;
     }
 
-    await using var dataSource = DatabaseRegistration.CreateDataSource(connectionString);
-    var applied = await SchemaMigrator.MigrateAsync(dataSource);
-    Console.WriteLine($"Schema up to date: {SchemaMigrator.Migrations.Count} migrations known, {applied.Count} applied now ({string.Join(", ", applied)}).");
-    return 0;
-}
-
-var cluster = TrackerSiloHosting.ReadClusterOptions(builder.Configuration);
-builder.UseOrleans(silo => silo.UseTrackerSilo(cluster, builder.Configuration));
-await builder.Build().RunAsync();
-return 0;
+    var cluster = TrackerSiloHosting.ReadClusterOptions(builder.Configuration);
+    builder.UseOrleans(silo => silo.UseTrackerSilo(cluster, builder.Configuration));
+    var host = builder.Build();
+    StartupProblems.CheckBeforeStart(host.Services, StartupProblems.SiloListeners(cluster));
+    await host.RunAsync();
+});

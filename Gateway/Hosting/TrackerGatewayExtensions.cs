@@ -1,10 +1,10 @@
+using System.Net;
 using Chihaya.Orleans.Gateway.Admin;
 using Chihaya.Orleans.Gateway.Announce;
 using Chihaya.Orleans.Gateway.Http;
 using Chihaya.Orleans.Gateway.Options;
 using Chihaya.Orleans.Grains.Hosting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 
 namespace Chihaya.Orleans.Gateway.Hosting;
 
@@ -61,10 +61,39 @@ public static class TrackerGatewayExtensions
         }
         else
         {
-            throw new OptionsValidationException(TrackerClusterOptions.Section, typeof(TrackerClusterOptions), [$"Cluster:Mode must be {ClusterModes.Embedded} or {ClusterModes.Client}."]);
+            throw new StartupProblemException($"Cluster:Mode must be {ClusterModes.Embedded} or {ClusterModes.Client}, not '{cluster.Mode}'.");
         }
 
         return builder;
+    }
+
+    /// <summary>
+    /// The ports this process will listen on, with the setting that names each: the gateway's URLs and, when the
+    /// silo is embedded, the silo's ports. Checked before start so a taken port is one clear line.
+    /// </summary>
+    public static IEnumerable<(string Setting, IPEndPoint Endpoint)> TrackerListeners(this WebApplication app)
+    {
+        var urls = app.Configuration[WebHostDefaults.ServerUrlsKey] ?? "";
+        foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var binding = BindingAddress.Parse(url);
+            var address = binding.Host is "*" or "+" or "localhost" ? IPAddress.Any
+                : IPAddress.TryParse(binding.Host.Trim('[', ']'), out var parsed) ? parsed
+                : null;
+            if (address is not null)
+            {
+                yield return ("Urls", new IPEndPoint(address, binding.Port));
+            }
+        }
+
+        var cluster = TrackerSiloHosting.ReadClusterOptions(app.Configuration);
+        if (cluster.Mode.Equals(ClusterModes.Embedded, StringComparison.OrdinalIgnoreCase))
+        {
+            foreach (var listener in StartupProblems.SiloListeners(cluster))
+            {
+                yield return listener;
+            }
+        }
     }
 
     /// <summary>Maps announce, scrape, the admin API and a liveness probe.</summary>

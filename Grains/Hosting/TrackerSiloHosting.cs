@@ -17,12 +17,12 @@ public static class TrackerSiloHosting
             ?? new TrackerClusterOptions();
         if (ClusterMemberships.IsRedis(options.Membership) && string.IsNullOrWhiteSpace(options.Redis))
         {
-            throw new InvalidOperationException("Cluster:Membership is Redis but Cluster:Redis (the Redis connection) is empty.");
+            throw new StartupProblemException("Cluster:Membership is Redis but Cluster:Redis (the Redis connection) is empty.");
         }
 
         if (!ClusterMemberships.IsRedis(options.Membership) && !options.Membership.Equals(ClusterMemberships.Localhost, StringComparison.OrdinalIgnoreCase))
         {
-            throw new InvalidOperationException("Cluster:Membership must be Localhost or Redis.");
+            throw new StartupProblemException($"Cluster:Membership must be Localhost or Redis, not '{options.Membership}'.");
         }
 
         return options;

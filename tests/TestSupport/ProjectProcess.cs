@@ -72,6 +72,25 @@ public sealed class ProjectProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits for the process to end by itself and returns its exit status; kills it and fails at the deadline.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill();
+            throw new TimeoutException($"{Name} was still running after {timeout}. Output:\n{Output}");
+        }
+
+        // The exit event can come before the last output lines have been read.
+        await _process.WaitForExitAsync();
+        return _process.ExitCode;
+    }
+
     /// <summary>SIGKILL: the process gets no chance to clean up, as with <c>kill -9</c>.</summary>
     public void Kill() => _process.Kill(entireProcessTree: true);
 
