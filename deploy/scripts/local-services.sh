@@ -6,7 +6,8 @@
 #   local-services.sh stop DIR      stop both (the data stays in DIR)
 #
 # Ports: CHIHAYA_PG_PORT / CHIHAYA_REDIS_PORT, else free ones. PostgreSQL runs as the 'postgres'
-# system user (initdb refuses root); the superuser password is random and written to DIR/env.
+# system user (initdb refuses root); the superuser password is random and written to DIR/env (mode 0600).
+# Starting again after a stop reuses DIR's database, ports and password; Redis starts empty (no persistence).
 set -euo pipefail
 
 command=${1:?usage: local-services.sh start|stop DIR}
@@ -46,17 +47,33 @@ start() {
   dir=$(cd "$dir" && pwd)
   local bin pg_port redis_port password
   bin=$(pg_bin)
-  pg_port=${CHIHAYA_PG_PORT:-$(free_port)}
-  redis_port=${CHIHAYA_REDIS_PORT:-$(free_port)}
-  password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 
-  mkdir -p "$dir/pg" "$dir/redis"
-  as_root chown postgres:postgres "$dir/pg"
+  if [ -f "$dir/pg/data/PG_VERSION" ] && [ -f "$dir/env" ]; then
+    # Started before and stopped since: same data, same ports, same password.
+    # shellcheck disable=SC1091
+    source "$dir/env"
+    pg_port=$CHIHAYA_PG_PORT
+    redis_port=$CHIHAYA_REDIS_PORT
+    password=$(sed -n 's/.*Password=\([^;]*\);.*/\1/p' <<< "$CHIHAYA_TEST_POSTGRES")
+  else
+    rm -rf "$dir/pg" "$dir/redis"
+    pg_port=${CHIHAYA_PG_PORT:-$(free_port)}
+    redis_port=${CHIHAYA_REDIS_PORT:-$(free_port)}
+    password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+    mkdir -p "$dir/pg"
+    as_root chown postgres:postgres "$dir/pg"
+    # The password file lives only while initdb reads it, readable by nobody else, and goes even if initdb fails.
+    local password_file="$dir/pg.pw"
+    trap 'as_root rm -f "'"$password_file"'"' RETURN
+    (umask 077; printf '%s\n' "$password" > "$password_file")
+    as_root chown postgres:postgres "$password_file"
+    run_as_postgres "$bin/initdb" -D "$dir/pg/data" -U postgres --auth=scram-sha-256 --pwfile="$password_file" -E UTF8 >"$dir/pg/initdb.log"
+    as_root rm -f "$password_file"
+  fi
+
+  mkdir -p "$dir/redis"
+  # The postgres user must reach its data folder inside DIR.
   chmod 755 "$dir"
-  printf '%s\n' "$password" > "$dir/pg.pw"
-  as_root chown postgres:postgres "$dir/pg.pw"
-  run_as_postgres "$bin/initdb" -D "$dir/pg/data" -U postgres --auth=scram-sha-256 --pwfile="$dir/pg.pw" -E UTF8 >"$dir/pg/initdb.log"
-  rm -f "$dir/pg.pw"
   run_as_postgres "$bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$dir/pg -c fsync=off -c synchronous_commit=off -c max_connections=200" start >/dev/null
 
@@ -67,12 +84,15 @@ start() {
     sleep 0.1
   done
 
-  cat > "$dir/env" <<ENV
+  # Holds the database password: readable by its owner only.
+  (umask 077; cat > "$dir/env" <<ENV
 export CHIHAYA_PG_PORT=$pg_port
 export CHIHAYA_REDIS_PORT=$redis_port
 export CHIHAYA_TEST_POSTGRES="Host=127.0.0.1;Port=$pg_port;Username=postgres;Password=$password;Database=postgres"
 export CHIHAYA_TEST_REDIS="127.0.0.1:$redis_port"
 ENV
+  )
+  chmod 600 "$dir/env"
   cat "$dir/env"
 }
 
@@ -80,9 +100,16 @@ stop() {
   local bin
   bin=$(pg_bin)
   if [ -f "$dir/redis/redis.pid" ]; then
-    kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
+    redis-cli -p "$(sed -n 's/^export CHIHAYA_REDIS_PORT=//p' "$dir/env" 2>/dev/null)" shutdown nosave >/dev/null 2>&1 \
+      || kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      [ -f "$dir/redis/redis.pid" ] && kill -0 "$(cat "$dir/redis/redis.pid")" 2>/dev/null || break
+      sleep 0.1
+    done
+    rm -f "$dir/redis/redis.pid"
   fi
   if [ -d "$dir/pg/data" ]; then
+    # -w: returns once the server has stopped.
     run_as_postgres "$bin/pg_ctl" -D "$dir/pg/data" -m fast -w stop >/dev/null 2>&1 || true
   fi
 }
