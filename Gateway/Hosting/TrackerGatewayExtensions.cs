@@ -3,8 +3,10 @@ using Chihaya.Orleans.Gateway.Announce;
 using Chihaya.Orleans.Gateway.Http;
 using Chihaya.Orleans.Gateway.Options;
 using Chihaya.Orleans.Grains.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 
 namespace Chihaya.Orleans.Gateway.Hosting;
 
@@ -31,6 +33,9 @@ public static class TrackerGatewayExtensions
             .Validate(o => o.MaxScrapeHashes is >= 1 and <= 1000, "Gateway:MaxScrapeHashes must be between 1 and 1000.")
             .Validate(o => o.TrustedProxies.All(p => System.Net.IPAddress.TryParse(p, out _)), "Gateway:TrustedProxies must be IP addresses.");
         services.AddTrackerSection<AdminOptions>(AdminOptions.Section);
+        services.AddOptions<KestrelServerOptions>().Configure(kestrel =>
+            kestrel.RequestHeaderEncodingSelector = name =>
+                string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase) ? ContentLengthEncoding.Instance : null);
         services.AddTrackerOptions();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ClientAddressResolver>();
@@ -62,6 +67,9 @@ public static class TrackerGatewayExtensions
     {
         var announce = app.Services.GetRequiredService<AnnounceEndpoint>();
         var scrape = app.Services.GetRequiredService<ScrapeEndpoint>();
+
+        // First, so that nothing reads a body whose length is in doubt.
+        app.Use(RequestFraming.RefuseAmbiguousAsync);
         app.MapGet(AnnounceEndpoint.Route, announce.InvokeAsync);
         app.MapGet(ScrapeEndpoint.Route, scrape.InvokeAsync);
         app.MapGet("/announce", AnnounceEndpoint.MissingPasskeyAsync);
