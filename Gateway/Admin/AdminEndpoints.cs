@@ -14,6 +14,7 @@ internal static class AdminEndpoints
 {
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder endpoints)
     {
+        // The PUT handlers read their bodies themselves (AdminJsonBody): a bound body would be read before the filter.
         var admin = endpoints.MapGroup("/admin").AddEndpointFilter<AdminTokenFilter>();
         admin.MapPut("/users/{passkey}", PutUser);
         admin.MapDelete("/users/{passkey}", async (string passkey, IGrainFactory grains) =>
@@ -28,11 +29,17 @@ internal static class AdminEndpoints
         return endpoints;
     }
 
-    private static async Task<IResult> PutUser(string passkey, UserDocument document, IGrainFactory grains)
+    private static async Task<IResult> PutUser(string passkey, HttpRequest request, IGrainFactory grains)
     {
         if (!Passkeys.IsWellFormed(passkey))
         {
             return BadPasskey();
+        }
+
+        var (document, refusal) = await AdminJsonBody.ReadAsync<UserDocument>(request);
+        if (document is null)
+        {
+            return refusal!;
         }
 
         var profile = document.ToProfile(out var error);
@@ -60,11 +67,17 @@ internal static class AdminEndpoints
         });
     }
 
-    private static async Task<IResult> PutTorrent(string infoHash, TorrentDocument document, IGrainFactory grains)
+    private static async Task<IResult> PutTorrent(string infoHash, HttpRequest request, IGrainFactory grains)
     {
         if (!InfoHash.TryParseHex(infoHash, out var hash))
         {
             return BadInfoHash();
+        }
+
+        var (document, refusal) = await AdminJsonBody.ReadAsync<TorrentDocument>(request);
+        if (document is null)
+        {
+            return refusal!;
         }
 
         var profile = document.ToProfile(out var error);

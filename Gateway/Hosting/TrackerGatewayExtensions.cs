@@ -4,7 +4,10 @@ using Chihaya.Orleans.Gateway.Announce;
 using Chihaya.Orleans.Gateway.Http;
 using Chihaya.Orleans.Gateway.Options;
 using Chihaya.Orleans.Grains.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 
 namespace Chihaya.Orleans.Gateway.Hosting;
 
@@ -18,6 +21,9 @@ public static class TrackerGatewayExtensions
         "Microsoft.AspNetCore.HttpLogging",
         "Microsoft.AspNetCore.Routing.Matching",
     ];
+
+    // The request line around the query: "GET /{passkey}/announce?" and " HTTP/1.1\r\n" take under 100 bytes.
+    private const int RequestLineRoom = 256;
 
     /// <summary>
     /// Adds the gateway. With <c>Cluster:Mode</c> = Embedded the silo runs in this process; with Client
@@ -39,8 +45,19 @@ public static class TrackerGatewayExtensions
         services.AddTrackerSection<GatewayOptions>(GatewayOptions.Section)
             .Validate(o => o.MaxQueryLength is >= 256 and <= 65536, "Gateway:MaxQueryLength must be between 256 and 65536.")
             .Validate(o => o.MaxScrapeHashes is >= 1 and <= 1000, "Gateway:MaxScrapeHashes must be between 1 and 1000.")
+            .Validate(
+                o => o.MaxQueryLength >= GatewayOptions.EncodedScrapeHashLength * o.MaxScrapeHashes,
+                $"Gateway:MaxQueryLength must be at least {GatewayOptions.EncodedScrapeHashLength} × Gateway:MaxScrapeHashes, or the largest scrape allowed is refused as too long.")
             .Validate(o => o.TrustedProxies.All(p => System.Net.IPAddress.TryParse(p, out _)), "Gateway:TrustedProxies must be IP addresses.");
         services.AddTrackerSection<AdminOptions>(AdminOptions.Section);
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<GatewayOptions>>((kestrel, gateway) =>
+        {
+            // Kestrel reads the request line before any of our code: it must let every query the gateway accepts
+            // through, so that one too long still gets the failure reason clients show, not a bare 414.
+            kestrel.Limits.MaxRequestLineSize = gateway.Value.MaxQueryLength + RequestLineRoom;
+            kestrel.RequestHeaderEncodingSelector = name =>
+                string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase) ? ContentLengthEncoding.Instance : null;
+        });
         services.AddTrackerOptions();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ClientAddressResolver>();
@@ -101,6 +118,9 @@ public static class TrackerGatewayExtensions
     {
         var announce = app.Services.GetRequiredService<AnnounceEndpoint>();
         var scrape = app.Services.GetRequiredService<ScrapeEndpoint>();
+
+        // First, so that nothing reads a body whose length is in doubt.
+        app.Use(RequestFraming.RefuseAmbiguousAsync);
         app.MapGet(AnnounceEndpoint.Route, announce.InvokeAsync);
         app.MapGet(ScrapeEndpoint.Route, scrape.InvokeAsync);
         app.MapGet("/announce", AnnounceEndpoint.MissingPasskeyAsync);

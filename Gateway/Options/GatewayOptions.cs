@@ -5,8 +5,18 @@ public sealed class GatewayOptions
 {
     public const string Section = "Gateway";
 
-    /// <summary>Longest query string accepted, in bytes; real announces are under 500.</summary>
-    public int MaxQueryLength { get; set; } = 2048;
+    /// <summary>
+    /// Bytes one info hash takes in a scrape query when every byte is percent-encoded:
+    /// <c>info_hash=</c>, 60 characters and <c>&amp;</c>.
+    /// </summary>
+    public const int EncodedScrapeHashLength = 71;
+
+    /// <summary>
+    /// Longest query string accepted, in bytes. Real announces are under 500; a scrape of
+    /// <see cref="MaxScrapeHashes"/> hashes needs up to <see cref="EncodedScrapeHashLength"/> bytes a hash, so this
+    /// must be at least that product. Kestrel's request-line limit is set from it at start.
+    /// </summary>
+    public int MaxQueryLength { get; set; } = 8192;
 
     /// <summary>Most info hashes one scrape may ask for.</summary>
     public int MaxScrapeHashes { get; set; } = 64;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json;
 using Chihaya.Orleans.TestSupport;
 
 namespace Chihaya.Orleans.Integration.Tests.Http;
@@ -25,9 +26,37 @@ public sealed class AdminApiTests(TrackerFixture fixture)
 
         using var get = await client.GetAsync($"/admin/users/{TrackerFixture.NewPasskey()}");
         using var put = await client.PutAsJsonAsync($"/admin/users/{TrackerFixture.NewPasskey()}", new { id = 5 });
+        using var malformed = await client.PutAsync($"/admin/users/{TrackerFixture.NewPasskey()}", new StringContent("not json", Encoding.UTF8, "application/json"));
 
         Assert.Equal(HttpStatusCode.Unauthorized, get.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, put.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, malformed.StatusCode);
+    }
+
+    [Fact]
+    public async Task Admin_WithoutTheToken_IsRefusedBeforeTheBodyIsRead()
+    {
+        using var connection = await RawHttp.ConnectAsync(Host.BaseAddress);
+
+        // Announces 25 MB but sends only a few KB: a server that reads the body first never answers.
+        await connection.SendAsync(
+            $"PUT /admin/users/{TrackerFixture.NewPasskey()} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {25 * 1024 * 1024}\r\n\r\n{{\"id\":1,\"pad\":\"{new string('x', 4096)}");
+
+        Assert.True(await connection.ReadResponseHeadAsync(TimeSpan.FromSeconds(10)), $"no answer before the rest of the body; received: {connection.Received}");
+        Assert.Equal([401], connection.Statuses);
+        Assert.Contains("Connection: close", connection.Received, StringComparison.OrdinalIgnoreCase);
+        Assert.True(await connection.ReadToCloseAsync(TimeSpan.FromSeconds(10)), "the connection stayed open for the unread body");
+    }
+
+    [Fact]
+    public async Task Admin_Disabled_IsForbiddenWhateverTheBody()
+    {
+        await using var host = await TrackerHost.StartAsync(new Dictionary<string, string?> { ["Admin:Token"] = "" });
+        using var content = new StringContent("not json", Encoding.UTF8, "application/json");
+
+        using var response = await host.Admin.PutAsync($"/admin/users/{TrackerFixture.NewPasskey()}", content);
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
     }
 
     [Fact]
@@ -80,6 +109,23 @@ public sealed class AdminApiTests(TrackerFixture fixture)
         using var response = await Host.Admin.PutAsync(path, content);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error");
+        Assert.False(string.IsNullOrWhiteSpace(error.GetString()));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Admin_OversizedBody_IsRefusedWith413(bool chunked)
+    {
+        // Valid JSON: only its size is wrong.
+        using var content = new StringContent("""{"id":1}""" + new string(' ', 100 * 1024), Encoding.UTF8, "application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Put, $"/admin/users/{TrackerFixture.NewPasskey()}") { Content = content };
+        request.Headers.TransferEncodingChunked = chunked;
+
+        using var response = await Host.Admin.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
     }
 
     [Fact]

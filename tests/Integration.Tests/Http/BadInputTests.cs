@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Chihaya.Orleans.Gateway.Options;
 using Chihaya.Orleans.Gateway.Protocol;
 using Chihaya.Orleans.TestSupport;
 using static Chihaya.Orleans.TestSupport.Replies;
@@ -31,7 +32,7 @@ public sealed class BadInputTests(TrackerFixture fixture)
         { $"info_hash={Hash}&peer_id={Peer}&port=1&uploaded=0&downloaded=0&left=0&event=bogus", TrackerFailure.InvalidEvent },
         { $"info_hash=%00%FF%2B%25%C3%28%80abcdefghijkl%G1&peer_id={Peer}&port=1&uploaded=0&downloaded=0&left=0", TrackerFailure.BrokenEncoding },
         { $"info_hash={Hash}&peer_id={Peer}&port=1&uploaded=0&downloaded=0&left=0&numwant=-1", TrackerFailure.InvalidNumWant },
-        { $"info_hash={Hash}&peer_id={Peer}&port=1&uploaded=0&downloaded=0&left=0&key=" + new string('k', 3000), TrackerFailure.QueryTooLong },
+        { $"info_hash={Hash}&peer_id={Peer}&port=1&uploaded=0&downloaded=0&left=0&key=" + new string('k', new GatewayOptions().MaxQueryLength), TrackerFailure.QueryTooLong },
     };
 
     [Theory]
