@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives, only those missing: the real BitTorrent
-# clients of ../shared/realclient and the tools its scripts call. Safe to run every time.
+# clients that tests/Integration.Tests/RealClients starts (aria2c, qbittorrent-nox, rtorrent, and
+# python3-libtorrent under /usr/bin/python3). Safe to run every time.
 set -euo pipefail
 
 packages=(curl python3 mktorrent aria2 qbittorrent-nox rtorrent transmission-daemon transmission-cli python3-libtorrent)

@@ -4,10 +4,22 @@ namespace Chihaya.Orleans.TestSupport;
 
 /// <summary>
 /// A strict bencode reader for assertions: byte strings stay bytes, dictionaries keep their raw keys
-/// and it fails on unsorted keys or trailing data, so tests catch encoding mistakes too.
+/// and it fails on unsorted keys or trailing data, so tests catch encoding mistakes too. Its writer
+/// builds what tests hand to real clients, such as .torrent files.
 /// </summary>
 public static class Bencode
 {
+    /// <summary>
+    /// Encodes integers, text (as UTF-8), byte strings and dictionaries with text keys. Keys are written in
+    /// sorted order, so the same value always gives the same bytes (an info hash depends on that).
+    /// </summary>
+    public static byte[] Encode(object value)
+    {
+        using var output = new MemoryStream();
+        Write(output, value);
+        return output.ToArray();
+    }
+
     public static object Decode(ReadOnlySpan<byte> data)
     {
         var position = 0;
@@ -68,5 +80,39 @@ public static class Bencode
                 position = colon + 1 + length;
                 return bytes;
         }
+    }
+
+    private static void Write(MemoryStream output, object value)
+    {
+        switch (value)
+        {
+            case int or long:
+                output.Write(Encoding.ASCII.GetBytes($"i{value}e"));
+                break;
+            case string text:
+                WriteString(output, Encoding.UTF8.GetBytes(text));
+                break;
+            case byte[] bytes:
+                WriteString(output, bytes);
+                break;
+            case IReadOnlyDictionary<string, object> dictionary:
+                output.WriteByte((byte)'d');
+                foreach (var (key, item) in dictionary.OrderBy(entry => entry.Key, StringComparer.Ordinal))
+                {
+                    WriteString(output, Encoding.UTF8.GetBytes(key));
+                    Write(output, item);
+                }
+
+                output.WriteByte((byte)'e');
+                break;
+            default:
+                throw new ArgumentException($"Cannot bencode a {value.GetType().Name}.", nameof(value));
+        }
+    }
+
+    private static void WriteString(MemoryStream output, byte[] bytes)
+    {
+        output.Write(Encoding.ASCII.GetBytes($"{bytes.Length}:"));
+        output.Write(bytes);
     }
 }

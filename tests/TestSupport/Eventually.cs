@@ -11,14 +11,17 @@ public static class Eventually
 
     private static readonly TimeSpan PollDelay = TimeSpan.FromMilliseconds(20);
 
-    /// <summary>Reads <paramref name="read"/> until <paramref name="condition"/> holds and returns that value, or the last one read at the deadline.</summary>
-    public static async Task<T> ValueAsync<T>(Func<Task<T>> read, Func<T, bool> condition, TimeSpan? deadline = null)
+    /// <summary>
+    /// Reads <paramref name="read"/> until <paramref name="condition"/> holds and returns that value, or the last one
+    /// read at the deadline. A longer <paramref name="pollDelay"/> suits a costly read, such as hashing a large file.
+    /// </summary>
+    public static async Task<T> ValueAsync<T>(Func<Task<T>> read, Func<T, bool> condition, TimeSpan? deadline = null, TimeSpan? pollDelay = null)
     {
         var until = DateTime.UtcNow + (deadline ?? DefaultDeadline);
         var value = await read();
         while (!condition(value) && DateTime.UtcNow < until)
         {
-            await Task.Delay(PollDelay);
+            await Task.Delay(pollDelay ?? PollDelay);
             value = await read();
         }
 
@@ -26,9 +29,9 @@ public static class Eventually
     }
 
     /// <summary>Waits until <paramref name="condition"/> holds; fails the test with <paramref name="what"/> at the deadline.</summary>
-    public static async Task TrueAsync(Func<Task<bool>> condition, string what, TimeSpan? deadline = null)
+    public static async Task TrueAsync(Func<Task<bool>> condition, string what, TimeSpan? deadline = null, TimeSpan? pollDelay = null)
     {
-        var held = await ValueAsync(condition, static holds => holds, deadline);
+        var held = await ValueAsync(condition, static holds => holds, deadline, pollDelay);
         Assert.True(held, $"not seen before the deadline: {what}");
     }
 }

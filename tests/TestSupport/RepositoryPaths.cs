@@ -1,12 +1,9 @@
 namespace Chihaya.Orleans.TestSupport;
 
-/// <summary>Finds the repository root (the folder holding the solution) and <c>../shared</c> beside it.</summary>
+/// <summary>Finds the repository root: the folder holding the solution.</summary>
 public static class RepositoryPaths
 {
     public static string Root { get; } = FindRoot();
-
-    /// <summary>The team's shared material: test vectors, load scripts, real-client scripts.</summary>
-    public static string Shared => Path.GetFullPath(Path.Combine(Root, "..", "shared"));
 
     private static string FindRoot()
     {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Chihaya.Orleans.Integration.Tests.Http;
 using Chihaya.Orleans.TestSupport;
@@ -9,12 +8,12 @@ namespace Chihaya.Orleans.Integration.Tests.RealClients;
 /// <summary>
 /// Real BitTorrent clients (aria2, qBittorrent, rTorrent, python-libtorrent) complete a download of a
 /// private torrent through the tracker's <c>/PASSKEY/announce</c> URL, and the traffic they report lands
-/// on the passkey's user. Driven by <c>../shared/realclient/swarm.sh</c>; the test command installs the clients.
+/// on the passkey's user. Driven by <see cref="RealClientSwarm"/>; the test command installs the clients.
 /// </summary>
 [Trait("Category", "RealClients")]
 public sealed class RealClientTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private const int PayloadMiB = 20;
+    private const int PayloadBytes = 20 * 1024 * 1024;
     private TrackerHost _host = null!;
 
     public async Task InitializeAsync() => _host = await TrackerHost.StartAsync();
@@ -31,13 +30,10 @@ public sealed class RealClientTests(ITestOutputHelper output) : IAsyncLifetime
         var bystander = TrackerFixture.NewPasskey();
         await _host.PutUserAsync(passkey, TrackerFixture.NextId());
         await _host.PutUserAsync(bystander, TrackerFixture.NextId());
-        var registered = Path.GetTempFileName();
 
-        var (exitCode, lastLine) = await RunSwarmAsync(spec, $"{_host.BaseAddress}{passkey}/announce", registered);
+        var infoHash = await new RealClientSwarm(_host, output, PayloadBytes).RunAsync(spec, new Uri($"{_host.BaseAddress}{passkey}/announce"));
 
-        Assert.True(exitCode == 0 && lastLine.StartsWith("PASS", StringComparison.Ordinal), $"swarm.sh: {lastLine}");
-        var infoHash = (await File.ReadAllLinesAsync(registered)).Single();
-        var payload = PayloadMiB * 1024L * 1024L;
+        long payload = PayloadBytes;
         var user = await _host.WaitForAdminAsync($"/admin/users/{passkey}", d => Stat(d, "rawDownloaded") >= leechers * payload);
         var torrent = await _host.WaitForAdminAsync($"/admin/torrents/{infoHash}", d => d.GetProperty("snatches").GetInt64() >= leechers);
         output.WriteLine($"user stats: {user.GetProperty("stats")}; torrent: {torrent}");
@@ -50,31 +46,4 @@ public sealed class RealClientTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     private static long Stat(JsonElement document, string name) => document.GetProperty("stats").GetProperty(name).GetInt64();
-
-    private async Task<(int ExitCode, string LastLine)> RunSwarmAsync(string spec, string announceUrl, string registerLog)
-    {
-        var script = Path.Combine(RepositoryPaths.Shared, "realclient", "swarm.sh");
-        var hook = Path.Combine(AppContext.BaseDirectory, "RealClients", "register-torrent.sh");
-        var start = new ProcessStartInfo("bash", [script, announceUrl, spec])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["SWARM_REGISTER"] = hook;
-        start.Environment["SWARM_SIZE_MIB"] = PayloadMiB.ToString();
-        start.Environment["SWARM_TIMEOUT"] = "120";
-        start.Environment["TRACKER_ADMIN_URL"] = _host.BaseAddress.ToString().TrimEnd('/');
-        start.Environment["TRACKER_ADMIN_TOKEN"] = _host.AdminToken;
-        start.Environment["REGISTER_LOG"] = registerLog;
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-        await process.WaitForExitAsync(timeout.Token);
-        output.WriteLine(await stderr);
-        var lines = (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        output.WriteLine(string.Join('\n', lines));
-        return (process.ExitCode, lines.LastOrDefault() ?? "");
-    }
 }
