@@ -4,7 +4,7 @@
 # python3-libtorrent under /usr/bin/python3). Safe to run every time.
 set -euo pipefail
 
-packages=(curl python3 mktorrent aria2 qbittorrent-nox rtorrent transmission-daemon transmission-cli python3-libtorrent)
+packages=(curl python3 aria2 qbittorrent-nox rtorrent python3-libtorrent)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
