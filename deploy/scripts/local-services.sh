@@ -45,6 +45,8 @@ start() {
   install_missing
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
+  # The postgres user must reach its files inside DIR (mktemp -d makes it 0700).
+  chmod 755 "$dir"
   local bin pg_port redis_port password
   bin=$(pg_bin)
 
@@ -72,8 +74,6 @@ start() {
   fi
 
   mkdir -p "$dir/redis"
-  # The postgres user must reach its data folder inside DIR.
-  chmod 755 "$dir"
   run_as_postgres "$bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$dir/pg -c fsync=off -c synchronous_commit=off -c max_connections=200" start >/dev/null
 
