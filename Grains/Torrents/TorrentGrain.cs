@@ -29,6 +29,7 @@ internal sealed partial class TorrentGrain(
 {
     private readonly Swarm _swarm = new(Random.Shared);
     private readonly PeerSelection _selection = new();
+    private readonly ReloadOrder _reloads = new();
     private UsageLedger _ledger = null!;
     private InfoHash _infoHash;
     private TorrentProfile? _profile;
@@ -74,7 +75,7 @@ internal sealed partial class TorrentGrain(
             _ledger = new UsageLedger($"t:{key}#{Guid.NewGuid():N}");
         }
 
-        SetProfile(await store.FindTorrentAsync(_infoHash, cancellationToken));
+        await ReloadProfileAsync(cancellationToken);
 
         // Interleaved: announces keep flowing while a flush waits on user grains or the store.
         var flushInterval = statsOptions.Value.FlushInterval;
@@ -87,7 +88,8 @@ internal sealed partial class TorrentGrain(
         var unknownLifetime = siteOptions.Value.UnknownKeyLifetime;
         this.RegisterGrainTimer(static (self, _) => self.ForgetIfUnregistered(), this, unknownLifetime, unknownLifetime);
         var refresh = siteOptions.Value.RefreshInterval;
-        // Interleaved: a slow or unreachable database must not hold announces back.
+        // Interleaved: a slow or unreachable database must not hold announces back. It may then overlap a
+        // notice's reload; _reloads keeps the answer of whichever read started last.
         this.RegisterGrainTimer(
             static (self, _) => self.ReloadProfileAsync(),
             this,
@@ -177,10 +179,15 @@ internal sealed partial class TorrentGrain(
 
     private long Snatches => (_profile?.Snatches ?? 0) + _snatchesWrittenSinceLoad + _ledger.UnwrittenSnatches;
 
-    private async Task ReloadProfileAsync()
+    private async Task ReloadProfileAsync(CancellationToken cancellationToken = default)
     {
-        SetProfile(await store.FindTorrentAsync(_infoHash));
-        _snatchesWrittenSinceLoad = 0;
+        var read = _reloads.Start();
+        var profile = await store.FindTorrentAsync(_infoHash, cancellationToken);
+        if (_reloads.TryApply(read))
+        {
+            SetProfile(profile);
+            _snatchesWrittenSinceLoad = 0;
+        }
     }
 
     private void SetProfile(TorrentProfile? profile)

@@ -29,6 +29,7 @@ internal sealed partial class UserGrain : Grain, IUserGrain
     private readonly ILogger<UserGrain> _logger;
     private readonly GroupCommit _commit;
     private readonly LocalActivations _activations;
+    private readonly ReloadOrder _reloads = new();
     private UserProfile? _profile;
     // The live state; storage gets a copy, so a write in progress never sees a change half-made.
     private UserState _live = new();
@@ -61,7 +62,7 @@ internal sealed partial class UserGrain : Grain, IUserGrain
     {
         // Before the profile is read, so a change notice arriving meanwhile still reaches this activation.
         _activations.Add(LocalActivations.User(this.GetPrimaryKeyString()));
-        _profile = await _store.FindUserAsync(this.GetPrimaryKeyString(), cancellationToken);
+        await ReloadProfileAsync(cancellationToken);
         _live = Copy(_state.State, DateTimeOffset.MinValue);
         if (State.Source.Length == 0)
         {
@@ -73,6 +74,7 @@ internal sealed partial class UserGrain : Grain, IUserGrain
         var unknownLifetime = _siteOptions.Value.UnknownKeyLifetime;
         this.RegisterGrainTimer(static (self, _) => self.ForgetIfUnknown(), this, unknownLifetime, unknownLifetime);
         var refresh = _siteOptions.Value.RefreshInterval;
+        // Interleaved, so a slow database holds no announce back; _reloads keeps an overlapping notice's newer answer.
         this.RegisterGrainTimer(
             static (self, _) => self.ReloadProfileAsync(),
             this,
@@ -137,7 +139,15 @@ internal sealed partial class UserGrain : Grain, IUserGrain
 
     public async ValueTask FlushUsage() => await FlushCore();
 
-    private async Task ReloadProfileAsync() => _profile = await _store.FindUserAsync(this.GetPrimaryKeyString());
+    private async Task ReloadProfileAsync(CancellationToken cancellationToken = default)
+    {
+        var read = _reloads.Start();
+        var profile = await _store.FindUserAsync(this.GetPrimaryKeyString(), cancellationToken);
+        if (_reloads.TryApply(read))
+        {
+            _profile = profile;
+        }
+    }
 
     private Task ForgetIfUnknown()
     {
