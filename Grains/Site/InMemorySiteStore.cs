@@ -40,13 +40,13 @@ internal sealed class InMemorySiteStore : ISiteStore
         }
     }
 
-    public ValueTask ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default)
+    public ValueTask<long> ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
             if (_appliedSequences.TryGetValue(write.Source, out var applied) && applied >= write.Sequence)
             {
-                return ValueTask.CompletedTask;
+                return ValueTask.FromResult(0L);
             }
 
             foreach (var user in write.Users)
@@ -57,19 +57,27 @@ internal sealed class InMemorySiteStore : ISiteStore
             foreach (var torrent in write.Torrents)
             {
                 var (traffic, snatches) = _torrentStats.GetValueOrDefault(torrent.TorrentId);
-                _torrentStats[torrent.TorrentId] = (traffic + torrent.Traffic, snatches + torrent.Snatches);
+                _torrentStats[torrent.TorrentId] = (traffic + torrent.Traffic, snatches);
             }
 
+            var counted = 0L;
             foreach (var row in write.History)
             {
                 var key = (row.UserId, row.TorrentId);
-                _history[key] = _history.TryGetValue(key, out var earlier) ? earlier.Then(row) : row;
+                var known = _history.TryGetValue(key, out var earlier);
+                _history[key] = known ? earlier.Then(row) : row;
+                // As in the database: a snatch is the history row's first completion time, once per user and torrent.
+                if (row.CompletedAt is not null && (!known || earlier.CompletedAt is null))
+                {
+                    var (traffic, snatches) = _torrentStats.GetValueOrDefault(row.TorrentId);
+                    _torrentStats[row.TorrentId] = (traffic, snatches + 1);
+                    counted++;
+                }
             }
 
             _appliedSequences[write.Source] = write.Sequence;
+            return ValueTask.FromResult(counted);
         }
-
-        return ValueTask.CompletedTask;
     }
 
     public ValueTask<string?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default)

@@ -234,10 +234,12 @@ internal sealed partial class TorrentGrain(
         {
             try
             {
-                await store.ApplyUsageAsync(write);
+                var snatchesCounted = await store.ApplyUsageAsync(write);
                 _ledger.Written(write);
                 _dirty = true;
-                _snatchesWrittenSinceLoad += write.Torrents.Sum(torrent => torrent.Snatches);
+                // What the site counted, which can be fewer than the swarm did: after a restart the swarm no longer
+                // knows which users have snatched already, and the site refuses their second snatch.
+                _snatchesWrittenSinceLoad += snatchesCounted;
             }
             catch (Exception exception)
             {

@@ -28,7 +28,7 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSite
 
     private int _reads;
 
-    public override async ValueTask ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default)
+    public override async ValueTask<long> ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default)
     {
         var fault = NextWrite;
         NextWrite = Fault.None;
@@ -38,12 +38,14 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSite
             throw new TimeoutException("injected: the database did not answer");
         }
 
-        await base.ApplyUsageAsync(write, cancellationToken);
+        var snatchesCounted = await base.ApplyUsageAsync(write, cancellationToken);
         if (fault == Fault.FailAfterApplying)
         {
             FaultsInjected++;
             throw new TimeoutException("injected: the answer was lost after the batch was applied");
         }
+
+        return snatchesCounted;
     }
 
     public override ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default)

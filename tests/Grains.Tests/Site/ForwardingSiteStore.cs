@@ -11,7 +11,7 @@ internal abstract class ForwardingSiteStore(ISiteStore inner) : ISiteStore
 
     public virtual ValueTask<TorrentProfile?> FindTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default) => inner.FindTorrentAsync(infoHash, cancellationToken);
 
-    public virtual ValueTask ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default) => inner.ApplyUsageAsync(write, cancellationToken);
+    public virtual ValueTask<long> ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default) => inner.ApplyUsageAsync(write, cancellationToken);
 
     public ValueTask<string?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default) => inner.PutUserAsync(passkey, profile, cancellationToken);
 

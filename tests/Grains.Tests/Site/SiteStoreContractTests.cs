@@ -79,7 +79,10 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
         var hash = InfoHash.Read(UrlBytes.Random20());
         var id = NextId();
         await Store.PutTorrentAsync(hash, new TorrentProfile(id, TorrentStatus.Active, null, new Multipliers(2m, 0m), 0));
-        await Store.ApplyUsageAsync(Write("s", 1, NextId(), id, 10, snatches: 3));
+        await Store.ApplyUsageAsync(Write("s", 1, NextId(), id, 10, snatches: 3) with
+        {
+            UserTorrents = [.. Enumerable.Range(0, 3).Select(_ => new UserTorrentUsage(NextId(), id, default, 0, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow))],
+        });
 
         await Store.PutTorrentAsync(hash, new TorrentProfile(id, TorrentStatus.Deleted, "dupe", new Multipliers(2m, 0m), 0));
 
@@ -130,6 +133,40 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
         Assert.Equal(at.AddHours(1), history.Value.CompletedAt);
         Assert.Equal(at.AddHours(2), history.Value.LastAnnounceAt);
         Assert.Null(await Store.GetUserTorrentAsync(userId, torrentId + 1000));
+    }
+
+    [Fact]
+    public async Task ApplyUsage_CompletionsOfOneUserOnOneTorrent_CountOneSnatch_WhicheverBatchOrSourceRepeatsThem()
+    {
+        var torrentId = NextId();
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await Store.PutTorrentAsync(hash, new TorrentProfile(torrentId, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var (alice, bob) = (NextId(), NextId());
+        var at = new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
+        UsageWrite Completion(string source, long sequence, long userId, DateTimeOffset completedAt) => new(
+            source,
+            sequence,
+            [],
+            [new TorrentUsage(torrentId, default, 1)],
+            [new UserTorrentUsage(userId, torrentId, default, 0, completedAt, completedAt)]);
+        var swarm = "t:" + Guid.NewGuid();
+        var reactivatedSwarm = "t:" + Guid.NewGuid();
+
+        long[] counted =
+        [
+            await Store.ApplyUsageAsync(Completion(swarm, 1, alice, at)),
+            await Store.ApplyUsageAsync(Completion(swarm, 2, alice, at.AddHours(1))),              // another peer id of hers
+            await Store.ApplyUsageAsync(Completion(reactivatedSwarm, 1, alice, at.AddHours(2))),   // a swarm that forgot her
+        ];
+        var afterAlice = (await Store.FindTorrentAsync(hash))!.Snatches;
+        counted = [.. counted, await Store.ApplyUsageAsync(Completion(reactivatedSwarm, 2, bob, at.AddHours(3)))];
+        counted = [.. counted, await Store.ApplyUsageAsync(Completion(reactivatedSwarm, 2, bob, at.AddHours(3)))];   // a retry
+
+        Assert.Equal([1L, 0, 0, 1, 0], counted);
+        Assert.Equal(1, afterAlice);
+        Assert.Equal(2, (await Store.FindTorrentAsync(hash))!.Snatches);
+        Assert.Equal(at, (await Store.GetUserTorrentAsync(alice, torrentId))!.Value.CompletedAt);
+        Assert.Equal(at.AddHours(3), (await Store.GetUserTorrentAsync(bob, torrentId))!.Value.CompletedAt);
     }
 
     [Fact]
