@@ -24,6 +24,14 @@ internal interface ISiteStore
     ValueTask<long> ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Says that <paramref name="source"/> will send no more batches: its owner has confirmed every batch of it,
+    /// keeps none in storage and will write under a new source. The store forgets the source's last sequence once
+    /// it has been retired for <see cref="RetiredSources.Grace"/>, and each call forgets a few sources that are due.
+    /// A source that was never applied, or is retired again, changes nothing.
+    /// </summary>
+    ValueTask RetireSourceAsync(string source, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Adds or changes the user <see cref="UserProfile.UserId"/> with this passkey. A user has one passkey: a
     /// new passkey for a known id replaces the old one (a passkey reset), whose user key is returned.
     /// </summary>

@@ -175,6 +175,27 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         return reader.GetInt64(0);
     }
 
+    public async ValueTask RetireSourceAsync(string source, CancellationToken cancellationToken = default)
+    {
+        // Marks this source and forgets a few whose grace has passed, oldest first; the two never touch the same
+        // row (one wants retired_at unset, the other set). Times come from the tracker's clock, like the grace.
+        await using var command = dataSource.CreateCommand("""
+            with retired as (
+                update tracker_applied_batches set retired_at = $2 where source = $1 and retired_at is null
+            ), forgotten as (
+                delete from tracker_applied_batches where source in (
+                    select source from tracker_applied_batches where retired_at < $3 order by retired_at limit $4)
+            )
+            select 1
+            """);
+        var now = time.GetUtcNow();
+        command.Parameters.Add(new NpgsqlParameter { Value = source });
+        command.Parameters.Add(new NpgsqlParameter { Value = now });
+        command.Parameters.Add(new NpgsqlParameter { Value = now - RetiredSources.Grace });
+        command.Parameters.Add(new NpgsqlParameter { Value = RetiredSources.ForgetAtOnce });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public async ValueTask<string?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default)
     {
         // A passkey reset changes the passkey of an existing id: report the old one so its cache is dropped.

@@ -108,7 +108,16 @@ internal sealed partial class TorrentGrain(
                 await state.ClearStateAsync();
             }
 
+            // Only once the clear has succeeded: now no storage holds this source or anything unconfirmed of it,
+            // and the next activation starts a new one.
+            await RetireSourceAsync();
             return;
+        }
+
+        if (!persistence.IsDurable)
+        {
+            // Nothing is kept, so the next activation starts a new source as well: this one can never send again.
+            await RetireSourceAsync();
         }
 
         // Once more, so confirmed reports leave storage and the latest peers are kept.
@@ -285,6 +294,25 @@ internal sealed partial class TorrentGrain(
         }
     }
 
+    /// <summary>Tells the site that this activation's source will send nothing more, so its row can go in time.</summary>
+    private async Task RetireSourceAsync()
+    {
+        if (!_ledger.HasSent)
+        {
+            return;
+        }
+
+        try
+        {
+            await store.RetireSourceAsync(_ledger.Source);
+        }
+        catch (Exception exception)
+        {
+            // The row then stays for good: one row too many, and exactly-once unharmed.
+            Log.SourceNotRetired(logger, exception, _infoHash.ToGrainKey());
+        }
+    }
+
     private Task ForgetIfUnregistered()
     {
         // Junk info hashes must not hold memory for the long lifetime swarms get.
@@ -331,5 +359,8 @@ internal sealed partial class TorrentGrain(
 
         [LoggerMessage(5, LogLevel.Warning, "Torrent {InfoHash}: state not written; statistics wait until storage is back")]
         public static partial void StateNotWritten(ILogger logger, Exception exception, string infoHash);
+
+        [LoggerMessage(8, LogLevel.Warning, "Torrent {InfoHash}: its statistics source was not retired; the site keeps its row")]
+        public static partial void SourceNotRetired(ILogger logger, Exception exception, string infoHash);
     }
 }

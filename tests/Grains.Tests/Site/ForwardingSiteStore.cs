@@ -13,6 +13,8 @@ internal abstract class ForwardingSiteStore(ISiteStore inner) : ISiteStore
 
     public virtual ValueTask<long> ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default) => inner.ApplyUsageAsync(write, cancellationToken);
 
+    public ValueTask RetireSourceAsync(string source, CancellationToken cancellationToken = default) => inner.RetireSourceAsync(source, cancellationToken);
+
     public ValueTask<string?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default) => inner.PutUserAsync(passkey, profile, cancellationToken);
 
     public ValueTask<bool> RemoveUserAsync(Passkey passkey, CancellationToken cancellationToken = default) => inner.RemoveUserAsync(passkey, cancellationToken);
