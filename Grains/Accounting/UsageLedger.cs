@@ -21,6 +21,12 @@ internal sealed class UsageLedger
     public bool IsEmpty => _state.PendingByUser.Count == 0 && _state.PendingHistory.Count == 0 && _state.Outstanding.Count == 0
         && _state.OutstandingWrite is null && _state.TorrentTraffic.IsZero && _state.TorrentSnatches == 0;
 
+    /// <summary>The name under which this ledger's reports and writes go out.</summary>
+    public string Source => _state.Source;
+
+    /// <summary>True once a report or write has been cut under <see cref="Source"/>, so a receiver may know it.</summary>
+    public bool HasSent => _state.Sequence > 0;
+
     /// <summary>Snatches accounted but not yet written to the site.</summary>
     public long UnwrittenSnatches => _state.TorrentSnatches + (_state.OutstandingWrite?.Torrents.Sum(t => t.Snatches) ?? 0);
 

@@ -43,7 +43,7 @@ public static class TrackerSiloBuilderExtensions
         services.AddSiteDatabase();
         services.TryAddSingleton<ISiteStore>(sp => SiteStores.IsPostgres(sp.GetRequiredService<IOptions<SiteOptions>>().Value.Store)
             ? ActivatorUtilities.CreateInstance<PostgresSiteStore>(sp)
-            : new InMemorySiteStore());
+            : ActivatorUtilities.CreateInstance<InMemorySiteStore>(sp));
         services.AddHostedService<SiteSeedService>();
         services.AddSingleton<ClientAllowList>();
         services.AddSingleton<LocalActivations>();

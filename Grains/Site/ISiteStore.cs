@@ -15,8 +15,21 @@ internal interface ISiteStore
     /// <summary>The torrent with the snatches the site has counted so far.</summary>
     ValueTask<TorrentProfile?> FindTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default);
 
-    /// <summary>Adds a batch of statistics, unless a batch with the same source and sequence was applied before.</summary>
-    ValueTask ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Adds a batch of statistics, unless a batch with the same source and sequence was applied before. A snatch is
+    /// counted when a user's history row on a torrent first gets a completion time, so once per user and torrent
+    /// whichever batch, source or retry brings it (<see cref="TorrentUsage.Snatches"/> is not what counts).
+    /// Returns the snatches this call counted.
+    /// </summary>
+    ValueTask<long> ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Says that <paramref name="source"/> will send no more batches: its owner has confirmed every batch of it,
+    /// keeps none in storage and will write under a new source. The store forgets the source's last sequence once
+    /// it has been retired for <see cref="RetiredSources.Grace"/>, and each call forgets a few sources that are due.
+    /// A source that was never applied, or is retired again, changes nothing.
+    /// </summary>
+    ValueTask RetireSourceAsync(string source, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Adds or changes the user <see cref="UserProfile.UserId"/> with this passkey. A user has one passkey: a

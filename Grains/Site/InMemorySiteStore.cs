@@ -7,7 +7,7 @@ namespace Chihaya.Orleans.Grains.Site;
 /// The site held in the silo's memory: the embedded tracker's users and torrents, seeded from a file
 /// and changed through the admin API. Meant for a single silo; a cluster shares a database instead.
 /// </summary>
-internal sealed class InMemorySiteStore : ISiteStore
+internal sealed class InMemorySiteStore(TimeProvider time) : ISiteStore
 {
     private readonly Lock _gate = new();
     // Keyed by the passkey's digest: the store never needs the passkey back.
@@ -16,6 +16,8 @@ internal sealed class InMemorySiteStore : ISiteStore
     private readonly Dictionary<long, Traffic> _userTraffic = [];
     private readonly Dictionary<long, (Traffic Traffic, long Snatches)> _torrentStats = [];
     private readonly Dictionary<string, long> _appliedSequences = new(StringComparer.Ordinal);
+    // Oldest first, so the sources due to be forgotten are always at the front.
+    private readonly Queue<(string Source, DateTimeOffset RetiredAt)> _retired = new();
     private readonly Dictionary<(long UserId, long TorrentId), UserTorrentUsage> _history = [];
 
     public ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default)
@@ -40,13 +42,13 @@ internal sealed class InMemorySiteStore : ISiteStore
         }
     }
 
-    public ValueTask ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default)
+    public ValueTask<long> ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
             if (_appliedSequences.TryGetValue(write.Source, out var applied) && applied >= write.Sequence)
             {
-                return ValueTask.CompletedTask;
+                return ValueTask.FromResult(0L);
             }
 
             foreach (var user in write.Users)
@@ -57,19 +59,56 @@ internal sealed class InMemorySiteStore : ISiteStore
             foreach (var torrent in write.Torrents)
             {
                 var (traffic, snatches) = _torrentStats.GetValueOrDefault(torrent.TorrentId);
-                _torrentStats[torrent.TorrentId] = (traffic + torrent.Traffic, snatches + torrent.Snatches);
+                _torrentStats[torrent.TorrentId] = (traffic + torrent.Traffic, snatches);
             }
 
+            var counted = 0L;
             foreach (var row in write.History)
             {
                 var key = (row.UserId, row.TorrentId);
-                _history[key] = _history.TryGetValue(key, out var earlier) ? earlier.Then(row) : row;
+                var known = _history.TryGetValue(key, out var earlier);
+                _history[key] = known ? earlier.Then(row) : row;
+                // As in the database: a snatch is the history row's first completion time, once per user and torrent.
+                if (row.CompletedAt is not null && (!known || earlier.CompletedAt is null))
+                {
+                    var (traffic, snatches) = _torrentStats.GetValueOrDefault(row.TorrentId);
+                    _torrentStats[row.TorrentId] = (traffic, snatches + 1);
+                    counted++;
+                }
             }
 
             _appliedSequences[write.Source] = write.Sequence;
+            return ValueTask.FromResult(counted);
+        }
+    }
+
+    public ValueTask RetireSourceAsync(string source, CancellationToken cancellationToken = default)
+    {
+        var now = time.GetUtcNow();
+        lock (_gate)
+        {
+            if (_appliedSequences.ContainsKey(source))
+            {
+                _retired.Enqueue((source, now));
+            }
+
+            // As in the database: at most a few at a time, and only once the grace has passed.
+            for (var forgotten = 0; forgotten < RetiredSources.ForgetAtOnce && _retired.TryPeek(out var due) && due.RetiredAt < now - RetiredSources.Grace; forgotten++)
+            {
+                _appliedSequences.Remove(_retired.Dequeue().Source);
+            }
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>True while the store remembers the source's last sequence (for tests and diagnostics).</summary>
+    public bool RemembersSource(string source)
+    {
+        lock (_gate)
+        {
+            return _appliedSequences.ContainsKey(source);
+        }
     }
 
     public ValueTask<string?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default)

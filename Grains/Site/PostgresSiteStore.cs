@@ -8,7 +8,7 @@ namespace Chihaya.Orleans.Grains.Site;
 
 /// <summary>
 /// The site's PostgreSQL database (schema in <c>deploy/sql/</c>). Reads happen when a grain activates or
-/// is told the site changed; statistics arrive in batches, one statement each, applied exactly once.
+/// is told the site changed; statistics arrive in batches, one round trip and one transaction each, applied exactly once.
 /// Commands are auto-prepared by the data source.
 /// </summary>
 internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvider time) : ISiteStore
@@ -35,20 +35,20 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
                 raw_downloaded = least(t.raw_downloaded::numeric + v.raw_down, 9223372036854775807)::bigint,
                 credited_uploaded = least(t.credited_uploaded::numeric + v.credit_up, 9223372036854775807)::bigint,
                 credited_downloaded = least(t.credited_downloaded::numeric + v.credit_down, 9223372036854775807)::bigint,
-                snatches = t.snatches + v.snatches,
                 seeders = v.seeders,
                 leechers = v.leechers
-            from unnest($8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::integer[], $15::integer[])
-                as v(id, raw_up, raw_down, credit_up, credit_down, snatches, seeders, leechers)
+            from unnest($8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::integer[], $14::integer[])
+                as v(id, raw_up, raw_down, credit_up, credit_down, seeders, leechers)
             where t.id = v.id and exists (select from batch)
             returning 1
         ), history_updated as (
+            -- completed_at is left to CompleteHistorySql, which counts the snatches.
             insert into user_torrents as h (user_id, torrent_id, raw_uploaded, raw_downloaded, credited_uploaded,
-                credited_downloaded, seeding_seconds, completed_at, last_announce_at)
-            select v.user_id, v.torrent_id, v.raw_up, v.raw_down, v.credit_up, v.credit_down, v.seeding, v.completed, v.last_announce
-            from unnest($16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[],
-                        $23::timestamptz[], $24::timestamptz[])
-                as v(user_id, torrent_id, raw_up, raw_down, credit_up, credit_down, seeding, completed, last_announce)
+                credited_downloaded, seeding_seconds, last_announce_at)
+            select v.user_id, v.torrent_id, v.raw_up, v.raw_down, v.credit_up, v.credit_down, v.seeding, v.last_announce
+            from unnest($15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],
+                        $22::timestamptz[])
+                as v(user_id, torrent_id, raw_up, raw_down, credit_up, credit_down, seeding, last_announce)
             where exists (select from batch)
             on conflict (user_id, torrent_id) do update set
                 raw_uploaded = least(h.raw_uploaded::numeric + excluded.raw_uploaded, 9223372036854775807)::bigint,
@@ -56,11 +56,29 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
                 credited_uploaded = least(h.credited_uploaded::numeric + excluded.credited_uploaded, 9223372036854775807)::bigint,
                 credited_downloaded = least(h.credited_downloaded::numeric + excluded.credited_downloaded, 9223372036854775807)::bigint,
                 seeding_seconds = h.seeding_seconds + excluded.seeding_seconds,
-                completed_at = coalesce(h.completed_at, excluded.completed_at),
                 last_announce_at = greatest(h.last_announce_at, excluded.last_announce_at)
             returning 1
         )
         select count(*) from batch
+        """;
+
+    // Run after ApplyUsageSql in the same transaction, so the history rows exist. A snatch is a history row's
+    // completed_at going from NULL to a time: once per user and torrent, whichever batch, source or retry brings
+    // it, and with no check of the batch's novelty needed (a batch applied before set the time already). The
+    // update re-reads a row another transaction changed meanwhile, so two writers cannot both count it.
+    private const string CompleteHistorySql = """
+        with completed as (
+            update user_torrents h set completed_at = v.completed
+            from unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) as v(user_id, torrent_id, completed)
+            where h.user_id = v.user_id and h.torrent_id = v.torrent_id and h.completed_at is null
+            returning h.torrent_id
+        ), snatches_added as (
+            update torrents t set snatches = t.snatches + c.snatches
+            from (select torrent_id, count(*) as snatches from completed group by torrent_id) c
+            where t.id = c.torrent_id
+            returning 1
+        )
+        select count(*) from completed
         """;
 
     public async ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default)
@@ -108,10 +126,12 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
             tokenUsers.Length == 0 ? null : tokenUsers.Zip(tokenExpiries).ToImmutableDictionary(pair => pair.First, pair => pair.Second));
     }
 
-    public async ValueTask ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default)
+    public async ValueTask<long> ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default)
     {
-        await using var command = dataSource.CreateCommand(ApplyUsageSql);
-        var parameters = command.Parameters;
+        // One round trip, one transaction (a batch without an explicit one is PostgreSQL's implicit transaction).
+        await using var batch = dataSource.CreateBatch();
+        var usage = new NpgsqlBatchCommand(ApplyUsageSql);
+        var parameters = usage.Parameters;
         parameters.Add(new NpgsqlParameter { Value = write.Source });
         parameters.Add(new NpgsqlParameter { Value = write.Sequence });
         AddColumn(parameters, write.Users, u => u.UserId);
@@ -124,7 +144,6 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         AddColumn(parameters, write.Torrents, t => t.Traffic.RawDownloaded);
         AddColumn(parameters, write.Torrents, t => t.Traffic.CreditedUploaded);
         AddColumn(parameters, write.Torrents, t => t.Traffic.CreditedDownloaded);
-        AddColumn(parameters, write.Torrents, t => t.Snatches);
         parameters.Add(new NpgsqlParameter { Value = write.Torrents.Select(t => t.Seeders).ToArray() });
         parameters.Add(new NpgsqlParameter { Value = write.Torrents.Select(t => t.Leechers).ToArray() });
         var history = write.History;
@@ -135,12 +154,45 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         AddColumn(parameters, history, h => h.Traffic.CreditedUploaded);
         AddColumn(parameters, history, h => h.Traffic.CreditedDownloaded);
         AddColumn(parameters, history, h => h.SeedingSeconds);
-        parameters.Add(new NpgsqlParameter
-        {
-            Value = history.Select(h => h.CompletedAt?.UtcDateTime).ToArray(),
-            NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
-        });
         parameters.Add(new NpgsqlParameter { Value = history.Select(h => h.LastAnnounceAt.UtcDateTime).ToArray() });
+        batch.BatchCommands.Add(usage);
+
+        var completions = history.Where(h => h.CompletedAt is not null).ToList();
+        if (completions.Count == 0)
+        {
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+            return 0;
+        }
+
+        var complete = new NpgsqlBatchCommand(CompleteHistorySql);
+        AddColumn(complete.Parameters, completions, h => h.UserId);
+        AddColumn(complete.Parameters, completions, h => h.TorrentId);
+        complete.Parameters.Add(new NpgsqlParameter { Value = completions.Select(h => h.CompletedAt!.Value.UtcDateTime).ToArray() });
+        batch.BatchCommands.Add(complete);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return reader.GetInt64(0);
+    }
+
+    public async ValueTask RetireSourceAsync(string source, CancellationToken cancellationToken = default)
+    {
+        // Marks this source and forgets a few whose grace has passed, oldest first; the two never touch the same
+        // row (one wants retired_at unset, the other set). Times come from the tracker's clock, like the grace.
+        await using var command = dataSource.CreateCommand("""
+            with retired as (
+                update tracker_applied_batches set retired_at = $2 where source = $1 and retired_at is null
+            ), forgotten as (
+                delete from tracker_applied_batches where source in (
+                    select source from tracker_applied_batches where retired_at < $3 order by retired_at limit $4)
+            )
+            select 1
+            """);
+        var now = time.GetUtcNow();
+        command.Parameters.Add(new NpgsqlParameter { Value = source });
+        command.Parameters.Add(new NpgsqlParameter { Value = now });
+        command.Parameters.Add(new NpgsqlParameter { Value = now - RetiredSources.Grace });
+        command.Parameters.Add(new NpgsqlParameter { Value = RetiredSources.ForgetAtOnce });
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

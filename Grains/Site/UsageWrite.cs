@@ -21,7 +21,10 @@ internal sealed record UsageWrite(
 [GenerateSerializer, Immutable, Alias("Chihaya.UserUsage")]
 internal readonly record struct UserUsage([property: Id(0)] long UserId, [property: Id(1)] Traffic Traffic);
 
-/// <summary>Traffic and snatches to add to one torrent's totals, and its swarm's size now.</summary>
+/// <summary>
+/// Traffic to add to one torrent's totals, and its swarm's size now. <see cref="Snatches"/> is the swarm's own
+/// count, which it shows until the batch is written; the store counts snatches from the history rows instead.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("Chihaya.TorrentUsage")]
 internal readonly record struct TorrentUsage(
     [property: Id(0)] long TorrentId,

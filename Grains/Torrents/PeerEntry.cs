@@ -15,6 +15,6 @@ internal struct PeerEntry
     public long UserId;
     /// <summary>Seconds since the Unix epoch of the last accepted announce.</summary>
     public long LastSeen;
-    /// <summary>A snatch was already counted for this peer; it is counted once per peer.</summary>
+    /// <summary>The peer has completed the download here: it never counts a snatch again (nor does its user).</summary>
     public bool HasSnatched;
 }

@@ -15,6 +15,11 @@ internal sealed class Swarm(Random random)
     // Value: the slot in _seeders, or the bitwise complement of the slot in _leechers.
     private readonly Dictionary<PeerKey, int> _slots = [];
 
+    // Users whose snatch this swarm has counted since it came into memory: a snatch counts once per user and
+    // torrent, however many peer ids the user completes with. The lasting record is the site's (the history row's
+    // completed_at), which also refuses a snatch that a restarted swarm, having forgotten the user, counts again.
+    private readonly HashSet<long> _snatchers = [];
+
     public int Seeders => _seeders.Count;
 
     public int Leechers => _leechers.Count;
@@ -68,6 +73,10 @@ internal sealed class Swarm(Random random)
         foreach (var (peer, seeder) in SwarmSnapshot.Read(snapshot))
         {
             Insert(peer, seeder);
+            if (peer.HasSnatched)
+            {
+                _snatchers.Add(peer.UserId);
+            }
         }
     }
 
@@ -93,7 +102,8 @@ internal sealed class Swarm(Random random)
     private AnnounceOutcome Join(in PeerAnnounce announce, long now)
     {
         // A peer's first announce only sets its baseline: totals from before the tracker saw it are unknowable.
-        var snatched = announce.Event == AnnounceEvent.Completed && announce.IsSeeder;
+        var completed = announce.Event == AnnounceEvent.Completed && announce.IsSeeder;
+        var snatched = completed && _snatchers.Add(announce.UserId);
         Insert(new PeerEntry
         {
             PeerId = announce.PeerId,
@@ -102,7 +112,7 @@ internal sealed class Swarm(Random random)
             Downloaded = announce.Downloaded,
             UserId = announce.UserId,
             LastSeen = now,
-            HasSnatched = snatched,
+            HasSnatched = completed,
         }, announce.IsSeeder);
         return new AnnounceOutcome(default, snatched);
     }
@@ -115,12 +125,12 @@ internal sealed class Swarm(Random random)
         // Seeding time counts only intervals the peer was a seeder at both ends of.
         var seeding = wasSeeder && announce.IsSeeder ? Math.Max(0, now - entry.LastSeen) : 0;
         var finished = announce.IsSeeder && (!wasSeeder || announce.Event == AnnounceEvent.Completed);
-        var snatched = finished && !entry.HasSnatched;
+        var snatched = finished && !entry.HasSnatched && _snatchers.Add(announce.UserId);
         entry.Uploaded = announce.Uploaded;
         entry.Downloaded = announce.Downloaded;
         entry.Endpoint = announce.Endpoint;
         entry.LastSeen = now;
-        entry.HasSnatched |= snatched;
+        entry.HasSnatched |= finished;
 
         if (wasSeeder != announce.IsSeeder)
         {
@@ -136,7 +146,7 @@ internal sealed class Swarm(Random random)
     {
         ref var entry = ref EntryAt(code);
         var traffic = TrafficCredit.Between(entry.Uploaded, entry.Downloaded, announce.Uploaded, announce.Downloaded, multipliers);
-        var snatched = code < 0 && announce.IsSeeder && !entry.HasSnatched;
+        var snatched = code < 0 && announce.IsSeeder && !entry.HasSnatched && _snatchers.Add(announce.UserId);
         var seeding = code >= 0 ? Math.Max(0, now - entry.LastSeen) : 0;
         Remove(code);
         return new AnnounceOutcome(traffic, snatched, seeding);

@@ -29,6 +29,7 @@ internal sealed partial class TorrentGrain(
 {
     private readonly Swarm _swarm = new(Random.Shared);
     private readonly PeerSelection _selection = new();
+    private readonly ReloadOrder _reloads = new();
     private UsageLedger _ledger = null!;
     private InfoHash _infoHash;
     private TorrentProfile? _profile;
@@ -74,7 +75,7 @@ internal sealed partial class TorrentGrain(
             _ledger = new UsageLedger($"t:{key}#{Guid.NewGuid():N}");
         }
 
-        SetProfile(await store.FindTorrentAsync(_infoHash, cancellationToken));
+        await ReloadProfileAsync(cancellationToken);
 
         // Interleaved: announces keep flowing while a flush waits on user grains or the store.
         var flushInterval = statsOptions.Value.FlushInterval;
@@ -87,7 +88,8 @@ internal sealed partial class TorrentGrain(
         var unknownLifetime = siteOptions.Value.UnknownKeyLifetime;
         this.RegisterGrainTimer(static (self, _) => self.ForgetIfUnregistered(), this, unknownLifetime, unknownLifetime);
         var refresh = siteOptions.Value.RefreshInterval;
-        // Interleaved: a slow or unreachable database must not hold announces back.
+        // Interleaved: a slow or unreachable database must not hold announces back. It may then overlap a
+        // notice's reload; _reloads keeps the answer of whichever read started last.
         this.RegisterGrainTimer(
             static (self, _) => self.ReloadProfileAsync(),
             this,
@@ -106,7 +108,16 @@ internal sealed partial class TorrentGrain(
                 await state.ClearStateAsync();
             }
 
+            // Only once the clear has succeeded: now no storage holds this source or anything unconfirmed of it,
+            // and the next activation starts a new one.
+            await RetireSourceAsync();
             return;
+        }
+
+        if (!persistence.IsDurable)
+        {
+            // Nothing is kept, so the next activation starts a new source as well: this one can never send again.
+            await RetireSourceAsync();
         }
 
         // Once more, so confirmed reports leave storage and the latest peers are kept.
@@ -179,10 +190,15 @@ internal sealed partial class TorrentGrain(
 
     private long Snatches => (_profile?.Snatches ?? 0) + _snatchesWrittenSinceLoad + _ledger.UnwrittenSnatches;
 
-    private async Task ReloadProfileAsync()
+    private async Task ReloadProfileAsync(CancellationToken cancellationToken = default)
     {
-        SetProfile(await store.FindTorrentAsync(_infoHash));
-        _snatchesWrittenSinceLoad = 0;
+        var read = _reloads.Start();
+        var profile = await store.FindTorrentAsync(_infoHash, cancellationToken);
+        if (_reloads.TryApply(read))
+        {
+            SetProfile(profile);
+            _snatchesWrittenSinceLoad = 0;
+        }
     }
 
     private void SetProfile(TorrentProfile? profile)
@@ -229,10 +245,12 @@ internal sealed partial class TorrentGrain(
         {
             try
             {
-                await store.ApplyUsageAsync(write);
+                var snatchesCounted = await store.ApplyUsageAsync(write);
                 _ledger.Written(write);
                 _dirty = true;
-                _snatchesWrittenSinceLoad += write.Torrents.Sum(torrent => torrent.Snatches);
+                // What the site counted, which can be fewer than the swarm did: after a restart the swarm no longer
+                // knows which users have snatched already, and the site refuses their second snatch.
+                _snatchesWrittenSinceLoad += snatchesCounted;
             }
             catch (Exception exception)
             {
@@ -275,6 +293,25 @@ internal sealed partial class TorrentGrain(
             _dirty = true;
             Log.StateNotWritten(logger, exception, _infoHash.ToGrainKey());
             return false;
+        }
+    }
+
+    /// <summary>Tells the site that this activation's source will send nothing more, so its row can go in time.</summary>
+    private async Task RetireSourceAsync()
+    {
+        if (!_ledger.HasSent)
+        {
+            return;
+        }
+
+        try
+        {
+            await store.RetireSourceAsync(_ledger.Source);
+        }
+        catch (Exception exception)
+        {
+            // The row then stays for good: one row too many, and exactly-once unharmed.
+            Log.SourceNotRetired(logger, exception, _infoHash.ToGrainKey());
         }
     }
 
@@ -324,5 +361,8 @@ internal sealed partial class TorrentGrain(
 
         [LoggerMessage(5, LogLevel.Warning, "Torrent {InfoHash}: state not written; statistics wait until storage is back")]
         public static partial void StateNotWritten(ILogger logger, Exception exception, string infoHash);
+
+        [LoggerMessage(8, LogLevel.Warning, "Torrent {InfoHash}: its statistics source was not retired; the site keeps its row")]
+        public static partial void SourceNotRetired(ILogger logger, Exception exception, string infoHash);
     }
 }

@@ -29,6 +29,8 @@ internal sealed partial class UserGrain : Grain, IUserGrain
     private readonly ILogger<UserGrain> _logger;
     private readonly GroupCommit _commit;
     private readonly LocalActivations _activations;
+    private readonly bool _durable;
+    private readonly ReloadOrder _reloads = new();
     private UserProfile? _profile;
     // The live state; storage gets a copy, so a write in progress never sees a change half-made.
     private UserState _live = new();
@@ -52,6 +54,7 @@ internal sealed partial class UserGrain : Grain, IUserGrain
         _siteOptions = siteOptions;
         _time = time;
         _logger = logger;
+        _durable = persistence.IsDurable;
         _commit = new GroupCommit(persistence.IsDurable ? WriteStateAsync : static () => Task.CompletedTask);
     }
 
@@ -61,7 +64,7 @@ internal sealed partial class UserGrain : Grain, IUserGrain
     {
         // Before the profile is read, so a change notice arriving meanwhile still reaches this activation.
         _activations.Add(LocalActivations.User(this.GetPrimaryKeyString()));
-        _profile = await _store.FindUserAsync(this.GetPrimaryKeyString(), cancellationToken);
+        await ReloadProfileAsync(cancellationToken);
         _live = Copy(_state.State, DateTimeOffset.MinValue);
         if (State.Source.Length == 0)
         {
@@ -73,6 +76,7 @@ internal sealed partial class UserGrain : Grain, IUserGrain
         var unknownLifetime = _siteOptions.Value.UnknownKeyLifetime;
         this.RegisterGrainTimer(static (self, _) => self.ForgetIfUnknown(), this, unknownLifetime, unknownLifetime);
         var refresh = _siteOptions.Value.RefreshInterval;
+        // Interleaved, so a slow database holds no announce back; _reloads keeps an overlapping notice's newer answer.
         this.RegisterGrainTimer(
             static (self, _) => self.ReloadProfileAsync(),
             this,
@@ -95,6 +99,20 @@ internal sealed partial class UserGrain : Grain, IUserGrain
         catch (Exception exception)
         {
             Log.StateNotWritten(_logger, exception, _profile?.UserId ?? 0);
+        }
+
+        // With durable storage the source is kept with the state, one per user for good. Without, the next
+        // activation starts a new one, so this one can never send again and the site may forget it in time.
+        if (!_durable && State.Sequence > 0)
+        {
+            try
+            {
+                await _store.RetireSourceAsync(State.Source);
+            }
+            catch (Exception exception)
+            {
+                Log.SourceNotRetired(_logger, exception, _profile?.UserId ?? 0);
+            }
         }
     }
 
@@ -137,7 +155,15 @@ internal sealed partial class UserGrain : Grain, IUserGrain
 
     public async ValueTask FlushUsage() => await FlushCore();
 
-    private async Task ReloadProfileAsync() => _profile = await _store.FindUserAsync(this.GetPrimaryKeyString());
+    private async Task ReloadProfileAsync(CancellationToken cancellationToken = default)
+    {
+        var read = _reloads.Start();
+        var profile = await _store.FindUserAsync(this.GetPrimaryKeyString(), cancellationToken);
+        if (_reloads.TryApply(read))
+        {
+            _profile = profile;
+        }
+    }
 
     private Task ForgetIfUnknown()
     {
@@ -207,5 +233,8 @@ internal sealed partial class UserGrain : Grain, IUserGrain
 
         [LoggerMessage(3, LogLevel.Warning, "User {UserId}: state not written")]
         public static partial void StateNotWritten(ILogger logger, Exception exception, long userId);
+
+        [LoggerMessage(4, LogLevel.Warning, "User {UserId}: its statistics source was not retired; the site keeps its row")]
+        public static partial void SourceNotRetired(ILogger logger, Exception exception, long userId);
     }
 }

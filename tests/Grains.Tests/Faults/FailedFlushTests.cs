@@ -1,12 +1,10 @@
 using System.Net;
-using Chihaya.Orleans.Grains.Accounting;
-using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.Grains.Tests.Cluster;
 using Chihaya.Orleans.TestSupport;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using static Chihaya.Orleans.Grains.Tests.Faults.FaultInjectingSiteStore;
@@ -117,20 +115,9 @@ public sealed class FailedFlushTests : IAsyncLifetime
         /// <summary>The silo's store, for the test to arm (the silo runs in this process).</summary>
         public static FaultInjectingSiteStore? Store { get; private set; }
 
-        public void Configure(ISiloBuilder siloBuilder)
-        {
-            var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Site:Store"] = "Postgres",
-                ["Database:ConnectionString"] = ConnectionString,
-            }).Build();
-            siloBuilder.Services.AddSingleton<IConfiguration>(configuration);
-            siloBuilder.Services.Configure<SiteOptions>(options => options.Store = SiteStores.Postgres);
-            siloBuilder.Services.Configure<Database.DatabaseOptions>(options => options.ConnectionString = ConnectionString);
-            // Flushes happen only when the test asks, so each failure lands exactly where intended.
-            siloBuilder.Services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromHours(1));
-            siloBuilder.Services.AddSingleton<ISiteStore>(sp => Store = new FaultInjectingSiteStore(ActivatorUtilities.CreateInstance<PostgresSiteStore>(sp)));
-            siloBuilder.AddTrackerGrains(configuration);
-        }
+        public void Configure(ISiloBuilder siloBuilder) => PostgresSilo.Configure(
+            siloBuilder,
+            ConnectionString,
+            sp => Store = new FaultInjectingSiteStore(ActivatorUtilities.CreateInstance<PostgresSiteStore>(sp)));
     }
 }

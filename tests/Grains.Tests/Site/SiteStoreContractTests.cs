@@ -2,6 +2,7 @@ using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.TestSupport;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Chihaya.Orleans.Grains.Tests.Site;
 
@@ -15,13 +16,29 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
 
     private protected ISiteStore Store { get; set; } = null!;
 
+    /// <summary>The store's clock.</summary>
+    private protected FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
+
     public abstract Task InitializeAsync();
 
     public abstract Task DisposeAsync();
 
+    /// <summary>Whether the store still knows the source's last sequence.</summary>
+    private protected abstract Task<bool> RemembersSourceAsync(string source);
+
     private static long NextId() => Interlocked.Increment(ref _nextId);
 
     private static Passkey NewPasskey() => new(Guid.NewGuid().ToString("N"));
+
+    /// <summary>A user and a torrent the store knows, with ids no other test uses.</summary>
+    private async Task<(long UserId, long TorrentId)> NewUserAndTorrentAsync()
+    {
+        var userId = NextId();
+        var torrentId = NextId();
+        await Store.PutUserAsync(NewPasskey(), new UserProfile(userId, Multipliers.Neutral, true));
+        await Store.PutTorrentAsync(InfoHash.Read(UrlBytes.Random20()), new TorrentProfile(torrentId, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        return (userId, torrentId);
+    }
 
     private static UsageWrite Write(string source, long sequence, long userId, long torrentId, long bytes, long snatches = 0) => new(
         source,
@@ -79,7 +96,10 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
         var hash = InfoHash.Read(UrlBytes.Random20());
         var id = NextId();
         await Store.PutTorrentAsync(hash, new TorrentProfile(id, TorrentStatus.Active, null, new Multipliers(2m, 0m), 0));
-        await Store.ApplyUsageAsync(Write("s", 1, NextId(), id, 10, snatches: 3));
+        await Store.ApplyUsageAsync(Write("s", 1, NextId(), id, 10, snatches: 3) with
+        {
+            UserTorrents = [.. Enumerable.Range(0, 3).Select(_ => new UserTorrentUsage(NextId(), id, default, 0, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow))],
+        });
 
         await Store.PutTorrentAsync(hash, new TorrentProfile(id, TorrentStatus.Deleted, "dupe", new Multipliers(2m, 0m), 0));
 
@@ -92,10 +112,7 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
     [Fact]
     public async Task ApplyUsage_AddsToUserAndTorrent_AndSkipsABatchAlreadyApplied()
     {
-        var userId = NextId();
-        var torrentId = NextId();
-        await Store.PutUserAsync(NewPasskey(), new UserProfile(userId, Multipliers.Neutral, true));
-        await Store.PutTorrentAsync(InfoHash.Read(UrlBytes.Random20()), new TorrentProfile(torrentId, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var (userId, torrentId) = await NewUserAndTorrentAsync();
         var source = "t:" + Guid.NewGuid();
 
         await Store.ApplyUsageAsync(Write(source, 1, userId, torrentId, 10));
@@ -133,12 +150,69 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ApplyUsage_CompletionsOfOneUserOnOneTorrent_CountOneSnatch_WhicheverBatchOrSourceRepeatsThem()
+    {
+        var torrentId = NextId();
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await Store.PutTorrentAsync(hash, new TorrentProfile(torrentId, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var (alice, bob) = (NextId(), NextId());
+        var at = new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
+        UsageWrite Completion(string source, long sequence, long userId, DateTimeOffset completedAt) => new(
+            source,
+            sequence,
+            [],
+            [new TorrentUsage(torrentId, default, 1)],
+            [new UserTorrentUsage(userId, torrentId, default, 0, completedAt, completedAt)]);
+        var swarm = "t:" + Guid.NewGuid();
+        var reactivatedSwarm = "t:" + Guid.NewGuid();
+
+        long[] counted =
+        [
+            await Store.ApplyUsageAsync(Completion(swarm, 1, alice, at)),
+            await Store.ApplyUsageAsync(Completion(swarm, 2, alice, at.AddHours(1))),              // another peer id of hers
+            await Store.ApplyUsageAsync(Completion(reactivatedSwarm, 1, alice, at.AddHours(2))),   // a swarm that forgot her
+        ];
+        var afterAlice = (await Store.FindTorrentAsync(hash))!.Snatches;
+        counted = [.. counted, await Store.ApplyUsageAsync(Completion(reactivatedSwarm, 2, bob, at.AddHours(3)))];
+        counted = [.. counted, await Store.ApplyUsageAsync(Completion(reactivatedSwarm, 2, bob, at.AddHours(3)))];   // a retry
+
+        Assert.Equal([1L, 0, 0, 1, 0], counted);
+        Assert.Equal(1, afterAlice);
+        Assert.Equal(2, (await Store.FindTorrentAsync(hash))!.Snatches);
+        Assert.Equal(at, (await Store.GetUserTorrentAsync(alice, torrentId))!.Value.CompletedAt);
+        Assert.Equal(at.AddHours(3), (await Store.GetUserTorrentAsync(bob, torrentId))!.Value.CompletedAt);
+    }
+
+    [Fact]
+    public async Task RetireSource_ForgottenOnlyAfterTheGrace_AndLiveOrRecentlyRetiredSourcesStillDropResends()
+    {
+        var (userId, torrentId) = await NewUserAndTorrentAsync();
+        var (live, retired, retiredLater) = ("t:live#" + Guid.NewGuid(), "t:retired#" + Guid.NewGuid(), "t:later#" + Guid.NewGuid());
+        await Store.ApplyUsageAsync(Write(live, 1, userId, torrentId, 10));
+        await Store.ApplyUsageAsync(Write(retired, 1, userId, torrentId, 10));
+
+        await Store.RetireSourceAsync(retired);
+        await Store.ApplyUsageAsync(Write(retired, 1, userId, torrentId, 10));      // a send still on its way
+        Clock.Advance(RetiredSources.Grace - TimeSpan.FromMinutes(1));
+        await Store.ApplyUsageAsync(Write(retiredLater, 1, userId, torrentId, 10));
+        await Store.RetireSourceAsync(retiredLater);
+        var rememberedWithinTheGrace = await RemembersSourceAsync(retired);
+        Clock.Advance(TimeSpan.FromMinutes(2));
+        await Store.RetireSourceAsync("t:never-applied#" + Guid.NewGuid());       // any retirement forgets what is due
+        await Store.ApplyUsageAsync(Write(live, 1, userId, torrentId, 10));         // a live source's resend
+        await Store.ApplyUsageAsync(Write(retiredLater, 1, userId, torrentId, 10)); // a recently retired one's
+
+        Assert.True(rememberedWithinTheGrace);
+        Assert.False(await RemembersSourceAsync(retired));
+        Assert.True(await RemembersSourceAsync(retiredLater));
+        Assert.True(await RemembersSourceAsync(live));
+        Assert.Equal(new Traffic(30, 60, 90, 120), await Store.GetUserTrafficAsync(userId));
+    }
+
+    [Fact]
     public async Task ApplyUsage_HugeSums_SaturateInsteadOfFailingOrWrapping()
     {
-        var userId = NextId();
-        var torrentId = NextId();
-        await Store.PutUserAsync(NewPasskey(), new UserProfile(userId, Multipliers.Neutral, true));
-        await Store.PutTorrentAsync(InfoHash.Read(UrlBytes.Random20()), new TorrentProfile(torrentId, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var (userId, torrentId) = await NewUserAndTorrentAsync();
         var huge = new Traffic(long.MaxValue, 1, long.MaxValue, 1);
         var source = "t:" + Guid.NewGuid();
 
@@ -153,11 +227,13 @@ public sealed class InMemorySiteStoreTests : SiteStoreContractTests
 {
     public override Task InitializeAsync()
     {
-        Store = new InMemorySiteStore();
+        Store = new InMemorySiteStore(Clock);
         return Task.CompletedTask;
     }
 
     public override Task DisposeAsync() => Task.CompletedTask;
+
+    private protected override Task<bool> RemembersSourceAsync(string source) => Task.FromResult(((InMemorySiteStore)Store).RemembersSource(source));
 }
 
 public sealed class PostgresSiteStoreTests : SiteStoreContractTests
@@ -167,10 +243,13 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
     public override async Task InitializeAsync()
     {
         _database = await PostgresTestDatabase.CreateAsync();
-        Store = new PostgresSiteStore(_database.DataSource, TimeProvider.System);
+        Store = new PostgresSiteStore(_database.DataSource, Clock);
     }
 
     public override async Task DisposeAsync() => await _database.DisposeAsync();
+
+    private protected override async Task<bool> RemembersSourceAsync(string source) =>
+        await _database.ScalarAsync<long>("select count(*) from tracker_applied_batches where source = $1", source) > 0;
 
     [Fact]
     public async Task FindTorrent_ReadsUnexpiredFreeleechTokens()

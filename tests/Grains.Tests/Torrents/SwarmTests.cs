@@ -310,6 +310,50 @@ public sealed class SwarmTests
     }
 
     [Fact]
+    public void Announce_OneUserCompletingWithFreshPeerIds_CountsOneSnatchForThatUser()
+    {
+        var first = Announce(Peer(1, left: 0, ev: AnnounceEvent.Completed, user: 1));
+        var freshPeerId = Announce(Peer(2, left: 0, ev: AnnounceEvent.Completed, user: 1));
+        Announce(Peer(3, left: 10, user: 1));
+        var anotherPeerFinishing = Announce(Peer(3, left: 0, user: 1));
+        var otherUser = Announce(Peer(4, left: 0, ev: AnnounceEvent.Completed, user: 2));
+
+        Assert.True(first.Snatched);
+        Assert.False(freshPeerId.Snatched);
+        Assert.False(anotherPeerFinishing.Snatched);
+        Assert.True(otherUser.Snatched);
+    }
+
+    [Fact]
+    public void Announce_UserWhosePeerSnatchedAndLeft_CountsNoSecondSnatch()
+    {
+        Announce(Peer(1, left: 10, user: 1));
+        var stopped = Announce(Peer(1, left: 0, ev: AnnounceEvent.Stopped, user: 1));
+
+        var again = Announce(Peer(2, left: 0, ev: AnnounceEvent.Completed, user: 1));
+
+        Assert.True(stopped.Snatched);
+        Assert.False(again.Snatched);
+    }
+
+    [Fact]
+    public void Restore_RemembersUsersWhoseRestoredPeersSnatched()
+    {
+        Announce(Peer(1, left: 10, user: 1));
+        Announce(Peer(1, left: 0, user: 1));
+        var restored = new Swarm(new Random(1));
+        restored.Restore(_swarm.ToSnapshot());
+
+        _selection.Reset(50);
+        var sameUser = restored.Announce(Peer(2, left: 0, ev: AnnounceEvent.Completed, user: 1), Now, Neutral, _selection);
+        _selection.Reset(50);
+        var otherUser = restored.Announce(Peer(3, left: 0, ev: AnnounceEvent.Completed, user: 2), Now, Neutral, _selection);
+
+        Assert.False(sameUser.Snatched);
+        Assert.True(otherUser.Snatched);
+    }
+
+    [Fact]
     public void RemoveSilentPeers_DropsOnlyPeersOlderThanCutoff()
     {
         Announce(Peer(1, left: 0), now: Now);

@@ -67,6 +67,7 @@ public sealed class StatisticsAccuracyTests(SiteDatabaseFixture fixture)
         var expectedUser = new Dictionary<long, long[]>();
         var expectedTorrent = new Dictionary<long, long[]>();
         var expectedSnatches = new Dictionary<long, long>();
+        var snatchedPairs = new HashSet<(long UserId, int Torrent)>();
         void Credit(Peer peer, int userIndex, long up, long down)
         {
             var (tu, td) = torrentFactors[peer.Torrent];
@@ -123,16 +124,20 @@ public sealed class StatisticsAccuracyTests(SiteDatabaseFixture fixture)
                 var announceEvent = stop ? "stopped" : finished ? "completed" : null;
                 Assert.Null(FailureReason(await peer.Announcer.AnnounceAsync(fixture.Host, peer.Up, peer.Down, peer.Left, announceEvent)));
                 Credit(peer, userIndex, up, down);
+                // A snatch counts once per user and torrent: later sessions and the user's other peer count none.
                 if (finished && !peer.Snatched)
                 {
                     peer.Snatched = true;
-                    expectedSnatches[torrents[peer.Torrent].Id] = expectedSnatches.GetValueOrDefault(torrents[peer.Torrent].Id) + 1;
+                    if (snatchedPairs.Add((peer.UserId, peer.Torrent)))
+                    {
+                        expectedSnatches[torrents[peer.Torrent].Id] = expectedSnatches.GetValueOrDefault(torrents[peer.Torrent].Id) + 1;
+                    }
                 }
 
                 if (stop)
                 {
                     peer.Active = false;
-                    peer.Snatched = false;   // a new session is a new peer for the snatch rule
+                    peer.Snatched = false;   // a new session downloads again (snatchedPairs decides whether that counts)
                     peer.Left = size;
                 }
             }

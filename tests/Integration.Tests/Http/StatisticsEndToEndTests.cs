@@ -120,21 +120,29 @@ public sealed class StatisticsEndToEndTests(TrackerFixture fixture)
     }
 
     [Fact]
-    public async Task Announce_CompletedEventFromTwoPeers_CountsTwoSnatches()
+    public async Task Announce_CompletedFromTwoPeerIdsOfOneUser_CountsOneSnatch_TwoUsersCountTwo()
     {
         var passkey = await fixture.NewUserAsync();
+        var other = await fixture.NewUserAsync();
         var hash = await fixture.NewTorrentAsync();
+        var hex = Convert.ToHexStringLower(hash);
         foreach (var port in new[] { 51201, 51202 })
         {
+            // The same user completing again under a fresh peer id, as a snatch-inflating client would.
             var peer = new Announcer(passkey, hash, UrlBytes.Random20(), port);
             await peer.AnnounceAsync(Host, 0, 0, 100, "started");
             await peer.AnnounceAsync(Host, 0, 100, 0, "completed");
         }
 
+        var afterOneUser = await Host.WaitForAdminAsync($"/admin/torrents/{hex}", d => d.GetProperty("snatches").GetInt64() >= 1);
+        await new Announcer(other, hash, UrlBytes.Random20(), 51203).AnnounceAsync(Host, 0, 0, 0, "completed");
         var scrape = await Host.GetBencodeAsync($"/{passkey}/scrape?info_hash={UrlBytes.Encode(hash)}");
+        var afterTwoUsers = await Host.WaitForAdminAsync($"/admin/torrents/{hex}", d => d.GetProperty("snatches").GetInt64() >= 2);
 
+        Assert.Equal(1, afterOneUser.GetProperty("snatches").GetInt64());
         var file = (Dictionary<string, object>)((Dictionary<string, object>)scrape["files"]).Values.Single();
         Assert.Equal(2L, file["downloaded"]);
+        Assert.Equal(2, afterTwoUsers.GetProperty("snatches").GetInt64());
     }
 
     [Fact]

@@ -1,0 +1,106 @@
+using System.Net;
+using Chihaya.Orleans.Grains.Accounting;
+using Chihaya.Orleans.Grains.Hosting;
+using Chihaya.Orleans.Grains.Interfaces;
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.Grains.Tests.Faults;
+using Chihaya.Orleans.TestSupport;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+
+namespace Chihaya.Orleans.Grains.Tests.Cluster;
+
+/// <summary>
+/// A periodic reload and a change notice's reload of the same grain overlap (the periodic one is interleaved).
+/// Held reads make the older one answer last; the grain must keep the newer answer: a revoked user or a deleted
+/// torrent must not come back until the next reload.
+/// </summary>
+public sealed class ReloadOrderTests : IAsyncLifetime
+{
+    // Only a bound on waiting for the periodic reload to start; the order itself is driven by the held reads.
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+    private static ReadHoldingSiteStore? _store;
+    private TestCluster _cluster = null!;
+
+    private ReadHoldingSiteStore Store => _store!;
+
+    private ISiteAdminGrain Admin => _cluster.GrainFactory.GetGrain<ISiteAdminGrain>(0);
+
+    public async Task InitializeAsync()
+    {
+        _cluster = new TestClusterBuilder(1).AddSiloBuilderConfigurator<Configurator>().Build();
+        await _cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cluster.StopAllSilosAsync();
+        await _cluster.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Refresh_DeletedTorrent_AnOlderPeriodicReadFinishingLaterDoesNotBringItBack()
+    {
+        var passkey = new Passkey(Guid.NewGuid().ToString("N"));
+        var user = new UserProfile(501, Multipliers.Neutral, true);
+        await Admin.PutUser(passkey, user);
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await Admin.PutTorrent(hash, new TorrentProfile(502, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
+        AnnounceCommand Announce() => new(
+            PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), 0, 0, 10, AnnounceEvent.None, 10, false, user.UserId, passkey.ToUserKey(), user.Multipliers);
+        Assert.Equal(AnnounceStatus.Accepted, (await torrent.Announce(Announce())).Status);
+
+        // A periodic reload reads the torrent while it is still active, and its answer is held.
+        var olderRead = Store.HoldNextRead(hash.ToGrainKey());
+        await olderRead.Read.WaitAsync(Deadline);
+        // The site deletes it; the notice's reload reads and applies that.
+        await Admin.PutTorrent(hash, new TorrentProfile(502, TorrentStatus.Deleted, "dupe", Multipliers.Neutral, 0));
+        // The older answer arrives last. Timer ticks never overlap, so once the next periodic read has started,
+        // the older reload has finished; that next one is held so it cannot repair anything before the check.
+        var nextRead = Store.HoldNextRead(hash.ToGrainKey());
+        olderRead.Release();
+        await nextRead.Read.WaitAsync(Deadline);
+
+        var result = await torrent.Announce(Announce());
+        nextRead.Release();
+
+        Assert.Equal(AnnounceStatus.TorrentDeleted, result.Status);
+    }
+
+    [Fact]
+    public async Task Refresh_RemovedUser_AnOlderPeriodicReadFinishingLaterDoesNotBringItBack()
+    {
+        var passkey = new Passkey(Guid.NewGuid().ToString("N"));
+        await Admin.PutUser(passkey, new UserProfile(503, Multipliers.Neutral, true));
+        var user = _cluster.GrainFactory.GetGrain<IUserGrain>(passkey.ToUserKey());
+        Assert.NotNull(await user.GetProfile());
+
+        var olderRead = Store.HoldNextRead(passkey.ToUserKey());
+        await olderRead.Read.WaitAsync(Deadline);
+        await Admin.RemoveUser(passkey);
+        var nextRead = Store.HoldNextRead(passkey.ToUserKey());
+        olderRead.Release();
+        await nextRead.Read.WaitAsync(Deadline);
+
+        var profile = await user.GetProfile();
+        nextRead.Release();
+
+        Assert.Null(profile);
+    }
+
+    private sealed class Configurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            siloBuilder.Services.AddSingleton<ISiteStore>(_ => _store = new ReadHoldingSiteStore(new InMemorySiteStore(TimeProvider.System)));
+            siloBuilder.AddTrackerGrains(new ConfigurationBuilder().Build());
+            siloBuilder.Services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromHours(1));
+            // Periodic reloads come quickly, so the test waits little for one to start.
+            siloBuilder.Services.Configure<SiteOptions>(options => options.RefreshInterval = TimeSpan.FromMilliseconds(100));
+        }
+    }
+}
