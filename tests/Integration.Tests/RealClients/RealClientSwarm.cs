@@ -39,9 +39,11 @@ internal sealed class RealClientSwarm(TrackerHost tracker, ITestOutputHelper out
     /// <summary>
     /// Runs <paramref name="spec"/>, <c>SEEDER-LEECHER[+LEECHER...]</c> with the clients <c>aria2</c>,
     /// <c>qbit</c>, <c>rtorrent</c> and <c>lt</c>; <c>swarm</c> stands for <c>qbit-aria2+rtorrent+lt</c>.
-    /// Returns the torrent's info hash in hex.
+    /// Each client announces to <paramref name="announceUrlOf"/>(its index: 0 the seeder, then the leechers), as
+    /// each member of a private site downloads the torrent file with their own passkey in it; the info hash is
+    /// the same for all. Returns the torrent's info hash in hex.
     /// </summary>
-    public async Task<string> RunAsync(string spec, Uri announceUrl)
+    public async Task<string> RunAsync(string spec, Func<int, Uri> announceUrlOf)
     {
         var roles = (spec == "swarm" ? "qbit-aria2+rtorrent+lt" : spec).Split('-');
         if (roles.Length != 2)
@@ -57,16 +59,23 @@ internal sealed class RealClientSwarm(TrackerHost tracker, ITestOutputHelper out
         {
             var payload = RandomNumberGenerator.GetBytes(payloadBytes);
             var payloadHash = SHA256.HashData(payload);
-            var torrent = PrivateTorrent.Create(PayloadFileName, payload, announceUrl);
-            var torrentFile = Path.Combine(run, "payload.torrent");
-            await File.WriteAllBytesAsync(torrentFile, torrent.Contents);
+            var torrentFiles = new List<string>();
+            var torrent = PrivateTorrent.Create(PayloadFileName, payload, announceUrlOf(0));
+            for (var client = 0; client <= leecherKinds.Length; client++)
+            {
+                var personal = client == 0 ? torrent : PrivateTorrent.Create(PayloadFileName, payload, announceUrlOf(client));
+                Assert.Equal(torrent.InfoHashHex, personal.InfoHashHex);
+                torrentFiles.Add(Path.Combine(run, $"payload-{client}.torrent"));
+                await File.WriteAllBytesAsync(torrentFiles[^1], personal.Contents);
+            }
+
             await tracker.PutTorrentAsync(torrent.InfoHash, TrackerFixture.NextId());
             output.WriteLine($"{spec}: info hash {torrent.InfoHashHex}, {payloadBytes} bytes, folder {run}");
 
             var seeder = AddClient(clients, seederKind, run, ClientRole.Seeder);
             await File.WriteAllBytesAsync(Path.Combine(seeder.DataFolder, PayloadFileName), payload);
             var clock = Stopwatch.StartNew();
-            await seeder.StartAsync(torrentFile, StartTimeout);
+            await seeder.StartAsync(torrentFiles[0], StartTimeout);
             await Eventually.TrueAsync(async () =>
             {
                 seeder.ThrowIfExited();
@@ -76,9 +85,9 @@ internal sealed class RealClientSwarm(TrackerHost tracker, ITestOutputHelper out
 
             clock.Restart();
             var leechers = leecherKinds.Select(kind => AddClient(clients, kind, run, ClientRole.Leecher)).ToList();
-            foreach (var leecher in leechers)
+            for (var i = 0; i < leechers.Count; i++)
             {
-                await leecher.StartAsync(torrentFile, StartTimeout);
+                await leechers[i].StartAsync(torrentFiles[i + 1], StartTimeout);
             }
 
             var downloading = leechers.ToList();
