@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/run.sh: announce throughput of the embedded gateway next to opentracker, measured in the
-# same run on this machine with the shared wrk + announce.lua load (../shared/load from the repo root).
+# same run on this machine, with the repo's own load generator in bench/load (wrk + announce.lua, repeat.sh).
 #
 #   bench/run.sh                                   # default: 10k torrents x 25 peers, 3 runs of 20 s
 #   BENCH_DURATION=5s BENCH_RUNS=1 bench/run.sh    # quick end-to-end trial
@@ -9,7 +9,7 @@
 # the load's info hashes; start the gateway on a free loopback port with a random admin token and
 # register the load's passkeys and info hashes through the admin API; for each server run a
 # verification (check=1), a fill run that announces every peer once (check=1), the measured runs
-# (warm=1, medians from bench.sh) and a short check of the measured traffic. Prints one table.
+# (warm=1, medians from bench/load/repeat.sh) and a short check of the measured traffic. Prints one table.
 # Everything it starts is stopped on exit, also on failure or Ctrl-C.
 set -euo pipefail
 
@@ -28,7 +28,7 @@ KEEP=${BENCH_KEEP:-0}                    # 1: keep the work folder (logs, publis
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-load=$(cd "$(dirname "$0")/../../shared/load" && pwd)
+load=$here/load
 wrkopts="-t$THREADS -c$CONNS -d$DURATION"
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -37,7 +37,7 @@ die() { log "ERROR: $*"; exit 1; }
 # ------------------------------------------------------------------ tools
 install_missing() {
   local missing=() tool pkg
-  for pair in wrk:wrk luajit:luajit opentracker:opentracker curl:curl bc:bc ss:iproute2 /usr/bin/time:time; do
+  for pair in wrk:wrk luajit:luajit opentracker:opentracker curl:curl bc:bc ss:iproute2; do
     tool=${pair%%:*}; pkg=${pair#*:}
     command -v "$tool" >/dev/null 2>&1 || missing+=("$pkg")
   done
@@ -50,7 +50,7 @@ install_missing() {
 }
 install_missing
 command -v dotnet >/dev/null || die "dotnet SDK not found"
-[[ -r $load/announce.lua && -x $load/bench.sh ]] || die "shared load tooling not found at $load"
+[[ -r $load/announce.lua && -x $load/repeat.sh ]] || die "load generator not found in $load"
 
 # ------------------------------------------------------------------ work folder and clean-up
 work=$(mktemp -d /tmp/chihaya-bench.XXXXXX)
@@ -101,9 +101,9 @@ wrk_once() {
   # shellcheck disable=SC2086  # wrk options are a word list
   wrk $opts --latency -s "$load/announce.lua" "$url" -- "$@" > "$work/$name.log" 2>&1 \
     || { cat "$work/$name.log" >&2; die "wrk failed ($name)"; }
-  grep -E '^(SUMMARY|CHECK)' "$work/$name.log" | sed "s/^/  $name: /" >&2
+  grep -E '^(RESULT|EVENTS|CHECK|FILL) ' "$work/$name.log" | sed "s/^/  $name: /" >&2
 }
-field() { sed -nE "s/.*[ ]$2=([0-9]+).*/\1/p" "$work/$1.log" | head -1; }
+field() { sed -nE "s/^RESULT (.* )?$2=([0-9]+).*/\2/p" "$work/$1.log" | head -1; }
 # a verification passes when responses came back and none was a failure or a non-200
 require_clean() {
   local name=$1 requests
@@ -120,7 +120,7 @@ prepare_server() {  # prepare_server NAME URL [announce.lua options]
   require_clean "$name-verify"
   # a fill run starts every peer once; it must be long enough to visit them all (estimated
   # from the verification rate, which is mostly 'started' too)
-  local rps total fill attempt filled
+  local rps total fill attempt
   rps=$(field "$name-verify" rps); total=$((THREADS * TORRENTS * PEERS))
   fill=$(( total * 3 / 2 / (rps > 0 ? rps : 1) + 3 ))
   for attempt in 1 2; do
@@ -128,20 +128,19 @@ prepare_server() {  # prepare_server NAME URL [announce.lua options]
     log "$name: fill run of $total peers, ${fill}s, check=1"
     wrk_once "$name-fill" "$url" "-t$THREADS -c$CONNS -d${fill}s" "$@" fill=1 check=1
     require_clean "$name-fill"
-    filled=$(grep -c 'filled .* peers' "$work/$name-fill.log" || true)
-    ((filled == THREADS)) && return 0
+    grep -qx "FILL threads_done=$THREADS threads=$THREADS" "$work/$name-fill.log" && return 0
     ((fill >= FILL_MAX)) && break
     fill=$((fill * 2))
   done
   die "$name: the fill run did not reach every peer within ${FILL_MAX}s (raise BENCH_FILL_MAX)"
 }
 
-# measure NAME PID URL [announce.lua options]: bench.sh medians, then a check of the same traffic
+# measure NAME PID URL [announce.lua options]: repeat.sh medians, then a check of the same traffic
 measure() {
   local name=$1 pid=$2 url=$3; shift 3
   log "$name: $RUNS measured run(s), $wrkopts, warm=1 $*"
-  "$load/bench.sh" "$pid" "$RUNS" "$url" "$wrkopts" "$@" warm=1 | tee "$work/$name.bench" | sed 's/^/  /' >&2
-  grep -q '^MEDIAN' "$work/$name.bench" || die "$name: bench.sh printed no medians"
+  "$load/repeat.sh" -p "$pid" -n "$RUNS" -w "$wrkopts" "$url" "$@" warm=1 | tee "$work/$name.bench" | sed 's/^/  /' >&2
+  grep -q '^median ' "$work/$name.bench" || die "$name: repeat.sh printed no medians"
   log "$name: check of the measured traffic, $CHECK_DURATION"
   wrk_once "$name-postcheck" "$url" "-t$THREADS -c$CONNS -d$CHECK_DURATION" "$@" warm=1 check=1
   require_clean "$name-postcheck"
@@ -158,11 +157,11 @@ gateway_bin="$work/publish/Chihaya.Orleans.Gateway"
 [[ -x $gateway_bin ]] || die "published gateway not found at $gateway_bin"
 
 # ------------------------------------------------------------------ pools
-luajit "$load/announce.lua" dump=infohashes torrents="$TORRENTS" > "$work/infohashes.txt"
+luajit "$load/announce.lua" dump=hashes torrents="$TORRENTS" > "$work/infohashes.txt"
 luajit "$load/announce.lua" dump=passkeys passkeys="$PASSKEYS" > "$work/passkeys.txt"
 [[ $(wc -l < "$work/infohashes.txt") == "$TORRENTS" && $(wc -l < "$work/passkeys.txt") == "$PASSKEYS" ]] \
   || die "announce.lua dump gave unexpected pool sizes"
-first_hash_enc=$(luajit "$load/announce.lua" dump=infohashes_urlenc torrents=1)
+first_hash_enc=$(luajit "$load/announce.lua" dump=hashes-url torrents=1)
 
 # ------------------------------------------------------------------ opentracker
 # Debian's build is whitelist-only, chroots into -d and drops to -u: the folder and the whitelist
@@ -243,33 +242,43 @@ measure ours-keepalive "$gw_pid" "$gw" "${ours[@]}"
 measure ours-close "$gw_pid" "$gw" "${ours[@]}" close=1
 
 # ------------------------------------------------------------------ table
-median_of() { sed -nE "s/^MEDIAN.*[ ]$2=([0-9]+).*/\1/p" "$work/$1.bench"; }
-# errors summed over the measured runs, by kind (wrk's connect/read/write/status/timeout)
+median_of() { sed -nE "s/^median (.* )?$2=([0-9]+).*/\2/p" "$work/$1.bench"; }
+# errors summed over the measured runs, by kind (wrk's connect/read/write/status errors and timeouts)
 errors_of() {
-  grep '^run ' "$work/$1.bench" | grep -oE 'err_[a-z]+=[0-9]+' \
-    | awk -F= '{s[$1]+=$2} END{o=""; for (k in s) if (s[k] > 0) o=o (o==""?"":",") substr(k,5) "=" s[k]; print (o==""?"0":o)}'
+  grep '^run ' "$work/$1.bench" | grep -oE '[a-z]+_errors=[0-9]+|timeouts=[0-9]+' \
+    | awk -F= '{sub(/_errors$/, "", $1); s[$1] += $2} END {o = ""; for (k in s) if (s[k] > 0) o = o (o == "" ? "" : ",") k "=" s[k]; print (o == "" ? "0" : o)}'
 }
-rss_of() { grep -oE 'server_rss_kb=[0-9]+' "$work/$1.bench" | cut -d= -f2 | sort -n | tail -1; }
+label_of() {
+  case $1 in
+    opentracker) echo "opentracker (conn close)";;
+    ours-keepalive) echo "ours keep-alive";;
+    ours-close) echo "ours close=1";;
+  esac
+}
+modes=(opentracker ours-keepalive ours-close)
 
 ot_rps=$(median_of opentracker rps)
 {
   echo
   echo "bench/run.sh $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, commit $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n $(git -C "$repo" status --porcelain 2>/dev/null) ]] && echo ' (working tree modified)')"
-  echo "load: torrents=$TORRENTS peers=$PEERS (x$THREADS thread(s)), ours private=1 passkeys=$PASSKEYS; wrk $wrkopts warm=1, median of $RUNS run(s)"
-  printf '%-26s %9s %9s %9s %-22s %9s %9s %8s\n' mode req/s p50_ms p99_ms "errors (all runs)" rss_MiB srv_cpu% ratio
-  for m in opentracker ours-keepalive ours-close; do
-    case $m in
-      opentracker) label="opentracker (conn close)";;
-      ours-keepalive) label="ours keep-alive";;
-      ours-close) label="ours close=1";;
-    esac
+  echo "load: bench/load/announce.lua torrents=$TORRENTS peers=$PEERS (x$THREADS thread(s)), ours private=1 passkeys=$PASSKEYS; wrk $wrkopts warm=1, median of $RUNS run(s)"
+  printf '%-26s %9s %9s %9s %-22s %9s %9s %9s %8s\n' mode req/s p50_ms p99_ms "errors (all runs)" rss_MiB srv_cpu% wrk_cpu% ratio
+  for m in "${modes[@]}"; do
     rps=$(median_of "$m" rps)
-    printf '%-26s %9s %9.2f %9.2f %-22s %9.1f %9s %8.2f\n' "$label" "$rps" \
+    printf '%-26s %9s %9.2f %9.2f %-22s %9.1f %9s %9s %8.2f\n' "$(label_of "$m")" "$rps" \
       "$(echo "$(median_of "$m" p50_us) / 1000" | bc -l)" "$(echo "$(median_of "$m" p99_us) / 1000" | bc -l)" \
-      "$(errors_of "$m")" "$(echo "$(rss_of "$m") / 1024" | bc -l)" "$(sed -nE 's/^MEDIAN.* server_cpu=([0-9]+)%.*/\1/p' "$work/$m.bench")" \
-      "$(echo "$rps / $ot_rps" | bc -l)"
+      "$(errors_of "$m")" "$(echo "$(median_of "$m" rss_max_kb) / 1024" | bc -l)" \
+      "$(median_of "$m" server_cpu)" "$(median_of "$m" wrk_cpu)" "$(echo "$rps / $ot_rps" | bc -l)"
   done
+  echo
+  # loopback TCP is mostly kernel time that neither process is charged for: this split shows it
+  printf '%-26s %9s %9s %9s %9s\n' "CPU split (% of machine)" user sys softirq idle
+  for m in "${modes[@]}"; do
+    printf '%-26s %9s %9s %9s %9s\n' "$(label_of "$m")" "$(median_of "$m" cpu_user)" "$(median_of "$m" cpu_sys)" \
+      "$(median_of "$m" cpu_softirq)" "$(median_of "$m" cpu_idle)"
+  done
+  echo
   echo "ratio = req/s / opentracker req/s. opentracker closes every connection without saying so: its"
-  echo "read errors are wrk reconnecting (expected, see ../shared/load/README.md). rss = largest VmRSS seen"
-  echo "after a measured run; srv_cpu = median server CPU in percent of one core. All runs passed check=1."
+  echo "read errors are wrk reconnecting (expected, see bench/README.md). rss = largest VmRSS seen after a"
+  echo "measured run; srv_cpu / wrk_cpu = median CPU in percent of one core. All runs passed check=1."
 } | tee "$work/table.txt"

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# bench/load/repeat.sh: the same wrk + announce.lua run N times against one server, one line per run, then
+# the medians. It records where the CPU went as well: wrk and the server share the machine, and loopback
+# TCP work lands in sys/softirq time that neither process is charged for.
+#
+#   bench/load/repeat.sh -p SERVER_PID -n RUNS -w "WRK_OPTIONS" URL [announce.lua key=value ...]
+#   bench/load/repeat.sh -p "$(pgrep -n opentracker)" -n 3 -w "-t1 -c64 -d20s" http://127.0.0.1:6969 warm=1
+#
+# Lines printed (key=value fields, so callers can pick them with sed or awk):
+#   run I/N  <announce.lua's RESULT fields> server_cpu= wrk_cpu= cpu_user= cpu_sys= cpu_softirq= cpu_idle= rss_kb=
+#            server_cpu / wrk_cpu: percent of one core; cpu_*: percent of the whole machine (all cores);
+#            rss_kb: the server's VmRSS after the run
+#   EVENTS / CHECK   announce.lua's lines of that run
+#   median   rps= p50_us= p99_us= server_cpu= wrk_cpu= cpu_user= cpu_sys= cpu_softirq= cpu_idle= rss_max_kb=
+set -euo pipefail
+
+usage() { echo "usage: $0 -p SERVER_PID -n RUNS -w \"WRK_OPTIONS\" URL [announce.lua key=value ...]" >&2; exit 2; }
+pid='' runs='' wrkopts=''
+while getopts p:n:w: opt; do
+  case $opt in
+    p) pid=$OPTARG;; n) runs=$OPTARG;; w) wrkopts=$OPTARG;; *) usage;;
+  esac
+done
+shift $((OPTIND - 1))
+(($# >= 1)) && [[ $pid =~ ^[0-9]+$ && $runs =~ ^[1-9][0-9]*$ && -n $wrkopts ]] || usage
+url=$1; shift
+script="$(cd "$(dirname "$0")" && pwd)/announce.lua"
+[[ -r /proc/$pid/stat ]] || { echo "$0: no process $pid" >&2; exit 1; }
+
+ticks_per_sec=$(getconf CLK_TCK)
+tmp=$(mktemp -d)
+
+# utime + stime of a process, in clock ticks. The command name (field 2) may hold spaces, so count the
+# fields after its closing parenthesis.
+proc_ticks() { sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# machine-wide ticks: user+nice, system, irq+softirq, idle+iowait, and everything (steal included)
+machine_ticks() { awk '$1 == "cpu" {t = 0; for (i = 2; i <= NF; i++) t += $i; print $2 + $3, $4, $7 + $8, $5 + $6, t}' /proc/stat; }
+now() { date +%s.%N; }
+
+declare -A series   # field -> space-separated values, one per run
+keep() { series[$1]+="$2 "; }
+
+# Each run is timed from wrk's "Running ..." line, which wrk prints once every thread's init() is done and
+# just before its clock starts: announce.lua builds all its peers in init(), and that second or so of wrk
+# alone on the CPU would otherwise dilute the server's share and inflate wrk's.
+wrk_pid=''
+trap 'if [[ -n $wrk_pid ]]; then kill "$wrk_pid" 2>/dev/null || true; fi; rm -rf "$tmp"' EXIT
+for i in $(seq 1 "$runs"); do
+  # bash's time keyword gives wrk's CPU over its whole life; TIMEFORMAT makes it print user and system
+  # seconds only. stdbuf: wrk's stdout is a file, and its "Running" line must reach it at once.
+  TIMEFORMAT='%3U %3S'
+  # shellcheck disable=SC2086  # the wrk options are a word list
+  { time stdbuf -oL wrk $wrkopts --latency -s "$script" "$url" -- "$@" > "$tmp/out" 2> "$tmp/err"; } 2> "$tmp/time" &
+  job=$!
+  until grep -q '^Running ' "$tmp/out" 2>/dev/null; do
+    kill -0 "$job" 2>/dev/null || break
+    sleep 0.02
+  done
+  read -r u0 s0 q0 d0 a0 < <(machine_ticks)
+  p0=$(proc_ticks "$pid"); t0=$(now)
+  # the background job is a subshell whose only child is wrk (stdbuf execs it): its CPU so far is init's
+  wrk_pid=$(cat "/proc/$job/task/$job/children" 2>/dev/null || true); wrk_pid=${wrk_pid%% *}
+  w0=0
+  if [[ -n $wrk_pid ]]; then w0=$(proc_ticks "$wrk_pid" 2>/dev/null || echo 0); fi
+  if ! wait "$job"; then
+    cat "$tmp/out" "$tmp/err" >&2
+    echo "$0: wrk failed in run $i" >&2
+    exit 1
+  fi
+  wrk_pid=''
+  t1=$(now)
+  [[ -r /proc/$pid/stat ]] || { echo "$0: the server (pid $pid) exited during run $i" >&2; exit 1; }
+  p1=$(proc_ticks "$pid")
+  read -r u1 s1 q1 d1 a1 < <(machine_ticks)
+  rss=$(awk '$1 == "VmRSS:" {print $2}' "/proc/$pid/status")
+  result=$(sed -n 's/^RESULT //p' "$tmp/out")
+  [[ -n $result ]] || { cat "$tmp/out" "$tmp/err" >&2; echo "$0: no RESULT line from announce.lua in run $i" >&2; exit 1; }
+
+  read -r wrk_user wrk_sys < "$tmp/time"
+  cpu=$(awk -v el="$(echo "$t1 - $t0" | bc -l)" -v hz="$ticks_per_sec" -v srv=$((p1 - p0)) -v wu="$wrk_user" -v ws="$wrk_sys" -v winit="$w0" \
+    -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v q=$((q1 - q0)) -v d=$((d1 - d0)) -v a=$((a1 - a0)) 'BEGIN {
+      if (a <= 0) a = 1
+      printf "server_cpu=%.0f wrk_cpu=%.0f cpu_user=%.0f cpu_sys=%.0f cpu_softirq=%.0f cpu_idle=%.0f",
+        100 * srv / hz / el, 100 * (wu + ws - winit / hz) / el, 100 * u / a, 100 * s / a, 100 * q / a, 100 * d / a }')
+  echo "run $i/$runs $result $cpu rss_kb=$rss"
+  grep -E '^(EVENTS|CHECK) ' "$tmp/out" || true
+
+  for field in rps p50_us p99_us; do
+    keep "$field" "$(sed -nE "s/^(.* )?$field=([0-9]+).*/\2/p" <<< "$result")"
+  done
+  for field in server_cpu wrk_cpu cpu_user cpu_sys cpu_softirq cpu_idle; do
+    keep "$field" "$(sed -nE "s/^(.* )?$field=([0-9]+).*/\2/p" <<< "$cpu")"
+  done
+  keep rss_kb "$rss"
+done
+
+# the middle value; with an even count, the mean of the two middle ones
+median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+line=median
+for field in rps p50_us p99_us server_cpu wrk_cpu cpu_user cpu_sys cpu_softirq cpu_idle; do
+  line+=" $field=$(median <<< "${series[$field]}")"
+done
+line+=" rss_max_kb=$(tr ' ' '\n' <<< "${series[rss_kb]}" | grep . | sort -n | tail -1)"
+echo "$line"
