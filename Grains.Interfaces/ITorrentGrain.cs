@@ -15,7 +15,7 @@ public interface ITorrentGrain : IGrainWithStringKey
     [Alias("Scrape")]
     ValueTask<TorrentCounts> Scrape();
 
-    /// <summary>The site's torrent as this swarm enforces it now (null: not registered), for operators and tests.</summary>
+    /// <summary>The site's torrent as this swarm enforces it now (null: not registered): for diagnostics and tests, since the admin API shows the stored profile.</summary>
     [Alias("GetProfile")]
     [AlwaysInterleave]
     ValueTask<TorrentProfile?> GetProfile();

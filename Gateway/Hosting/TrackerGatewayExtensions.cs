@@ -43,8 +43,8 @@ public static class TrackerGatewayExtensions
         }
 
         services.AddTrackerSection<GatewayOptions>(GatewayOptions.Section)
-            .Validate(o => o.MaxQueryLength is >= 256 and <= 65536, "Gateway:MaxQueryLength must be between 256 and 65536.")
-            .Validate(o => o.MaxScrapeHashes is >= 1 and <= 1000, "Gateway:MaxScrapeHashes must be between 1 and 1000.")
+            .Validate(o => o.MaxQueryLength is >= 256 and <= GatewayOptions.MaxQueryLengthLimit, $"Gateway:MaxQueryLength must be between 256 and {GatewayOptions.MaxQueryLengthLimit}.")
+            .Validate(o => o.MaxScrapeHashes is >= 1 and <= GatewayOptions.MaxScrapeHashesLimit, $"Gateway:MaxScrapeHashes must be between 1 and {GatewayOptions.MaxScrapeHashesLimit}.")
             .Validate(
                 o => o.MaxQueryLength >= GatewayOptions.EncodedScrapeHashLength * o.MaxScrapeHashes,
                 $"Gateway:MaxQueryLength must be at least {GatewayOptions.EncodedScrapeHashLength} × Gateway:MaxScrapeHashes, or the largest scrape allowed is refused as too long.")

@@ -11,6 +11,12 @@ public sealed class GatewayOptions
     /// </summary>
     public const int EncodedScrapeHashLength = 71;
 
+    /// <summary>The largest <see cref="MaxQueryLength"/> allowed.</summary>
+    public const int MaxQueryLengthLimit = 65536;
+
+    /// <summary>The largest <see cref="MaxScrapeHashes"/> allowed: as many as fit the largest query.</summary>
+    public const int MaxScrapeHashesLimit = MaxQueryLengthLimit / EncodedScrapeHashLength;
+
     /// <summary>
     /// Longest query string accepted, in bytes. Real announces are under 500; a scrape of
     /// <see cref="MaxScrapeHashes"/> hashes needs up to <see cref="EncodedScrapeHashLength"/> bytes a hash, so this

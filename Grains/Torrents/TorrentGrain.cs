@@ -297,23 +297,7 @@ internal sealed partial class TorrentGrain(
     }
 
     /// <summary>Tells the site that this activation's source will send nothing more, so its row can go in time.</summary>
-    private async Task RetireSourceAsync()
-    {
-        if (!_ledger.HasSent)
-        {
-            return;
-        }
-
-        try
-        {
-            await store.RetireSourceAsync(_ledger.Source);
-        }
-        catch (Exception exception)
-        {
-            // The row then stays for good: one row too many, and exactly-once unharmed.
-            Log.SourceNotRetired(logger, exception, _infoHash.ToGrainKey());
-        }
-    }
+    private Task RetireSourceAsync() => _ledger.HasSent ? RetiredSources.TryRetireAsync(store, _ledger.Source, logger) : Task.CompletedTask;
 
     private Task ForgetIfUnregistered()
     {
@@ -362,7 +346,5 @@ internal sealed partial class TorrentGrain(
         [LoggerMessage(5, LogLevel.Warning, "Torrent {InfoHash}: state not written; statistics wait until storage is back")]
         public static partial void StateNotWritten(ILogger logger, Exception exception, string infoHash);
 
-        [LoggerMessage(8, LogLevel.Warning, "Torrent {InfoHash}: its statistics source was not retired; the site keeps its row")]
-        public static partial void SourceNotRetired(ILogger logger, Exception exception, string infoHash);
     }
 }

@@ -105,14 +105,7 @@ internal sealed partial class UserGrain : Grain, IUserGrain
         // activation starts a new one, so this one can never send again and the site may forget it in time.
         if (!_durable && State.Sequence > 0)
         {
-            try
-            {
-                await _store.RetireSourceAsync(State.Source);
-            }
-            catch (Exception exception)
-            {
-                Log.SourceNotRetired(_logger, exception, _profile?.UserId ?? 0);
-            }
+            await RetiredSources.TryRetireAsync(_store, State.Source, _logger);
         }
     }
 
@@ -234,7 +227,5 @@ internal sealed partial class UserGrain : Grain, IUserGrain
         [LoggerMessage(3, LogLevel.Warning, "User {UserId}: state not written")]
         public static partial void StateNotWritten(ILogger logger, Exception exception, long userId);
 
-        [LoggerMessage(4, LogLevel.Warning, "User {UserId}: its statistics source was not retired; the site keeps its row")]
-        public static partial void SourceNotRetired(ILogger logger, Exception exception, long userId);
     }
 }

@@ -65,12 +65,16 @@ start() {
     mkdir -p "$dir/pg"
     as_root chown postgres:postgres "$dir/pg"
     # The password file lives only while initdb reads it, readable by nobody else, and goes even if initdb fails.
-    local password_file="$dir/pg.pw"
-    trap 'as_root rm -f "'"$password_file"'"' RETURN
+    local password_file="$dir/pg.pw" initdb_status=0
     (umask 077; printf '%s\n' "$password" > "$password_file")
     as_root chown postgres:postgres "$password_file"
-    run_as_postgres "$bin/initdb" -D "$dir/pg/data" -U postgres --auth=scram-sha-256 --pwfile="$password_file" -E UTF8 >"$dir/pg/initdb.log"
+    run_as_postgres "$bin/initdb" -D "$dir/pg/data" -U postgres --auth=scram-sha-256 --pwfile="$password_file" -E UTF8 \
+      >"$dir/pg/initdb.log" 2>&1 || initdb_status=$?
     as_root rm -f "$password_file"
+    if [ "$initdb_status" -ne 0 ]; then
+      echo "initdb failed (exit $initdb_status); see $dir/pg/initdb.log" >&2
+      exit "$initdb_status"
+    fi
   fi
 
   mkdir -p "$dir/redis"

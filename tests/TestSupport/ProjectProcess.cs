@@ -60,15 +60,13 @@ public sealed class ProjectProcess : IAsyncDisposable
     /// <summary>Waits until the output contains <paramref name="text"/>; fails with the output if the process dies or time runs out.</summary>
     public async Task WaitForOutputAsync(string text, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!Output.Contains(text, StringComparison.Ordinal))
+        var printed = await Eventually.ValueAsync(
+            () => Task.FromResult(Output.Contains(text, StringComparison.Ordinal)),
+            printed => printed || _process.HasExited,
+            timeout);
+        if (!printed)
         {
-            if (_process.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"{Name} did not print '{text}' (exited: {_process.HasExited}). Output:\n{Output}");
-            }
-
-            await Task.Delay(100);
+            throw new InvalidOperationException($"{Name} did not print '{text}' (exited: {_process.HasExited}). Output:\n{Output}");
         }
     }
 
@@ -95,28 +93,7 @@ public sealed class ProjectProcess : IAsyncDisposable
     public void Kill() => _process.Kill(entireProcessTree: true);
 
     /// <summary>SIGTERM, then waits for a graceful exit.</summary>
-    public async Task StopAsync(TimeSpan timeout)
-    {
-        if (_process.HasExited)
-        {
-            return;
-        }
-
-        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
-        {
-            await kill.WaitForExitAsync();
-        }
-
-        using var cancel = new CancellationTokenSource(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            Kill();
-        }
-    }
+    public Task StopAsync(TimeSpan timeout) => GracefulStop.StopAsync(_process, GracefulStop.Terminate, timeout);
 
     public async ValueTask DisposeAsync()
     {

@@ -87,9 +87,14 @@ public sealed class TrackerHost : IAsyncDisposable
         return new TrackerHost(app, new Uri(address), adminToken);
     }
 
+    /// <summary>
+    /// GETs <paramref name="pathAndQuery"/> byte for byte (Uri would otherwise decode <c>%41</c> to <c>A</c> or
+    /// repair a broken escape before it leaves) and expects HTTP 200, as every tracker reply is.
+    /// </summary>
     public async Task<byte[]> GetBytesAsync(string pathAndQuery)
     {
-        using var response = await Http.GetAsync(pathAndQuery);
+        var exact = new Uri($"{BaseAddress}{pathAndQuery.TrimStart('/')}", new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
+        using var response = await Http.GetAsync(exact);
         Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
         return await response.Content.ReadAsByteArrayAsync();
     }

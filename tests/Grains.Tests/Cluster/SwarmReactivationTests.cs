@@ -143,15 +143,10 @@ public sealed class SwarmReactivationTests : IAsyncLifetime
         await torrent.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
     }
 
-    private async Task WaitForRetiredAsync(InfoHash hash)
-    {
-        var deadline = DateTime.UtcNow + Deadline;
-        while (await _database.ScalarAsync<long>("select count(*) from tracker_applied_batches where source like $1 and retired_at is not null", SourcePattern(hash)) == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the source of {hash.ToGrainKey()} was not retired");
-            await Task.Delay(50);
-        }
-    }
+    private Task WaitForRetiredAsync(InfoHash hash) => Eventually.TrueAsync(
+        async () => await _database.ScalarAsync<long>("select count(*) from tracker_applied_batches where source like $1 and retired_at is not null", SourcePattern(hash)) > 0,
+        $"the source of {hash.ToGrainKey()} retired",
+        Deadline);
 
     private Task<long> SourceRowsAsync(InfoHash hash) =>
         _database.ScalarAsync<long>("select count(*) from tracker_applied_batches where source like $1", SourcePattern(hash));

@@ -76,17 +76,9 @@ public sealed class SiteChangeTests(SiteDatabaseFixture fixture)
     private async Task<TimeSpan> WithinDeadlineAsync(Func<Task<Dictionary<string, object>>> announce, Func<Dictionary<string, object>, bool> done)
     {
         var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var reply = await announce();
-            if (done(reply))
-            {
-                return clock.Elapsed;
-            }
-
-            Assert.True(clock.Elapsed < Deadline, $"the tracker did not obey the site within {Deadline}; last reply: {FailureReason(reply) ?? "accepted"}");
-            await Task.Delay(50);
-        }
+        var reply = await Eventually.ValueAsync(announce, done, Deadline);
+        Assert.True(done(reply), $"the tracker did not obey the site within {Deadline}; last reply: {FailureReason(reply) ?? "accepted"}");
+        return clock.Elapsed;
     }
 
     [Fact]

@@ -28,7 +28,7 @@ public sealed class QueryLimitTests(TrackerFixture fixture)
             hashes.Add(await fixture.NewTorrentAsync());
         }
 
-        var reply = await GetExactAsync($"/{passkey}/scrape?{ScrapeQuery(hashes)}");
+        var reply = await Host.GetBencodeAsync($"/{passkey}/scrape?{ScrapeQuery(hashes)}");
 
         Assert.Null(FailureReason(reply));
         var files = (Dictionary<string, object>)reply["files"];
@@ -41,7 +41,7 @@ public sealed class QueryLimitTests(TrackerFixture fixture)
         var passkey = await fixture.NewUserAsync();
         var hashes = Enumerable.Range(0, Limits.MaxScrapeHashes + 1).Select(_ => UrlBytes.Random20()).ToList();
 
-        var reply = await GetExactAsync($"/{passkey}/scrape?{ScrapeQuery(hashes)}");
+        var reply = await Host.GetBencodeAsync($"/{passkey}/scrape?{ScrapeQuery(hashes)}");
 
         Assert.Equal(TrackerFailure.TooManyScrapeHashes, FailureReason(reply));
     }
@@ -52,7 +52,7 @@ public sealed class QueryLimitTests(TrackerFixture fixture)
         var passkey = await fixture.NewUserAsync();
         var hash = await fixture.NewTorrentAsync();
 
-        var reply = await GetExactAsync($"/{passkey}/scrape?{Padded(ScrapeQuery([hash]), Limits.MaxQueryLength)}");
+        var reply = await Host.GetBencodeAsync($"/{passkey}/scrape?{Padded(ScrapeQuery([hash]), Limits.MaxQueryLength)}");
 
         Assert.Null(FailureReason(reply));
         Assert.Single((Dictionary<string, object>)reply["files"]);
@@ -65,8 +65,8 @@ public sealed class QueryLimitTests(TrackerFixture fixture)
     {
         var passkey = await fixture.NewUserAsync();
 
-        // GetExactAsync asserts HTTP 200: Kestrel's own request-line limit must not answer first.
-        var reply = await GetExactAsync($"/{passkey}/{endpoint}?{Padded(ScrapeQuery([UrlBytes.Random20()]), Limits.MaxQueryLength + 1)}");
+        // GetBencodeAsync asserts HTTP 200: Kestrel's own request-line limit must not answer first.
+        var reply = await Host.GetBencodeAsync($"/{passkey}/{endpoint}?{Padded(ScrapeQuery([UrlBytes.Random20()]), Limits.MaxQueryLength + 1)}");
 
         Assert.Equal(TrackerFailure.QueryTooLong, FailureReason(reply));
     }
@@ -80,15 +80,6 @@ public sealed class QueryLimitTests(TrackerFixture fixture)
 
         Assert.Contains("Gateway:MaxQueryLength", error.Message, StringComparison.Ordinal);
         Assert.Contains("Gateway:MaxScrapeHashes", error.Message, StringComparison.Ordinal);
-    }
-
-    /// <summary>Sends the query byte for byte: Uri would otherwise decode <c>%41</c> to <c>A</c> and shorten it.</summary>
-    private async Task<Dictionary<string, object>> GetExactAsync(string pathAndQuery)
-    {
-        var uri = new Uri($"{Host.BaseAddress}{pathAndQuery.TrimStart('/')}", new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
-        using var response = await Host.Http.GetAsync(uri);
-        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
-        return Bencode.DecodeDictionary(await response.Content.ReadAsByteArrayAsync());
     }
 
     /// <summary>Every byte as <c>%XX</c>, the longest form a client may send.</summary>

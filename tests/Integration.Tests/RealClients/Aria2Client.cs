@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Chihaya.Orleans.TestSupport;
 
 namespace Chihaya.Orleans.Integration.Tests.RealClients;
 
@@ -7,7 +8,7 @@ namespace Chihaya.Orleans.Integration.Tests.RealClients;
 internal sealed class Aria2Client(string folder, IPAddress address, ClientRole role) : TorrentClient(folder, address, role)
 {
     // On SIGTERM aria2 shuts down at once without announcing event=stopped; SIGINT is its graceful stop.
-    protected override int GracefulStopSignal => SignalInterrupt;
+    protected override int GracefulStopSignal => GracefulStop.Interrupt;
 
     protected override ProcessStartInfo Prepare(string torrentFile)
     {

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Runtime.InteropServices;
 using Chihaya.Orleans.TestSupport;
 
 namespace Chihaya.Orleans.Integration.Tests.RealClients;
@@ -23,9 +22,6 @@ internal enum ClientRole
 /// </summary>
 internal abstract class TorrentClient : IAsyncDisposable
 {
-    protected const int SignalInterrupt = 2;
-    protected const int SignalTerminate = 15;
-
     private readonly Lock _logLock = new();
     private Process? _process;
     private StreamWriter? _log;
@@ -54,7 +50,7 @@ internal abstract class TorrentClient : IAsyncDisposable
     protected int PeerPort { get; }
 
     /// <summary>The signal on which the client announces <c>event=stopped</c> and exits.</summary>
-    protected virtual int GracefulStopSignal => SignalTerminate;
+    protected virtual int GracefulStopSignal => GracefulStop.Terminate;
 
     /// <summary>Starts the client on <paramref name="torrentFile"/> and returns once the client has the torrent.</summary>
     public async Task StartAsync(string torrentFile, TimeSpan timeout)
@@ -89,22 +85,9 @@ internal abstract class TorrentClient : IAsyncDisposable
     /// <summary>Stops the client gracefully, so it announces <c>event=stopped</c>; kills it if it has not exited within <paramref name="timeout"/>.</summary>
     public async Task StopAsync(TimeSpan timeout)
     {
-        if (_process is null || _process.HasExited)
+        if (_process is not null && !await GracefulStop.StopAsync(_process, GracefulStopSignal, timeout))
         {
-            return;
-        }
-
-        _ = SendSignal(_process.Id, GracefulStopSignal);
-        using var cancel = new CancellationTokenSource(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            Log($"[test] no exit within {timeout.TotalSeconds:0} s of signal {GracefulStopSignal}: SIGKILL");
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
+            Log($"[test] no exit within {timeout.TotalSeconds:0} s of signal {GracefulStopSignal}: killed");
         }
     }
 
@@ -143,8 +126,4 @@ internal abstract class TorrentClient : IAsyncDisposable
             _log?.WriteLine(line);
         }
     }
-
-    // .NET can send a process SIGKILL only; the graceful stop signals differ by client.
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int SendSignal(int processId, int signal);
 }
