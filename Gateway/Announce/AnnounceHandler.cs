@@ -42,7 +42,6 @@ internal sealed class AnnounceHandler(IGrainFactory grains, IOptionsMonitor<Trac
             numWant,
             WantPeerIds: !query.Compact && !query.NoPeerId,
             user.UserId,
-            userKey,
             user.MultipliersAt(time.GetUtcNow()));
 
         var result = await grains.GetGrain<ITorrentGrain>(query.InfoHash.ToGrainKey()).Announce(command);

@@ -12,7 +12,6 @@ namespace Chihaya.Orleans.Grains.Interfaces.Messages;
 /// <param name="NumWant">How many peers to return (already capped by the gateway).</param>
 /// <param name="WantPeerIds">True for the non-compact reply that lists peer ids.</param>
 /// <param name="UserId">The announcing user's site id.</param>
-/// <param name="UserKey">The digest of the passkey the user announced with: the key of the user grain that collects its statistics.</param>
 /// <param name="UserMultipliers">The user's factors at the time of the announce.</param>
 [GenerateSerializer, Immutable, Alias("Chihaya.AnnounceCommand")]
 public sealed record AnnounceCommand(
@@ -25,5 +24,4 @@ public sealed record AnnounceCommand(
     [property: Id(6)] int NumWant,
     [property: Id(7)] bool WantPeerIds,
     [property: Id(8)] long UserId,
-    [property: Id(9)] string UserKey,
     [property: Id(10)] Multipliers UserMultipliers);

@@ -3,21 +3,22 @@ using Chihaya.Orleans.Grains.Database;
 using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.Grains.Torrents;
+using Chihaya.Orleans.Grains.Users;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using Npgsql;
 using Orleans.Configuration;
-using Orleans.Serialization;
-using Orleans.Storage;
 
 namespace Chihaya.Orleans.Grains.Hosting;
 
 /// <summary>Everything a silo needs to run the tracker's grains.</summary>
 public static class TrackerSiloBuilderExtensions
 {
+    /// <summary>How long an idle swarm or user stays in memory at least: through a database outage of that length, they keep answering.</summary>
+    public static readonly TimeSpan ActiveAtLeast = TimeSpan.FromMinutes(65);
+
     /// <summary>Registers the tracker's grains, their options and the site store.</summary>
     public static ISiloBuilder AddTrackerGrains(this ISiloBuilder silo, IConfiguration configuration)
     {
@@ -51,26 +52,19 @@ public static class TrackerSiloBuilderExtensions
         if (SiteStores.IsPostgres(configuration[$"{SiteOptions.Section}:{nameof(SiteOptions.Store)}"] ?? ""))
         {
             services.AddHostedService<SiteChangeListener>();
-
-            // Swarms and user sums in the site's database, as compact Orleans binary (not type-named JSON).
-            silo.AddAdoNetGrainStorage(TrackerStorage.Grains, options => options.Invariant = "Npgsql");
-            services.AddOptions<AdoNetGrainStorageOptions>(TrackerStorage.Grains).Configure<NpgsqlDataSource, Serializer>((options, dataSource, serializer) =>
-            {
-                options.DataSource = dataSource;
-                options.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
-            });
-            services.AddSingleton(new GrainPersistence(IsDurable: true));
-        }
-        else
-        {
-            services.AddKeyedSingleton<IGrainStorage, VolatileGrainStorage>(TrackerStorage.Grains);
-            services.AddSingleton(new GrainPersistence(IsDurable: false));
         }
 
-        // A swarm kept only in memory must outlive its peers' timeout, or an idle-collected grain
-        // would forget peers that are still seeding between two announces.
+        services.AddSingleton<SwarmFlushWriter>();
+
+        // Grains stay in memory well past their last call: a swarm outlives its peers' timeout, so it prunes them on
+        // time; and an activation reads the site's database, so while that is down only grains already in memory
+        // answer. Keeping swarms and users for over an hour keeps everyone active in the last hour served.
         services.AddOptions<GrainCollectionOptions>().Configure<IOptions<TrackerOptions>>((collection, tracker) =>
-            collection.ClassSpecificCollectionAge[typeof(TorrentGrain).FullName!] = tracker.Value.PeerTimeout + TimeSpan.FromMinutes(5));
+        {
+            var peerTimeout = tracker.Value.PeerTimeout + TimeSpan.FromMinutes(5);
+            collection.ClassSpecificCollectionAge[typeof(TorrentGrain).FullName!] = peerTimeout > ActiveAtLeast ? peerTimeout : ActiveAtLeast;
+            collection.ClassSpecificCollectionAge[typeof(UserGrain).FullName!] = ActiveAtLeast;
+        });
         return silo;
     }
 }

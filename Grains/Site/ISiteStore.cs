@@ -1,3 +1,4 @@
+using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 
@@ -16,20 +17,21 @@ internal interface ISiteStore
     ValueTask<TorrentProfile?> FindTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Adds a batch of statistics, unless a batch with the same source and sequence was applied before. A snatch is
-    /// counted when a user's history row on a torrent first gets a completion time, so once per user and torrent
-    /// whichever batch, source or retry brings it (<see cref="TorrentUsage.Snatches"/> is not what counts).
-    /// Returns the snatches this call counted.
+    /// Makes the calling activation the only one that may write the swarm of <paramref name="torrentId"/>: takes a
+    /// new epoch, higher than any before, which fences every earlier claim's flushes from then on, and returns the
+    /// peers as the last applied flush left them. A flush of an older claim still running finishes first, and its
+    /// peers are among those returned.
     /// </summary>
-    ValueTask<long> ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default);
+    ValueTask<SwarmClaim> ClaimSwarmAsync(long torrentId, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Says that <paramref name="source"/> will send no more batches: its owner has confirmed every batch of it,
-    /// keeps none in storage and will write under a new source. The store forgets the source's last sequence once
-    /// it has been retired for <see cref="RetiredSources.Grace"/>, and each call forgets a few sources that are due.
-    /// A source that was never applied, or is retired again, changes nothing.
+    /// Applies each flush whose swarm is still claimed under its epoch, all in one transaction: its peers, and the
+    /// user, torrent and history statistics credited from them. A flush with a sequence applied before changes
+    /// nothing and is answered as applied; one of an older epoch changes nothing and is answered as fenced. A snatch
+    /// is counted when a user's history row on a torrent first gets a completion time, so once per user and
+    /// torrent whatever the epoch or retry. The results are in the order of the flushes.
     /// </summary>
-    ValueTask RetireSourceAsync(string source, CancellationToken cancellationToken = default);
+    ValueTask<IReadOnlyList<FlushResult>> ApplyFlushesAsync(IReadOnlyList<SwarmFlush> flushes, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Adds or changes the user <see cref="UserProfile.UserId"/> with this passkey. A user has one passkey: a

@@ -1,4 +1,6 @@
+using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Torrents;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 
 namespace Chihaya.Orleans.Grains.Site;
@@ -7,7 +9,7 @@ namespace Chihaya.Orleans.Grains.Site;
 /// The site held in the silo's memory: the embedded tracker's users and torrents, seeded from a file
 /// and changed through the admin API. Meant for a single silo; a cluster shares a database instead.
 /// </summary>
-internal sealed class InMemorySiteStore(TimeProvider time) : ISiteStore
+internal sealed class InMemorySiteStore : ISiteStore
 {
     private readonly Lock _gate = new();
     // Keyed by the passkey's digest: the store never needs the passkey back.
@@ -15,9 +17,9 @@ internal sealed class InMemorySiteStore(TimeProvider time) : ISiteStore
     private readonly Dictionary<InfoHash, TorrentProfile> _torrents = [];
     private readonly Dictionary<long, Traffic> _userTraffic = [];
     private readonly Dictionary<long, (Traffic Traffic, long Snatches)> _torrentStats = [];
-    private readonly Dictionary<string, long> _appliedSequences = new(StringComparer.Ordinal);
-    // Oldest first, so the sources due to be forgotten are always at the front.
-    private readonly Queue<(string Source, DateTimeOffset RetiredAt)> _retired = new();
+    // Per torrent id: the claim that may write the swarm, its last applied flush and its peers.
+    private readonly Dictionary<long, StoredSwarm> _swarms = [];
+    private long _lastEpoch;
     private readonly Dictionary<(long UserId, long TorrentId), UserTorrentUsage> _history = [];
 
     public ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default)
@@ -42,73 +44,82 @@ internal sealed class InMemorySiteStore(TimeProvider time) : ISiteStore
         }
     }
 
-    public ValueTask<long> ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default)
+    public ValueTask<SwarmClaim> ClaimSwarmAsync(long torrentId, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
-            if (_appliedSequences.TryGetValue(write.Source, out var applied) && applied >= write.Sequence)
+            if (!_swarms.TryGetValue(torrentId, out var swarm))
             {
-                return ValueTask.FromResult(0L);
+                _swarms[torrentId] = swarm = new StoredSwarm();
             }
 
-            foreach (var user in write.Users)
-            {
-                _userTraffic[user.UserId] = _userTraffic.GetValueOrDefault(user.UserId) + user.Traffic;
-            }
-
-            foreach (var torrent in write.Torrents)
-            {
-                var (traffic, snatches) = _torrentStats.GetValueOrDefault(torrent.TorrentId);
-                _torrentStats[torrent.TorrentId] = (traffic + torrent.Traffic, snatches);
-            }
-
-            var counted = 0L;
-            foreach (var row in write.History)
-            {
-                var key = (row.UserId, row.TorrentId);
-                var known = _history.TryGetValue(key, out var earlier);
-                _history[key] = known ? earlier.Then(row) : row;
-                // As in the database: a snatch is the history row's first completion time, once per user and torrent.
-                if (row.CompletedAt is not null && (!known || earlier.CompletedAt is null))
-                {
-                    var (traffic, snatches) = _torrentStats.GetValueOrDefault(row.TorrentId);
-                    _torrentStats[row.TorrentId] = (traffic, snatches + 1);
-                    counted++;
-                }
-            }
-
-            _appliedSequences[write.Source] = write.Sequence;
-            return ValueTask.FromResult(counted);
+            swarm.Epoch = ++_lastEpoch;
+            swarm.FlushedSequence = 0;
+            return ValueTask.FromResult(new SwarmClaim(swarm.Epoch, [.. swarm.Peers.Values]));
         }
     }
 
-    public ValueTask RetireSourceAsync(string source, CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyList<FlushResult>> ApplyFlushesAsync(IReadOnlyList<SwarmFlush> flushes, CancellationToken cancellationToken = default)
     {
-        var now = time.GetUtcNow();
         lock (_gate)
         {
-            if (_appliedSequences.ContainsKey(source))
+            var results = new FlushResult[flushes.Count];
+            for (var i = 0; i < flushes.Count; i++)
             {
-                _retired.Enqueue((source, now));
+                results[i] = Apply(flushes[i]);
             }
 
-            // As in the database: at most a few at a time, and only once the grace has passed.
-            for (var forgotten = 0; forgotten < RetiredSources.ForgetAtOnce && _retired.TryPeek(out var due) && due.RetiredAt < now - RetiredSources.Grace; forgotten++)
-            {
-                _appliedSequences.Remove(_retired.Dequeue().Source);
-            }
+            return ValueTask.FromResult<IReadOnlyList<FlushResult>>(results);
         }
-
-        return ValueTask.CompletedTask;
     }
 
-    /// <summary>True while the store remembers the source's last sequence (for tests and diagnostics).</summary>
-    public bool RemembersSource(string source)
+    private FlushResult Apply(SwarmFlush flush)
     {
-        lock (_gate)
+        if (!_swarms.TryGetValue(flush.TorrentId, out var swarm) || swarm.Epoch != flush.Epoch || flush.Sequence > swarm.FlushedSequence + 1)
         {
-            return _appliedSequences.ContainsKey(source);
+            return FlushResult.Fenced;
         }
+
+        if (flush.Sequence <= swarm.FlushedSequence)
+        {
+            return new FlushResult(FlushStatus.Applied);
+        }
+
+        swarm.FlushedSequence = flush.Sequence;
+        foreach (var key in flush.Peers.Departed)
+        {
+            swarm.Peers.Remove(key);
+        }
+
+        foreach (var peer in flush.Peers.Present)
+        {
+            swarm.Peers[new PeerKey(peer.Entry.PeerId, peer.Entry.UserId)] = peer;
+        }
+
+        foreach (var user in flush.Users)
+        {
+            _userTraffic[user.UserId] = _userTraffic.GetValueOrDefault(user.UserId) + user.Traffic;
+        }
+
+        var (traffic, snatches) = _torrentStats.GetValueOrDefault(flush.TorrentId);
+        _torrentStats[flush.TorrentId] = (traffic + flush.Torrent.Traffic, snatches);
+
+        var counted = 0L;
+        foreach (var row in flush.History)
+        {
+            var key = (row.UserId, row.TorrentId);
+            var known = _history.TryGetValue(key, out var earlier);
+            _history[key] = known ? earlier.Then(row) : row;
+            // As in the database: a snatch is the history row's first completion time, once per user and torrent.
+            if (row.CompletedAt is not null && (!known || earlier.CompletedAt is null))
+            {
+                var (rowTraffic, rowSnatches) = _torrentStats.GetValueOrDefault(row.TorrentId);
+                _torrentStats[row.TorrentId] = (rowTraffic, rowSnatches + 1);
+                counted++;
+            }
+        }
+
+        return new FlushResult(FlushStatus.Applied, counted);
     }
 
     public ValueTask<string?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default)
@@ -179,5 +190,12 @@ internal sealed class InMemorySiteStore(TimeProvider time) : ISiteStore
         {
             return ValueTask.FromResult(_torrentStats.GetValueOrDefault(torrentId).Traffic);
         }
+    }
+
+    private sealed class StoredSwarm
+    {
+        public long Epoch;
+        public long FlushedSequence;
+        public readonly Dictionary<PeerKey, StoredPeer> Peers = [];
     }
 }

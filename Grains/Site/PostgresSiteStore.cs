@@ -1,6 +1,9 @@
 using System.Collections.Immutable;
+using System.Net;
+using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Torrents;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -8,77 +11,90 @@ namespace Chihaya.Orleans.Grains.Site;
 
 /// <summary>
 /// The site's PostgreSQL database (schema in <c>deploy/sql/</c>). Reads happen when a grain activates or
-/// is told the site changed; statistics arrive in batches, one round trip and one transaction each, applied exactly once.
+/// is told the site changed; swarms' peers and statistics arrive in flushes, a silo's flushes in one transaction, each fenced by its swarm's claim and applied once.
 /// Commands are auto-prepared by the data source.
 /// </summary>
 internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvider time) : ISiteStore
 {
-    private const string ApplyUsageSql = """
-        with batch as (
-            insert into tracker_applied_batches as applied (source, sequence) values ($1, $2)
-            on conflict (source) do update set sequence = excluded.sequence, applied_at = now()
-                where applied.sequence < excluded.sequence
-            returning 1
-        ), users_updated as (
-            update users u set
-                raw_uploaded = least(u.raw_uploaded::numeric + v.raw_up, 9223372036854775807)::bigint,
-                raw_downloaded = least(u.raw_downloaded::numeric + v.raw_down, 9223372036854775807)::bigint,
-                credited_uploaded = least(u.credited_uploaded::numeric + v.credit_up, 9223372036854775807)::bigint,
-                credited_downloaded = least(u.credited_downloaded::numeric + v.credit_down, 9223372036854775807)::bigint
-            from unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
-                as v(id, raw_up, raw_down, credit_up, credit_down)
-            where u.id = v.id and exists (select from batch)
-            returning 1
-        ), torrents_updated as (
-            update torrents t set
-                raw_uploaded = least(t.raw_uploaded::numeric + v.raw_up, 9223372036854775807)::bigint,
-                raw_downloaded = least(t.raw_downloaded::numeric + v.raw_down, 9223372036854775807)::bigint,
-                credited_uploaded = least(t.credited_uploaded::numeric + v.credit_up, 9223372036854775807)::bigint,
-                credited_downloaded = least(t.credited_downloaded::numeric + v.credit_down, 9223372036854775807)::bigint,
-                seeders = v.seeders,
-                leechers = v.leechers
-            from unnest($8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::integer[], $14::integer[])
-                as v(id, raw_up, raw_down, credit_up, credit_down, seeders, leechers)
-            where t.id = v.id and exists (select from batch)
-            returning 1
-        ), history_updated as (
-            -- completed_at is left to CompleteHistorySql, which counts the snatches.
-            insert into user_torrents as h (user_id, torrent_id, raw_uploaded, raw_downloaded, credited_uploaded,
-                credited_downloaded, seeding_seconds, last_announce_at)
-            select v.user_id, v.torrent_id, v.raw_up, v.raw_down, v.credit_up, v.credit_down, v.seeding, v.last_announce
-            from unnest($15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],
-                        $22::timestamptz[])
-                as v(user_id, torrent_id, raw_up, raw_down, credit_up, credit_down, seeding, last_announce)
-            where exists (select from batch)
-            on conflict (user_id, torrent_id) do update set
-                raw_uploaded = least(h.raw_uploaded::numeric + excluded.raw_uploaded, 9223372036854775807)::bigint,
-                raw_downloaded = least(h.raw_downloaded::numeric + excluded.raw_downloaded, 9223372036854775807)::bigint,
-                credited_uploaded = least(h.credited_uploaded::numeric + excluded.credited_uploaded, 9223372036854775807)::bigint,
-                credited_downloaded = least(h.credited_downloaded::numeric + excluded.credited_downloaded, 9223372036854775807)::bigint,
-                seeding_seconds = h.seeding_seconds + excluded.seeding_seconds,
-                last_announce_at = greatest(h.last_announce_at, excluded.last_announce_at)
-            returning 1
-        )
-        select count(*) from batch
+    // Every statement below runs in the flush's transaction, after the swarms' claims were checked and locked, and
+    // only for the flushes that passed. Sums saturate instead of overflowing: a client lying about its totals must
+    // fail no one's write.
+    private const string LockUsersSql = "select 1 from users where id = any($1) order by id for update";
+
+    private const string RemovePeersSql = """
+        delete from tracker_peers p
+        using unnest($1::bigint[], $2::bigint[], $3::bytea[]) as v(torrent_id, user_id, peer_id)
+        where p.torrent_id = v.torrent_id and p.user_id = v.user_id and p.peer_id = v.peer_id
         """;
 
-    // Run after ApplyUsageSql in the same transaction, so the history rows exist. A snatch is a history row's
-    // completed_at going from NULL to a time: once per user and torrent, whichever batch, source or retry brings
-    // it, and with no check of the batch's novelty needed (a batch applied before set the time already). The
-    // update re-reads a row another transaction changed meanwhile, so two writers cannot both count it.
+    private const string StorePeersSql = """
+        insert into tracker_peers as p (torrent_id, user_id, peer_id, ip, port, uploaded, downloaded, seeder, snatched, last_announce_at)
+        select * from unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::inet[], $5::integer[], $6::bigint[], $7::bigint[],
+                             $8::boolean[], $9::boolean[], $10::timestamptz[])
+        on conflict (torrent_id, user_id, peer_id) do update set
+            ip = excluded.ip, port = excluded.port, uploaded = excluded.uploaded, downloaded = excluded.downloaded,
+            seeder = excluded.seeder, snatched = excluded.snatched, last_announce_at = excluded.last_announce_at
+        """;
+
+    private const string AddUserTrafficSql = """
+        update users u set
+            raw_uploaded = least(u.raw_uploaded::numeric + v.raw_up, 9223372036854775807)::bigint,
+            raw_downloaded = least(u.raw_downloaded::numeric + v.raw_down, 9223372036854775807)::bigint,
+            credited_uploaded = least(u.credited_uploaded::numeric + v.credit_up, 9223372036854775807)::bigint,
+            credited_downloaded = least(u.credited_downloaded::numeric + v.credit_down, 9223372036854775807)::bigint
+        from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) as v(id, raw_up, raw_down, credit_up, credit_down)
+        where u.id = v.id
+        """;
+
+    private const string AddTorrentTrafficSql = """
+        update torrents t set
+            raw_uploaded = least(t.raw_uploaded::numeric + v.raw_up, 9223372036854775807)::bigint,
+            raw_downloaded = least(t.raw_downloaded::numeric + v.raw_down, 9223372036854775807)::bigint,
+            credited_uploaded = least(t.credited_uploaded::numeric + v.credit_up, 9223372036854775807)::bigint,
+            credited_downloaded = least(t.credited_downloaded::numeric + v.credit_down, 9223372036854775807)::bigint,
+            seeders = v.seeders,
+            leechers = v.leechers
+        from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::integer[], $7::integer[])
+            as v(id, raw_up, raw_down, credit_up, credit_down, seeders, leechers)
+        where t.id = v.id
+        """;
+
+    // completed_at is left to CompleteHistorySql, which counts the snatches.
+    private const string AddHistorySql = """
+        insert into user_torrents as h (user_id, torrent_id, raw_uploaded, raw_downloaded, credited_uploaded,
+            credited_downloaded, seeding_seconds, last_announce_at)
+        select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+                             $8::timestamptz[])
+        on conflict (user_id, torrent_id) do update set
+            raw_uploaded = least(h.raw_uploaded::numeric + excluded.raw_uploaded, 9223372036854775807)::bigint,
+            raw_downloaded = least(h.raw_downloaded::numeric + excluded.raw_downloaded, 9223372036854775807)::bigint,
+            credited_uploaded = least(h.credited_uploaded::numeric + excluded.credited_uploaded, 9223372036854775807)::bigint,
+            credited_downloaded = least(h.credited_downloaded::numeric + excluded.credited_downloaded, 9223372036854775807)::bigint,
+            seeding_seconds = h.seeding_seconds + excluded.seeding_seconds,
+            last_announce_at = greatest(h.last_announce_at, excluded.last_announce_at)
+        """;
+
+    // A snatch is a history row's completed_at going from NULL to a time: once per user and torrent, whichever
+    // epoch or retry brings it. The update re-reads a row another transaction changed meanwhile, so two writers
+    // cannot both count it.
     private const string CompleteHistorySql = """
         with completed as (
             update user_torrents h set completed_at = v.completed
             from unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) as v(user_id, torrent_id, completed)
             where h.user_id = v.user_id and h.torrent_id = v.torrent_id and h.completed_at is null
             returning h.torrent_id
+        ), counted as (
+            select torrent_id, count(*) as snatches from completed group by torrent_id
         ), snatches_added as (
-            update torrents t set snatches = t.snatches + c.snatches
-            from (select torrent_id, count(*) as snatches from completed group by torrent_id) c
-            where t.id = c.torrent_id
-            returning 1
+            update torrents t set snatches = t.snatches + c.snatches from counted c where t.id = c.torrent_id
         )
-        select count(*) from completed
+        select torrent_id, snatches from counted
+        """;
+
+    private const string MarkFlushedSql = """
+        update tracker_swarms s set flushed_sequence = v.sequence
+        from unnest($1::bigint[], $2::bigint[]) as v(torrent_id, sequence)
+        where s.torrent_id = v.torrent_id
         """;
 
     public async ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default)
@@ -126,74 +142,190 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
             tokenUsers.Length == 0 ? null : tokenUsers.Zip(tokenExpiries).ToImmutableDictionary(pair => pair.First, pair => pair.Second));
     }
 
-    public async ValueTask<long> ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default)
+    public async ValueTask<SwarmClaim> ClaimSwarmAsync(long torrentId, CancellationToken cancellationToken = default)
     {
-        // One round trip, one transaction (a batch without an explicit one is PostgreSQL's implicit transaction).
+        // One implicit transaction: the claim's row lock waits for a flush of an older claim in progress, and the
+        // peers are read after it, so they include that flush, and every later flush of an older claim is refused.
         await using var batch = dataSource.CreateBatch();
-        var usage = new NpgsqlBatchCommand(ApplyUsageSql);
-        var parameters = usage.Parameters;
-        parameters.Add(new NpgsqlParameter { Value = write.Source });
-        parameters.Add(new NpgsqlParameter { Value = write.Sequence });
-        AddColumn(parameters, write.Users, u => u.UserId);
-        AddColumn(parameters, write.Users, u => u.Traffic.RawUploaded);
-        AddColumn(parameters, write.Users, u => u.Traffic.RawDownloaded);
-        AddColumn(parameters, write.Users, u => u.Traffic.CreditedUploaded);
-        AddColumn(parameters, write.Users, u => u.Traffic.CreditedDownloaded);
-        AddColumn(parameters, write.Torrents, t => t.TorrentId);
-        AddColumn(parameters, write.Torrents, t => t.Traffic.RawUploaded);
-        AddColumn(parameters, write.Torrents, t => t.Traffic.RawDownloaded);
-        AddColumn(parameters, write.Torrents, t => t.Traffic.CreditedUploaded);
-        AddColumn(parameters, write.Torrents, t => t.Traffic.CreditedDownloaded);
-        parameters.Add(new NpgsqlParameter { Value = write.Torrents.Select(t => t.Seeders).ToArray() });
-        parameters.Add(new NpgsqlParameter { Value = write.Torrents.Select(t => t.Leechers).ToArray() });
-        var history = write.History;
-        AddColumn(parameters, history, h => h.UserId);
-        AddColumn(parameters, history, h => h.TorrentId);
-        AddColumn(parameters, history, h => h.Traffic.RawUploaded);
-        AddColumn(parameters, history, h => h.Traffic.RawDownloaded);
-        AddColumn(parameters, history, h => h.Traffic.CreditedUploaded);
-        AddColumn(parameters, history, h => h.Traffic.CreditedDownloaded);
-        AddColumn(parameters, history, h => h.SeedingSeconds);
-        parameters.Add(new NpgsqlParameter { Value = history.Select(h => h.LastAnnounceAt.UtcDateTime).ToArray() });
-        batch.BatchCommands.Add(usage);
+        var claim = new NpgsqlBatchCommand("""
+            insert into tracker_swarms as s (torrent_id, epoch) values ($1, nextval('tracker_swarm_epochs'))
+            on conflict (torrent_id) do update set epoch = nextval('tracker_swarm_epochs'), flushed_sequence = 0, claimed_at = now()
+            returning epoch
+            """);
+        claim.Parameters.Add(new NpgsqlParameter { Value = torrentId });
+        batch.BatchCommands.Add(claim);
+        var peers = new NpgsqlBatchCommand("""
+            select user_id, peer_id, ip, port, uploaded, downloaded, seeder, snatched, last_announce_at
+            from tracker_peers where torrent_id = $1
+            """);
+        peers.Parameters.Add(new NpgsqlParameter { Value = torrentId });
+        batch.BatchCommands.Add(peers);
 
-        var completions = history.Where(h => h.CompletedAt is not null).ToList();
-        if (completions.Count == 0)
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var epoch = reader.GetInt64(0);
+        await reader.NextResultAsync(cancellationToken);
+        var stored = new List<StoredPeer>();
+        while (await reader.ReadAsync(cancellationToken))
         {
-            await batch.ExecuteNonQueryAsync(cancellationToken);
-            return 0;
+            stored.Add(new StoredPeer(
+                new PeerEntry
+                {
+                    UserId = reader.GetInt64(0),
+                    PeerId = PeerId.Read(reader.GetFieldValue<byte[]>(1)),
+                    Endpoint = PeerEndpoint.From(reader.GetFieldValue<IPAddress>(2), reader.GetInt32(3)),
+                    Uploaded = reader.GetInt64(4),
+                    Downloaded = reader.GetInt64(5),
+                    HasSnatched = reader.GetBoolean(7),
+                    LastSeen = reader.GetFieldValue<DateTimeOffset>(8).ToUnixTimeSeconds(),
+                },
+                reader.GetBoolean(6)));
         }
 
+        return new SwarmClaim(epoch, stored);
+    }
+
+    public async ValueTask<IReadOnlyList<FlushResult>> ApplyFlushesAsync(IReadOnlyList<SwarmFlush> flushes, CancellationToken cancellationToken = default)
+    {
+        var results = new FlushResult[flushes.Count];
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        // Claims first, locked in one order (as every writer does), so writers on two silos never deadlock.
+        var claims = new Dictionary<long, (long Epoch, long Flushed)>();
+        await using (var check = new NpgsqlCommand(
+            "select torrent_id, epoch, flushed_sequence from tracker_swarms where torrent_id = any($1) order by torrent_id for update",
+            connection,
+            transaction))
+        {
+            check.Parameters.Add(new NpgsqlParameter { Value = flushes.Select(f => f.TorrentId).ToArray() });
+            await using var reader = await check.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                claims[reader.GetInt64(0)] = (reader.GetInt64(1), reader.GetInt64(2));
+            }
+        }
+
+        var applying = new List<SwarmFlush>();
+        for (var i = 0; i < flushes.Count; i++)
+        {
+            var flush = flushes[i];
+            if (!claims.TryGetValue(flush.TorrentId, out var claim) || claim.Epoch != flush.Epoch || flush.Sequence > claim.Flushed + 1)
+            {
+                results[i] = FlushResult.Fenced;
+            }
+            else if (flush.Sequence <= claim.Flushed)
+            {
+                // Applied by an earlier try whose answer was lost.
+                results[i] = new FlushResult(FlushStatus.Applied);
+            }
+            else
+            {
+                results[i] = new FlushResult(FlushStatus.Applied);
+                applying.Add(flush);
+            }
+        }
+
+        if (applying.Count > 0)
+        {
+            var snatches = await ApplyAsync(connection, transaction, applying, cancellationToken);
+            for (var i = 0; i < flushes.Count; i++)
+            {
+                if (snatches.TryGetValue(flushes[i].TorrentId, out var counted) && results[i].Status == FlushStatus.Applied)
+                {
+                    results[i] = results[i] with { SnatchesCounted = counted };
+                }
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return results;
+    }
+
+    /// <summary>Writes the flushes' peers and statistics in one round trip; returns the snatches counted per torrent.</summary>
+    private static async Task<Dictionary<long, long>> ApplyAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, List<SwarmFlush> flushes, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection, transaction);
+
+        // A user's traffic from every swarm in this write as one row, and users locked in id order first.
+        var users = flushes.SelectMany(f => f.Users)
+            .GroupBy(u => u.UserId)
+            .Select(g => new UserUsage(g.Key, g.Aggregate(default(Traffic), (sum, u) => sum + u.Traffic)))
+            .OrderBy(u => u.UserId)
+            .ToList();
+        var lockUsers = new NpgsqlBatchCommand(LockUsersSql);
+        AddColumn(lockUsers.Parameters, users, u => u.UserId);
+        batch.BatchCommands.Add(lockUsers);
+
+        var departed = flushes.SelectMany(f => f.Peers.Departed.Select(key => (f.TorrentId, Key: key))).ToList();
+        var remove = new NpgsqlBatchCommand(RemovePeersSql);
+        AddColumn(remove.Parameters, departed, d => d.TorrentId);
+        AddColumn(remove.Parameters, departed, d => d.Key.UserId);
+        remove.Parameters.Add(new NpgsqlParameter { Value = departed.Select(d => d.Key.PeerId.Value.ToArray()).ToArray() });
+        batch.BatchCommands.Add(remove);
+
+        var present = flushes.SelectMany(f => f.Peers.Present.Select(peer => (f.TorrentId, Peer: peer))).ToList();
+        var store = new NpgsqlBatchCommand(StorePeersSql);
+        var parameters = store.Parameters;
+        AddColumn(parameters, present, p => p.TorrentId);
+        AddColumn(parameters, present, p => p.Peer.Entry.UserId);
+        parameters.Add(new NpgsqlParameter { Value = present.Select(p => p.Peer.Entry.PeerId.Value.ToArray()).ToArray() });
+        parameters.Add(new NpgsqlParameter { Value = present.Select(p => p.Peer.Entry.Endpoint.ToIPAddress()).ToArray() });
+        parameters.Add(new NpgsqlParameter { Value = present.Select(p => (int)p.Peer.Entry.Endpoint.Port).ToArray() });
+        AddColumn(parameters, present, p => p.Peer.Entry.Uploaded);
+        AddColumn(parameters, present, p => p.Peer.Entry.Downloaded);
+        parameters.Add(new NpgsqlParameter { Value = present.Select(p => p.Peer.Seeder).ToArray() });
+        parameters.Add(new NpgsqlParameter { Value = present.Select(p => p.Peer.Entry.HasSnatched).ToArray() });
+        parameters.Add(new NpgsqlParameter { Value = present.Select(p => DateTimeOffset.FromUnixTimeSeconds(p.Peer.Entry.LastSeen).UtcDateTime).ToArray() });
+        batch.BatchCommands.Add(store);
+
+        var addUsers = new NpgsqlBatchCommand(AddUserTrafficSql);
+        AddTrafficColumns(addUsers.Parameters, users, u => u.UserId, u => u.Traffic);
+        batch.BatchCommands.Add(addUsers);
+
+        var torrents = flushes.Select(f => f.Torrent).ToList();
+        var addTorrents = new NpgsqlBatchCommand(AddTorrentTrafficSql);
+        AddTrafficColumns(addTorrents.Parameters, torrents, t => t.TorrentId, t => t.Traffic);
+        addTorrents.Parameters.Add(new NpgsqlParameter { Value = torrents.Select(t => t.Seeders).ToArray() });
+        addTorrents.Parameters.Add(new NpgsqlParameter { Value = torrents.Select(t => t.Leechers).ToArray() });
+        batch.BatchCommands.Add(addTorrents);
+
+        var history = flushes.SelectMany(f => f.History).ToList();
+        var addHistory = new NpgsqlBatchCommand(AddHistorySql);
+        AddColumn(addHistory.Parameters, history, h => h.UserId);
+        AddTrafficColumns(addHistory.Parameters, history, h => h.TorrentId, h => h.Traffic);
+        AddColumn(addHistory.Parameters, history, h => h.SeedingSeconds);
+        addHistory.Parameters.Add(new NpgsqlParameter { Value = history.Select(h => h.LastAnnounceAt.UtcDateTime).ToArray() });
+        batch.BatchCommands.Add(addHistory);
+
+        var completions = history.Where(h => h.CompletedAt is not null).ToList();
         var complete = new NpgsqlBatchCommand(CompleteHistorySql);
         AddColumn(complete.Parameters, completions, h => h.UserId);
         AddColumn(complete.Parameters, completions, h => h.TorrentId);
         complete.Parameters.Add(new NpgsqlParameter { Value = completions.Select(h => h.CompletedAt!.Value.UtcDateTime).ToArray() });
         batch.BatchCommands.Add(complete);
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        await reader.NextResultAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        return reader.GetInt64(0);
-    }
 
-    public async ValueTask RetireSourceAsync(string source, CancellationToken cancellationToken = default)
-    {
-        // Marks this source and forgets a few whose grace has passed, oldest first; the two never touch the same
-        // row (one wants retired_at unset, the other set). Times come from the tracker's clock, like the grace.
-        await using var command = dataSource.CreateCommand("""
-            with retired as (
-                update tracker_applied_batches set retired_at = $2 where source = $1 and retired_at is null
-            ), forgotten as (
-                delete from tracker_applied_batches where source in (
-                    select source from tracker_applied_batches where retired_at < $3 order by retired_at limit $4)
-            )
-            select 1
-            """);
-        var now = time.GetUtcNow();
-        command.Parameters.Add(new NpgsqlParameter { Value = source });
-        command.Parameters.Add(new NpgsqlParameter { Value = now });
-        command.Parameters.Add(new NpgsqlParameter { Value = now - RetiredSources.Grace });
-        command.Parameters.Add(new NpgsqlParameter { Value = RetiredSources.ForgetAtOnce });
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        var flushed = new NpgsqlBatchCommand(MarkFlushedSql);
+        AddColumn(flushed.Parameters, flushes, f => f.TorrentId);
+        AddColumn(flushed.Parameters, flushes, f => f.Sequence);
+        batch.BatchCommands.Add(flushed);
+
+        var snatches = new Dictionary<long, long>();
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        // The user lock is the first result; the snatch counts follow it.
+        while (await reader.NextResultAsync(cancellationToken))
+        {
+            if (reader.FieldCount == 2)
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    snatches[reader.GetInt64(0)] = reader.GetInt64(1);
+                }
+            }
+        }
+
+        return snatches;
     }
 
     public async ValueTask<string?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default)
@@ -300,6 +432,15 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         return await reader.ReadAsync(cancellationToken)
             ? new Traffic(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3))
             : default;
+    }
+
+    private static void AddTrafficColumns<T>(NpgsqlParameterCollection parameters, IReadOnlyList<T> rows, Func<T, long> id, Func<T, Traffic> traffic)
+    {
+        AddColumn(parameters, rows, id);
+        AddColumn(parameters, rows, row => traffic(row).RawUploaded);
+        AddColumn(parameters, rows, row => traffic(row).RawDownloaded);
+        AddColumn(parameters, rows, row => traffic(row).CreditedUploaded);
+        AddColumn(parameters, rows, row => traffic(row).CreditedDownloaded);
     }
 
     private static void AddColumn<T>(NpgsqlParameterCollection parameters, IReadOnlyList<T> rows, Func<T, long> column)

@@ -20,6 +20,9 @@ internal sealed class Swarm(Random random)
     // completed_at), which also refuses a snatch that a restarted swarm, having forgotten the user, counts again.
     private readonly HashSet<long> _snatchers = [];
 
+    // Peers added, changed or removed since the last cut: what the next write to the site must store.
+    private readonly HashSet<PeerKey> _changed = [];
+
     public int Seeders => _seeders.Count;
 
     public int Leechers => _leechers.Count;
@@ -50,27 +53,37 @@ internal sealed class Swarm(Random random)
     /// <summary>Removes every peer whose last announce is older than <paramref name="cutoff"/>; returns how many.</summary>
     public int RemoveSilentPeers(long cutoff) => RemoveSilent(_seeders, true, cutoff) + RemoveSilent(_leechers, false, cutoff);
 
-    /// <summary>The peers as one block for grain storage (<see cref="SwarmSnapshot"/>).</summary>
-    public byte[] ToSnapshot()
+    /// <summary>True when a peer was added, changed or removed since the last <see cref="CutChanges"/>.</summary>
+    public bool HasChanges => _changed.Count > 0;
+
+    /// <summary>
+    /// The peers changed since the last cut, as they are now (to store), and the ones gone since (to delete). The
+    /// stored baselines must move with the traffic credited from them, so a cut is taken together with the ledger's.
+    /// </summary>
+    public PeerChanges CutChanges()
     {
-        var peers = new List<(PeerEntry, bool)>(Count);
-        for (var slot = 0; slot < _seeders.Count; slot++)
+        var present = new List<StoredPeer>(_changed.Count);
+        var departed = new List<PeerKey>();
+        foreach (var key in _changed)
         {
-            peers.Add((_seeders[slot], true));
+            if (_slots.TryGetValue(key, out var code))
+            {
+                present.Add(new StoredPeer(EntryAt(code), code >= 0));
+            }
+            else
+            {
+                departed.Add(key);
+            }
         }
 
-        for (var slot = 0; slot < _leechers.Count; slot++)
-        {
-            peers.Add((_leechers[slot], false));
-        }
-
-        return SwarmSnapshot.Write(peers);
+        _changed.Clear();
+        return new PeerChanges(present, departed);
     }
 
-    /// <summary>Adds the peers of a snapshot, e.g. when a swarm comes back on another silo.</summary>
-    public void Restore(byte[] snapshot)
+    /// <summary>Adds stored peers, e.g. when a swarm comes back on another silo. They count as unchanged.</summary>
+    public void Restore(IEnumerable<StoredPeer> peers)
     {
-        foreach (var (peer, seeder) in SwarmSnapshot.Read(snapshot))
+        foreach (var (peer, seeder) in peers)
         {
             Insert(peer, seeder);
             if (peer.HasSnatched)
@@ -78,6 +91,8 @@ internal sealed class Swarm(Random random)
                 _snatchers.Add(peer.UserId);
             }
         }
+
+        _changed.Clear();
     }
 
     /// <summary>True when the user's peer is in the swarm (for tests and diagnostics).</summary>
@@ -120,6 +135,7 @@ internal sealed class Swarm(Random random)
     private AnnounceOutcome Update(int code, in PeerAnnounce announce, long now, Multipliers multipliers)
     {
         ref var entry = ref EntryAt(code);
+        _changed.Add(new PeerKey(announce.PeerId, announce.UserId));
         var wasSeeder = code >= 0;
         var traffic = TrafficCredit.Between(entry.Uploaded, entry.Downloaded, announce.Uploaded, announce.Downloaded, multipliers);
         // Seeding time counts only intervals the peer was a seeder at both ends of.
@@ -208,7 +224,9 @@ internal sealed class Swarm(Random random)
     private void Insert(in PeerEntry entry, bool seeder)
     {
         var slot = seeder ? _seeders.Add(entry) : _leechers.Add(entry);
-        _slots[new PeerKey(entry.PeerId, entry.UserId)] = seeder ? slot : ~slot;
+        var key = new PeerKey(entry.PeerId, entry.UserId);
+        _slots[key] = seeder ? slot : ~slot;
+        _changed.Add(key);
     }
 
     private void Remove(int code)
@@ -216,7 +234,9 @@ internal sealed class Swarm(Random random)
         var seeder = code >= 0;
         var slot = seeder ? code : ~code;
         var list = seeder ? _seeders : _leechers;
-        _slots.Remove(new PeerKey(list[slot].PeerId, list[slot].UserId));
+        var key = new PeerKey(list[slot].PeerId, list[slot].UserId);
+        _slots.Remove(key);
+        _changed.Add(key);
         if (list.RemoveAt(slot, out var moved))
         {
             _slots[new PeerKey(moved.PeerId, moved.UserId)] = seeder ? slot : ~slot;

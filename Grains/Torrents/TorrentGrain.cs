@@ -1,5 +1,4 @@
 using Chihaya.Orleans.Grains.Accounting;
-using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
@@ -7,22 +6,22 @@ using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.Grains.Site;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Orleans.Storage;
 
 namespace Chihaya.Orleans.Grains.Torrents;
 
 /// <summary>
 /// One torrent's swarm. The announce runs in a single turn with no await, so peers, selection and
-/// accounting never interleave and the grain needs no reentrancy. Traffic is handed on by a timer.
+/// accounting never interleave and the grain needs no reentrancy. A timer flushes the peers that changed
+/// together with the statistics credited from them, fenced by this activation's claim on the swarm
+/// (<see cref="SwarmFlush"/>): a stale or duplicate activation writes nothing.
 /// </summary>
 internal sealed partial class TorrentGrain(
-    [PersistentState("swarm", TrackerStorage.Grains)] IPersistentState<TorrentState> state,
     ISiteStore store,
+    SwarmFlushWriter writer,
     IOptions<TrackerOptions> trackerOptions,
     IOptions<StatsOptions> statsOptions,
     IOptions<SiteOptions> siteOptions,
     ClientAllowList clients,
-    GrainPersistence persistence,
     LocalActivations activations,
     TimeProvider time,
     ILogger<TorrentGrain> logger) : Grain, ITorrentGrain
@@ -30,19 +29,26 @@ internal sealed partial class TorrentGrain(
     private readonly Swarm _swarm = new(Random.Shared);
     private readonly PeerSelection _selection = new();
     private readonly ReloadOrder _reloads = new();
-    private UsageLedger _ledger = null!;
+    private readonly SwarmLedger _ledger = new();
     private InfoHash _infoHash;
     private TorrentProfile? _profile;
-    // Kept after the site unregisters the torrent, so traffic accounted before that is still written.
+    // The swarm's claim, taken when the torrent is first known registered; 0 until then. Kept after the site
+    // unregisters the torrent, so traffic accounted before that is still written.
     private long _torrentId;
+    private long _epoch;
+    private long _sequence;
+    private Task? _claiming;
+    // Cut and not yet confirmed: resent unchanged until the store answers, so it is applied once.
+    private SwarmFlush? _outstanding;
     private long _snatchesWrittenSinceLoad;
+    // The swarm's size as last written, so an unchanged swarm writes nothing.
+    private int _lastWrittenSeeders = -1;
+    private int _lastWrittenLeechers = -1;
     private Task _flush = Task.CompletedTask;
     // False while the grain has only been asked to reload: then it need not stay in memory afterwards.
     private bool _served;
-    // Peers or accounting changed since the state was last written.
-    private bool _dirty;
-    // Storage holds a newer version than this activation knows: it must send nothing more and go.
-    private bool _stale;
+    // A newer activation has claimed the swarm: this one's peers and statistics are stale, so it writes nothing and goes.
+    private bool _fenced;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -54,33 +60,12 @@ internal sealed partial class TorrentGrain(
 
         // Before the profile is read, so a change notice arriving meanwhile still reaches this activation.
         activations.Add(LocalActivations.Torrent(key));
-
-        if (state.State.Ledger is { } ledger)
-        {
-            // Back on this silo after a crash, a deactivation or a move: peers and unconfirmed statistics return.
-            _ledger = UsageLedger.FromState(ledger);
-            try
-            {
-                _swarm.Restore(state.State.Peers);
-            }
-            catch (InvalidDataException exception)
-            {
-                // Unreadable peers must not make the torrent unusable: they re-announce within an interval.
-                Log.PeersNotRestored(logger, exception, key);
-            }
-        }
-        else
-        {
-            // A source name of its own for this state's life: receivers tell batches apart by source and sequence.
-            _ledger = new UsageLedger($"t:{key}#{Guid.NewGuid():N}");
-        }
-
         await ReloadProfileAsync(cancellationToken);
 
-        // Interleaved: announces keep flowing while a flush waits on user grains or the store.
+        // Interleaved: announces keep flowing while a flush waits on the database.
         var flushInterval = statsOptions.Value.FlushInterval;
         this.RegisterGrainTimer(
-            static (self, _) => self.FlushUsageCore(),
+            static (self, _) => self.FlushCore(),
             this,
             new GrainTimerCreationOptions { DueTime = flushInterval, Period = flushInterval, Interleave = true });
         var prune = trackerOptions.Value.PruneInterval;
@@ -100,30 +85,9 @@ internal sealed partial class TorrentGrain(
     {
         activations.Remove(LocalActivations.Torrent(_infoHash.ToGrainKey()));
         await FlushEverythingAsync();
-        if (_swarm.Count == 0 && _ledger.IsEmpty)
+        if (!_fenced && (_outstanding is not null || !_ledger.IsEmpty || _swarm.HasChanges))
         {
-            // Nothing left to remember: no row for a dead swarm.
-            if (persistence.IsDurable && state.RecordExists)
-            {
-                await state.ClearStateAsync();
-            }
-
-            // Only once the clear has succeeded: now no storage holds this source or anything unconfirmed of it,
-            // and the next activation starts a new one.
-            await RetireSourceAsync();
-            return;
-        }
-
-        if (!persistence.IsDurable)
-        {
-            // Nothing is kept, so the next activation starts a new source as well: this one can never send again.
-            await RetireSourceAsync();
-        }
-
-        // Once more, so confirmed reports leave storage and the latest peers are kept.
-        await PersistAsync();
-        if (!_ledger.IsEmpty)
-        {
+            // Not lost for good: the site still holds these peers' earlier totals, so their next announces credit it.
             Log.UsageLeftOnDeactivation(logger, _infoHash.ToGrainKey());
         }
     }
@@ -150,8 +114,7 @@ internal sealed partial class TorrentGrain(
         var announce = new PeerAnnounce(command.PeerId, command.Endpoint, command.Uploaded, command.Downloaded, command.Left, command.Event, command.UserId);
         var now = time.GetUtcNow();
         var outcome = _swarm.Announce(announce, now.ToUnixTimeSeconds(), _profile.For(command.UserId, command.UserMultipliers, now), _selection);
-        _dirty = true;
-        _ledger.Record(command.UserId, command.UserKey, _profile.TorrentId, outcome, now);
+        _ledger.Record(command.UserId, _torrentId, outcome, now);
 
         return ValueTask.FromResult(new AnnounceResult(
             AnnounceStatus.Accepted,
@@ -180,7 +143,7 @@ internal sealed partial class TorrentGrain(
         await ReloadProfileAsync();
 
         // A change notice for a torrent nobody is using must not keep a swarm grain in memory.
-        if (!_served && _swarm.Count == 0 && _ledger.IsEmpty)
+        if (!_served && _swarm.Count == 0 && _ledger.IsEmpty && _outstanding is null)
         {
             this.DeactivateOnIdle();
         }
@@ -188,12 +151,18 @@ internal sealed partial class TorrentGrain(
 
     public async ValueTask FlushUsage() => await FlushEverythingAsync();
 
-    private long Snatches => (_profile?.Snatches ?? 0) + _snatchesWrittenSinceLoad + _ledger.UnwrittenSnatches;
+    private long Snatches => (_profile?.Snatches ?? 0) + _snatchesWrittenSinceLoad + (_outstanding?.Torrent.Snatches ?? 0) + _ledger.Snatches;
 
     private async Task ReloadProfileAsync(CancellationToken cancellationToken = default)
     {
         var read = _reloads.Start();
         var profile = await store.FindTorrentAsync(_infoHash, cancellationToken);
+        if (profile is not null && _epoch == 0)
+        {
+            // Only a registered torrent claims a swarm: junk info hashes leave no rows behind.
+            await ClaimAsync(profile.TorrentId);
+        }
+
         if (_reloads.TryApply(read))
         {
             SetProfile(profile);
@@ -201,108 +170,94 @@ internal sealed partial class TorrentGrain(
         }
     }
 
+    /// <summary>Claims the swarm and restores its stored peers; a reload overlapping the first shares its claim.</summary>
+    private Task ClaimAsync(long torrentId)
+    {
+        if (_claiming is null || _claiming.IsFaulted || _claiming.IsCanceled)
+        {
+            _claiming = ClaimOnceAsync(torrentId);
+        }
+
+        return _claiming;
+    }
+
+    private async Task ClaimOnceAsync(long torrentId)
+    {
+        var claim = await store.ClaimSwarmAsync(torrentId);
+        _swarm.Restore(claim.Peers);
+        _torrentId = torrentId;
+        _epoch = claim.Epoch;
+    }
+
     private void SetProfile(TorrentProfile? profile)
     {
-        _profile = profile;
-        if (profile is not null)
-        {
-            _torrentId = profile.TorrentId;
-        }
+        // Not before the claim: announces are accepted only once the swarm's stored peers are in memory.
+        _profile = profile is not null && _epoch == 0 ? null : profile;
     }
 
     /// <summary>Waits for a flush in progress, then flushes whatever was accounted since it started.</summary>
     private async Task FlushEverythingAsync()
     {
-        await FlushUsageCore();
-        await FlushUsageCore();
+        await FlushCore();
+        await FlushCore();
     }
 
     /// <summary>At most one flush runs at a time; a caller arriving during one shares it.</summary>
-    private Task FlushUsageCore() => _flush.IsCompleted ? _flush = FlushOnceAsync() : _flush;
+    private Task FlushCore() => _flush.IsCompleted ? _flush = FlushOnceAsync() : _flush;
 
     private async Task FlushOnceAsync()
     {
-        var cut = _ledger.CutReports().Count > 0;
-        var write = _torrentId > 0 ? _ledger.CutTorrentWrite(_torrentId, _swarm.Seeders, _swarm.Leechers) : null;
-
-        // Cut, persist, then send: whatever is sent is already in storage, so after a crash the same
-        // reports go out again with the same sequence numbers and receivers drop them as duplicates.
-        if ((_dirty || cut || write is not null) && !await PersistAsync())
+        if (_epoch == 0 || _fenced)
         {
             return;
         }
 
-        await _ledger.DeliverAsync(
-            async (userKey, report) =>
-            {
-                await GrainFactory.GetGrain<IUserGrain>(userKey).RecordUsage(report);
-                // Confirmed: storage should forget it soon, not resend it on some later activation.
-                _dirty = true;
-            },
-            (report, exception) => Log.ReportNotDelivered(logger, exception, _infoHash.ToGrainKey(), report.UserId));
-
-        if (write is not null)
+        // Peers and ledger are cut in the same turn, so the flush stores exactly the baselines its credit ends at.
+        var flush = _outstanding ??= HasSomethingToWrite()
+            ? _ledger.Cut(_torrentId, _epoch, ++_sequence, _swarm.CutChanges(), _swarm.Seeders, _swarm.Leechers)
+            : null;
+        if (flush is null)
         {
-            try
-            {
-                var snatchesCounted = await store.ApplyUsageAsync(write);
-                _ledger.Written(write);
-                _dirty = true;
-                // What the site counted, which can be fewer than the swarm did: after a restart the swarm no longer
-                // knows which users have snatched already, and the site refuses their second snatch.
-                _snatchesWrittenSinceLoad += snatchesCounted;
-            }
-            catch (Exception exception)
-            {
-                Log.TorrentUsageNotWritten(logger, exception, _infoHash.ToGrainKey());
-            }
-        }
-    }
-
-    /// <summary>Writes peers and ledger; false (and logged) when storage is unavailable.</summary>
-    private async Task<bool> PersistAsync()
-    {
-        _dirty = false;
-        if (!persistence.IsDurable)
-        {
-            return true;
+            return;
         }
 
-        if (_stale)
-        {
-            return false;
-        }
-
-        state.State = new TorrentState { Peers = _swarm.ToSnapshot(), Ledger = _ledger.ToState() };
+        FlushResult result;
         try
         {
-            await state.WriteStateAsync();
-            return true;
-        }
-        catch (InconsistentStateException exception)
-        {
-            // A write whose answer was lost still landed, so this activation's version is behind storage
-            // and every later write would fail too. Send nothing more; the next activation reads storage.
-            _stale = true;
-            Log.StateStale(logger, exception, _infoHash.ToGrainKey());
-            this.DeactivateOnIdle();
-            return false;
+            result = await writer.WriteAsync(flush);
         }
         catch (Exception exception)
         {
-            _dirty = true;
-            Log.StateNotWritten(logger, exception, _infoHash.ToGrainKey());
-            return false;
+            // Perhaps applied, perhaps not: resent unchanged next time, and the store applies it once.
+            Log.FlushFailed(logger, exception, _infoHash.ToGrainKey());
+            return;
         }
+
+        _outstanding = null;
+        if (result.Status == FlushStatus.Fenced)
+        {
+            // Another activation holds the swarm and restored its peers from the site: what this one accounted since
+            // its last flush is credited there, from those peers' stored totals, when they next announce.
+            _fenced = true;
+            Log.Fenced(logger, _infoHash.ToGrainKey());
+            this.DeactivateOnIdle();
+            return;
+        }
+
+        _lastWrittenSeeders = flush.Torrent.Seeders;
+        _lastWrittenLeechers = flush.Torrent.Leechers;
+        // What the site counted, which can be fewer than the swarm did: after a restart the swarm no longer
+        // knows which users have snatched already, and the site refuses their second snatch.
+        _snatchesWrittenSinceLoad += result.SnatchesCounted;
     }
 
-    /// <summary>Tells the site that this activation's source will send nothing more, so its row can go in time.</summary>
-    private Task RetireSourceAsync() => _ledger.HasSent ? RetiredSources.TryRetireAsync(store, _ledger.Source, logger) : Task.CompletedTask;
+    private bool HasSomethingToWrite() =>
+        !_ledger.IsEmpty || _swarm.HasChanges || _swarm.Seeders != _lastWrittenSeeders || _swarm.Leechers != _lastWrittenLeechers;
 
     private Task ForgetIfUnregistered()
     {
         // Junk info hashes must not hold memory for the long lifetime swarms get.
-        if (_profile is null && _swarm.Count == 0 && _ledger.IsEmpty)
+        if (_profile is null && _swarm.Count == 0 && _ledger.IsEmpty && _outstanding is null)
         {
             this.DeactivateOnIdle();
         }
@@ -316,7 +271,6 @@ internal sealed partial class TorrentGrain(
         var removed = _swarm.RemoveSilentPeers(cutoff);
         if (removed > 0)
         {
-            _dirty = true;
             Log.PrunedPeers(logger, _infoHash.ToGrainKey(), removed);
         }
 
@@ -328,23 +282,13 @@ internal sealed partial class TorrentGrain(
         [LoggerMessage(1, LogLevel.Debug, "Torrent {InfoHash}: removed {Count} silent peers")]
         public static partial void PrunedPeers(ILogger logger, string infoHash, int count);
 
-        [LoggerMessage(2, LogLevel.Warning, "Torrent {InfoHash}: usage report for user {UserId} not delivered; it will be resent")]
-        public static partial void ReportNotDelivered(ILogger logger, Exception exception, string infoHash, long userId);
+        [LoggerMessage(3, LogLevel.Warning, "Torrent {InfoHash}: statistics not written; the same flush is retried")]
+        public static partial void FlushFailed(ILogger logger, Exception exception, string infoHash);
 
-        [LoggerMessage(3, LogLevel.Warning, "Torrent {InfoHash}: statistics not written; they will be retried")]
-        public static partial void TorrentUsageNotWritten(ILogger logger, Exception exception, string infoHash);
-
-        [LoggerMessage(4, LogLevel.Warning, "Torrent {InfoHash}: deactivated with statistics not yet confirmed; they are in its stored state")]
+        [LoggerMessage(4, LogLevel.Warning, "Torrent {InfoHash}: deactivated with statistics not written; the site keeps these peers' earlier totals, so their next announces credit it")]
         public static partial void UsageLeftOnDeactivation(ILogger logger, string infoHash);
 
-        [LoggerMessage(7, LogLevel.Error, "Torrent {InfoHash}: stored peers unreadable; starting with none")]
-        public static partial void PeersNotRestored(ILogger logger, Exception exception, string infoHash);
-
-        [LoggerMessage(6, LogLevel.Warning, "Torrent {InfoHash}: stored state is newer than this activation's; deactivating to reload it")]
-        public static partial void StateStale(ILogger logger, Exception exception, string infoHash);
-
-        [LoggerMessage(5, LogLevel.Warning, "Torrent {InfoHash}: state not written; statistics wait until storage is back")]
-        public static partial void StateNotWritten(ILogger logger, Exception exception, string infoHash);
-
+        [LoggerMessage(6, LogLevel.Warning, "Torrent {InfoHash}: another activation has claimed this swarm; this one writes nothing more and deactivates")]
+        public static partial void Fenced(ILogger logger, string infoHash);
     }
 }

@@ -133,9 +133,8 @@ public sealed class TrackerHost : IAsyncDisposable
     }
 
     /// <summary>
-    /// Hands on everything the tracker has accounted and not yet written: every active swarm flushes to the
-    /// user grains, then every user grain writes to the site. Afterwards the site holds every announce so far,
-    /// with no waiting on timers.
+    /// Writes everything the tracker has accounted and not yet written: every active swarm flushes its peers and
+    /// statistics to the site. Afterwards the site holds every announce so far, with no waiting on timers.
     /// </summary>
     public async Task SettleAsync()
     {
@@ -145,11 +144,6 @@ public sealed class TrackerHost : IAsyncDisposable
         foreach (var torrent in keys.Where(id => id.Type.ToString() == "torrent"))
         {
             await grains.GetGrain<ITorrentGrain>(torrent.Key.ToString()!).FlushUsage();
-        }
-
-        foreach (var user in keys.Where(id => id.Type.ToString() == "user"))
-        {
-            await grains.GetGrain<IUserGrain>(user.Key.ToString()!).FlushUsage();
         }
     }
 

@@ -51,7 +51,7 @@ public sealed class ReloadOrderTests : IAsyncLifetime
         await Admin.PutTorrent(hash, new TorrentProfile(502, TorrentStatus.Active, null, Multipliers.Neutral, 0));
         var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
         AnnounceCommand Announce() => new(
-            PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), 0, 0, 10, AnnounceEvent.None, 10, false, user.UserId, passkey.ToUserKey(), user.Multipliers);
+            PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), 0, 0, 10, AnnounceEvent.None, 10, false, user.UserId, user.Multipliers);
         Assert.Equal(AnnounceStatus.Accepted, (await torrent.Announce(Announce())).Status);
 
         // A periodic reload reads the torrent while it is still active, and its answer is held.
@@ -96,7 +96,7 @@ public sealed class ReloadOrderTests : IAsyncLifetime
     {
         public void Configure(ISiloBuilder siloBuilder)
         {
-            siloBuilder.Services.AddSingleton<ISiteStore>(_ => _store = new ReadHoldingSiteStore(new InMemorySiteStore(TimeProvider.System)));
+            siloBuilder.Services.AddSingleton<ISiteStore>(_ => _store = new ReadHoldingSiteStore(new InMemorySiteStore()));
             siloBuilder.AddTrackerGrains(new ConfigurationBuilder().Build());
             siloBuilder.Services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromHours(1));
             // Periodic reloads come quickly, so the test waits little for one to start.

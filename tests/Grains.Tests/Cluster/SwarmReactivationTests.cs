@@ -5,16 +5,15 @@ using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 using Orleans.Core.Internal;
 using Orleans.TestingHost;
 
 namespace Chihaya.Orleans.Grains.Tests.Cluster;
 
 /// <summary>
-/// What must hold across a swarm grain's lifetimes, against the real PostgreSQL and durable grain storage: a user's
-/// snatch is not counted again by a later activation, and a swarm that cleared its state retires its batch source,
-/// whose row goes once no resend of it can be on its way, while live sources keep dropping resends.
+/// What must hold across a swarm grain's lifetimes, against the real PostgreSQL: a swarm comes back with its stored
+/// peers, a user's snatch is not counted again by a later activation, and an activation fenced out by a newer claim
+/// writes nothing, while the traffic it accepted is credited once, by the activation that holds the swarm.
 /// </summary>
 public sealed class SwarmReactivationTests : IAsyncLifetime
 {
@@ -53,7 +52,7 @@ public sealed class SwarmReactivationTests : IAsyncLifetime
         await torrent.FlushUsage();
         var firstCompletion = await CompletedAtAsync(alice.UserId, torrentId);
 
-        // The swarm is empty, so the next activation starts from nothing: no peers, a new batch source.
+        // The swarm is empty, so the next activation starts with no peers and has forgotten that Alice snatched.
         await torrent.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
         await torrent.Announce(Command(alice, 2, 0, AnnounceEvent.Completed));
         await torrent.FlushUsage();
@@ -69,39 +68,64 @@ public sealed class SwarmReactivationTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ClearedSwarm_RetiresItsSource_PrunedAfterTheGrace_WhileALiveSourceStillDropsAResend()
+    public async Task Swarm_DeactivatedWithPeers_ComesBackFromThePeersTable_AndCreditsOnlyNewTraffic()
     {
         var user = await NewUserAsync(21);
-        var (hashA, _) = await NewTorrentAsync(21);
-        var (hashB, _) = await NewTorrentAsync(22);
-        var (hashC, torrentC) = await NewTorrentAsync(23);
-        var live = Grains.GetGrain<ITorrentGrain>(hashC.ToGrainKey());
-        await live.Announce(Command(user, 1, 100, AnnounceEvent.Started));
-        await live.Announce(Command(user, 1, 50, AnnounceEvent.None, up: 10, down: 50));
-        await live.FlushUsage();
+        var (hash, torrentId) = await NewTorrentAsync(21);
+        var torrent = Grains.GetGrain<ITorrentGrain>(hash.ToGrainKey());
+        await torrent.Announce(Command(user, 1, 100, AnnounceEvent.Started, up: 1_000, down: 2_000));
+        await torrent.Announce(Command(user, 1, 50, AnnounceEvent.None, up: 1_010, down: 2_050));
+        await torrent.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
 
-        // A swarm whose last peer left clears its state when it deactivates: its source can never send again.
-        await EmptySwarmAndDeactivateAsync(hashA, user);
-        // A swarm that still has a peer keeps its state, and with it its source and any unconfirmed batch.
-        await live.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
-        await WaitForRetiredAsync(hashA);
-        // Beyond the grace during which a retired source's row stays for sends still on their way.
-        Configurator.StoreClock.Advance(RetiredSources.Grace + TimeSpan.FromMinutes(1));
-        await EmptySwarmAndDeactivateAsync(hashB, user);
-        await WaitForRetiredAsync(hashB);
+        // The site can read the swarm's peers: the row holds the totals the credited traffic ends at.
+        await Eventually.TrueAsync(
+            async () => await _database.ScalarAsync<long>("select coalesce(max(uploaded), 0) from tracker_peers where torrent_id = $1", torrentId) == 1_010,
+            "the peer stored by the deactivation",
+            Deadline);
+        var reply = await torrent.Announce(Command(user, 1, 0, AnnounceEvent.None, up: 1_030, down: 2_100));
+        await torrent.FlushUsage();
 
-        Assert.Equal(0, await SourceRowsAsync(hashA));
-        Assert.Equal(1, await SourceRowsAsync(hashC));
-        Assert.Equal(0, await _database.ScalarAsync<long>("select count(*) from tracker_applied_batches where source like $1 and retired_at is not null", SourcePattern(hashC)));
-        var source = await _database.ScalarAsync<string>("select source from tracker_applied_batches where source like $1", SourcePattern(hashC));
-        var sequence = await _database.ScalarAsync<long>("select sequence from tracker_applied_batches where source like $1", SourcePattern(hashC));
-        await Configurator.Store!.ApplyUsageAsync(new UsageWrite(source, sequence, [], [new TorrentUsage(torrentC, new Traffic(10, 50, 10, 50), 0)]));
-        Assert.Equal(10, await _database.ScalarAsync<long>("select raw_uploaded from torrents where id = $1", torrentC));
-        // The live swarm comes back with its peer and goes on under the same source.
-        await live.Announce(Command(user, 1, 0, AnnounceEvent.None, up: 30, down: 100));
-        await live.FlushUsage();
-        Assert.Equal(30, await _database.ScalarAsync<long>("select raw_uploaded from torrents where id = $1", torrentC));
-        Assert.Equal(source, await _database.ScalarAsync<string>("select source from tracker_applied_batches where source like $1", SourcePattern(hashC)));
+        Assert.Equal((1, 0), (reply.Seeders, reply.Leechers));
+        Assert.Equal(30, await _database.ScalarAsync<long>("select raw_uploaded from users where id = $1", user.UserId));
+        Assert.Equal(100, await _database.ScalarAsync<long>("select raw_downloaded from torrents where id = $1", torrentId));
+        Assert.True(await _database.ScalarAsync<bool>("select seeder from tracker_peers where torrent_id = $1", torrentId));
+    }
+
+    [Fact]
+    public async Task Swarm_ClaimedByAnotherActivation_WritesNothingMore_AndTheTrafficItForgotIsCreditedOnceFromTheStoredPeer()
+    {
+        var user = await NewUserAsync(31);
+        var (hash, torrentId) = await NewTorrentAsync(31);
+        var stale = Grains.GetGrain<ITorrentGrain>(hash.ToGrainKey());
+        await stale.Announce(Command(user, 1, 100, AnnounceEvent.Started));
+        await stale.Announce(Command(user, 1, 100, AnnounceEvent.None, up: 10));
+        await stale.FlushUsage();
+
+        // A second activation elsewhere (as during a membership change) claims the swarm and reads the stored peer.
+        var duplicate = await Configurator.Store!.ClaimSwarmAsync(torrentId);
+        // The first activation still accepts the peer's announce and tries to write it: it is fenced, writes nothing, goes.
+        await stale.Announce(Command(user, 1, 100, AnnounceEvent.None, up: 50));
+        await stale.FlushUsage();
+        var afterFenced = await _database.ScalarAsync<long>("select raw_uploaded from users where id = $1", user.UserId);
+        var storedAfterFenced = await _database.ScalarAsync<long>("select uploaded from tracker_peers where torrent_id = $1", torrentId);
+
+        // The peer's next announce reaches a new activation, which credits from the stored totals: 10 → 80, once.
+        // (Until the fenced activation is gone, it may take the announce and forget it again: the client resends.)
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                await stale.Announce(Command(user, 1, 100, AnnounceEvent.None, up: 80));
+                return await _database.ScalarAsync<long>("select epoch from tracker_swarms where torrent_id = $1", torrentId) > duplicate.Epoch;
+            },
+            "a new activation claimed the swarm",
+            Deadline);
+        await stale.FlushUsage();
+
+        Assert.Equal(10, Assert.Single(duplicate.Peers).Entry.Uploaded);
+        Assert.Equal(10, afterFenced);
+        Assert.Equal(10, storedAfterFenced);
+        Assert.Equal(80, await _database.ScalarAsync<long>("select raw_uploaded from users where id = $1", user.UserId));
+        Assert.Equal(80, await _database.ScalarAsync<long>("select uploaded from tracker_peers where torrent_id = $1", torrentId));
     }
 
     private static AnnounceCommand Command(UserProfile user, int peer, long left, AnnounceEvent announceEvent, long up = 0, long down = 0) => new(
@@ -114,12 +138,7 @@ public sealed class SwarmReactivationTests : IAsyncLifetime
         10,
         false,
         user.UserId,
-        UserKey(user.UserId),
         user.Multipliers);
-
-    private static string UserKey(long userId) => new Passkey($"reactivation{userId:D8}").ToUserKey();
-
-    private static string SourcePattern(InfoHash hash) => $"t:{hash.ToGrainKey()}#%";
 
     private async Task<UserProfile> NewUserAsync(long id)
     {
@@ -134,23 +153,6 @@ public sealed class SwarmReactivationTests : IAsyncLifetime
         return (hash, id);
     }
 
-    private async Task EmptySwarmAndDeactivateAsync(InfoHash hash, UserProfile user)
-    {
-        var torrent = Grains.GetGrain<ITorrentGrain>(hash.ToGrainKey());
-        await torrent.Announce(Command(user, 9, 100, AnnounceEvent.Started));
-        await torrent.Announce(Command(user, 9, 100, AnnounceEvent.Stopped, up: 5));
-        await torrent.FlushUsage();
-        await torrent.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
-    }
-
-    private Task WaitForRetiredAsync(InfoHash hash) => Eventually.TrueAsync(
-        async () => await _database.ScalarAsync<long>("select count(*) from tracker_applied_batches where source like $1 and retired_at is not null", SourcePattern(hash)) > 0,
-        $"the source of {hash.ToGrainKey()} retired",
-        Deadline);
-
-    private Task<long> SourceRowsAsync(InfoHash hash) =>
-        _database.ScalarAsync<long>("select count(*) from tracker_applied_batches where source like $1", SourcePattern(hash));
-
     private Task<long> SnatchesAsync(long torrentId) => _database.ScalarAsync<long>("select snatches from torrents where id = $1", torrentId);
 
     private Task<DateTime> CompletedAtAsync(long userId, long torrentId) =>
@@ -160,13 +162,10 @@ public sealed class SwarmReactivationTests : IAsyncLifetime
     {
         public static string ConnectionString { get; set; } = "";
 
-        /// <summary>The store's clock only: the silo keeps real time, so Orleans' own timers are unaffected.</summary>
-        public static FakeTimeProvider StoreClock { get; } = new(DateTimeOffset.UtcNow);
-
         /// <summary>The silo's store (the silo runs in this process).</summary>
         public static ISiteStore? Store { get; private set; }
 
         public void Configure(ISiloBuilder siloBuilder) =>
-            PostgresSilo.Configure(siloBuilder, ConnectionString, sp => Store = ActivatorUtilities.CreateInstance<PostgresSiteStore>(sp, StoreClock));
+            PostgresSilo.Configure(siloBuilder, ConnectionString, sp => Store = ActivatorUtilities.CreateInstance<PostgresSiteStore>(sp));
     }
 }

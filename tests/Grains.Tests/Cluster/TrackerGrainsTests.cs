@@ -29,7 +29,6 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
         50,
         false,
         user.UserId,
-        passkey.ToUserKey(),
         user.Multipliers);
 
     private async Task<(InfoHash Hash, ITorrentGrain Grain)> NewTorrentAsync(Multipliers multipliers)
@@ -104,7 +103,6 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
         await grain.Announce(Command(user, passkey, 1, 250, 1000, 0, AnnounceEvent.Completed));
 
         await grain.FlushUsage();
-        await _grains.GetGrain<IUserGrain>(passkey.ToUserKey()).FlushUsage();
 
         var userView = await Admin.GetUser(passkey);
         Assert.Equal(new Traffic(250, 1000, 500, 499), userView!.Traffic);
@@ -124,7 +122,7 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
         await grain.Announce(Command(user, passkey, 1, 5, 7, 3));
 
         var beforeFlush = (await Admin.GetUser(passkey))!.Traffic;
-        // The swarm's timer hands the report to the user grain, whose own timer writes it to the site.
+        // The swarm's timer writes it to the site.
         var afterFlush = await Eventually.ValueAsync(
             async () =>
             {
@@ -135,21 +133,6 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
 
         Assert.True(beforeFlush.IsZero);
         Assert.Equal(new Traffic(5, 7, 5, 7), afterFlush);
-    }
-
-    [Fact]
-    public async Task RecordUsage_SameReportTwice_CountsOnce()
-    {
-        var (passkey, user) = await NewUserAsync(Multipliers.Neutral);
-        var userGrain = _grains.GetGrain<IUserGrain>(passkey.ToUserKey());
-        var report = new UsageReport("t:test#1", 1, user.UserId, new Traffic(10, 20, 10, 20));
-
-        await userGrain.RecordUsage(report);
-        await userGrain.RecordUsage(report);
-        await userGrain.RecordUsage(report with { Sequence = 2 });
-        await userGrain.FlushUsage();
-
-        Assert.Equal(new Traffic(20, 40, 20, 40), (await Admin.GetUser(passkey))!.Traffic);
     }
 
     [Fact]

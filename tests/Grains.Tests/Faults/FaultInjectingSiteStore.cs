@@ -1,3 +1,4 @@
+using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Site;
@@ -6,7 +7,7 @@ using Chihaya.Orleans.Grains.Tests.Site;
 namespace Chihaya.Orleans.Grains.Tests.Faults;
 
 /// <summary>
-/// The real store with faults on demand: a batch write can fail before it reaches the database, or reach it
+/// The real store with faults on demand: a flush can fail before it reaches the database, or reach it
 /// and then fail (the answer lost on the way back, the case that tempts a naive retry to count twice).
 /// </summary>
 internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSiteStore(inner)
@@ -28,7 +29,7 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSite
 
     private int _reads;
 
-    public override async ValueTask<long> ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default)
+    public override async ValueTask<IReadOnlyList<FlushResult>> ApplyFlushesAsync(IReadOnlyList<SwarmFlush> flushes, CancellationToken cancellationToken = default)
     {
         var fault = NextWrite;
         NextWrite = Fault.None;
@@ -38,14 +39,14 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSite
             throw new TimeoutException("injected: the database did not answer");
         }
 
-        var snatchesCounted = await base.ApplyUsageAsync(write, cancellationToken);
+        var results = await base.ApplyFlushesAsync(flushes, cancellationToken);
         if (fault == Fault.FailAfterApplying)
         {
             FaultsInjected++;
-            throw new TimeoutException("injected: the answer was lost after the batch was applied");
+            throw new TimeoutException("injected: the answer was lost after the flush was applied");
         }
 
-        return snatchesCounted;
+        return results;
     }
 
     public override ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default)

@@ -1,3 +1,4 @@
+using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Site;
@@ -11,9 +12,9 @@ internal abstract class ForwardingSiteStore(ISiteStore inner) : ISiteStore
 
     public virtual ValueTask<TorrentProfile?> FindTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default) => inner.FindTorrentAsync(infoHash, cancellationToken);
 
-    public virtual ValueTask<long> ApplyUsageAsync(UsageWrite write, CancellationToken cancellationToken = default) => inner.ApplyUsageAsync(write, cancellationToken);
+    public virtual ValueTask<SwarmClaim> ClaimSwarmAsync(long torrentId, CancellationToken cancellationToken = default) => inner.ClaimSwarmAsync(torrentId, cancellationToken);
 
-    public ValueTask RetireSourceAsync(string source, CancellationToken cancellationToken = default) => inner.RetireSourceAsync(source, cancellationToken);
+    public virtual ValueTask<IReadOnlyList<FlushResult>> ApplyFlushesAsync(IReadOnlyList<SwarmFlush> flushes, CancellationToken cancellationToken = default) => inner.ApplyFlushesAsync(flushes, cancellationToken);
 
     public ValueTask<string?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default) => inner.PutUserAsync(passkey, profile, cancellationToken);
 

@@ -1,6 +1,9 @@
+using System.Net;
+using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.Grains.Torrents;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.Time.Testing;
 
@@ -23,9 +26,6 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
 
     public abstract Task DisposeAsync();
 
-    /// <summary>Whether the store still knows the source's last sequence.</summary>
-    private protected abstract Task<bool> RemembersSourceAsync(string source);
-
     private static long NextId() => Interlocked.Increment(ref _nextId);
 
     private static Passkey NewPasskey() => new(Guid.NewGuid().ToString("N"));
@@ -40,11 +40,33 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
         return (userId, torrentId);
     }
 
-    private static UsageWrite Write(string source, long sequence, long userId, long torrentId, long bytes, long snatches = 0) => new(
-        source,
+    private static readonly DateTimeOffset At = new(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
+
+    /// <summary>A flush of one user's traffic on one torrent, and optionally peers and history rows.</summary>
+    private static SwarmFlush Flush(
+        SwarmClaim claim, long sequence, long torrentId, long userId, long bytes, StoredPeer[]? peers = null, UserTorrentUsage[]? history = null) => new(
+        torrentId,
+        claim.Epoch,
         sequence,
+        new PeerChanges(peers ?? [], []),
         [new UserUsage(userId, new Traffic(bytes, bytes * 2, bytes * 3, bytes * 4))],
-        [new TorrentUsage(torrentId, new Traffic(bytes, bytes, bytes, bytes), snatches)]);
+        new TorrentUsage(torrentId, new Traffic(bytes, bytes, bytes, bytes), 0, 1, 2),
+        history ?? []);
+
+    private static StoredPeer Peer(long userId, byte id, long uploaded, bool seeder = false) => new(
+        new PeerEntry
+        {
+            PeerId = PeerId.Read(Enumerable.Repeat(id, 20).ToArray()),
+            Endpoint = PeerEndpoint.From(IPAddress.Parse("2001:db8::7"), 51413),
+            Uploaded = uploaded,
+            Downloaded = uploaded * 2,
+            UserId = userId,
+            LastSeen = At.ToUnixTimeSeconds(),
+            HasSnatched = seeder,
+        },
+        seeder);
+
+    private async Task<FlushResult> ApplyAsync(SwarmFlush flush) => (await Store.ApplyFlushesAsync([flush]))[0];
 
     [Fact]
     public async Task Find_Unknown_ReturnsNull()
@@ -96,10 +118,8 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
         var hash = InfoHash.Read(UrlBytes.Random20());
         var id = NextId();
         await Store.PutTorrentAsync(hash, new TorrentProfile(id, TorrentStatus.Active, null, new Multipliers(2m, 0m), 0));
-        await Store.ApplyUsageAsync(Write("s", 1, NextId(), id, 10, snatches: 3) with
-        {
-            UserTorrents = [.. Enumerable.Range(0, 3).Select(_ => new UserTorrentUsage(NextId(), id, default, 0, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow))],
-        });
+        var claim = await Store.ClaimSwarmAsync(id);
+        await ApplyAsync(Flush(claim, 1, id, NextId(), 10, history: [.. Enumerable.Range(0, 3).Select(_ => new UserTorrentUsage(NextId(), id, default, 0, At, At))]));
 
         await Store.PutTorrentAsync(hash, new TorrentProfile(id, TorrentStatus.Deleted, "dupe", new Multipliers(2m, 0m), 0));
 
@@ -110,114 +130,139 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ApplyUsage_AddsToUserAndTorrent_AndSkipsABatchAlreadyApplied()
+    public async Task ApplyFlushes_AddToUserAndTorrent_AndAFlushResentAfterALostAnswerCountsOnce()
     {
         var (userId, torrentId) = await NewUserAndTorrentAsync();
-        var source = "t:" + Guid.NewGuid();
+        var claim = await Store.ClaimSwarmAsync(torrentId);
 
-        await Store.ApplyUsageAsync(Write(source, 1, userId, torrentId, 10));
-        await Store.ApplyUsageAsync(Write(source, 1, userId, torrentId, 10));     // a retry of the same batch
-        await Store.ApplyUsageAsync(Write(source, 2, userId, torrentId, 5));
-        await Store.ApplyUsageAsync(Write(source, 2, userId, torrentId, 5));
-        await Store.ApplyUsageAsync(Write("other", 1, userId, torrentId, 1));
+        FlushResult[] results =
+        [
+            await ApplyAsync(Flush(claim, 1, torrentId, userId, 10)),
+            await ApplyAsync(Flush(claim, 1, torrentId, userId, 10)),     // the same flush resent
+            await ApplyAsync(Flush(claim, 2, torrentId, userId, 5)),
+            await ApplyAsync(Flush(claim, 2, torrentId, userId, 5)),
+        ];
 
-        Assert.Equal(new Traffic(16, 32, 48, 64), await Store.GetUserTrafficAsync(userId));
-        Assert.Equal(new Traffic(16, 16, 16, 16), await Store.GetTorrentTrafficAsync(torrentId));
+        Assert.All(results, result => Assert.Equal(FlushStatus.Applied, result.Status));
+        Assert.Equal(new Traffic(15, 30, 45, 60), await Store.GetUserTrafficAsync(userId));
+        Assert.Equal(new Traffic(15, 15, 15, 15), await Store.GetTorrentTrafficAsync(torrentId));
     }
 
     [Fact]
-    public async Task ApplyUsage_UserTorrentHistory_AccumulatesKeepsFirstCompletionAndLatestAnnounce()
+    public async Task Claim_ReturnsThePeersAsTheLastAppliedFlushLeftThem()
     {
-        var userId = NextId();
-        var torrentId = NextId();
-        var at = new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
-        var source = "t:" + Guid.NewGuid();
+        var (userId, torrentId) = await NewUserAndTorrentAsync();
+        var first = await Store.ClaimSwarmAsync(torrentId);
+        var (stays, leaves, joins) = (Peer(userId, 1, 100, seeder: true), Peer(userId, 2, 200), Peer(userId, 3, 300));
+
+        await ApplyAsync(Flush(first, 1, torrentId, userId, 0, peers: [stays, leaves]));
+        await ApplyAsync(Flush(first, 2, torrentId, userId, 0) with
+        {
+            Peers = new PeerChanges([joins], [new PeerKey(leaves.Entry.PeerId, userId)]),
+        });
+        var second = await Store.ClaimSwarmAsync(torrentId);
+
+        Assert.True(second.Epoch > first.Epoch);
+        Assert.Equal(new[] { stays, joins }.OrderBy(p => p.Entry.Uploaded), second.Peers.OrderBy(p => p.Entry.Uploaded));
+        Assert.Empty((await Store.ClaimSwarmAsync(NextId())).Peers);
+    }
+
+    [Fact]
+    public async Task Flush_OfAnOlderClaim_IsFencedAndChangesNothing_WhileTheNewClaimWrites()
+    {
+        var (userId, torrentId) = await NewUserAndTorrentAsync();
+        var stale = await Store.ClaimSwarmAsync(torrentId);
+        await ApplyAsync(Flush(stale, 1, torrentId, userId, 10, peers: [Peer(userId, 1, 100)]));
+        var current = await Store.ClaimSwarmAsync(torrentId);
+
+        // The stale activation credited the peer from 100 to 150 and tries to write it, alone and beside another swarm.
+        var otherTorrent = NextId();
+        var otherClaim = await Store.ClaimSwarmAsync(otherTorrent);
+        var staleResults = await Store.ApplyFlushesAsync(
+        [
+            Flush(stale, 2, torrentId, userId, 50, peers: [Peer(userId, 1, 150)]),
+            Flush(otherClaim, 1, otherTorrent, userId, 1),
+        ]);
+        var afterFenced = await Store.GetUserTrafficAsync(userId);
+        var peersAfterFenced = (await Store.ClaimSwarmAsync(torrentId)).Peers;
+
+        Assert.Equal([FlushStatus.Fenced, FlushStatus.Applied], staleResults.Select(r => r.Status));
+        Assert.Equal(new Traffic(11, 22, 33, 44), afterFenced);
+        Assert.Equal(100, Assert.Single(peersAfterFenced).Entry.Uploaded);
+        Assert.Equal(FlushStatus.Fenced, (await ApplyAsync(Flush(current, 1, torrentId, userId, 1))).Status);   // itself fenced by the read above
+    }
+
+    [Fact]
+    public async Task Flush_OfAnUnclaimedSwarmOrSkippingASequence_IsFenced()
+    {
+        var (userId, torrentId) = await NewUserAndTorrentAsync();
+        var claim = await Store.ClaimSwarmAsync(torrentId);
+
+        Assert.Equal(FlushStatus.Fenced, (await ApplyAsync(Flush(claim, 1, NextId(), userId, 10))).Status);
+        Assert.Equal(FlushStatus.Fenced, (await ApplyAsync(Flush(claim, 2, torrentId, userId, 10))).Status);
+        Assert.Equal(default, await Store.GetUserTrafficAsync(userId));
+    }
+
+    [Fact]
+    public async Task ApplyFlushes_UserTorrentHistory_AccumulatesKeepsFirstCompletionAndLatestAnnounce()
+    {
+        var (userId, torrentId) = await NewUserAndTorrentAsync();
+        var claim = await Store.ClaimSwarmAsync(torrentId);
         UserTorrentUsage Row(long bytes, long seeding, DateTimeOffset? completed, DateTimeOffset last) =>
             new(userId, torrentId, new Traffic(bytes, bytes, bytes, 0), seeding, completed, last);
 
-        await Store.ApplyUsageAsync(new UsageWrite(source, 1, [], [], [Row(100, 60, null, at)]));
-        await Store.ApplyUsageAsync(new UsageWrite(source, 2, [], [], [Row(50, 30, at.AddHours(1), at.AddHours(1))]));
-        await Store.ApplyUsageAsync(new UsageWrite(source, 2, [], [], [Row(50, 30, at.AddHours(1), at.AddHours(1))]));
-        await Store.ApplyUsageAsync(new UsageWrite(source, 3, [], [], [Row(1, 0, at.AddHours(2), at.AddHours(2))]));
+        await ApplyAsync(Flush(claim, 1, torrentId, userId, 0, history: [Row(100, 60, null, At)]));
+        await ApplyAsync(Flush(claim, 2, torrentId, userId, 0, history: [Row(50, 30, At.AddHours(1), At.AddHours(1))]));
+        await ApplyAsync(Flush(claim, 2, torrentId, userId, 0, history: [Row(50, 30, At.AddHours(1), At.AddHours(1))]));
+        await ApplyAsync(Flush(claim, 3, torrentId, userId, 0, history: [Row(1, 0, At.AddHours(2), At.AddHours(2))]));
 
         var history = await Store.GetUserTorrentAsync(userId, torrentId);
 
         Assert.Equal(new Traffic(151, 151, 151, 0), history!.Value.Traffic);
         Assert.Equal(90, history.Value.SeedingSeconds);
-        Assert.Equal(at.AddHours(1), history.Value.CompletedAt);
-        Assert.Equal(at.AddHours(2), history.Value.LastAnnounceAt);
+        Assert.Equal(At.AddHours(1), history.Value.CompletedAt);
+        Assert.Equal(At.AddHours(2), history.Value.LastAnnounceAt);
         Assert.Null(await Store.GetUserTorrentAsync(userId, torrentId + 1000));
     }
 
     [Fact]
-    public async Task ApplyUsage_CompletionsOfOneUserOnOneTorrent_CountOneSnatch_WhicheverBatchOrSourceRepeatsThem()
+    public async Task ApplyFlushes_CompletionsOfOneUserOnOneTorrent_CountOneSnatch_WhicheverFlushOrClaimRepeatsThem()
     {
         var torrentId = NextId();
         var hash = InfoHash.Read(UrlBytes.Random20());
         await Store.PutTorrentAsync(hash, new TorrentProfile(torrentId, TorrentStatus.Active, null, Multipliers.Neutral, 0));
         var (alice, bob) = (NextId(), NextId());
-        var at = new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
-        UsageWrite Completion(string source, long sequence, long userId, DateTimeOffset completedAt) => new(
-            source,
-            sequence,
-            [],
-            [new TorrentUsage(torrentId, default, 1)],
-            [new UserTorrentUsage(userId, torrentId, default, 0, completedAt, completedAt)]);
-        var swarm = "t:" + Guid.NewGuid();
-        var reactivatedSwarm = "t:" + Guid.NewGuid();
+        SwarmFlush Completion(SwarmClaim claim, long sequence, long userId, DateTimeOffset completedAt) =>
+            Flush(claim, sequence, torrentId, userId, 0, history: [new UserTorrentUsage(userId, torrentId, default, 0, completedAt, completedAt)]);
+        var swarm = await Store.ClaimSwarmAsync(torrentId);
 
-        long[] counted =
+        List<long> counted =
         [
-            await Store.ApplyUsageAsync(Completion(swarm, 1, alice, at)),
-            await Store.ApplyUsageAsync(Completion(swarm, 2, alice, at.AddHours(1))),              // another peer id of hers
-            await Store.ApplyUsageAsync(Completion(reactivatedSwarm, 1, alice, at.AddHours(2))),   // a swarm that forgot her
+            (await ApplyAsync(Completion(swarm, 1, alice, At))).SnatchesCounted,
+            (await ApplyAsync(Completion(swarm, 2, alice, At.AddHours(1)))).SnatchesCounted,      // another peer id of hers
         ];
+        var reactivated = await Store.ClaimSwarmAsync(torrentId);
+        counted.Add((await ApplyAsync(Completion(reactivated, 1, alice, At.AddHours(2)))).SnatchesCounted);  // a swarm that forgot her
         var afterAlice = (await Store.FindTorrentAsync(hash))!.Snatches;
-        counted = [.. counted, await Store.ApplyUsageAsync(Completion(reactivatedSwarm, 2, bob, at.AddHours(3)))];
-        counted = [.. counted, await Store.ApplyUsageAsync(Completion(reactivatedSwarm, 2, bob, at.AddHours(3)))];   // a retry
+        counted.Add((await ApplyAsync(Completion(reactivated, 2, bob, At.AddHours(3)))).SnatchesCounted);
+        counted.Add((await ApplyAsync(Completion(reactivated, 2, bob, At.AddHours(3)))).SnatchesCounted);   // a resend
 
         Assert.Equal([1L, 0, 0, 1, 0], counted);
         Assert.Equal(1, afterAlice);
         Assert.Equal(2, (await Store.FindTorrentAsync(hash))!.Snatches);
-        Assert.Equal(at, (await Store.GetUserTorrentAsync(alice, torrentId))!.Value.CompletedAt);
-        Assert.Equal(at.AddHours(3), (await Store.GetUserTorrentAsync(bob, torrentId))!.Value.CompletedAt);
+        Assert.Equal(At, (await Store.GetUserTorrentAsync(alice, torrentId))!.Value.CompletedAt);
+        Assert.Equal(At.AddHours(3), (await Store.GetUserTorrentAsync(bob, torrentId))!.Value.CompletedAt);
     }
 
     [Fact]
-    public async Task RetireSource_ForgottenOnlyAfterTheGrace_AndLiveOrRecentlyRetiredSourcesStillDropResends()
+    public async Task ApplyFlushes_HugeSums_SaturateInsteadOfFailingOrWrapping()
     {
         var (userId, torrentId) = await NewUserAndTorrentAsync();
-        var (live, retired, retiredLater) = ("t:live#" + Guid.NewGuid(), "t:retired#" + Guid.NewGuid(), "t:later#" + Guid.NewGuid());
-        await Store.ApplyUsageAsync(Write(live, 1, userId, torrentId, 10));
-        await Store.ApplyUsageAsync(Write(retired, 1, userId, torrentId, 10));
-
-        await Store.RetireSourceAsync(retired);
-        await Store.ApplyUsageAsync(Write(retired, 1, userId, torrentId, 10));      // a send still on its way
-        Clock.Advance(RetiredSources.Grace - TimeSpan.FromMinutes(1));
-        await Store.ApplyUsageAsync(Write(retiredLater, 1, userId, torrentId, 10));
-        await Store.RetireSourceAsync(retiredLater);
-        var rememberedWithinTheGrace = await RemembersSourceAsync(retired);
-        Clock.Advance(TimeSpan.FromMinutes(2));
-        await Store.RetireSourceAsync("t:never-applied#" + Guid.NewGuid());       // any retirement forgets what is due
-        await Store.ApplyUsageAsync(Write(live, 1, userId, torrentId, 10));         // a live source's resend
-        await Store.ApplyUsageAsync(Write(retiredLater, 1, userId, torrentId, 10)); // a recently retired one's
-
-        Assert.True(rememberedWithinTheGrace);
-        Assert.False(await RemembersSourceAsync(retired));
-        Assert.True(await RemembersSourceAsync(retiredLater));
-        Assert.True(await RemembersSourceAsync(live));
-        Assert.Equal(new Traffic(30, 60, 90, 120), await Store.GetUserTrafficAsync(userId));
-    }
-
-    [Fact]
-    public async Task ApplyUsage_HugeSums_SaturateInsteadOfFailingOrWrapping()
-    {
-        var (userId, torrentId) = await NewUserAndTorrentAsync();
+        var claim = await Store.ClaimSwarmAsync(torrentId);
         var huge = new Traffic(long.MaxValue, 1, long.MaxValue, 1);
-        var source = "t:" + Guid.NewGuid();
 
-        await Store.ApplyUsageAsync(new UsageWrite(source, 1, [new UserUsage(userId, huge)], []));
-        await Store.ApplyUsageAsync(new UsageWrite(source, 2, [new UserUsage(userId, huge)], []));
+        await ApplyAsync(Flush(claim, 1, torrentId, userId, 0) with { Users = [new UserUsage(userId, huge)] });
+        await ApplyAsync(Flush(claim, 2, torrentId, userId, 0) with { Users = [new UserUsage(userId, huge)] });
 
         Assert.Equal(new Traffic(long.MaxValue, 2, long.MaxValue, 2), await Store.GetUserTrafficAsync(userId));
     }
@@ -227,13 +272,11 @@ public sealed class InMemorySiteStoreTests : SiteStoreContractTests
 {
     public override Task InitializeAsync()
     {
-        Store = new InMemorySiteStore(Clock);
+        Store = new InMemorySiteStore();
         return Task.CompletedTask;
     }
 
     public override Task DisposeAsync() => Task.CompletedTask;
-
-    private protected override Task<bool> RemembersSourceAsync(string source) => Task.FromResult(((InMemorySiteStore)Store).RemembersSource(source));
 }
 
 public sealed class PostgresSiteStoreTests : SiteStoreContractTests
@@ -247,9 +290,6 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
     }
 
     public override async Task DisposeAsync() => await _database.DisposeAsync();
-
-    private protected override async Task<bool> RemembersSourceAsync(string source) =>
-        await _database.ScalarAsync<long>("select count(*) from tracker_applied_batches where source = $1", source) > 0;
 
     [Fact]
     public async Task FindTorrent_ReadsUnexpiredFreeleechTokens()

@@ -342,7 +342,7 @@ public sealed class SwarmTests
         Announce(Peer(1, left: 10, user: 1));
         Announce(Peer(1, left: 0, user: 1));
         var restored = new Swarm(new Random(1));
-        restored.Restore(_swarm.ToSnapshot());
+        restored.Restore(_swarm.CutChanges().Present);
 
         _selection.Reset(50);
         var sameUser = restored.Announce(Peer(2, left: 0, ev: AnnounceEvent.Completed, user: 1), Now, Neutral, _selection);
@@ -416,7 +416,7 @@ public sealed class SwarmTests
     }
 
     [Fact]
-    public void Restore_OfSnapshot_KeepsPeersRolesBaselinesAndSnatches()
+    public void Restore_OfStoredPeers_KeepsPeersRolesBaselinesAndSnatches()
     {
         Announce(Peer(1, left: 10, up: 100, down: 200, address: "2001:db8::5"));
         Announce(Peer(2, left: 0, up: 300, user: 2));
@@ -424,7 +424,7 @@ public sealed class SwarmTests
         Announce(Peer(3, left: 0));   // finished: snatched
 
         var restored = new Swarm(new Random(1));
-        restored.Restore(_swarm.ToSnapshot());
+        restored.Restore(_swarm.CutChanges().Present);
 
         Assert.Equal((2, 1), (restored.Seeders, restored.Leechers));
         Assert.True(restored.IsConsistent());
@@ -433,6 +433,29 @@ public sealed class SwarmTests
         Assert.Equal((50, 10), (next.Traffic.RawUploaded, next.Traffic.RawDownloaded));
         _selection.Reset(50);
         Assert.False(restored.Announce(Peer(3, left: 0, ev: AnnounceEvent.Completed), Now, Neutral, _selection).Snatched);
-        Assert.Equal(SwarmSnapshot.PeerSize * 3 + 5, _swarm.ToSnapshot().Length);
+    }
+
+    [Fact]
+    public void CutChanges_HoldsChangedPeersAsTheyAreNow_AndDepartedOnes_ThenStartsAfresh()
+    {
+        Announce(Peer(1, left: 10, up: 100));
+        Announce(Peer(2, left: 10));
+        Announce(Peer(3, left: 10));
+        _swarm.CutChanges();
+
+        Announce(Peer(1, left: 0, up: 150));                       // changed: now a seeder with a new baseline
+        Announce(Peer(2, left: 10, ev: AnnounceEvent.Stopped));    // departed
+        Announce(Peer(4, left: 10));                               // joined
+        _swarm.RemoveSilentPeers(Now - 1);                         // prunes nobody
+        var changes = _swarm.CutChanges();
+
+        Assert.Equal(2, changes.Present.Count);
+        var finished = Assert.Single(changes.Present, p => p.Entry.PeerId == Id(1));
+        Assert.True(finished.Seeder);
+        Assert.Equal(150, finished.Entry.Uploaded);
+        Assert.Contains(changes.Present, p => p.Entry.PeerId == Id(4));
+        Assert.Equal(Id(2), Assert.Single(changes.Departed).PeerId);
+        Assert.False(_swarm.HasChanges);
+        Assert.True(_swarm.CutChanges().IsEmpty);
     }
 }

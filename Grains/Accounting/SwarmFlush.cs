@@ -1,0 +1,79 @@
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Torrents;
+
+namespace Chihaya.Orleans.Grains.Accounting;
+
+/// <summary>
+/// One swarm's write to the site: the peers whose baselines changed and the statistics credited from exactly
+/// those changes, applied together or not at all. <see cref="Epoch"/> fences it: the store applies it only while
+/// the swarm's claim is still this activation's, so a stale or duplicate activation can never write. A write
+/// whose answer was lost is resent unchanged; <see cref="Sequence"/> (one per epoch, consecutive) makes the store
+/// apply it once.
+/// </summary>
+internal sealed record SwarmFlush(
+    long TorrentId,
+    long Epoch,
+    long Sequence,
+    PeerChanges Peers,
+    IReadOnlyList<UserUsage> Users,
+    TorrentUsage Torrent,
+    IReadOnlyList<UserTorrentUsage> History);
+
+/// <summary>Peers to store as they are now, and peers gone from the swarm.</summary>
+internal sealed record PeerChanges(IReadOnlyList<StoredPeer> Present, IReadOnlyList<PeerKey> Departed)
+{
+    public bool IsEmpty => Present.Count == 0 && Departed.Count == 0;
+}
+
+/// <summary>A peer as the site's peers table holds it: its last credited totals, role and whether it has snatched.</summary>
+internal readonly record struct StoredPeer(PeerEntry Entry, bool Seeder);
+
+/// <summary>A swarm taken over by one activation: the epoch that fences every older one, and the peers stored so far.</summary>
+internal sealed record SwarmClaim(long Epoch, IReadOnlyList<StoredPeer> Peers);
+
+/// <summary>What the store did with one <see cref="SwarmFlush"/>.</summary>
+internal enum FlushStatus
+{
+    /// <summary>Written now, or by an earlier try whose answer was lost.</summary>
+    Applied,
+
+    /// <summary>Another activation has claimed the swarm since: nothing was written, and this activation must go.</summary>
+    Fenced,
+}
+
+/// <summary>The store's answer to one flush, with the snatches it counted (a snatch is counted once per user and torrent).</summary>
+internal readonly record struct FlushResult(FlushStatus Status, long SnatchesCounted = 0)
+{
+    public static FlushResult Fenced => new(FlushStatus.Fenced);
+}
+
+/// <summary>Traffic to add to one user's totals.</summary>
+internal readonly record struct UserUsage(long UserId, Traffic Traffic);
+
+/// <summary>
+/// Traffic to add to one torrent's totals, and its swarm's size now. <see cref="Snatches"/> is the swarm's own
+/// count, which it shows until the flush is written; the store counts snatches from the history rows instead.
+/// </summary>
+internal readonly record struct TorrentUsage(long TorrentId, Traffic Traffic, long Snatches, int Seeders, int Leechers);
+
+/// <summary>
+/// A user's history on one torrent: traffic and seeding time to add, when the download completed (kept
+/// from the first time) and the latest announce.
+/// </summary>
+internal readonly record struct UserTorrentUsage(
+    long UserId,
+    long TorrentId,
+    Traffic Traffic,
+    long SeedingSeconds,
+    DateTimeOffset? CompletedAt,
+    DateTimeOffset LastAnnounceAt)
+{
+    /// <summary>This flush's entry followed by a later one of the same user and torrent.</summary>
+    public UserTorrentUsage Then(UserTorrentUsage later) => this with
+    {
+        Traffic = Traffic + later.Traffic,
+        SeedingSeconds = SeedingSeconds + later.SeedingSeconds,
+        CompletedAt = CompletedAt ?? later.CompletedAt,
+        LastAnnounceAt = later.LastAnnounceAt > LastAnnounceAt ? later.LastAnnounceAt : LastAnnounceAt,
+    };
+}

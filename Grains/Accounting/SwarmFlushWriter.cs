@@ -1,0 +1,74 @@
+using Chihaya.Orleans.Grains.Site;
+
+namespace Chihaya.Orleans.Grains.Accounting;
+
+/// <summary>
+/// Writes the flushes of all of a silo's swarms in few transactions: flushes that arrive while a write runs go
+/// together in the next one. One per silo, so the database sees a few writes per interval, not one per swarm.
+/// </summary>
+internal sealed class SwarmFlushWriter(ISiteStore store)
+{
+    /// <summary>Bounds one transaction, so a silo holding many swarms never builds one huge statement.</summary>
+    public const int MaxFlushesPerWrite = 512;
+
+    private readonly Lock _gate = new();
+    private readonly Queue<(SwarmFlush Flush, TaskCompletionSource<FlushResult> Done)> _waiting = new();
+    private bool _writing;
+
+    /// <summary>Completes when the flush is applied or fenced; faults when the write failed (the flush may be resent unchanged).</summary>
+    public Task<FlushResult> WriteAsync(SwarmFlush flush)
+    {
+        var done = new TaskCompletionSource<FlushResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            _waiting.Enqueue((flush, done));
+            if (_writing)
+            {
+                return done.Task;
+            }
+
+            _writing = true;
+        }
+
+        // On the thread pool, not the calling grain's scheduler: the loop serves every swarm of the silo.
+        _ = Task.Run(WriteWaitingAsync);
+        return done.Task;
+    }
+
+    private async Task WriteWaitingAsync()
+    {
+        while (true)
+        {
+            var batch = new List<(SwarmFlush Flush, TaskCompletionSource<FlushResult> Done)>();
+            lock (_gate)
+            {
+                while (batch.Count < MaxFlushesPerWrite && _waiting.TryDequeue(out var next))
+                {
+                    batch.Add(next);
+                }
+
+                if (batch.Count == 0)
+                {
+                    _writing = false;
+                    return;
+                }
+            }
+
+            try
+            {
+                var results = await store.ApplyFlushesAsync([.. batch.Select(item => item.Flush)]);
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    batch[i].Done.SetResult(results[i]);
+                }
+            }
+            catch (Exception exception)
+            {
+                foreach (var (_, done) in batch)
+                {
+                    done.SetException(exception);
+                }
+            }
+        }
+    }
+}
