@@ -11,12 +11,12 @@ namespace Chihaya.Orleans.Gateway.Announce;
 /// The private-tracker checks, in a fixed order, then the swarm: passkey → may leech → torrent (in its
 /// grain) → swarm update and accounting (in its grain). Every refusal is a failure reason for the client.
 /// </summary>
-internal sealed class AnnounceHandler(IGrainFactory grains, IOptionsMonitor<TrackerOptions> trackerOptions, TimeProvider time)
+internal sealed class AnnounceHandler(IGrainFactory grains, ClusterRetry retry, IOptionsMonitor<TrackerOptions> trackerOptions, TimeProvider time)
 {
     public async ValueTask<AnnounceResponse> HandleAsync(string passkey, AnnounceQuery query, PeerEndpoint endpoint, string? warning)
     {
         var userKey = Passkey.UserKeyOf(passkey);
-        var user = await grains.GetGrain<IUserGrain>(userKey).GetProfile();
+        var user = await retry.CallAsync(() => grains.GetGrain<IUserGrain>(userKey).GetProfile());
         if (user is null)
         {
             return AnnounceResponse.Fail(TrackerFailure.UnknownPasskey);
@@ -44,7 +44,8 @@ internal sealed class AnnounceHandler(IGrainFactory grains, IOptionsMonitor<Trac
             user.UserId,
             user.MultipliersAt(time.GetUtcNow()));
 
-        var result = await grains.GetGrain<ITorrentGrain>(query.InfoHash.ToGrainKey()).Announce(command);
+        var swarm = grains.GetGrain<ITorrentGrain>(query.InfoHash.ToGrainKey());
+        var result = await retry.CallAsync(() => swarm.Announce(command), static result => result.Status == AnnounceStatus.SwarmMoved);
         return result.Status switch
         {
             AnnounceStatus.Accepted => new AnnounceResponse(
@@ -54,6 +55,7 @@ internal sealed class AnnounceHandler(IGrainFactory grains, IOptionsMonitor<Trac
                 ? TrackerFailure.TorrentDeleted
                 : TrackerFailure.TorrentDeletedPrefix + result.Reason),
             AnnounceStatus.ClientNotAllowed => AnnounceResponse.Fail(TrackerFailure.ClientNotAllowed),
+            AnnounceStatus.SwarmMoved => AnnounceResponse.Fail(TrackerFailure.Internal),
             _ => AnnounceResponse.Fail(TrackerFailure.TorrentNotRegistered),
         };
     }

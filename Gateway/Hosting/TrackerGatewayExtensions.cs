@@ -44,6 +44,7 @@ public static class TrackerGatewayExtensions
 
         services.AddTrackerSection<GatewayOptions>(GatewayOptions.Section)
             .Validate(o => o.MaxQueryLength is >= 256 and <= GatewayOptions.MaxQueryLengthLimit, $"Gateway:MaxQueryLength must be between 256 and {GatewayOptions.MaxQueryLengthLimit}.")
+            .Validate(o => o.ClusterRetryFor >= TimeSpan.Zero && o.ClusterRetryFor <= TimeSpan.FromMinutes(1), "Gateway:ClusterRetryFor must be between 00:00:00 and 00:01:00.")
             .Validate(o => o.MaxScrapeHashes is >= 1 and <= GatewayOptions.MaxScrapeHashesLimit, $"Gateway:MaxScrapeHashes must be between 1 and {GatewayOptions.MaxScrapeHashesLimit}.")
             .Validate(
                 o => o.MaxQueryLength >= GatewayOptions.EncodedScrapeHashLength * o.MaxScrapeHashes,
@@ -61,6 +62,7 @@ public static class TrackerGatewayExtensions
         services.AddTrackerOptions();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ClientAddressResolver>();
+        services.AddSingleton<ClusterRetry>();
         services.AddSingleton<AnnounceHandler>();
         services.AddSingleton<AnnounceEndpoint>();
         services.AddSingleton<ScrapeEndpoint>();

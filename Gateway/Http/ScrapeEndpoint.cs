@@ -12,6 +12,7 @@ namespace Chihaya.Orleans.Gateway.Http;
 /// <summary><c>GET /{passkey}/scrape</c>: several info hashes, one grain call each, all in flight together.</summary>
 internal sealed partial class ScrapeEndpoint(
     IGrainFactory grains,
+    ClusterRetry retry,
     IOptionsMonitor<GatewayOptions> options,
     ILogger<ScrapeEndpoint> logger)
 {
@@ -36,13 +37,14 @@ internal sealed partial class ScrapeEndpoint(
         TorrentCounts[] counts;
         try
         {
-            if (await grains.GetGrain<IUserGrain>(Passkey.UserKeyOf(passkey)).GetProfile() is null)
+            var user = grains.GetGrain<IUserGrain>(Passkey.UserKeyOf(passkey));
+            if (await retry.CallAsync(user.GetProfile) is null)
             {
                 await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.UnknownPasskey);
                 return;
             }
 
-            counts = await Task.WhenAll(hashes.Select(hash => grains.GetGrain<ITorrentGrain>(hash.ToGrainKey()).Scrape().AsTask()));
+            counts = await Task.WhenAll(hashes.Select(hash => retry.CallAsync(grains.GetGrain<ITorrentGrain>(hash.ToGrainKey()).Scrape).AsTask()));
         }
         catch (Exception exception)
         {

@@ -33,6 +33,13 @@ public sealed class GatewayOptions
     /// </summary>
     public string[] TrustedProxies { get; set; } = [];
 
+    /// <summary>
+    /// How long an announce or scrape keeps calling the cluster again after a call failed because a silo died, was
+    /// shutting down or handed the swarm on. Clients give a tracker 15 s or more; beyond this the client gets a
+    /// failure reason and retries itself.
+    /// </summary>
+    public TimeSpan ClusterRetryFor { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Believe BEP 7's <c>ip</c>/<c>ipv4</c>/<c>ipv6</c> parameters. Off: a client could point a swarm at anyone.</summary>
     public bool TrustClaimedAddresses { get; set; }
 }

@@ -10,4 +10,9 @@ public enum AnnounceStatus : byte
     TorrentDeleted = 2,
     /// <summary>The site's allowlist of clients does not include this peer id's client.</summary>
     ClientNotAllowed = 3,
+    /// <summary>
+    /// This activation of the swarm lost it to a newer one and is going: nothing was changed, and the same call
+    /// made again reaches the activation that holds the swarm.
+    /// </summary>
+    SwarmMoved = 4,
 }

@@ -95,6 +95,12 @@ internal sealed partial class TorrentGrain(
     public ValueTask<AnnounceResult> Announce(AnnounceCommand command)
     {
         _served = true;
+        if (_fenced)
+        {
+            // Whatever this activation accepted now would be forgotten with it; the gateway resends instead.
+            return ValueTask.FromResult(AnnounceResult.Refused(AnnounceStatus.SwarmMoved, null));
+        }
+
         if (!clients.IsAllowed(command.PeerId))
         {
             return ValueTask.FromResult(AnnounceResult.Refused(AnnounceStatus.ClientNotAllowed, null));

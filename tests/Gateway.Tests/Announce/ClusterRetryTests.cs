@@ -1,0 +1,97 @@
+using Chihaya.Orleans.Gateway.Announce;
+using Chihaya.Orleans.Gateway.Options;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Chihaya.Orleans.Gateway.Tests.Announce;
+
+/// <summary>The gateway calls the cluster again while a silo is gone, for a bounded time, and never for a call's own error.</summary>
+public sealed class ClusterRetryTests
+{
+    private readonly FakeTimeProvider _clock = new();
+    private readonly ClusterRetry _retry;
+
+    private readonly DateTimeOffset _start;
+
+    public ClusterRetryTests()
+    {
+        _start = _clock.GetUtcNow();
+        _retry = new ClusterRetry(
+            new StaticOptions(new GatewayOptions { ClusterRetryFor = TimeSpan.FromSeconds(10) }),
+            _clock,
+            NullLogger<ClusterRetry>.Instance);
+    }
+
+    [Fact]
+    public async Task Call_FailingWhileASiloIsGone_IsMadeAgainUntilItSucceeds()
+    {
+        var calls = 0;
+        var call = _retry.CallAsync(() => ++calls switch
+        {
+            1 => throw new SiloUnavailableException("killed"),
+            2 => throw new TimeoutException("no answer: the silo died mid-call"),
+            _ => ValueTask.FromResult(calls),
+        });
+
+        var result = await RunClockUntilDoneAsync(call.AsTask());
+
+        Assert.Equal(3, result);
+    }
+
+    [Fact]
+    public async Task Result_AskingForAnotherTry_IsRetried_AndTheLastResultReturnedWhenTimeIsUp()
+    {
+        var calls = 0;
+        var call = _retry.CallAsync(() => ValueTask.FromResult(++calls), static _ => true);
+
+        var result = await RunClockUntilDoneAsync(call.AsTask());
+
+        Assert.True(result > 3, $"only {result} calls");
+        Assert.True(_clock.GetUtcNow() - _start <= TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task SiloGoneForLongerThanTheRetryTime_FailsWithItsError()
+    {
+        var call = _retry.CallAsync<int>(() => throw new SiloUnavailableException("still gone"));
+
+        await Assert.ThrowsAsync<SiloUnavailableException>(() => RunClockUntilDoneAsync(call.AsTask()));
+        Assert.True(_clock.GetUtcNow() - _start <= TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task CallsOwnError_IsNotRetried()
+    {
+        var calls = 0;
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await _retry.CallAsync<int>(() =>
+        {
+            calls++;
+            throw new InvalidOperationException("a bug, not a lost silo");
+        }));
+
+        Assert.Equal(1, calls);
+    }
+
+    /// <summary>Advances the fake clock, a pause at a time, until the retrying call has finished.</summary>
+    private async Task<T> RunClockUntilDoneAsync<T>(Task<T> call)
+    {
+        for (var step = 0; step < 1000 && !call.IsCompleted; step++)
+        {
+            await Task.Yield();
+            _clock.Advance(TimeSpan.FromMilliseconds(50));
+        }
+
+        return await call;
+    }
+
+    private sealed class StaticOptions(GatewayOptions value) : IOptionsMonitor<GatewayOptions>
+    {
+        public GatewayOptions CurrentValue => value;
+
+        public GatewayOptions Get(string? name) => value;
+
+        public IDisposable? OnChange(Action<GatewayOptions, string?> listener) => null;
+    }
+}
