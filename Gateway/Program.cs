@@ -10,6 +10,7 @@ return await StartupProblems.RunAsync("chihaya gateway", async () =>
     var app = builder.Build();
     app.MapTracker();
     StartupProblems.CheckBeforeStart(app.Services, app.TrackerListeners());
+    ShutdownDeadline.Arm(app, "chihaya gateway");
     await app.RunAsync();
 });
 

@@ -26,5 +26,6 @@ return await StartupProblems.RunAsync("chihaya silo", async () =>
     builder.UseOrleans(silo => silo.UseTrackerSilo(cluster, builder.Configuration));
     var host = builder.Build();
     StartupProblems.CheckBeforeStart(host.Services, StartupProblems.SiloListeners(cluster));
+    ShutdownDeadline.Arm(host, "chihaya silo");
     await host.RunAsync();
 });
