@@ -105,25 +105,28 @@ public sealed class SiteVerdict
             verdict.Users.Compare($"user {id}", model.Users.GetValueOrDefault(id), [users.GetInt64(1), users.GetInt64(2), users.GetInt64(3), users.GetInt64(4)]);
         });
 
+        // Rows name torrents by info hash too, as the tracker's logs do.
+        var names = new Dictionary<long, string>();
         await ReadRowsAsync(
             db,
-            "select id, raw_uploaded, raw_downloaded, credited_uploaded, credited_downloaded, snatches, seeders, leechers from torrents",
+            "select id, raw_uploaded, raw_downloaded, credited_uploaded, credited_downloaded, snatches, seeders, leechers, encode(info_hash, 'hex') from torrents",
             torrents =>
             {
                 var id = torrents.GetInt64(0);
+                var name = names[id] = $"torrent {id} ({torrents.GetString(8)})";
                 var expected = model.Torrents.GetValueOrDefault(id) ?? new TorrentExpectation();
-                verdict.Torrents.Compare($"torrent {id}", expected.Bytes, [torrents.GetInt64(1), torrents.GetInt64(2), torrents.GetInt64(3), torrents.GetInt64(4)]);
+                verdict.Torrents.Compare(name, expected.Bytes, [torrents.GetInt64(1), torrents.GetInt64(2), torrents.GetInt64(3), torrents.GetInt64(4)]);
                 var snatches = torrents.GetInt64(5);
                 verdict.SnatchesMissing += Math.Max(0, expected.Snatches - snatches);
                 if (snatches != expected.Snatches)
                 {
-                    verdict.Snatches.Wrong($"torrent {id}: model {expected.Snatches} snatches, database {snatches}");
+                    verdict.Snatches.Wrong($"{name}: model {expected.Snatches} snatches, database {snatches}");
                 }
 
                 var (seeders, leechers) = (torrents.GetInt32(6), torrents.GetInt32(7));
                 if (seeders != 0 || leechers != 0)
                 {
-                    verdict.Swarms.Wrong($"torrent {id}: {seeders} seeders and {leechers} leechers after every peer stopped");
+                    verdict.Swarms.Wrong($"{name}: {seeders} seeders and {leechers} leechers after every peer stopped");
                 }
             });
 
@@ -139,7 +142,7 @@ public sealed class SiteVerdict
             {
                 var key = (history.GetInt64(0), history.GetInt64(1));
                 seen.Add(key);
-                var row = $"user {key.Item1} on torrent {key.Item2}";
+                var row = $"user {key.Item1} on {names.GetValueOrDefault(key.Item2, $"torrent {key.Item2}")}";
                 var expected = model.History.GetValueOrDefault(key);
                 verdict.History.Compare(row, expected?.Bytes, [history.GetInt64(2), history.GetInt64(3), history.GetInt64(4), history.GetInt64(5)]);
                 var (completed, announced) = (history.GetBoolean(7), history.GetBoolean(8));
@@ -153,7 +156,7 @@ public sealed class SiteVerdict
 
         foreach (var (key, expected) in model.History.Where(entry => !seen.Contains(entry.Key)))
         {
-            var row = $"user {key.User} on torrent {key.Torrent}";
+            var row = $"user {key.User} on {names.GetValueOrDefault(key.Torrent, $"torrent {key.Torrent}")}";
             verdict.HistoryRows.Wrong($"{row}: model has a row, database none");
             verdict.History.Compare(row, expected.Bytes, new long[4]);
         }
