@@ -28,7 +28,17 @@ public sealed class PrivateServices : IAsyncDisposable
     public static async Task<PrivateServices> StartAsync()
     {
         var folder = Path.Combine(Path.GetTempPath(), "chihaya-faults-" + Guid.NewGuid().ToString("N")[..12]);
-        await RunScriptAsync("start", folder);
+        try
+        {
+            await RunScriptAsync("start", folder);
+        }
+        catch (InvalidOperationException)
+        {
+            await RunScriptAsync("stop", folder);
+            Directory.Delete(folder, recursive: true);
+            throw;
+        }
+
         // The script writes the servers' addresses as shell exports: export NAME="value".
         var environment = File.ReadAllLines(Path.Combine(folder, "env"))
             .Select(line => line.StartsWith("export ", StringComparison.Ordinal) ? line["export ".Length..] : line)
@@ -55,11 +65,15 @@ public sealed class PrivateServices : IAsyncDisposable
 
     private static async Task RunScriptAsync(params string[] arguments)
     {
-        using var process = Process.Start(new ProcessStartInfo("bash", [Script, .. arguments])
+        var start = new ProcessStartInfo("bash", [Script, .. arguments])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-        })!;
+        };
+        // The shared servers' ports, exported by ./test.sh: the script would start these servers on them too.
+        start.Environment.Remove("CHIHAYA_PG_PORT");
+        start.Environment.Remove("CHIHAYA_REDIS_PORT");
+        using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
         using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(3));
