@@ -13,6 +13,7 @@ namespace Chihaya.Orleans.Integration.Tests.Faults;
 /// every scenario must end exact, to the byte. Each prints one line of figures (and details) to show how it went.
 /// </summary>
 [Trait("Category", "Faults")]
+[Collection(FaultsCollection.Name)]
 public sealed class FaultTests(ITestOutputHelper output)
 {
     // How long the load runs after the last fault has healed, so what the fault left behind is exercised.
@@ -111,6 +112,8 @@ public sealed class FaultTests(ITestOutputHelper output)
         var service = workload.Service;
         await workload.JoinAsync(cluster.Http);
         var load = workload.StartLoad(cluster.Http);
+        await workload.WaitUntilJoinsStoredAsync(cluster.Database);
+        service.Mark("joins stored");
         await load.WarmUpAsync(service.Accepted + (2 * workload.Peers.Count));
         await inject(new FaultRun(cluster, workload, load, services));
         await load.StopAsync();
@@ -153,4 +156,14 @@ public sealed class FaultTests(ITestOutputHelper output)
         output.WriteLine(line);
         Console.WriteLine(line);
     }
+}
+
+/// <summary>
+/// The scenarios load the machine as hard as the cluster answers: they run alone, after the other tests, so neither
+/// slows the other down past its deadlines.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class FaultsCollection
+{
+    public const string Name = "Faults";
 }

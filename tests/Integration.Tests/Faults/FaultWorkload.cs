@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using Chihaya.Orleans.TestSupport;
 using static Chihaya.Orleans.TestSupport.Replies;
@@ -89,6 +90,9 @@ public sealed class FaultWorkload
     // Far beyond any outage a scenario causes: only a cluster that does not come back ends a run this way.
     private static readonly TimeSpan GiveUpAfter = TimeSpan.FromSeconds(150);
 
+    // Per torrent, when its last peer's first announce had been answered.
+    private readonly ConcurrentDictionary<long, DateTimeOffset> _joined = new();
+
     private FaultWorkload(IReadOnlyList<SiteUser> users, IReadOnlyList<SiteTorrent> torrents, IReadOnlyList<SimulatedPeer> peers)
     {
         Users = users;
@@ -156,9 +160,37 @@ public sealed class FaultWorkload
     public async Task JoinAsync(HttpClient http)
     {
         Service.Mark("join");
-        await Parallel.ForEachAsync(Peers, new ParallelOptions { MaxDegreeOfParallelism = Concurrency },
-            async (peer, _) => await AnnounceUntilAcceptedAsync(http, peer, peer.Started()));
+        await Parallel.ForEachAsync(Peers, new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, async (peer, _) =>
+        {
+            await AnnounceUntilAcceptedAsync(http, peer, peer.Started());
+            var answered = DateTimeOffset.UtcNow;
+            _joined.AddOrUpdate(peer.Torrent.Id, answered, (_, earlier) => earlier > answered ? earlier : answered);
+        });
     }
+
+    /// <summary>
+    /// Waits until every swarm has stored its peers' first announces. A crash forgets what a swarm took in since it last
+    /// wrote its state, and a forgotten first announce makes the peer's next one a first one, whose traffic is lost by
+    /// the rules: the README's crash bound. So no fault may strike before. A swarm writes its state before it sends its
+    /// batch to the site, so a history row stamped with an announce taken in after the torrent's last join shows it.
+    /// </summary>
+    public Task WaitUntilJoinsStoredAsync(PostgresTestDatabase db) =>
+        Eventually.TrueAsync(
+            async () =>
+            {
+                var stamped = new Dictionary<long, DateTimeOffset>();
+                await using var command = db.DataSource.CreateCommand(
+                    "select torrent_id, max(last_announce_at) from user_torrents where last_announce_at is not null group by torrent_id");
+                await using var reader = await command.ExecuteReaderAsync();
+                while (await reader.ReadAsync())
+                {
+                    stamped[reader.GetInt64(0)] = reader.GetFieldValue<DateTimeOffset>(1);
+                }
+
+                return _joined.All(torrent => stamped.TryGetValue(torrent.Key, out var latest) && latest > torrent.Value);
+            },
+            "every swarm stored its peers' first announces",
+            pollDelay: TimeSpan.FromMilliseconds(100));
 
     /// <summary>Starts the steady load; it runs until <see cref="LoadRun.StopAsync"/>.</summary>
     public LoadRun StartLoad(HttpClient http)
