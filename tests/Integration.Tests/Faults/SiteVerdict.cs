@@ -241,7 +241,9 @@ public sealed class SiteVerdict
 
         if (SeedingMissingSeconds > 0 && !seedingMayBeLost)
         {
-            problems.Add($"seeding time missing: {SeedingMissingSeconds} s under the model's least");
+            // Seeder intervals add up whatever announces were lost in between, so only a forgotten completion (the
+            // peer still a leecher to the tracker at its next announce) can make seeding time come out short.
+            problems.Add($"seeding time missing: {SeedingMissingSeconds} s under the model's least (a completion the tracker accepted was forgotten)");
         }
 
         return problems;
