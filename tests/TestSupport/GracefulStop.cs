@@ -11,6 +11,11 @@ public static class GracefulStop
 {
     public const int Interrupt = 2;
     public const int Terminate = 15;
+    public const int Continue = 18;
+    public const int Pause = 19;
+
+    /// <summary>Sends <paramref name="signal"/> (e.g. <see cref="Pause"/>, which no process can handle or ignore).</summary>
+    public static void Send(Process process, int signal) => _ = SendSignal(process.Id, signal);
 
     /// <summary>Returns true if the process exited on <paramref name="signal"/>, false if it had to be killed.</summary>
     public static async Task<bool> StopAsync(Process process, int signal, TimeSpan timeout)

@@ -94,6 +94,12 @@ public sealed class ProjectProcess : IAsyncDisposable
     /// <summary>SIGKILL: the process gets no chance to clean up, as with <c>kill -9</c>.</summary>
     public void Kill() => _process.Kill(entireProcessTree: true);
 
+    /// <summary>SIGSTOP: the process freezes mid-step, as a silo cut off by a network partition looks to the others.</summary>
+    public void Pause() => GracefulStop.Send(_process, GracefulStop.Pause);
+
+    /// <summary>SIGCONT: a paused process carries on where it stopped, unaware of what happened meanwhile.</summary>
+    public void Resume() => GracefulStop.Send(_process, GracefulStop.Continue);
+
     /// <summary>SIGTERM, then waits for a graceful exit; true if it came in time, false if the process had to be killed.</summary>
     public Task<bool> StopAsync(TimeSpan timeout) => GracefulStop.StopAsync(_process, GracefulStop.Terminate, timeout);
 

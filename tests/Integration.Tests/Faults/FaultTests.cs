@@ -21,6 +21,14 @@ public sealed class FaultTests(ITestOutputHelper output)
 
     private static readonly TimeSpan ServiceOutage = TimeSpan.FromSeconds(30);
 
+    // Long enough for the cluster to declare a silent silo dead and move on. Orleans does not vote a silo dead while
+    // it received anything from it within three of the longest probe timeouts (3 × 8 s), then needs three missed
+    // probes (every 2 s).
+    private static readonly TimeSpan PartitionLasts = TimeSpan.FromSeconds(40);
+
+    // What a swarm activation logs when a newer claim refuses its flush.
+    private const string FencedLogLine = "another activation has claimed this swarm";
+
     // A silo that does not leave within this after SIGTERM is killed, and its statistics may be lost with it.
     private static readonly TimeSpan SiloStopLimit = TimeSpan.FromSeconds(30);
 
@@ -41,6 +49,30 @@ public sealed class FaultTests(ITestOutputHelper output)
                 await run.Load.RunForAsync(AfterHealing);
             },
             // A leecher whose completion the dead silo had not yet stored starts seeding at its next announce instead.
+            seedingMayBeLost: true);
+
+    [Fact]
+    public Task SiloCutOffUntilDeclaredDead_ThenBack_ItsStaleSwarmsWriteNothing() =>
+        RunAsync(
+            "partition-silo",
+            async run =>
+            {
+                // Frozen, silo 0 looks to the cluster like one behind a partition: declared dead, its swarms are
+                // activated again on silo 1, which claims them and restores their peers from the site.
+                var cutOff = run.Cluster.Silos[0];
+                run.Mark("SIGSTOP silo 0");
+                cutOff.Pause();
+                await run.Load.RunForAsync(PartitionLasts);
+                // Back, its swarms still hold what they accepted before the freeze and try to write it: a second
+                // activation of each, whose claim is stale.
+                run.Mark("SIGCONT silo 0");
+                cutOff.Resume();
+                await run.Load.RunForAsync(AfterHealing);
+                var fenced = Occurrences(cutOff.Output, FencedLogLine);
+                run.Report($"  fenced flushes of the cut-off silo: {fenced}");
+                // Proof that two activations of the same swarms did run at once, which is what this scenario is for.
+                Assert.True(fenced > 0, "the cut-off silo's swarms never tried to write after the cluster moved on\n" + run.Cluster.LogsTail(60));
+            },
             seedingMayBeLost: true);
 
     [Fact]
@@ -99,9 +131,20 @@ public sealed class FaultTests(ITestOutputHelper output)
     }
 
     /// <summary>The cluster, the load on it and, for faults of PostgreSQL or Redis, the servers of the test's own.</summary>
-    private sealed record FaultRun(ProcessCluster Cluster, FaultWorkload Workload, LoadRun Load, PrivateServices? Services)
+    private sealed record FaultRun(ProcessCluster Cluster, FaultWorkload Workload, LoadRun Load, PrivateServices? Services, Action<string> Report)
     {
         public void Mark(string what) => Workload.Service.Mark(what);
+    }
+
+    private static int Occurrences(string text, string what)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(what, StringComparison.Ordinal); at >= 0; at = text.IndexOf(what, at + what.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
     }
 
     private async Task RunAsync(string fault, Func<FaultRun, Task> inject, bool seedingMayBeLost = false, bool privateServices = false)
@@ -115,7 +158,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         await workload.WaitUntilJoinsStoredAsync(cluster.Database);
         service.Mark("joins stored");
         await load.WarmUpAsync(service.Accepted + (2 * workload.Peers.Count));
-        await inject(new FaultRun(cluster, workload, load, services));
+        await inject(new FaultRun(cluster, workload, load, services, Report));
         await load.StopAsync();
         await workload.FinishAsync(cluster.Http);
         workload.Model.CloseOpenSeeding();
