@@ -15,6 +15,7 @@ internal sealed class AnnounceHandler(IGrainFactory grains, ClusterRetry retry, 
 {
     public async ValueTask<AnnounceResponse> HandleAsync(string passkey, AnnounceQuery query, PeerEndpoint endpoint, string? warning)
     {
+        var receivedAt = time.GetUtcNow();
         var userKey = Passkey.UserKeyOf(passkey);
         var user = await retry.CallAsync(() => grains.GetGrain<IUserGrain>(userKey).GetProfile());
         if (user is null)
@@ -42,7 +43,8 @@ internal sealed class AnnounceHandler(IGrainFactory grains, ClusterRetry retry, 
             numWant,
             WantPeerIds: !query.Compact && !query.NoPeerId,
             user.UserId,
-            user.MultipliersAt(time.GetUtcNow()));
+            user.MultipliersAt(receivedAt),
+            UnixMicroseconds.From(receivedAt));
 
         var swarm = grains.GetGrain<ITorrentGrain>(query.InfoHash.ToGrainKey());
         var result = await retry.CallAsync(() => swarm.Announce(command), static result => result.Status == AnnounceStatus.SwarmMoved);

@@ -13,6 +13,11 @@ namespace Chihaya.Orleans.Grains.Interfaces.Messages;
 /// <param name="WantPeerIds">True for the non-compact reply that lists peer ids.</param>
 /// <param name="UserId">The announcing user's site id.</param>
 /// <param name="UserMultipliers">The user's factors at the time of the announce.</param>
+/// <param name="ReceivedAt">
+/// When the gateway received the request, in Unix microseconds: the same for every try of it. A swarm applies a
+/// peer's announces in this order only, so a try that arrives late (held up while a silo was cut off, then
+/// rerouted) cannot take the peer's totals back and have its traffic credited again.
+/// </param>
 [GenerateSerializer, Immutable, Alias("Chihaya.AnnounceCommand")]
 public sealed record AnnounceCommand(
     [property: Id(0)] PeerId PeerId,
@@ -24,4 +29,5 @@ public sealed record AnnounceCommand(
     [property: Id(6)] int NumWant,
     [property: Id(7)] bool WantPeerIds,
     [property: Id(8)] long UserId,
-    [property: Id(10)] Multipliers UserMultipliers);
+    [property: Id(10)] Multipliers UserMultipliers,
+    [property: Id(11)] long ReceivedAt);

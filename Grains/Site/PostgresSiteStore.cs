@@ -28,12 +28,13 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         """;
 
     private const string StorePeersSql = """
-        insert into tracker_peers as p (torrent_id, user_id, peer_id, ip, port, uploaded, downloaded, seeder, snatched, last_announce_at)
+        insert into tracker_peers as p (torrent_id, user_id, peer_id, ip, port, uploaded, downloaded, seeder, snatched, last_announce_at, received_at)
         select * from unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::inet[], $5::integer[], $6::bigint[], $7::bigint[],
-                             $8::boolean[], $9::boolean[], $10::timestamptz[])
+                             $8::boolean[], $9::boolean[], $10::timestamptz[], $11::timestamptz[])
         on conflict (torrent_id, user_id, peer_id) do update set
             ip = excluded.ip, port = excluded.port, uploaded = excluded.uploaded, downloaded = excluded.downloaded,
-            seeder = excluded.seeder, snatched = excluded.snatched, last_announce_at = excluded.last_announce_at
+            seeder = excluded.seeder, snatched = excluded.snatched, last_announce_at = excluded.last_announce_at,
+            received_at = excluded.received_at
         """;
 
     private const string AddUserTrafficSql = """
@@ -155,7 +156,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         claim.Parameters.Add(new NpgsqlParameter { Value = torrentId });
         batch.BatchCommands.Add(claim);
         var peers = new NpgsqlBatchCommand("""
-            select user_id, peer_id, ip, port, uploaded, downloaded, seeder, snatched, last_announce_at
+            select user_id, peer_id, ip, port, uploaded, downloaded, seeder, snatched, last_announce_at, received_at
             from tracker_peers where torrent_id = $1
             """);
         peers.Parameters.Add(new NpgsqlParameter { Value = torrentId });
@@ -178,6 +179,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
                     Downloaded = reader.GetInt64(5),
                     HasSnatched = reader.GetBoolean(7),
                     LastSeen = reader.GetFieldValue<DateTimeOffset>(8).ToUnixTimeSeconds(),
+                    ReceivedAt = UnixMicroseconds.From(reader.GetFieldValue<DateTimeOffset>(9)),
                 },
                 reader.GetBoolean(6)));
         }
@@ -278,6 +280,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         parameters.Add(new NpgsqlParameter { Value = present.Select(p => p.Peer.Seeder).ToArray() });
         parameters.Add(new NpgsqlParameter { Value = present.Select(p => p.Peer.Entry.HasSnatched).ToArray() });
         parameters.Add(new NpgsqlParameter { Value = present.Select(p => DateTimeOffset.FromUnixTimeSeconds(p.Peer.Entry.LastSeen).UtcDateTime).ToArray() });
+        parameters.Add(new NpgsqlParameter { Value = present.Select(p => UnixMicroseconds.ToDateTime(p.Peer.Entry.ReceivedAt)).ToArray() });
         batch.BatchCommands.Add(store);
 
         var addUsers = new NpgsqlBatchCommand(AddUserTrafficSql);

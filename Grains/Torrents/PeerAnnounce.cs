@@ -2,7 +2,10 @@ using Chihaya.Orleans.Grains.Interfaces.Model;
 
 namespace Chihaya.Orleans.Grains.Torrents;
 
-/// <summary>What the swarm needs of one announce: the peer's report plus who it belongs to.</summary>
+/// <summary>
+/// What the swarm needs of one announce: the peer's report plus who it belongs to, and when the gateway received
+/// it (<c>ReceivedAt</c>, Unix microseconds), which orders a peer's announces.
+/// </summary>
 internal readonly record struct PeerAnnounce(
     PeerId PeerId,
     PeerEndpoint Endpoint,
@@ -10,7 +13,8 @@ internal readonly record struct PeerAnnounce(
     long Downloaded,
     long Left,
     AnnounceEvent Event,
-    long UserId)
+    long UserId,
+    long ReceivedAt = 0)
 {
     public bool IsSeeder => Left == 0;
 }

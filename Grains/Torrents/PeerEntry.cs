@@ -15,6 +15,8 @@ internal struct PeerEntry
     public long UserId;
     /// <summary>Seconds since the Unix epoch of the last accepted announce.</summary>
     public long LastSeen;
+    /// <summary>When the gateway received the last applied announce (Unix microseconds, the gateway's clock).</summary>
+    public long ReceivedAt;
     /// <summary>The peer has completed the download here: it never counts a snatch again (nor does its user).</summary>
     public bool HasSnatched;
 }

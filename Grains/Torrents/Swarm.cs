@@ -41,6 +41,14 @@ internal sealed class Swarm(Random random)
     public AnnounceOutcome Announce(in PeerAnnounce announce, long now, Multipliers multipliers, PeerSelection selection)
     {
         var known = _slots.TryGetValue(new PeerKey(announce.PeerId, announce.UserId), out var code);
+        if (known && announce.ReceivedAt < EntryAt(code).ReceivedAt)
+        {
+            // Older than what the peer last reported: a late try of an announce the client has long resent. Applied, it
+            // would take the totals back (read as a restart) and the traffic since would be credited again.
+            Select(announce.IsSeeder, code, selection);
+            return default;
+        }
+
         if (announce.Event == AnnounceEvent.Stopped)
         {
             return known ? Leave(code, announce, now, multipliers) : default;
@@ -127,6 +135,7 @@ internal sealed class Swarm(Random random)
             Downloaded = announce.Downloaded,
             UserId = announce.UserId,
             LastSeen = now,
+            ReceivedAt = announce.ReceivedAt,
             HasSnatched = completed,
         }, announce.IsSeeder);
         return new AnnounceOutcome(default, snatched);
@@ -146,6 +155,7 @@ internal sealed class Swarm(Random random)
         entry.Downloaded = announce.Downloaded;
         entry.Endpoint = announce.Endpoint;
         entry.LastSeen = now;
+        entry.ReceivedAt = announce.ReceivedAt;
         entry.HasSnatched |= finished;
 
         if (wasSeeder != announce.IsSeeder)

@@ -117,7 +117,7 @@ internal sealed partial class TorrentGrain(
         }
 
         _selection.Reset(command.NumWant, command.WantPeerIds);
-        var announce = new PeerAnnounce(command.PeerId, command.Endpoint, command.Uploaded, command.Downloaded, command.Left, command.Event, command.UserId);
+        var announce = new PeerAnnounce(command.PeerId, command.Endpoint, command.Uploaded, command.Downloaded, command.Left, command.Event, command.UserId, command.ReceivedAt);
         var now = time.GetUtcNow();
         var outcome = _swarm.Announce(announce, now.ToUnixTimeSeconds(), _profile.For(command.UserId, command.UserMultipliers, now), _selection);
         _ledger.Record(command.UserId, _torrentId, outcome, now);

@@ -30,6 +30,9 @@ create table tracker_peers (
     seeder            boolean not null,
     snatched          boolean not null,
     last_announce_at  timestamptz not null,
+    -- When a gateway received the peer's last applied announce (its clock, to the microsecond): a swarm applies a
+    -- peer's announces in this order only, so a late try of an old one cannot take the totals back.
+    received_at       timestamptz not null,
     primary key (torrent_id, user_id, peer_id)
 );
 

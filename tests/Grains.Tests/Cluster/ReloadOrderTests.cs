@@ -51,7 +51,7 @@ public sealed class ReloadOrderTests : IAsyncLifetime
         await Admin.PutTorrent(hash, new TorrentProfile(502, TorrentStatus.Active, null, Multipliers.Neutral, 0));
         var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
         AnnounceCommand Announce() => new(
-            PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), 0, 0, 10, AnnounceEvent.None, 10, false, user.UserId, user.Multipliers);
+            PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), 0, 0, 10, AnnounceEvent.None, 10, false, user.UserId, user.Multipliers, UnixMicroseconds.From(DateTimeOffset.UtcNow));
         Assert.Equal(AnnounceStatus.Accepted, (await torrent.Announce(Announce())).Status);
 
         // A periodic reload reads the torrent while it is still active, and its answer is held.

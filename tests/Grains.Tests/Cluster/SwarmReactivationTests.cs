@@ -138,7 +138,8 @@ public sealed class SwarmReactivationTests : IAsyncLifetime
         10,
         false,
         user.UserId,
-        user.Multipliers);
+        user.Multipliers,
+        UnixMicroseconds.From(DateTimeOffset.UtcNow));
 
     private async Task<UserProfile> NewUserAsync(long id)
     {

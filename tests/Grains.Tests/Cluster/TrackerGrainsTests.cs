@@ -29,7 +29,8 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
         50,
         false,
         user.UserId,
-        user.Multipliers);
+        user.Multipliers,
+        UnixMicroseconds.From(DateTimeOffset.UtcNow));
 
     private async Task<(InfoHash Hash, ITorrentGrain Grain)> NewTorrentAsync(Multipliers multipliers)
     {

@@ -52,7 +52,7 @@ public sealed class FailedFlushTests : IAsyncLifetime
         var torrent = grains.GetGrain<ITorrentGrain>(hash.ToGrainKey());
         var profile = (await user.GetProfile())!;
         AnnounceCommand Command(long up, long down, long left) => new(
-            PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), up, down, left, AnnounceEvent.None, 10, false, 1, profile.Multipliers);
+            PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), up, down, left, AnnounceEvent.None, 10, false, 1, profile.Multipliers, UnixMicroseconds.From(DateTimeOffset.UtcNow));
 
         await torrent.Announce(Command(0, 0, 1000));
         await torrent.Announce(Command(100, 600, 400));
@@ -95,7 +95,7 @@ public sealed class FailedFlushTests : IAsyncLifetime
         {
             await user.GetProfile();
             await torrent.Announce(new AnnounceCommand(
-                PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), i, i, 100, AnnounceEvent.None, 10, false, 7, profile.Multipliers));
+                PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), i, i, 100, AnnounceEvent.None, 10, false, 7, profile.Multipliers, UnixMicroseconds.From(DateTimeOffset.UtcNow)));
             Assert.Null(await junk.GetProfile());
         }
 

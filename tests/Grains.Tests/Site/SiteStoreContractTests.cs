@@ -62,6 +62,7 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
             Downloaded = uploaded * 2,
             UserId = userId,
             LastSeen = At.ToUnixTimeSeconds(),
+            ReceivedAt = UnixMicroseconds.From(At) + id,
             HasSnatched = seeder,
         },
         seeder);

@@ -186,6 +186,25 @@ public sealed class SwarmTests
     }
 
     [Fact]
+    public void Announce_ReceivedBeforeTheLastApplied_ChangesNothing_SoALateTryCannotTakeTheTotalsBack()
+    {
+        Announce(Peer(1, left: 100, up: 1000) with { ReceivedAt = 10 });
+        Announce(Peer(1, left: 100, up: 3000) with { ReceivedAt = 30 });
+
+        // A try of the announce received at 20, held up and delivered after the one received at 30.
+        var late = Announce(Peer(1, left: 100, up: 2000) with { ReceivedAt = 20 });
+        var lateStop = Announce(Peer(1, left: 100, up: 2000, ev: AnnounceEvent.Stopped) with { ReceivedAt = 20 });
+        var next = Announce(Peer(1, left: 100, up: 3500) with { ReceivedAt = 40 });
+        var sameAgain = Announce(Peer(1, left: 100, up: 3500) with { ReceivedAt = 40 });
+
+        Assert.True(late.Traffic.IsZero);
+        Assert.True(lateStop.Traffic.IsZero);
+        Assert.True(_swarm.Contains(Id(1), 1));
+        Assert.Equal(500, next.Traffic.RawUploaded);
+        Assert.True(sameAgain.Traffic.IsZero);
+    }
+
+    [Fact]
     public void Announce_PeerIdReusedByAnotherUser_IsASeparatePeerAndLeavesTheOwnerAlone()
     {
         Announce(Peer(1, left: 100, up: 0, down: 0, user: 1));
