@@ -2,16 +2,19 @@
 # Starts (or stops) a private PostgreSQL and Redis on loopback for tests and local runs, with all their
 # data under one folder. Installs the Debian packages where missing. No Docker needed.
 #
-#   local-services.sh start DIR     start both, write DIR/env (variables to source), print it
+#   local-services.sh start DIR     start both (whichever is not running), write DIR/env (variables to source), print it
 #   local-services.sh stop DIR      stop both (the data stays in DIR)
+#   local-services.sh stop DIR postgres|redis    stop only that one (fault tests take one away, then start again)
 #
 # Ports: CHIHAYA_PG_PORT / CHIHAYA_REDIS_PORT, else free ones. PostgreSQL runs as the 'postgres'
 # system user (initdb refuses root); the superuser password is random and written to DIR/env (mode 0600).
 # Starting again after a stop reuses DIR's database, ports and password; Redis starts empty (no persistence).
 set -euo pipefail
 
-command=${1:?usage: local-services.sh start|stop DIR}
-dir=${2:?usage: local-services.sh start|stop DIR}
+usage="usage: local-services.sh start DIR | stop DIR [postgres|redis]"
+command=${1:?$usage}
+dir=${2:?$usage}
+only=${3:-}
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -78,15 +81,20 @@ start() {
   fi
 
   mkdir -p "$dir/redis"
-  run_as_postgres "$bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$dir/pg -c fsync=off -c synchronous_commit=off -c max_connections=200" start >/dev/null
+  # Only what is not running: after 'stop DIR postgres' (or redis) a start brings back that one alone.
+  if ! run_as_postgres "$bin/pg_ctl" -D "$dir/pg/data" status >/dev/null 2>&1; then
+    run_as_postgres "$bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$dir/pg -c fsync=off -c synchronous_commit=off -c max_connections=200" start >/dev/null
+  fi
 
-  redis-server --port "$redis_port" --bind 127.0.0.1 --daemonize yes --save "" --appendonly no \
-    --dir "$dir/redis" --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log"
-  for _ in $(seq 1 50); do
-    redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break
-    sleep 0.1
-  done
+  if ! redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG; then
+    redis-server --port "$redis_port" --bind 127.0.0.1 --daemonize yes --save "" --appendonly no \
+      --dir "$dir/redis" --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log"
+    for _ in $(seq 1 50); do
+      redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break
+      sleep 0.1
+    done
+  fi
 
   # Holds the database password: readable by its owner only.
   (umask 077; cat > "$dir/env" <<ENV
@@ -101,8 +109,15 @@ ENV
 }
 
 stop() {
-  local bin
-  bin=$(pg_bin)
+  case $only in
+    '') stop_redis; stop_postgres ;;
+    redis) stop_redis ;;
+    postgres) stop_postgres ;;
+    *) echo "$usage" >&2; exit 2 ;;
+  esac
+}
+
+stop_redis() {
   if [ -f "$dir/redis/redis.pid" ]; then
     redis-cli -p "$(sed -n 's/^export CHIHAYA_REDIS_PORT=//p' "$dir/env" 2>/dev/null)" shutdown nosave >/dev/null 2>&1 \
       || kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
@@ -112,6 +127,11 @@ stop() {
     done
     rm -f "$dir/redis/redis.pid"
   fi
+}
+
+stop_postgres() {
+  local bin
+  bin=$(pg_bin)
   if [ -d "$dir/pg/data" ]; then
     # -w: returns once the server has stopped.
     run_as_postgres "$bin/pg_ctl" -D "$dir/pg/data" -m fast -w stop >/dev/null 2>&1 || true
@@ -121,5 +141,5 @@ stop() {
 case $command in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: local-services.sh start|stop DIR" >&2; exit 2 ;;
+  *) echo "$usage" >&2; exit 2 ;;
 esac

@@ -30,9 +30,13 @@ public sealed class PostgresTestDatabase : IAsyncDisposable
         Environment.GetEnvironmentVariable("CHIHAYA_TEST_POSTGRES")
         ?? throw new InvalidOperationException("CHIHAYA_TEST_POSTGRES is not set: run the tests with ./test.sh, which starts PostgreSQL and Redis.");
 
-    public static async Task<PostgresTestDatabase> CreateAsync()
+    /// <summary>
+    /// Creates the database on <paramref name="serverConnectionString"/> (a superuser's connection to the server), or
+    /// on the shared server of <c>CHIHAYA_TEST_POSTGRES</c>: a test that stops its server needs one of its own.
+    /// </summary>
+    public static async Task<PostgresTestDatabase> CreateAsync(string? serverConnectionString = null)
     {
-        var admin = ServerConnectionString;
+        var admin = serverConnectionString ?? ServerConnectionString;
         var name = "t_" + Guid.NewGuid().ToString("N")[..16];
         await using (var connection = new NpgsqlConnection(admin))
         {

@@ -24,6 +24,8 @@ public sealed class ProjectProcess : IAsyncDisposable
 
     public string Name { get; }
 
+    public bool HasExited => _process.HasExited;
+
     public string Output
     {
         get
@@ -92,8 +94,8 @@ public sealed class ProjectProcess : IAsyncDisposable
     /// <summary>SIGKILL: the process gets no chance to clean up, as with <c>kill -9</c>.</summary>
     public void Kill() => _process.Kill(entireProcessTree: true);
 
-    /// <summary>SIGTERM, then waits for a graceful exit.</summary>
-    public Task StopAsync(TimeSpan timeout) => GracefulStop.StopAsync(_process, GracefulStop.Terminate, timeout);
+    /// <summary>SIGTERM, then waits for a graceful exit; true if it came in time, false if the process had to be killed.</summary>
+    public Task<bool> StopAsync(TimeSpan timeout) => GracefulStop.StopAsync(_process, GracefulStop.Terminate, timeout);
 
     public async ValueTask DisposeAsync()
     {

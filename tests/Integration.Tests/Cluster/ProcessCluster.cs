@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Http.Headers;
 using Chihaya.Orleans.TestSupport;
 
@@ -5,12 +6,16 @@ namespace Chihaya.Orleans.Integration.Tests.Cluster;
 
 /// <summary>
 /// The production shape for real: N silo processes and one gateway process, clustered through the Redis
-/// server and storing into a fresh database on the PostgreSQL server that <c>./test.sh</c> started.
+/// server and storing into a fresh database on the PostgreSQL server that <c>./test.sh</c> started (or on
+/// servers of the test's own, for a test that stops them).
 /// </summary>
 public sealed class ProcessCluster : IAsyncDisposable
 {
     private readonly List<ProjectProcess> _silos = [];
+    // Gateways replaced by RestartGatewayAsync: their output still belongs in the logs.
+    private readonly List<ProjectProcess> _formerGateways = [];
     private readonly Dictionary<string, string> _common;
+    private int _gatewayPort;
 
     private ProcessCluster(PostgresTestDatabase database, Dictionary<string, string> common, string adminToken)
     {
@@ -34,11 +39,16 @@ public sealed class ProcessCluster : IAsyncDisposable
 
     public HttpClient Admin { get; private set; } = null!;
 
-    public static async Task<ProcessCluster> StartAsync(int silos, IReadOnlyDictionary<string, string>? settings = null)
+    /// <param name="silos">How many silo processes to start.</param>
+    /// <param name="settings">Settings for every process, over the cluster's own.</param>
+    /// <param name="postgresServer">A superuser's connection to the PostgreSQL server to use instead of <c>CHIHAYA_TEST_POSTGRES</c>.</param>
+    /// <param name="redis">The Redis server to cluster through instead of <c>CHIHAYA_TEST_REDIS</c>.</param>
+    public static async Task<ProcessCluster> StartAsync(
+        int silos, IReadOnlyDictionary<string, string>? settings = null, string? postgresServer = null, string? redis = null)
     {
-        var database = await PostgresTestDatabase.CreateAsync();
-        var redis = Environment.GetEnvironmentVariable("CHIHAYA_TEST_REDIS")
+        redis ??= Environment.GetEnvironmentVariable("CHIHAYA_TEST_REDIS")
             ?? throw new InvalidOperationException("CHIHAYA_TEST_REDIS is not set: run the tests with ./test.sh.");
+        var database = await PostgresTestDatabase.CreateAsync(postgresServer);
         var common = new Dictionary<string, string>
         {
             ["Cluster__Membership"] = "Redis",
@@ -80,16 +90,42 @@ public sealed class ProcessCluster : IAsyncDisposable
 
     private async Task StartGatewayAsync()
     {
-        var port = FreePorts.Next();
+        _gatewayPort = FreePorts.Next();
+        await StartGatewayProcessAsync();
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_gatewayPort}") };
+        Admin = new HttpClient { BaseAddress = Http.BaseAddress };
+        Admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
+    }
+
+    private async Task StartGatewayProcessAsync()
+    {
         Gateway = ProjectProcess.Start("Gateway", new Dictionary<string, string>(_common)
         {
             ["Cluster__Mode"] = "Client",
             ["Admin__Token"] = AdminToken,
-        }, "--urls", $"http://127.0.0.1:{port}");
+        }, "--urls", $"http://127.0.0.1:{_gatewayPort}");
         await Gateway.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(60));
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-        Admin = new HttpClient { BaseAddress = Http.BaseAddress };
-        Admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
+    }
+
+    /// <summary>
+    /// Replaces the gateway with a new process on the same port, as behind a load balancer's fixed address, so
+    /// <see cref="Http"/> keeps working: after a graceful stop (SIGTERM), or after SIGKILL when <paramref name="kill"/>.
+    /// </summary>
+    public async Task RestartGatewayAsync(bool kill)
+    {
+        var old = Gateway;
+        _formerGateways.Add(old);
+        if (kill)
+        {
+            old.Kill();
+            await old.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+        else
+        {
+            await old.StopAsync(TimeSpan.FromSeconds(30));
+        }
+
+        await StartGatewayProcessAsync();
     }
 
     public async Task<Dictionary<string, object>> AnnounceAsync(Announcer peer, long uploaded, long downloaded, long left, string? announceEvent = null)
@@ -103,16 +139,37 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// no process writes statistics any more, so a test reads the database without waiting. (What the last silo
     /// could not hand on stays in grain storage, so this is no way to wait for statistics, only to end writes.)
     /// </summary>
-    public async Task StopSilosAsync()
+    /// <returns>How each silo ended, in start order; silos that had already ended (killed) say so.</returns>
+    public async Task<IReadOnlyList<SiloStop>> StopSilosAsync(TimeSpan? timeout = null)
     {
-        foreach (var silo in _silos)
+        var stops = new List<SiloStop>();
+        for (var i = 0; i < _silos.Count; i++)
         {
-            await silo.StopAsync(TimeSpan.FromSeconds(60));
+            var wasRunning = !_silos[i].HasExited;
+            var watch = Stopwatch.StartNew();
+            var graceful = await _silos[i].StopAsync(timeout ?? TimeSpan.FromSeconds(60));
+            stops.Add(new SiloStop(i, wasRunning, graceful, watch.Elapsed));
         }
+
+        return stops;
     }
 
     /// <summary>Everything the processes printed, for a failing test's message.</summary>
-    public string Logs => string.Join("\n", _silos.Select((s, i) => $"--- silo {i}\n{s.Output}").Append($"--- gateway\n{Gateway?.Output}"));
+    public string Logs => LogsTail(int.MaxValue);
+
+    /// <summary>The last <paramref name="lines"/> lines of each process's output, for a message that must stay readable.</summary>
+    public string LogsTail(int lines) => string.Join("\n", Processes().Select(p => $"--- {p.Label}\n{Tail(p.Process.Output, lines)}"));
+
+    private IEnumerable<(string Label, ProjectProcess Process)> Processes() =>
+        _silos.Select((silo, i) => ($"silo {i}", silo))
+            .Concat(_formerGateways.Select((gateway, i) => ($"gateway {i} (replaced)", gateway)))
+            .Concat(Gateway is null ? [] : [("gateway", Gateway)]);
+
+    private static string Tail(string output, int lines)
+    {
+        var all = output.Split('\n');
+        return all.Length <= lines ? output : $"({all.Length - lines} earlier lines left out)\n" + string.Join('\n', all[^lines..]);
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -123,6 +180,11 @@ public sealed class ProcessCluster : IAsyncDisposable
             await Gateway.DisposeAsync();
         }
 
+        foreach (var gateway in _formerGateways)
+        {
+            await gateway.DisposeAsync();
+        }
+
         foreach (var silo in _silos)
         {
             await silo.DisposeAsync();
@@ -131,3 +193,6 @@ public sealed class ProcessCluster : IAsyncDisposable
         await Database.DisposeAsync();
     }
 }
+
+/// <summary>How one silo ended: whether it was still running, whether it left on SIGTERM in time, and how long that took.</summary>
+public sealed record SiloStop(int Silo, bool WasRunning, bool Graceful, TimeSpan Took);
