@@ -3,11 +3,13 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Clustering.Redis;
 using Orleans.Configuration;
+using Orleans.Messaging;
 
 namespace Chihaya.Orleans.Grains.Hosting;
 
@@ -69,6 +71,12 @@ public static class TrackerSiloHosting
         if (ClusterMemberships.IsRedis(cluster.Membership))
         {
             client.UseRedisClustering(cluster.Redis);
+            // Instead of Orleans' RedisGatewayListProvider, which would write Version 0 into an emptied Redis and take
+            // whatever table it reads, however old.
+            client.Services.Replace(ServiceDescriptor.Singleton<IGatewayListProvider>(provider => new VersionCheckedGatewayListProvider(
+                provider.GetRequiredService<IMembershipTable>(),
+                provider.GetRequiredService<IOptions<GatewayOptions>>(),
+                provider.GetService<TimeProvider>() ?? TimeProvider.System)));
         }
         else
         {
