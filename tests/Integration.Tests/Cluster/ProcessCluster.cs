@@ -179,8 +179,8 @@ public sealed class ProcessCluster : IAsyncDisposable
         return version.IsNull ? null : (long)version;
     }
 
-    // Orleans' Redis clustering names the hash {ServiceId}/members/{ClusterId}; the service id is the default one.
-    private string MembershipKey => $"chihaya/members/{ClusterId}";
+    /// <summary>The cluster's membership hash in Redis: Orleans names it {ServiceId}/members/{ClusterId}, with the default service id here.</summary>
+    public string MembershipKey => $"chihaya/members/{ClusterId}";
 
     private static SiloStatus StatusOf(string row)
     {
