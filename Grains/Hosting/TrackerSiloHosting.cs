@@ -2,8 +2,14 @@ using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Clustering.Redis;
 using Orleans.Configuration;
+using Orleans.Messaging;
 
 namespace Chihaya.Orleans.Grains.Hosting;
 
@@ -34,6 +40,7 @@ public static class TrackerSiloHosting
         if (ClusterMemberships.IsRedis(cluster.Membership))
         {
             silo.UseRedisClustering(cluster.Redis);
+            RestoreLostMembership(silo.Services);
             silo.ConfigureEndpoints(AdvertisedAddress(cluster), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: true);
         }
         else
@@ -83,6 +90,12 @@ public static class TrackerSiloHosting
         if (ClusterMemberships.IsRedis(cluster.Membership))
         {
             client.UseRedisClustering(cluster.Redis);
+            // Instead of Orleans' RedisGatewayListProvider, which would write Version 0 into an emptied Redis and take
+            // whatever table it reads, however old.
+            client.Services.Replace(ServiceDescriptor.Singleton<IGatewayListProvider>(provider => new VersionCheckedGatewayListProvider(
+                provider.GetRequiredService<IMembershipTable>(),
+                provider.GetRequiredService<IOptions<GatewayOptions>>(),
+                provider.GetService<TimeProvider>() ?? TimeProvider.System)));
         }
         else
         {
@@ -99,6 +112,24 @@ public static class TrackerSiloHosting
         client.Configure<ClientMessagingOptions>(options => options.ResponseTimeout = cluster.ResponseTimeout);
         client.Configure<GatewayOptions>(options => options.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
         return client;
+    }
+
+    /// <summary>
+    /// Puts <see cref="RestoringMembershipTable"/> around the membership table that UseRedisClustering registered,
+    /// which Orleans still creates as it registered it.
+    /// </summary>
+    internal static void RestoreLostMembership(IServiceCollection services)
+    {
+        var redisTable = services.LastOrDefault(service => service.ServiceType == typeof(IMembershipTable))
+            ?? throw new InvalidOperationException("UseRedisClustering registered no IMembershipTable: Orleans' Redis clustering has changed.");
+        services.Remove(redisTable);
+        services.AddSingleton<IMembershipTable>(provider => new RestoringMembershipTable(
+            (IMembershipTable)(redisTable.ImplementationInstance
+                ?? redisTable.ImplementationFactory?.Invoke(provider)
+                ?? ActivatorUtilities.CreateInstance(provider, redisTable.ImplementationType!)),
+            provider.GetRequiredService<IOptions<RedisClusteringOptions>>().Value,
+            provider.GetRequiredService<IOptions<ClusterOptions>>().Value,
+            provider.GetRequiredService<ILogger<RestoringMembershipTable>>()));
     }
 
     private static IPAddress AdvertisedAddress(TrackerClusterOptions cluster)

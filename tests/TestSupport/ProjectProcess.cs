@@ -100,8 +100,12 @@ public sealed class ProjectProcess : IAsyncDisposable
     /// <summary>SIGCONT: a paused process carries on where it stopped, unaware of what happened meanwhile.</summary>
     public void Resume() => GracefulStop.Send(_process, GracefulStop.Continue);
 
-    /// <summary>SIGTERM, then waits for a graceful exit; true if it came in time, false if the process had to be killed.</summary>
-    public Task<bool> StopAsync(TimeSpan timeout) => GracefulStop.StopAsync(_process, GracefulStop.Terminate, timeout);
+    /// <summary>
+    /// SIGTERM, then waits for a graceful exit; true if it came in time with status 0, false if the process had to be
+    /// killed or ended itself some other way (our programs end themselves when their graceful stop hangs).
+    /// </summary>
+    public async Task<bool> StopAsync(TimeSpan timeout) =>
+        await GracefulStop.StopAsync(_process, GracefulStop.Terminate, timeout) && _process.ExitCode == 0;
 
     public async ValueTask DisposeAsync()
     {

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net.Http.Headers;
+using System.Text.Json;
 using Chihaya.Orleans.TestSupport;
+using StackExchange.Redis;
 
 namespace Chihaya.Orleans.Integration.Tests.Cluster;
 
@@ -132,6 +134,59 @@ public sealed class ProcessCluster : IAsyncDisposable
     {
         using var response = await Http.GetAsync(peer.Url(uploaded, downloaded, left, announceEvent));
         return Bencode.DecodeDictionary(await response.Content.ReadAsByteArrayAsync());
+    }
+
+    /// <summary>
+    /// Announces until the tracker accepts, for a while the cluster is changing (a silo joining or leaving, membership
+    /// restored): a refusal or a failed request then is a reply to try again, not an error.
+    /// </summary>
+    public async Task<Dictionary<string, object>> AnnounceUntilAcceptedAsync(Announcer peer, long uploaded, long downloaded, long left, TimeSpan timeout, string? announceEvent = null)
+    {
+        var reply = await Eventually.ValueAsync(
+            async () =>
+            {
+                try
+                {
+                    return await AnnounceAsync(peer, uploaded, downloaded, left, announceEvent);
+                }
+                catch (HttpRequestException)
+                {
+                    return null;
+                }
+            },
+            reply => reply is not null && Replies.FailureReason(reply) is null,
+            timeout);
+        Assert.True(reply is not null && Replies.FailureReason(reply) is null, "no announce was accepted\n" + Logs);
+        return reply;
+    }
+
+    /// <summary>
+    /// The silos in the cluster's membership hash in Redis (one hash per cluster, a field per silo address, beside
+    /// the table's Version) with their status, read as Orleans wrote them.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, SiloStatus>> MembershipAsync()
+    {
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(_common["Cluster__Redis"]);
+        var rows = await redis.GetDatabase().HashGetAllAsync(MembershipKey);
+        return rows.Where(row => row.Name != "Version").ToDictionary(row => row.Name.ToString(), row => StatusOf(row.Value.ToString()));
+    }
+
+    /// <summary>The membership table's version in Redis, or null when the hash has none (Redis lost it).</summary>
+    public async Task<long?> MembershipVersionAsync()
+    {
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(_common["Cluster__Redis"]);
+        var version = await redis.GetDatabase().HashGetAsync(MembershipKey, "Version");
+        return version.IsNull ? null : (long)version;
+    }
+
+    /// <summary>The cluster's membership hash in Redis: Orleans names it {ServiceId}/members/{ClusterId}, with the default service id here.</summary>
+    public string MembershipKey => $"chihaya/members/{ClusterId}";
+
+    private static SiloStatus StatusOf(string row)
+    {
+        using var json = JsonDocument.Parse(row);
+        var status = json.RootElement.GetProperty("Status");
+        return status.ValueKind == JsonValueKind.Number ? (SiloStatus)status.GetInt32() : Enum.Parse<SiloStatus>(status.GetString()!);
     }
 
     /// <summary>

@@ -37,7 +37,7 @@ public sealed class SiloRestartTests
         }
 
         await cluster.StartSiloAsync();
-        var reply = await AnnounceUntilAcceptedAsync(cluster, leecher, 0, 9_000, 1_000, TimeSpan.FromSeconds(90));
+        var reply = await cluster.AnnounceUntilAcceptedAsync(leecher, 0, 9_000, 1_000, TimeSpan.FromSeconds(90));
 
         Assert.Contains(CompactPeers(reply), peer => peer.Port == 50001);
         Assert.Equal(1, Integer(reply, "complete"));
@@ -47,27 +47,6 @@ public sealed class SiloRestartTests
         await cluster.StopSilosAsync();
         Assert.True(9_000 == await db.ScalarAsync<long>("select raw_downloaded from users where id = 2"), cluster.Logs);
         Assert.Equal(9_000, await db.ScalarAsync<long>("select raw_downloaded from torrents where id = 1"));
-    }
-
-    private static async Task<Dictionary<string, object>> AnnounceUntilAcceptedAsync(ProcessCluster cluster, Announcer peer, long up, long down, long left, TimeSpan timeout)
-    {
-        // While the new silo joins, the gateway may refuse or fail: that is a reply to try again, not an error.
-        var reply = await Eventually.ValueAsync(
-            async () =>
-            {
-                try
-                {
-                    return await cluster.AnnounceAsync(peer, up, down, left);
-                }
-                catch (HttpRequestException)
-                {
-                    return null;
-                }
-            },
-            reply => reply is not null && FailureReason(reply) is null,
-            timeout);
-        Assert.True(reply is not null && FailureReason(reply) is null, "no announce was accepted after the restart\n" + cluster.Logs);
-        return reply;
     }
 
     private static async Task WaitForAsync(PostgresTestDatabase db, string sql, long expected) =>
