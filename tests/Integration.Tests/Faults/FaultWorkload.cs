@@ -60,6 +60,9 @@ public sealed class SimulatedPeer(int index, SiteUser user, SiteTorrent torrent,
     /// <summary>The goodbye: the same totals as the announce before it.</summary>
     public PeerAnnounce Stopped() => new(Uploaded, Downloaded, Left, "stopped");
 
+    /// <summary>A goodbye that reports traffic since the last announce, as a client quitting mid-session does.</summary>
+    public PeerAnnounce NextStopped() => Next() with { Event = "stopped" };
+
     /// <summary>Bytes moved since the last announce: now and then none, otherwise from a KiB to 2 GiB, evenly spread over the magnitudes.</summary>
     private long Transfer() =>
         random.Next(10) == 0 ? 0 : (long)Math.Exp(SmallestTransfer + (random.NextDouble() * (LargestTransfer - SmallestTransfer)));
@@ -192,11 +195,15 @@ public sealed class FaultWorkload
             "every swarm stored its peers' first announces",
             pollDelay: TimeSpan.FromMilliseconds(100));
 
-    /// <summary>Starts the steady load; it runs until <see cref="LoadRun.StopAsync"/>.</summary>
-    public LoadRun StartLoad(HttpClient http)
+    /// <summary>
+    /// Starts the steady load; it runs until <see cref="LoadRun.StopAsync"/>. With <paramref name="peersComeAndGo"/>,
+    /// now and then a peer stops (reporting traffic with its goodbye) and joins again, as clients do all day: what a
+    /// graceful fault must not lose, and what a crash is allowed to (see the README's crash bound).
+    /// </summary>
+    public LoadRun StartLoad(HttpClient http, bool peersComeAndGo)
     {
         Service.Mark("load");
-        return new LoadRun(this, http);
+        return new LoadRun(this, http, peersComeAndGo);
     }
 
     /// <summary>After the last fault has healed: each peer's last announce with new totals, then <c>stopped</c> with the same totals.</summary>
@@ -275,16 +282,25 @@ public sealed class LoadRun
     private readonly HttpClient _http;
     private readonly Queue<SimulatedPeer> _idle;
     private readonly Lock _gate = new();
-    private readonly Task[] _workers;
-    private volatile bool _stopping;
+    // One peer's turn in this many is a goodbye and a new session, when peers come and go.
+    private const int ComeAndGoOneIn = 25;
 
-    internal LoadRun(FaultWorkload workload, HttpClient http)
+    private readonly Task[] _workers;
+    private readonly bool _peersComeAndGo;
+    private volatile bool _stopping;
+    private int _goodbyes;
+
+    internal LoadRun(FaultWorkload workload, HttpClient http, bool peersComeAndGo)
     {
         _workload = workload;
         _http = http;
+        _peersComeAndGo = peersComeAndGo;
         _idle = new Queue<SimulatedPeer>(workload.Peers);
         _workers = [.. Enumerable.Range(0, FaultWorkload.Concurrency).Select(_ => Task.Run(WorkAsync))];
     }
+
+    /// <summary>Peers that stopped with traffic and joined again during the load.</summary>
+    public int Goodbyes => Volatile.Read(ref _goodbyes);
 
     /// <summary>Waits until the load has had <paramref name="announces"/> accepted in all, so a fault meets a loaded cluster.</summary>
     public Task WarmUpAsync(int announces) =>
@@ -321,7 +337,16 @@ public sealed class LoadRun
 
             try
             {
-                await _workload.AnnounceUntilAcceptedAsync(_http, peer, peer.Next());
+                if (_peersComeAndGo && Random.Shared.Next(ComeAndGoOneIn) == 0)
+                {
+                    await _workload.AnnounceUntilAcceptedAsync(_http, peer, peer.NextStopped());
+                    await _workload.AnnounceUntilAcceptedAsync(_http, peer, peer.Started());
+                    Interlocked.Increment(ref _goodbyes);
+                }
+                else
+                {
+                    await _workload.AnnounceUntilAcceptedAsync(_http, peer, peer.Next());
+                }
             }
             finally
             {
