@@ -25,7 +25,7 @@ public interface ITorrentGrain : IGrainWithStringKey
     [AlwaysInterleave]
     ValueTask Refresh();
 
-    /// <summary>Hands accounted traffic on now instead of at the next timer tick.</summary>
+    /// <summary>Writes changed peers and their statistics to the site now instead of at the next timer tick.</summary>
     [Alias("FlushUsage")]
     ValueTask FlushUsage();
 }

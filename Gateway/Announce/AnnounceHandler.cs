@@ -57,7 +57,7 @@ internal sealed class AnnounceHandler(IGrainFactory grains, ClusterRetry retry, 
                 ? TrackerFailure.TorrentDeleted
                 : TrackerFailure.TorrentDeletedPrefix + result.Reason),
             AnnounceStatus.ClientNotAllowed => AnnounceResponse.Fail(TrackerFailure.ClientNotAllowed),
-            AnnounceStatus.SwarmMoved => AnnounceResponse.Fail(TrackerFailure.Internal),
+            AnnounceStatus.SwarmMoved or AnnounceStatus.TooOld => AnnounceResponse.Fail(TrackerFailure.Internal),
             _ => AnnounceResponse.Fail(TrackerFailure.TorrentNotRegistered),
         };
     }

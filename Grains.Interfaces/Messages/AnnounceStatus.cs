@@ -15,4 +15,8 @@ public enum AnnounceStatus : byte
     /// made again reaches the activation that holds the swarm.
     /// </summary>
     SwarmMoved = 4,
+    /// <summary>
+    /// Received by a gateway so long ago that its caller gave up and the client has resent it: nothing was changed.
+    /// </summary>
+    TooOld = 5,
 }

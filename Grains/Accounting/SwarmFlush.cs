@@ -19,17 +19,23 @@ internal sealed record SwarmFlush(
     TorrentUsage Torrent,
     IReadOnlyList<UserTorrentUsage> History);
 
-/// <summary>Peers to store as they are now, and peers gone from the swarm.</summary>
-internal sealed record PeerChanges(IReadOnlyList<StoredPeer> Present, IReadOnlyList<PeerKey> Departed)
+/// <summary>Peers to store as they are now, peers that left (remembered for a while), and departures to forget.</summary>
+internal sealed record PeerChanges(IReadOnlyList<StoredPeer> Present, IReadOnlyList<DepartedPeer> Departed, IReadOnlyList<PeerKey> Forgotten)
 {
-    public bool IsEmpty => Present.Count == 0 && Departed.Count == 0;
+    public bool IsEmpty => Present.Count == 0 && Departed.Count == 0 && Forgotten.Count == 0;
 }
+
+/// <summary>
+/// A peer that stopped: when the gateway received its goodbye (Unix microseconds, orders it against late tries of
+/// its earlier announces) and when the swarm took it (seconds since the Unix epoch, for forgetting it).
+/// </summary>
+internal readonly record struct DepartedPeer(PeerKey Key, long ReceivedAt, long DepartedAt);
 
 /// <summary>A peer as the site's peers table holds it: its last credited totals, role and whether it has snatched.</summary>
 internal readonly record struct StoredPeer(PeerEntry Entry, bool Seeder);
 
-/// <summary>A swarm taken over by one activation: the epoch that fences every older one, and the peers stored so far.</summary>
-internal sealed record SwarmClaim(long Epoch, IReadOnlyList<StoredPeer> Peers);
+/// <summary>A swarm taken over by one activation: the epoch that fences every older one, and the peers and departures stored so far.</summary>
+internal sealed record SwarmClaim(long Epoch, IReadOnlyList<StoredPeer> Peers, IReadOnlyList<DepartedPeer> Departures);
 
 /// <summary>What the store did with one <see cref="SwarmFlush"/>.</summary>
 internal enum FlushStatus

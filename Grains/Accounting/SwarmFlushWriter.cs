@@ -11,9 +11,15 @@ internal sealed class SwarmFlushWriter(ISiteStore store)
     /// <summary>Bounds one transaction, so a silo holding many swarms never builds one huge statement.</summary>
     public const int MaxFlushesPerWrite = 512;
 
+    /// <summary>
+    /// Writes at once when more flushes wait than one write takes (a shutdown flushing every swarm): they touch
+    /// different swarms, and every writer locks users in one order, so they cannot deadlock.
+    /// </summary>
+    public const int MaxConcurrentWrites = 4;
+
     private readonly Lock _gate = new();
     private readonly Queue<(SwarmFlush Flush, TaskCompletionSource<FlushResult> Done)> _waiting = new();
-    private bool _writing;
+    private int _writers;
 
     /// <summary>Completes when the flush is applied or fenced; faults when the write failed (the flush may be resent unchanged).</summary>
     public Task<FlushResult> WriteAsync(SwarmFlush flush)
@@ -22,12 +28,13 @@ internal sealed class SwarmFlushWriter(ISiteStore store)
         lock (_gate)
         {
             _waiting.Enqueue((flush, done));
-            if (_writing)
+            var needed = _writers == 0 || (_writers < MaxConcurrentWrites && _waiting.Count > MaxFlushesPerWrite * _writers);
+            if (!needed)
             {
                 return done.Task;
             }
 
-            _writing = true;
+            _writers++;
         }
 
         // On the thread pool, not the calling grain's scheduler: the loop serves every swarm of the silo.
@@ -49,7 +56,7 @@ internal sealed class SwarmFlushWriter(ISiteStore store)
 
                 if (batch.Count == 0)
                 {
-                    _writing = false;
+                    _writers--;
                     return;
                 }
             }

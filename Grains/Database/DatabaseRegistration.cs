@@ -4,7 +4,7 @@ using Npgsql;
 
 namespace Chihaya.Orleans.Grains.Database;
 
-/// <summary>The site database's connection pool, shared by the site store and Orleans' grain storage.</summary>
+/// <summary>The site database's connection pool, shared by the site store, the swarms' flushes and the change listener.</summary>
 public static class DatabaseRegistration
 {
     public static NpgsqlDataSource CreateDataSource(string connectionString)

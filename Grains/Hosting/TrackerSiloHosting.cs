@@ -77,8 +77,9 @@ public static class TrackerSiloHosting
 #pragma warning restore ORLEANSEXP003
         silo.Configure<GrainDirectoryOptions>(options => options.RangeLeaseDuration = TimeSpan.Zero);
 
-        // Kubernetes gives a pod 30 s after SIGTERM: a grain gets 10 s to deactivate (a swarm's final flush takes
-        // well under one), the host 20 s to stop, and ShutdownDeadline ends the process at 26 s whatever still hangs.
+        // Kubernetes gives a pod 30 s after SIGTERM: a grain gets 10 s to deactivate (a silo's swarms write their final
+        // flushes together, up to four transactions at once), the host 20 s to stop, and ShutdownDeadline ends the
+        // process at 26 s whatever still hangs.
         silo.Configure<GrainCollectionOptions>(options => options.DeactivationTimeout = TimeSpan.FromSeconds(10));
         silo.Configure<HostOptions>(options => options.ShutdownTimeout = ShutdownDeadline.HostStopTimeout);
         return silo.AddTrackerGrains(configuration);

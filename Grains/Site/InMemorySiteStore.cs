@@ -55,7 +55,7 @@ internal sealed class InMemorySiteStore : ISiteStore
 
             swarm.Epoch = ++_lastEpoch;
             swarm.FlushedSequence = 0;
-            return ValueTask.FromResult(new SwarmClaim(swarm.Epoch, [.. swarm.Peers.Values]));
+            return ValueTask.FromResult(new SwarmClaim(swarm.Epoch, [.. swarm.Peers.Values], [.. swarm.Departed.Values]));
         }
     }
 
@@ -86,14 +86,22 @@ internal sealed class InMemorySiteStore : ISiteStore
         }
 
         swarm.FlushedSequence = flush.Sequence;
-        foreach (var key in flush.Peers.Departed)
+        foreach (var departure in flush.Peers.Departed)
         {
-            swarm.Peers.Remove(key);
+            swarm.Peers.Remove(departure.Key);
+            swarm.Departed[departure.Key] = departure;
+        }
+
+        foreach (var key in flush.Peers.Forgotten)
+        {
+            swarm.Departed.Remove(key);
         }
 
         foreach (var peer in flush.Peers.Present)
         {
-            swarm.Peers[new PeerKey(peer.Entry.PeerId, peer.Entry.UserId)] = peer;
+            var key = new PeerKey(peer.Entry.PeerId, peer.Entry.UserId);
+            swarm.Peers[key] = peer;
+            swarm.Departed.Remove(key);
         }
 
         foreach (var user in flush.Users)
@@ -197,5 +205,6 @@ internal sealed class InMemorySiteStore : ISiteStore
         public long Epoch;
         public long FlushedSequence;
         public readonly Dictionary<PeerKey, StoredPeer> Peers = [];
+        public readonly Dictionary<PeerKey, DepartedPeer> Departed = [];
     }
 }

@@ -19,12 +19,28 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
     // Every statement below runs in the flush's transaction, after the swarms' claims were checked and locked, and
     // only for the flushes that passed. Sums saturate instead of overflowing: a client lying about its totals must
     // fail no one's write.
+    // Users, then torrents, each in id order: a site's own transactions that lock both should take them in this order.
     private const string LockUsersSql = "select 1 from users where id = any($1) order by id for update";
 
-    private const string RemovePeersSql = """
-        delete from tracker_peers p
+    private const string LockTorrentsSql = "select 1 from torrents where id = any($1) order by id for update";
+
+    // A peer that left goes from the peers to the departures, which keep when its goodbye was received.
+    private const string DepartPeersSql = """
+        with gone as (
+            delete from tracker_peers p
+            using unnest($1::bigint[], $2::bigint[], $3::bytea[]) as v(torrent_id, user_id, peer_id)
+            where p.torrent_id = v.torrent_id and p.user_id = v.user_id and p.peer_id = v.peer_id
+        )
+        insert into tracker_departed_peers as d (torrent_id, user_id, peer_id, received_at, departed_at)
+        select * from unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::timestamptz[], $5::timestamptz[])
+        on conflict (torrent_id, user_id, peer_id) do update set received_at = excluded.received_at, departed_at = excluded.departed_at
+        """;
+
+    // Departures forgotten, and those of peers that joined again.
+    private const string ForgetDeparturesSql = """
+        delete from tracker_departed_peers d
         using unnest($1::bigint[], $2::bigint[], $3::bytea[]) as v(torrent_id, user_id, peer_id)
-        where p.torrent_id = v.torrent_id and p.user_id = v.user_id and p.peer_id = v.peer_id
+        where d.torrent_id = v.torrent_id and d.user_id = v.user_id and d.peer_id = v.peer_id
         """;
 
     private const string StorePeersSql = """
@@ -161,6 +177,9 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
             """);
         peers.Parameters.Add(new NpgsqlParameter { Value = torrentId });
         batch.BatchCommands.Add(peers);
+        var departures = new NpgsqlBatchCommand("select user_id, peer_id, received_at, departed_at from tracker_departed_peers where torrent_id = $1");
+        departures.Parameters.Add(new NpgsqlParameter { Value = torrentId });
+        batch.BatchCommands.Add(departures);
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
@@ -184,7 +203,17 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
                 reader.GetBoolean(6)));
         }
 
-        return new SwarmClaim(epoch, stored);
+        await reader.NextResultAsync(cancellationToken);
+        var departed = new List<DepartedPeer>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            departed.Add(new DepartedPeer(
+                new PeerKey(PeerId.Read(reader.GetFieldValue<byte[]>(1)), reader.GetInt64(0)),
+                UnixMicroseconds.From(reader.GetFieldValue<DateTimeOffset>(2)),
+                reader.GetFieldValue<DateTimeOffset>(3).ToUnixTimeSeconds()));
+        }
+
+        return new SwarmClaim(epoch, stored, departed);
     }
 
     public async ValueTask<IReadOnlyList<FlushResult>> ApplyFlushesAsync(IReadOnlyList<SwarmFlush> flushes, CancellationToken cancellationToken = default)
@@ -260,14 +289,29 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         AddColumn(lockUsers.Parameters, users, u => u.UserId);
         batch.BatchCommands.Add(lockUsers);
 
-        var departed = flushes.SelectMany(f => f.Peers.Departed.Select(key => (f.TorrentId, Key: key))).ToList();
-        var remove = new NpgsqlBatchCommand(RemovePeersSql);
-        AddColumn(remove.Parameters, departed, d => d.TorrentId);
-        AddColumn(remove.Parameters, departed, d => d.Key.UserId);
-        remove.Parameters.Add(new NpgsqlParameter { Value = departed.Select(d => d.Key.PeerId.Value.ToArray()).ToArray() });
-        batch.BatchCommands.Add(remove);
+        var lockTorrents = new NpgsqlBatchCommand(LockTorrentsSql);
+        lockTorrents.Parameters.Add(new NpgsqlParameter { Value = flushes.Select(f => f.TorrentId).Order().ToArray() });
+        batch.BatchCommands.Add(lockTorrents);
+
+        var departed = flushes.SelectMany(f => f.Peers.Departed.Select(departure => (f.TorrentId, Departure: departure))).ToList();
+        var depart = new NpgsqlBatchCommand(DepartPeersSql);
+        AddColumn(depart.Parameters, departed, d => d.TorrentId);
+        AddColumn(depart.Parameters, departed, d => d.Departure.Key.UserId);
+        depart.Parameters.Add(new NpgsqlParameter { Value = departed.Select(d => d.Departure.Key.PeerId.Value.ToArray()).ToArray() });
+        depart.Parameters.Add(new NpgsqlParameter { Value = departed.Select(d => UnixMicroseconds.ToDateTime(d.Departure.ReceivedAt)).ToArray() });
+        depart.Parameters.Add(new NpgsqlParameter { Value = departed.Select(d => DateTimeOffset.FromUnixTimeSeconds(d.Departure.DepartedAt).UtcDateTime).ToArray() });
+        batch.BatchCommands.Add(depart);
 
         var present = flushes.SelectMany(f => f.Peers.Present.Select(peer => (f.TorrentId, Peer: peer))).ToList();
+        var forgotten = flushes.SelectMany(f => f.Peers.Forgotten.Select(key => (f.TorrentId, Key: key)))
+            .Concat(present.Select(p => (p.TorrentId, Key: new PeerKey(p.Peer.Entry.PeerId, p.Peer.Entry.UserId))))
+            .ToList();
+        var forget = new NpgsqlBatchCommand(ForgetDeparturesSql);
+        AddColumn(forget.Parameters, forgotten, f => f.TorrentId);
+        AddColumn(forget.Parameters, forgotten, f => f.Key.UserId);
+        forget.Parameters.Add(new NpgsqlParameter { Value = forgotten.Select(f => f.Key.PeerId.Value.ToArray()).ToArray() });
+        batch.BatchCommands.Add(forget);
+
         var store = new NpgsqlBatchCommand(StorePeersSql);
         var parameters = store.Parameters;
         AddColumn(parameters, present, p => p.TorrentId);

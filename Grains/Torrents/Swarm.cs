@@ -20,8 +20,12 @@ internal sealed class Swarm(Random random)
     // completed_at), which also refuses a snatch that a restarted swarm, having forgotten the user, counts again.
     private readonly HashSet<long> _snatchers = [];
 
-    // Peers added, changed or removed since the last cut: what the next write to the site must store.
+    // Peers added, changed, departed or forgotten since the last cut: what the next write to the site must store.
     private readonly HashSet<PeerKey> _changed = [];
+
+    // Peers that stopped, with when the gateway received their goodbye: a late try of an earlier announce must not
+    // bring them back with old totals (a ghost, whose traffic since would be credited again if it rejoined).
+    private readonly Dictionary<PeerKey, DepartedPeer> _departed = [];
 
     public int Seeders => _seeders.Count;
 
@@ -40,12 +44,14 @@ internal sealed class Swarm(Random random)
     /// <param name="selection">Receives the reply's peers; already reset to the number wanted.</param>
     public AnnounceOutcome Announce(in PeerAnnounce announce, long now, Multipliers multipliers, PeerSelection selection)
     {
-        var known = _slots.TryGetValue(new PeerKey(announce.PeerId, announce.UserId), out var code);
-        if (known && announce.ReceivedAt < EntryAt(code).ReceivedAt)
+        var key = new PeerKey(announce.PeerId, announce.UserId);
+        var known = _slots.TryGetValue(key, out var code);
+        if (known ? IsLate(announce, EntryAt(code)) : _departed.TryGetValue(key, out var departure) && announce.ReceivedAt < departure.ReceivedAt)
         {
-            // Older than what the peer last reported: a late try of an announce the client has long resent. Applied, it
-            // would take the totals back (read as a restart) and the traffic since would be credited again.
-            Select(announce.IsSeeder, code, selection);
+            // A late try of an announce the client has long resent: applied, it would take the totals back (read as a
+            // restart), remove a peer that is still there, or bring back one that left, and traffic since would be
+            // credited again.
+            Select(announce.IsSeeder, known ? code : null, selection);
             return default;
         }
 
@@ -58,6 +64,22 @@ internal sealed class Swarm(Random random)
         return known ? Update(code, announce, now, multipliers) : Join(announce, now);
     }
 
+    /// <summary>
+    /// Forgets the departures of peers that left before <paramref name="cutoff"/> (seconds since the Unix epoch): no try
+    /// of their announces can still be on its way (announces are refused once older than a gateway would wait).
+    /// </summary>
+    public void ForgetDepartures(long cutoff)
+    {
+        foreach (var (key, departure) in _departed)
+        {
+            if (departure.DepartedAt < cutoff)
+            {
+                _departed.Remove(key);
+                _changed.Add(key);
+            }
+        }
+    }
+
     /// <summary>Removes every peer whose last announce is older than <paramref name="cutoff"/>; returns how many.</summary>
     public int RemoveSilentPeers(long cutoff) => RemoveSilent(_seeders, true, cutoff) + RemoveSilent(_leechers, false, cutoff);
 
@@ -65,31 +87,37 @@ internal sealed class Swarm(Random random)
     public bool HasChanges => _changed.Count > 0;
 
     /// <summary>
-    /// The peers changed since the last cut, as they are now (to store), and the ones gone since (to delete). The
-    /// stored baselines must move with the traffic credited from them, so a cut is taken together with the ledger's.
+    /// The peers changed since the last cut, as they are now (to store), the ones that left since (to remember for a
+    /// while) and the departures forgotten since (to delete). The stored baselines must move with the traffic credited
+    /// from them, so a cut is taken together with the ledger's.
     /// </summary>
     public PeerChanges CutChanges()
     {
         var present = new List<StoredPeer>(_changed.Count);
-        var departed = new List<PeerKey>();
+        var departed = new List<DepartedPeer>();
+        var forgotten = new List<PeerKey>();
         foreach (var key in _changed)
         {
             if (_slots.TryGetValue(key, out var code))
             {
                 present.Add(new StoredPeer(EntryAt(code), code >= 0));
             }
+            else if (_departed.TryGetValue(key, out var departure))
+            {
+                departed.Add(departure);
+            }
             else
             {
-                departed.Add(key);
+                forgotten.Add(key);
             }
         }
 
         _changed.Clear();
-        return new PeerChanges(present, departed);
+        return new PeerChanges(present, departed, forgotten);
     }
 
-    /// <summary>Adds stored peers, e.g. when a swarm comes back on another silo. They count as unchanged.</summary>
-    public void Restore(IEnumerable<StoredPeer> peers)
+    /// <summary>Adds stored peers and departures, e.g. when a swarm comes back on another silo. They count as unchanged.</summary>
+    public void Restore(IEnumerable<StoredPeer> peers, IEnumerable<DepartedPeer> departures)
     {
         foreach (var (peer, seeder) in peers)
         {
@@ -98,6 +126,11 @@ internal sealed class Swarm(Random random)
             {
                 _snatchers.Add(peer.UserId);
             }
+        }
+
+        foreach (var departure in departures)
+        {
+            _departed[departure.Key] = departure;
         }
 
         _changed.Clear();
@@ -122,11 +155,21 @@ internal sealed class Swarm(Random random)
         return _slots.Count == _seeders.Count + _leechers.Count;
     }
 
+    /// <summary>
+    /// Received before the peer's last applied announce and harmful if applied: a goodbye (the peer has announced
+    /// since), or totals below the stored ones. (An older announce with totals at least as high only differs by clock
+    /// skew between gateways, and applying it is right.)
+    /// </summary>
+    private static bool IsLate(in PeerAnnounce announce, in PeerEntry entry) =>
+        announce.ReceivedAt < entry.ReceivedAt
+        && (announce.Event == AnnounceEvent.Stopped || announce.Uploaded < entry.Uploaded || announce.Downloaded < entry.Downloaded);
+
     private AnnounceOutcome Join(in PeerAnnounce announce, long now)
     {
         // A peer's first announce only sets its baseline: totals from before the tracker saw it are unknowable.
         var completed = announce.Event == AnnounceEvent.Completed && announce.IsSeeder;
         var snatched = completed && _snatchers.Add(announce.UserId);
+        _departed.Remove(new PeerKey(announce.PeerId, announce.UserId));
         Insert(new PeerEntry
         {
             PeerId = announce.PeerId,
@@ -174,6 +217,8 @@ internal sealed class Swarm(Random random)
         var traffic = TrafficCredit.Between(entry.Uploaded, entry.Downloaded, announce.Uploaded, announce.Downloaded, multipliers);
         var snatched = code < 0 && announce.IsSeeder && !entry.HasSnatched && _snatchers.Add(announce.UserId);
         var seeding = code >= 0 ? Math.Max(0, now - entry.LastSeen) : 0;
+        var key = new PeerKey(announce.PeerId, announce.UserId);
+        _departed[key] = new DepartedPeer(key, announce.ReceivedAt, now);
         Remove(code);
         return new AnnounceOutcome(traffic, snatched, seeding);
     }

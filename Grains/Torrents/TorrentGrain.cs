@@ -26,6 +26,13 @@ internal sealed partial class TorrentGrain(
     TimeProvider time,
     ILogger<TorrentGrain> logger) : Grain, ITorrentGrain
 {
+    /// <summary>
+    /// An announce that reaches its swarm later than this after a gateway received it is refused: the gateway gave up
+    /// on it long before (it waits seconds), so the client has resent it. Departures are remembered as long, so no try
+    /// of an announce from before a peer left can bring it back.
+    /// </summary>
+    public static readonly TimeSpan MaxAnnounceAge = TimeSpan.FromMinutes(5);
+
     private readonly Swarm _swarm = new(Random.Shared);
     private readonly PeerSelection _selection = new();
     private readonly ReloadOrder _reloads = new();
@@ -49,6 +56,9 @@ internal sealed partial class TorrentGrain(
     private bool _served;
     // A newer activation has claimed the swarm: this one's peers and statistics are stale, so it writes nothing and goes.
     private bool _fenced;
+    // The site gave the info hash another torrent id: this activation writes what it accounted under the old id and
+    // goes, and the next one claims the swarm of the new id.
+    private bool _retiring;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -84,10 +94,16 @@ internal sealed partial class TorrentGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         activations.Remove(LocalActivations.Torrent(_infoHash.ToGrainKey()));
-        await FlushEverythingAsync();
-        if (!_fenced && (_outstanding is not null || !_ledger.IsEmpty || _swarm.HasChanges))
+        // Until everything is written, or Orleans' deactivation timeout is up: a failed write is tried again.
+        for (var attempt = 0; attempt < FinalFlushAttempts && !_fenced && HasUnwritten && !cancellationToken.IsCancellationRequested; attempt++)
         {
-            // Not lost for good: the site still holds these peers' earlier totals, so their next announces credit it.
+            await FlushCore();
+        }
+
+        if (!_fenced && HasUnwritten)
+        {
+            // Lost as in a crash: the site still holds these peers' earlier totals, so their next announces credit
+            // the traffic, except what the README's crash table lists (goodbyes, first announces).
             Log.UsageLeftOnDeactivation(logger, _infoHash.ToGrainKey());
         }
     }
@@ -95,7 +111,7 @@ internal sealed partial class TorrentGrain(
     public ValueTask<AnnounceResult> Announce(AnnounceCommand command)
     {
         _served = true;
-        if (_fenced)
+        if (_fenced || _retiring)
         {
             // Whatever this activation accepted now would be forgotten with it; the gateway resends instead.
             return ValueTask.FromResult(AnnounceResult.Refused(AnnounceStatus.SwarmMoved, null));
@@ -116,9 +132,14 @@ internal sealed partial class TorrentGrain(
             return ValueTask.FromResult(AnnounceResult.Refused(AnnounceStatus.TorrentDeleted, _profile.DeletedReason));
         }
 
+        var now = time.GetUtcNow();
+        if (UnixMicroseconds.From(now) - command.ReceivedAt > MaxAnnounceAge.Ticks / TimeSpan.TicksPerMicrosecond)
+        {
+            return ValueTask.FromResult(AnnounceResult.Refused(AnnounceStatus.TooOld, null));
+        }
+
         _selection.Reset(command.NumWant, command.WantPeerIds);
         var announce = new PeerAnnounce(command.PeerId, command.Endpoint, command.Uploaded, command.Downloaded, command.Left, command.Event, command.UserId, command.ReceivedAt);
-        var now = time.GetUtcNow();
         var outcome = _swarm.Announce(announce, now.ToUnixTimeSeconds(), _profile.For(command.UserId, command.UserMultipliers, now), _selection);
         _ledger.Record(command.UserId, _torrentId, outcome, now);
 
@@ -163,6 +184,15 @@ internal sealed partial class TorrentGrain(
     {
         var read = _reloads.Start();
         var profile = await store.FindTorrentAsync(_infoHash, cancellationToken);
+        if (profile is not null && _epoch != 0 && profile.TorrentId != _torrentId && !_retiring)
+        {
+            // The site re-registered the info hash under another id. This swarm's peers and claim belong to the old one.
+            _retiring = true;
+            Log.TorrentIdChanged(logger, _infoHash.ToGrainKey(), _torrentId, profile.TorrentId);
+            this.DeactivateOnIdle();
+            return;
+        }
+
         if (profile is not null && _epoch == 0)
         {
             // Only a registered torrent claims a swarm: junk info hashes leave no rows behind.
@@ -190,7 +220,7 @@ internal sealed partial class TorrentGrain(
     private async Task ClaimOnceAsync(long torrentId)
     {
         var claim = await store.ClaimSwarmAsync(torrentId);
-        _swarm.Restore(claim.Peers);
+        _swarm.Restore(claim.Peers, claim.Departures);
         _torrentId = torrentId;
         _epoch = claim.Epoch;
     }
@@ -257,6 +287,10 @@ internal sealed partial class TorrentGrain(
         _snatchesWrittenSinceLoad += result.SnatchesCounted;
     }
 
+    private const int FinalFlushAttempts = 5;
+
+    private bool HasUnwritten => _outstanding is not null || HasSomethingToWrite();
+
     private bool HasSomethingToWrite() =>
         !_ledger.IsEmpty || _swarm.HasChanges || _swarm.Seeders != _lastWrittenSeeders || _swarm.Leechers != _lastWrittenLeechers;
 
@@ -273,7 +307,9 @@ internal sealed partial class TorrentGrain(
 
     private Task PruneSilentPeers()
     {
-        var cutoff = time.GetUtcNow().Subtract(trackerOptions.Value.PeerTimeout).ToUnixTimeSeconds();
+        var now = time.GetUtcNow();
+        _swarm.ForgetDepartures(now.Subtract(MaxAnnounceAge).ToUnixTimeSeconds());
+        var cutoff = now.Subtract(trackerOptions.Value.PeerTimeout).ToUnixTimeSeconds();
         var removed = _swarm.RemoveSilentPeers(cutoff);
         if (removed > 0)
         {
@@ -293,6 +329,9 @@ internal sealed partial class TorrentGrain(
 
         [LoggerMessage(4, LogLevel.Warning, "Torrent {InfoHash}: deactivated with statistics not written; the site keeps these peers' earlier totals, so their next announces credit it")]
         public static partial void UsageLeftOnDeactivation(ILogger logger, string infoHash);
+
+        [LoggerMessage(7, LogLevel.Information, "Torrent {InfoHash}: the site moved it from torrent id {OldId} to {NewId}; this swarm writes what it holds and deactivates")]
+        public static partial void TorrentIdChanged(ILogger logger, string infoHash, long oldId, long newId);
 
         [LoggerMessage(6, LogLevel.Warning, "Torrent {InfoHash}: another activation has claimed this swarm; this one writes nothing more and deactivates")]
         public static partial void Fenced(ILogger logger, string infoHash);

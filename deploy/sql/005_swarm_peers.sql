@@ -38,6 +38,17 @@ create table tracker_peers (
 
 create index tracker_peers_user on tracker_peers (user_id);
 
+-- Peers that stopped in the last few minutes, with when the gateway received their goodbye: a late try of one of
+-- their earlier announces (held up while a silo was cut off) must not bring them back with old totals.
+create table tracker_departed_peers (
+    torrent_id   bigint not null,
+    user_id      bigint not null,
+    peer_id      bytea not null,
+    received_at  timestamptz not null,
+    departed_at  timestamptz not null,
+    primary key (torrent_id, user_id, peer_id)
+);
+
 -- Replaced by the above: statistics no longer travel through grain state or numbered batches. Stop a cluster of an
 -- earlier version gracefully before upgrading, so its grains hand on what they hold.
 drop table tracker_applied_batches;

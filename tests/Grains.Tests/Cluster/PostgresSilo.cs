@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Chihaya.Orleans.Grains.Tests.Cluster;
 
 /// <summary>
-/// A test silo as production runs one on the site's PostgreSQL (the site store and durable grain storage), with
+/// A test silo as production runs one on the site's PostgreSQL (the site store, peers and statistics), with
 /// the store a test chooses and flushes only when the test asks, so each write lands exactly where intended.
 /// </summary>
 internal static class PostgresSilo

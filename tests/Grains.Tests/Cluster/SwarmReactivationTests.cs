@@ -75,6 +75,7 @@ public sealed class SwarmReactivationTests : IAsyncLifetime
         var torrent = Grains.GetGrain<ITorrentGrain>(hash.ToGrainKey());
         await torrent.Announce(Command(user, 1, 100, AnnounceEvent.Started, up: 1_000, down: 2_000));
         await torrent.Announce(Command(user, 1, 50, AnnounceEvent.None, up: 1_010, down: 2_050));
+        var firstEpoch = await _database.ScalarAsync<long>("select epoch from tracker_swarms where torrent_id = $1", torrentId);
         await torrent.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
 
         // The site can read the swarm's peers: the row holds the totals the credited traffic ends at.
@@ -85,6 +86,7 @@ public sealed class SwarmReactivationTests : IAsyncLifetime
         var reply = await torrent.Announce(Command(user, 1, 0, AnnounceEvent.None, up: 1_030, down: 2_100));
         await torrent.FlushUsage();
 
+        Assert.True(await _database.ScalarAsync<long>("select epoch from tracker_swarms where torrent_id = $1", torrentId) > firstEpoch);
         Assert.Equal((1, 0), (reply.Seeders, reply.Leechers));
         Assert.Equal(30, await _database.ScalarAsync<long>("select raw_uploaded from users where id = $1", user.UserId));
         Assert.Equal(100, await _database.ScalarAsync<long>("select raw_downloaded from torrents where id = $1", torrentId));
@@ -103,14 +105,14 @@ public sealed class SwarmReactivationTests : IAsyncLifetime
 
         // A second activation elsewhere (as during a membership change) claims the swarm and reads the stored peer.
         var duplicate = await Configurator.Store!.ClaimSwarmAsync(torrentId);
-        // The first activation still accepts the peer's announce and tries to write it: it is fenced, writes nothing, goes.
+        // The first activation still takes the peer's announce and tries to write it: it is fenced, writes nothing, goes.
         await stale.Announce(Command(user, 1, 100, AnnounceEvent.None, up: 50));
         await stale.FlushUsage();
         var afterFenced = await _database.ScalarAsync<long>("select raw_uploaded from users where id = $1", user.UserId);
         var storedAfterFenced = await _database.ScalarAsync<long>("select uploaded from tracker_peers where torrent_id = $1", torrentId);
 
         // The peer's next announce reaches a new activation, which credits from the stored totals: 10 → 80, once.
-        // (Until the fenced activation is gone, it may take the announce and forget it again: the client resends.)
+        // (Until the fenced activation is gone, it refuses announces as moved, and they are sent again.)
         await Eventually.TrueAsync(
             async () =>
             {

@@ -30,7 +30,7 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
         false,
         user.UserId,
         user.Multipliers,
-        UnixMicroseconds.From(DateTimeOffset.UtcNow));
+        UnixMicroseconds.From(ClusterFixture.Clock.GetUtcNow()));
 
     private async Task<(InfoHash Hash, ITorrentGrain Grain)> NewTorrentAsync(Multipliers multipliers)
     {
@@ -134,6 +134,26 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
 
         Assert.True(beforeFlush.IsZero);
         Assert.Equal(new Traffic(5, 7, 5, 7), afterFlush);
+    }
+
+    [Fact]
+    public async Task Announce_ReachingTheSwarmLongAfterTheGatewayReceivedIt_IsRefusedAndChangesNothing()
+    {
+        var (passkey, user) = await NewUserAsync(Multipliers.Neutral);
+        var (hash, grain) = await NewTorrentAsync(Multipliers.Neutral);
+        await grain.Announce(Command(user, passkey, 1, 0, 0, 10));
+        var stale = Command(user, passkey, 1, 500, 500, 10) with
+        {
+            ReceivedAt = UnixMicroseconds.From(ClusterFixture.Clock.GetUtcNow() - TimeSpan.FromMinutes(6)),
+        };
+
+        var refused = await grain.Announce(stale);
+        var next = await grain.Announce(Command(user, passkey, 1, 100, 100, 10));
+        await grain.FlushUsage();
+
+        Assert.Equal(AnnounceStatus.TooOld, refused.Status);
+        Assert.Equal(AnnounceStatus.Accepted, next.Status);
+        Assert.Equal(new Traffic(100, 100, 100, 100), (await Admin.GetTorrent(hash))!.Traffic);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Net;
+using Npgsql;
 using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
@@ -48,7 +49,7 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
         torrentId,
         claim.Epoch,
         sequence,
-        new PeerChanges(peers ?? [], []),
+        new PeerChanges(peers ?? [], [], []),
         [new UserUsage(userId, new Traffic(bytes, bytes * 2, bytes * 3, bytes * 4))],
         new TorrentUsage(torrentId, new Traffic(bytes, bytes, bytes, bytes), 0, 1, 2),
         history ?? []);
@@ -159,12 +160,13 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
         await ApplyAsync(Flush(first, 1, torrentId, userId, 0, peers: [stays, leaves]));
         await ApplyAsync(Flush(first, 2, torrentId, userId, 0) with
         {
-            Peers = new PeerChanges([joins], [new PeerKey(leaves.Entry.PeerId, userId)]),
+            Peers = new PeerChanges([joins], [new DepartedPeer(new PeerKey(leaves.Entry.PeerId, userId), 77, At.ToUnixTimeSeconds())], []),
         });
         var second = await Store.ClaimSwarmAsync(torrentId);
 
         Assert.True(second.Epoch > first.Epoch);
         Assert.Equal(new[] { stays, joins }.OrderBy(p => p.Entry.Uploaded), second.Peers.OrderBy(p => p.Entry.Uploaded));
+        Assert.Equal(new DepartedPeer(new PeerKey(leaves.Entry.PeerId, userId), 77, At.ToUnixTimeSeconds()), Assert.Single(second.Departures));
         Assert.Empty((await Store.ClaimSwarmAsync(NextId())).Peers);
     }
 
@@ -291,6 +293,44 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
     }
 
     public override async Task DisposeAsync() => await _database.DisposeAsync();
+
+    [Fact]
+    public async Task Claim_WaitsForAFlushInProgress_AndReturnsThePeersItWrote()
+    {
+        var torrentId = 950L;
+        var first = await Store.ClaimSwarmAsync(torrentId);
+        // A flush of the first claim, holding its swarm row while it writes a peer.
+        await using var flushing = await _database.DataSource.OpenConnectionAsync();
+        await using var transaction = await flushing.BeginTransactionAsync();
+        await using (var hold = new NpgsqlCommand("select 1 from tracker_swarms where torrent_id = $1 and epoch = $2 for update", flushing, transaction))
+        {
+            hold.Parameters.Add(new NpgsqlParameter { Value = torrentId });
+            hold.Parameters.Add(new NpgsqlParameter { Value = first.Epoch });
+            Assert.Equal(1, await hold.ExecuteScalarAsync());
+        }
+
+        await using (var write = new NpgsqlCommand("""
+            insert into tracker_peers (torrent_id, user_id, peer_id, ip, port, uploaded, downloaded, seeder, snatched, last_announce_at, received_at)
+            values ($1, 951, $2, '10.0.0.1', 6881, 4242, 0, false, false, now(), now())
+            """, flushing, transaction))
+        {
+            write.Parameters.Add(new NpgsqlParameter { Value = torrentId });
+            write.Parameters.Add(new NpgsqlParameter { Value = new byte[20] });
+            await write.ExecuteNonQueryAsync();
+        }
+
+        var second = Store.ClaimSwarmAsync(torrentId).AsTask();
+        await Eventually.TrueAsync(
+            async () => await _database.ScalarAsync<long>("select count(*) from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()") > 0,
+            "the claim waiting for the flush's row lock");
+        var claimedDuringTheFlush = second.IsCompleted;
+        await transaction.CommitAsync();
+        var claim = await second;
+
+        Assert.False(claimedDuringTheFlush);
+        Assert.Equal(4242, Assert.Single(claim.Peers).Entry.Uploaded);
+        Assert.True(claim.Epoch > first.Epoch);
+    }
 
     [Fact]
     public async Task FindTorrent_ReadsUnexpiredFreeleechTokens()

@@ -205,6 +205,56 @@ public sealed class SwarmTests
     }
 
     [Fact]
+    public void Announce_ReceivedEarlierButReportingMore_IsApplied_SinceOnlyGatewayClocksDisagree()
+    {
+        Announce(Peer(1, left: 100, up: 1000) with { ReceivedAt = 30 });
+
+        var skewed = Announce(Peer(1, left: 100, up: 1500) with { ReceivedAt = 29 });
+
+        Assert.Equal(500, skewed.Traffic.RawUploaded);
+    }
+
+    [Fact]
+    public void Announce_LateTryOfAPeerThatLeft_DoesNotBringItBack_UntilTheDepartureIsForgotten()
+    {
+        Announce(Peer(1, left: 100, up: 1000) with { ReceivedAt = 10 }, now: Now);
+        Announce(Peer(1, left: 100, up: 3000, ev: AnnounceEvent.Stopped) with { ReceivedAt = 30 }, now: Now);
+
+        var late = Announce(Peer(1, left: 100, up: 2000) with { ReceivedAt = 20 }, now: Now);
+        var stillGone = !_swarm.Contains(Id(1), 1);
+        var departures = _swarm.CutChanges().Departed;
+        var rejoined = Announce(Peer(1, left: 100, up: 3000, ev: AnnounceEvent.Started) with { ReceivedAt = 40 }, now: Now);
+        var afterRejoin = Announce(Peer(1, left: 100, up: 3100) with { ReceivedAt = 50 }, now: Now);
+
+        Assert.True(late.Traffic.IsZero);
+        Assert.True(stillGone);
+        Assert.Equal(30, Assert.Single(departures).ReceivedAt);
+        Assert.True(rejoined.Traffic.IsZero);
+        Assert.Equal(100, afterRejoin.Traffic.RawUploaded);
+    }
+
+    [Fact]
+    public void ForgetDepartures_DropsOnlyOldOnes_AndTheCutSaysWhichToDelete()
+    {
+        Announce(Peer(1, left: 100) with { ReceivedAt = 10 }, now: Now);
+        Announce(Peer(1, left: 100, ev: AnnounceEvent.Stopped) with { ReceivedAt = 20 }, now: Now);
+        Announce(Peer(2, left: 100) with { ReceivedAt = 10 }, now: Now + 100);
+        Announce(Peer(2, left: 100, ev: AnnounceEvent.Stopped) with { ReceivedAt = 20 }, now: Now + 100);
+        _swarm.CutChanges();
+
+        _swarm.ForgetDepartures(Now + 50);
+        var changes = _swarm.CutChanges();
+        var lateOfTheForgotten = Announce(Peer(1, left: 100) with { ReceivedAt = 15 }, now: Now + 200);
+        var lateOfTheRemembered = Announce(Peer(2, left: 100) with { ReceivedAt = 15 }, now: Now + 200);
+
+        Assert.Equal(Id(1), Assert.Single(changes.Forgotten).PeerId);
+        Assert.Empty(changes.Departed);
+        Assert.True(_swarm.Contains(Id(1), 1));
+        Assert.False(_swarm.Contains(Id(2), 1));
+        Assert.True(lateOfTheForgotten.Traffic.IsZero && lateOfTheRemembered.Traffic.IsZero);
+    }
+
+    [Fact]
     public void Announce_PeerIdReusedByAnotherUser_IsASeparatePeerAndLeavesTheOwnerAlone()
     {
         Announce(Peer(1, left: 100, up: 0, down: 0, user: 1));
@@ -361,7 +411,7 @@ public sealed class SwarmTests
         Announce(Peer(1, left: 10, user: 1));
         Announce(Peer(1, left: 0, user: 1));
         var restored = new Swarm(new Random(1));
-        restored.Restore(_swarm.CutChanges().Present);
+        restored.Restore(_swarm.CutChanges().Present, []);
 
         _selection.Reset(50);
         var sameUser = restored.Announce(Peer(2, left: 0, ev: AnnounceEvent.Completed, user: 1), Now, Neutral, _selection);
@@ -443,7 +493,7 @@ public sealed class SwarmTests
         Announce(Peer(3, left: 0));   // finished: snatched
 
         var restored = new Swarm(new Random(1));
-        restored.Restore(_swarm.CutChanges().Present);
+        restored.Restore(_swarm.CutChanges().Present, []);
 
         Assert.Equal((2, 1), (restored.Seeders, restored.Leechers));
         Assert.True(restored.IsConsistent());
@@ -473,7 +523,7 @@ public sealed class SwarmTests
         Assert.True(finished.Seeder);
         Assert.Equal(150, finished.Entry.Uploaded);
         Assert.Contains(changes.Present, p => p.Entry.PeerId == Id(4));
-        Assert.Equal(Id(2), Assert.Single(changes.Departed).PeerId);
+        Assert.Equal(Id(2), Assert.Single(changes.Departed).Key.PeerId);
         Assert.False(_swarm.HasChanges);
         Assert.True(_swarm.CutChanges().IsEmpty);
     }

@@ -190,9 +190,9 @@ public sealed class ProcessCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops every silo gracefully (SIGTERM), one after another, so each hands on what it holds as it goes. Afterwards
-    /// no process writes statistics any more, so a test reads the database without waiting. (What the last silo
-    /// could not hand on stays in grain storage, so this is no way to wait for statistics, only to end writes.)
+    /// Stops every silo gracefully (SIGTERM), one after another, so each writes what it holds as it goes. Afterwards
+    /// no process writes statistics any more, so a test reads the database without waiting. (It ends writes; it is no
+    /// way to wait for statistics, which a test waits for in the tables.)
     /// </summary>
     /// <returns>How each silo ended, in start order; silos that had already ended (killed) say so.</returns>
     public async Task<IReadOnlyList<SiloStop>> StopSilosAsync(TimeSpan? timeout = null)

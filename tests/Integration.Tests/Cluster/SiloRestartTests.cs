@@ -3,7 +3,7 @@ using static Chihaya.Orleans.TestSupport.Replies;
 
 namespace Chihaya.Orleans.Integration.Tests.Cluster;
 
-/// <summary>A swarm outlives its silo: peers come back from grain storage and nothing is credited twice.</summary>
+/// <summary>A swarm outlives its silo: peers come back from the site's peers table and nothing is credited twice.</summary>
 [Trait("Category", "Cluster")]
 public sealed class SiloRestartTests
 {
@@ -22,8 +22,8 @@ public sealed class SiloRestartTests
         await cluster.AnnounceAsync(seeder, 0, 0, 0, "started");
         await cluster.AnnounceAsync(leecher, 0, 0, 10_000, "started");
         await cluster.AnnounceAsync(leecher, 0, 4_000, 6_000);
-        // A swarm writes its peers to storage before it sends their traffic on, so once the traffic is in the
-        // site's table the peers it came from are in storage too.
+        // A swarm writes its peers in the same transaction as the traffic credited from them, so once the traffic is in
+        // the site's table the peers it came from are stored too.
         await WaitForAsync(db, "select raw_downloaded from users where id = 2", 4_000);
 
         var old = cluster.Silos[0];

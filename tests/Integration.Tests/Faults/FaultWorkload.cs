@@ -174,8 +174,8 @@ public sealed class FaultWorkload
     /// <summary>
     /// Waits until every swarm has stored its peers' first announces. A crash forgets what a swarm took in since it last
     /// wrote its state, and a forgotten first announce makes the peer's next one a first one, whose traffic is lost by
-    /// the rules: the README's crash bound. So no fault may strike before. A swarm writes its state before it sends its
-    /// batch to the site, so a history row stamped with an announce taken in after the torrent's last join shows it.
+    /// the rules: the README's crash bound. So no fault may strike before. A swarm writes its peers in the transaction that
+    /// writes their history rows, so a history row stamped with an announce taken in after the torrent's last join shows it.
     /// </summary>
     public Task WaitUntilJoinsStoredAsync(PostgresTestDatabase db) =>
         Eventually.TrueAsync(
