@@ -4,6 +4,7 @@
 #
 #   bench/run.sh                                   # default: 10k torrents x 25 peers, 3 runs of 20 s
 #   BENCH_DURATION=5s BENCH_RUNS=1 bench/run.sh    # quick end-to-end trial
+#   BENCH_PRODUCTION=0 bench/run.sh                # without the production shape
 #
 # Steps: publish the gateway (Release) into a temporary folder; start opentracker with a whitelist of
 # the load's info hashes; start the gateway on a free loopback port with a random admin token and
@@ -25,6 +26,7 @@ CHECK_DURATION=${BENCH_CHECK_DURATION:-5s}  # verification runs (check=1)
 FILL_MAX=${BENCH_FILL_MAX:-180}          # upper bound, seconds, of one fill run
 SEED_PARALLEL=${BENCH_SEED_PARALLEL:-8}  # concurrent admin requests while registering
 KEEP=${BENCH_KEEP:-0}                    # 1: keep the work folder (logs, publish output)
+PRODUCTION=${BENCH_PRODUCTION:-1}        # 1: also the production shape (2 silos + 1 gateway on PostgreSQL and Redis)
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -64,6 +66,7 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+  [[ -f $work/services/env ]] && "$repo/deploy/scripts/local-services.sh" stop "$work/services" >/dev/null 2>&1 || true
   if [[ $KEEP == 1 || $rc != 0 ]]; then log "work folder kept: $work"; else rm -rf "$work"; fi
   exit "$rc"
 }
@@ -155,6 +158,14 @@ dotnet publish "$repo/Gateway/Chihaya.Orleans.Gateway.csproj" -c Release -o "$wo
   || { tail -n 40 "$work/publish.log" >&2; die "dotnet publish failed"; }
 gateway_bin="$work/publish/Chihaya.Orleans.Gateway"
 [[ -x $gateway_bin ]] || die "published gateway not found at $gateway_bin"
+if [[ $PRODUCTION == 1 ]]; then
+  log "publishing the silo (Release) into $work/publish-silo"
+  dotnet publish "$repo/Silo/Chihaya.Orleans.Silo.csproj" -c Release -o "$work/publish-silo" \
+    --artifacts-path "$work/artifacts" -v quiet -nologo > "$work/publish-silo.log" 2>&1 \
+    || { tail -n 40 "$work/publish-silo.log" >&2; die "dotnet publish of the silo failed"; }
+  silo_bin="$work/publish-silo/Chihaya.Orleans.Silo"
+  [[ -x $silo_bin ]] || die "published silo not found at $silo_bin"
+fi
 
 # ------------------------------------------------------------------ pools
 luajit "$load/announce.lua" dump=hashes torrents="$TORRENTS" > "$work/infohashes.txt"
@@ -206,7 +217,9 @@ done
 
 # Register users and torrents: one curl config file, one block per PUT, sent over a few
 # keep-alive connections in parallel; every status code must be 204.
-log "registering $PASSKEYS users and $TORRENTS torrents through the admin API"
+register() {  # register GATEWAY_URL
+local gw=$1
+log "registering $PASSKEYS users and $TORRENTS torrents through the admin API of $gw"
 (
   umask 077
   put_blocks() {  # put_blocks KIND BODY_FORMAT APPEND < keys   (blocks separated by "next")
@@ -229,6 +242,42 @@ expected=$((PASSKEYS + TORRENTS))
 ((ok == expected)) || { sort "$work/seed.codes" | uniq -c >&2; head -5 "$work/seed.err" >&2; die "registration: $ok of $expected PUTs returned 204"; }
 log "registered $expected entries in $(printf '%.1f' "$seed_secs")s"
 rm -f "$work/seed.curl"   # holds the token
+}
+register "$gw"
+
+# ------------------------------------------------------------------ the production shape
+# PostgreSQL and Redis on loopback (deploy/scripts/local-services.sh), the schema migrated, two silo
+# processes and a gateway process in Client mode: what deploy/local/cluster.sh runs.
+start_production() {
+  log "production shape: starting PostgreSQL and Redis"
+  "$repo/deploy/scripts/local-services.sh" start "$work/services" > "$work/services.out" 2>&1 \
+    || { cat "$work/services.out" >&2; die "local-services.sh failed"; }
+  # shellcheck disable=SC1091
+  source "$work/services/env"
+  export Cluster__Membership=Redis Cluster__Redis="$CHIHAYA_TEST_REDIS" Cluster__AdvertisedAddress=127.0.0.1 \
+    Cluster__ClusterId="bench-$RANDOM" Site__Store=Postgres Database__ConnectionString="$CHIHAYA_TEST_POSTGRES" \
+    Stats__FlushInterval=00:00:05 Logging__LogLevel__Default=Warning
+  (cd "$work/publish-silo" && "$silo_bin" migrate) > "$work/migrate.out" 2>&1 || { cat "$work/migrate.out" >&2; die "migration failed"; }
+  silo_pids=()
+  local i sp gp
+  for i in 1 2; do
+    sp=$(free_port); gp=$(free_port)
+    (cd "$work/publish-silo" && Cluster__SiloPort=$sp Cluster__GatewayPort=$gp exec "$silo_bin") > "$work/silo$i.out" 2>&1 &
+    silo_pids+=("$!"); pids+=("$!")
+  done
+  prod_port=$(free_port)
+  (cd "$work/publish" && Admin__Token=$token Cluster__Mode=Client exec "$gateway_bin" --urls "http://127.0.0.1:$prod_port") > "$work/prod-gateway.out" 2>&1 &
+  prod_pid=$!; pids+=("$prod_pid")
+  prod=http://127.0.0.1:$prod_port
+  for i in $(seq 1 1200); do
+    kill -0 "$prod_pid" 2>/dev/null || { cat "$work/prod-gateway.out" >&2; die "the production gateway exited"; }
+    [[ $(curl -s --max-time 2 "$prod/healthz" || true) == ok ]] && break
+    ((i == 1200)) && die "the production gateway did not answer /healthz within 120s"
+    sleep 0.1
+  done
+  register "$prod"
+}
+[[ $PRODUCTION == 1 ]] && start_production
 
 # ------------------------------------------------------------------ runs
 pool=(torrents="$TORRENTS" peers="$PEERS")
@@ -240,6 +289,14 @@ measure opentracker "$ot_pid" "http://127.0.0.1:$ot_port" "${pool[@]}"
 prepare_server ours "$gw" "${ours[@]}"
 measure ours-keepalive "$gw_pid" "$gw" "${ours[@]}"
 measure ours-close "$gw_pid" "$gw" "${ours[@]}" close=1
+
+if [[ $PRODUCTION == 1 ]]; then
+  # The embedded tracker stops first, so the production processes have the machine to themselves.
+  kill -TERM "$gw_pid" 2>/dev/null || true
+  prepare_server production "$prod" "${ours[@]}"
+  measure production-keepalive "$prod_pid" "$prod" "${ours[@]}"
+  silo_rss=$(for p in "${silo_pids[@]}"; do awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$p/status"; echo -n " "; done)
+fi
 
 # ------------------------------------------------------------------ table
 median_of() { sed -nE "s/^median (.* )?$2=([0-9]+).*/\2/p" "$work/$1.bench"; }
@@ -253,9 +310,11 @@ label_of() {
     opentracker) echo "opentracker (conn close)";;
     ours-keepalive) echo "ours keep-alive";;
     ours-close) echo "ours close=1";;
+    production-keepalive) echo "production keep-alive";;
   esac
 }
 modes=(opentracker ours-keepalive ours-close)
+[[ $PRODUCTION == 1 ]] && modes+=(production-keepalive)
 
 ot_rps=$(median_of opentracker rps)
 {
@@ -281,4 +340,5 @@ ot_rps=$(median_of opentracker rps)
   echo "ratio = req/s / opentracker req/s. opentracker closes every connection without saying so: its"
   echo "read errors are wrk reconnecting (expected, see bench/README.md). rss = largest VmRSS seen after a"
   echo "measured run; srv_cpu / wrk_cpu = median CPU in percent of one core. All runs passed check=1."
+  [[ $PRODUCTION == 1 ]] && echo "production: 2 silos + 1 gateway on PostgreSQL and Redis; rss and srv_cpu are the gateway's; the silos' RSS after the runs: ${silo_rss}MiB."
 } | tee "$work/table.txt"
