@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Chihaya.Orleans.Grains.Site;
 
 namespace Chihaya.Orleans.Grains.Accounting;
@@ -61,20 +62,37 @@ internal sealed class SwarmFlushWriter(ISiteStore store)
                 }
             }
 
-            try
+            await WriteAsync(batch);
+        }
+    }
+
+    /// <summary>
+    /// Writes the batch in one transaction. When the database refuses it (an error that is no outage: a flush whose
+    /// data it rejects), each half is written on its own, down to single flushes, so a flush refused every time fails
+    /// alone instead of holding every swarm of the silo back. An outage or a timeout fails the batch as it is: its
+    /// flushes are resent next interval.
+    /// </summary>
+    private async Task WriteAsync(List<(SwarmFlush Flush, TaskCompletionSource<FlushResult> Done)> batch)
+    {
+        try
+        {
+            var results = await store.ApplyFlushesAsync([.. batch.Select(item => item.Flush)]);
+            for (var i = 0; i < batch.Count; i++)
             {
-                var results = await store.ApplyFlushesAsync([.. batch.Select(item => item.Flush)]);
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    batch[i].Done.SetResult(results[i]);
-                }
+                batch[i].Done.SetResult(results[i]);
             }
-            catch (Exception exception)
+        }
+        catch (DbException refused) when (!refused.IsTransient && batch.Count > 1)
+        {
+            var half = batch.Count / 2;
+            await WriteAsync(batch[..half]);
+            await WriteAsync(batch[half..]);
+        }
+        catch (Exception exception)
+        {
+            foreach (var (_, done) in batch)
             {
-                foreach (var (_, done) in batch)
-                {
-                    done.SetException(exception);
-                }
+                done.SetException(exception);
             }
         }
     }
