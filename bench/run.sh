@@ -97,6 +97,16 @@ wait_tcp() {  # wait_tcp PORT PID SECONDS
   return 1
 }
 
+wait_healthz() {  # wait_healthz URL PID SECONDS LOG: until the gateway at URL answers /healthz; dies if it exits or stays silent
+  local i
+  for i in $(seq 1 $(($3 * 10))); do
+    kill -0 "$2" 2>/dev/null || { cat "$4" >&2; die "the gateway at $1 exited"; }
+    [[ $(curl -s --max-time 2 "$1/healthz" || true) == ok ]] && return 0
+    sleep 0.1
+  done
+  die "the gateway at $1 did not answer /healthz within $3s"
+}
+
 # ------------------------------------------------------------------ wrk helpers
 # wrk_once NAME URL WRKOPTS [announce.lua options]: one wrk run, output kept in $work/NAME.log
 wrk_once() {
@@ -208,12 +218,7 @@ log "starting the gateway on 127.0.0.1:$gw_port (silo ports $silo_port/$silo_gw_
 ) > "$work/gateway.out" 2>&1 &
 gw_pid=$!; pids+=("$gw_pid")
 gw=http://127.0.0.1:$gw_port
-for i in $(seq 1 300); do
-  kill -0 "$gw_pid" 2>/dev/null || { cat "$work/gateway.out" >&2; die "the gateway exited"; }
-  [[ $(curl -s --max-time 2 "$gw/healthz" || true) == ok ]] && break
-  ((i == 300)) && die "the gateway did not answer /healthz within 30s"
-  sleep 0.1
-done
+wait_healthz "$gw" "$gw_pid" 30 "$work/gateway.out"
 
 # Register users and torrents: one curl config file, one block per PUT, sent over a few
 # keep-alive connections in parallel; every status code must be 204.
@@ -269,12 +274,8 @@ start_production() {
   (cd "$work/publish" && Admin__Token=$token Cluster__Mode=Client exec "$gateway_bin" --urls "http://127.0.0.1:$prod_port") > "$work/prod-gateway.out" 2>&1 &
   prod_pid=$!; pids+=("$prod_pid")
   prod=http://127.0.0.1:$prod_port
-  for i in $(seq 1 1200); do
-    kill -0 "$prod_pid" 2>/dev/null || { cat "$work/prod-gateway.out" >&2; die "the production gateway exited"; }
-    [[ $(curl -s --max-time 2 "$prod/healthz" || true) == ok ]] && break
-    ((i == 1200)) && die "the production gateway did not answer /healthz within 120s"
-    sleep 0.1
-  done
+  # The silos join through Redis first, so the gateway answers later than the embedded one.
+  wait_healthz "$prod" "$prod_pid" 120 "$work/prod-gateway.out"
   register "$prod"
 }
 [[ $PRODUCTION == 1 ]] && start_production

@@ -19,7 +19,10 @@ internal sealed record SwarmFlush(
     TorrentUsage Torrent,
     IReadOnlyList<UserTorrentUsage> History);
 
-/// <summary>Peers to store as they are now, peers that left (remembered for a while), and departures to forget.</summary>
+/// <summary>
+/// Peers to store as they are now, peers that left (remembered for a while), and departures to forget: forgotten
+/// in time, or of peers that joined again.
+/// </summary>
 internal sealed record PeerChanges(IReadOnlyList<StoredPeer> Present, IReadOnlyList<DepartedPeer> Departed, IReadOnlyList<PeerKey> Forgotten)
 {
     public bool IsEmpty => Present.Count == 0 && Departed.Count == 0 && Forgotten.Count == 0;

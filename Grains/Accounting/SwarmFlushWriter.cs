@@ -62,7 +62,7 @@ internal sealed class SwarmFlushWriter(ISiteStore store)
                 }
             }
 
-            await WriteAsync(batch);
+            await WriteBatchAsync(batch);
         }
     }
 
@@ -72,7 +72,7 @@ internal sealed class SwarmFlushWriter(ISiteStore store)
     /// alone instead of holding every swarm of the silo back. An outage or a timeout fails the batch as it is: its
     /// flushes are resent next interval.
     /// </summary>
-    private async Task WriteAsync(List<(SwarmFlush Flush, TaskCompletionSource<FlushResult> Done)> batch)
+    private async Task WriteBatchAsync(List<(SwarmFlush Flush, TaskCompletionSource<FlushResult> Done)> batch)
     {
         try
         {
@@ -85,8 +85,8 @@ internal sealed class SwarmFlushWriter(ISiteStore store)
         catch (DbException refused) when (!refused.IsTransient && batch.Count > 1)
         {
             var half = batch.Count / 2;
-            await WriteAsync(batch[..half]);
-            await WriteAsync(batch[half..]);
+            await WriteBatchAsync(batch[..half]);
+            await WriteBatchAsync(batch[half..]);
         }
         catch (Exception exception)
         {

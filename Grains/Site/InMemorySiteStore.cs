@@ -99,9 +99,7 @@ internal sealed class InMemorySiteStore : ISiteStore
 
         foreach (var peer in flush.Peers.Present)
         {
-            var key = new PeerKey(peer.Entry.PeerId, peer.Entry.UserId);
-            swarm.Peers[key] = peer;
-            swarm.Departed.Remove(key);
+            swarm.Peers[new PeerKey(peer.Entry.PeerId, peer.Entry.UserId)] = peer;
         }
 
         foreach (var user in flush.Users)

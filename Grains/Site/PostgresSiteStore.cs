@@ -36,7 +36,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         on conflict (torrent_id, user_id, peer_id) do update set received_at = excluded.received_at, departed_at = excluded.departed_at
         """;
 
-    // Departures forgotten, and those of peers that joined again.
+    // Departures forgotten in time, and those of peers that joined again.
     private const string ForgetDeparturesSql = """
         delete from tracker_departed_peers d
         using unnest($1::bigint[], $2::bigint[], $3::bytea[]) as v(torrent_id, user_id, peer_id)
@@ -303,9 +303,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         batch.BatchCommands.Add(depart);
 
         var present = flushes.SelectMany(f => f.Peers.Present.Select(peer => (f.TorrentId, Peer: peer))).ToList();
-        var forgotten = flushes.SelectMany(f => f.Peers.Forgotten.Select(key => (f.TorrentId, Key: key)))
-            .Concat(present.Select(p => (p.TorrentId, Key: new PeerKey(p.Peer.Entry.PeerId, p.Peer.Entry.UserId))))
-            .ToList();
+        var forgotten = flushes.SelectMany(f => f.Peers.Forgotten.Select(key => (f.TorrentId, Key: key))).ToList();
         var forget = new NpgsqlBatchCommand(ForgetDeparturesSql);
         AddColumn(forget.Parameters, forgotten, f => f.TorrentId);
         AddColumn(forget.Parameters, forgotten, f => f.Key.UserId);

@@ -27,6 +27,9 @@ internal sealed class Swarm(Random random)
     // bring them back with old totals (a ghost, whose traffic since would be credited again if it rejoined).
     private readonly Dictionary<PeerKey, DepartedPeer> _departed = [];
 
+    // Peers that joined again since the last cut while their departure was remembered: the stored departure must go.
+    private readonly HashSet<PeerKey> _rejoined = [];
+
     public int Seeders => _seeders.Count;
 
     public int Leechers => _leechers.Count;
@@ -101,6 +104,10 @@ internal sealed class Swarm(Random random)
             if (_slots.TryGetValue(key, out var code))
             {
                 present.Add(new StoredPeer(EntryAt(code), code >= 0));
+                if (_rejoined.Contains(key))
+                {
+                    forgotten.Add(key);
+                }
             }
             else if (_departed.TryGetValue(key, out var departure))
             {
@@ -113,6 +120,7 @@ internal sealed class Swarm(Random random)
         }
 
         _changed.Clear();
+        _rejoined.Clear();
         return new PeerChanges(present, departed, forgotten);
     }
 
@@ -169,7 +177,12 @@ internal sealed class Swarm(Random random)
         // A peer's first announce only sets its baseline: totals from before the tracker saw it are unknowable.
         var completed = announce.Event == AnnounceEvent.Completed && announce.IsSeeder;
         var snatched = completed && _snatchers.Add(announce.UserId);
-        _departed.Remove(new PeerKey(announce.PeerId, announce.UserId));
+        var key = new PeerKey(announce.PeerId, announce.UserId);
+        if (_departed.Remove(key))
+        {
+            _rejoined.Add(key);
+        }
+
         Insert(new PeerEntry
         {
             PeerId = announce.PeerId,

@@ -33,6 +33,9 @@ internal sealed partial class TorrentGrain(
     /// </summary>
     public static readonly TimeSpan MaxAnnounceAge = TimeSpan.FromMinutes(5);
 
+    // Writes a flush-until-written makes before it gives up (the database down): each waits for the writer's answer.
+    private const int FlushUntilWrittenAttempts = 5;
+
     private readonly Swarm _swarm = new(Random.Shared);
     private readonly PeerSelection _selection = new();
     private readonly ReloadOrder _reloads = new();
@@ -94,12 +97,7 @@ internal sealed partial class TorrentGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         activations.Remove(LocalActivations.Torrent(_infoHash.ToGrainKey()));
-        // Until everything is written, or Orleans' deactivation timeout is up: a failed write is tried again.
-        for (var attempt = 0; attempt < FinalFlushAttempts && !_fenced && HasUnwritten && !cancellationToken.IsCancellationRequested; attempt++)
-        {
-            await FlushCore();
-        }
-
+        await FlushUntilWrittenAsync(cancellationToken);
         if (!_fenced && HasUnwritten)
         {
             // Lost as in a crash: the site still holds these peers' earlier totals, so their next announces credit
@@ -133,7 +131,7 @@ internal sealed partial class TorrentGrain(
         }
 
         var now = time.GetUtcNow();
-        if (UnixMicroseconds.From(now) - command.ReceivedAt > MaxAnnounceAge.Ticks / TimeSpan.TicksPerMicrosecond)
+        if (UnixMicroseconds.From(now) - command.ReceivedAt > (long)MaxAnnounceAge.TotalMicroseconds)
         {
             return ValueTask.FromResult(AnnounceResult.Refused(AnnounceStatus.TooOld, null));
         }
@@ -176,7 +174,7 @@ internal sealed partial class TorrentGrain(
         }
     }
 
-    public async ValueTask FlushUsage() => await FlushEverythingAsync();
+    public async ValueTask FlushUsage() => await FlushUntilWrittenAsync(CancellationToken.None);
 
     private long Snatches => (_profile?.Snatches ?? 0) + _snatchesWrittenSinceLoad + (_outstanding?.Torrent.Snatches ?? 0) + _ledger.Snatches;
 
@@ -231,11 +229,16 @@ internal sealed partial class TorrentGrain(
         _profile = profile is not null && _epoch == 0 ? null : profile;
     }
 
-    /// <summary>Waits for a flush in progress, then flushes whatever was accounted since it started.</summary>
-    private async Task FlushEverythingAsync()
+    /// <summary>
+    /// Flushes until everything accounted so far is written (a flush in progress first, then what came since), trying
+    /// a failed write again a few times, or until <paramref name="cancellationToken"/> (a deactivation's time) is up.
+    /// </summary>
+    private async Task FlushUntilWrittenAsync(CancellationToken cancellationToken)
     {
-        await FlushCore();
-        await FlushCore();
+        for (var attempt = 0; attempt < FlushUntilWrittenAttempts && !_fenced && (HasUnwritten || !_flush.IsCompleted) && !cancellationToken.IsCancellationRequested; attempt++)
+        {
+            await FlushCore();
+        }
     }
 
     /// <summary>At most one flush runs at a time; a caller arriving during one shares it.</summary>
@@ -286,8 +289,6 @@ internal sealed partial class TorrentGrain(
         // knows which users have snatched already, and the site refuses their second snatch.
         _snatchesWrittenSinceLoad += result.SnatchesCounted;
     }
-
-    private const int FinalFlushAttempts = 5;
 
     private bool HasUnwritten => _outstanding is not null || HasSomethingToWrite();
 

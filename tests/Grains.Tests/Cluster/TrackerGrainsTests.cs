@@ -2,7 +2,10 @@ using System.Net;
 using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
 
 namespace Chihaya.Orleans.Grains.Tests.Cluster;
 
@@ -12,6 +15,9 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
     private static long _nextId = 1000;
 
     private readonly IGrainFactory _grains = fixture.Grains;
+
+    // The silo runs in this process: its site store, for statistics no view of the admin API shows any more.
+    private readonly ISiteStore _siteStore = ((InProcessSiloHandle)fixture.Cluster.Primary!).SiloHost.Services.GetRequiredService<ISiteStore>();
 
     private ISiteAdminGrain Admin => _grains.GetGrain<ISiteAdminGrain>(0);
 
@@ -154,6 +160,30 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
         Assert.Equal(AnnounceStatus.TooOld, refused.Status);
         Assert.Equal(AnnounceStatus.Accepted, next.Status);
         Assert.Equal(new Traffic(100, 100, 100, 100), (await Admin.GetTorrent(hash))!.Traffic);
+    }
+
+    [Fact]
+    public async Task Torrent_ReRegisteredUnderAnotherId_OldSwarmWritesWhatItHeld_AndTheNewIdGetsWhatFollows()
+    {
+        var (passkey, user) = await NewUserAsync(Multipliers.Neutral);
+        var (hash, grain) = await NewTorrentAsync(Multipliers.Neutral);
+        var oldId = (await grain.GetProfile())!.TorrentId;
+        await grain.Announce(Command(user, passkey, 1, 0, 0, 10));
+        await grain.Announce(Command(user, passkey, 1, 40, 0, 10));
+
+        // The site gives the info hash a new id: the swarm of the old one writes its 40 bytes there and goes.
+        var newId = NextId();
+        await Admin.PutTorrent(hash, new TorrentProfile(newId, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var reply = await Eventually.ValueAsync(
+            async () => await grain.Announce(Command(user, passkey, 1, 50, 0, 10)),
+            result => result.Status == AnnounceStatus.Accepted);
+        await grain.Announce(Command(user, passkey, 1, 70, 0, 10));
+        await grain.FlushUsage();
+
+        Assert.Equal(AnnounceStatus.Accepted, reply.Status);
+        Assert.Equal(newId, (await grain.GetProfile())!.TorrentId);
+        Assert.Equal(40, (await _siteStore.GetTorrentTrafficAsync(oldId)).RawUploaded);
+        Assert.Equal(20, (await Admin.GetTorrent(hash))!.Traffic.RawUploaded);
     }
 
     [Fact]

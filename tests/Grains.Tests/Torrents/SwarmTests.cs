@@ -234,6 +234,25 @@ public sealed class SwarmTests
     }
 
     [Fact]
+    public void CutChanges_APeerThatJoinedAgain_ForgetsItsStoredDeparture_UnlessItLeftOnceMore()
+    {
+        Announce(Peer(1, left: 100) with { ReceivedAt = 10 });
+        Announce(Peer(1, left: 100, ev: AnnounceEvent.Stopped) with { ReceivedAt = 20 });
+        Announce(Peer(2, left: 100) with { ReceivedAt = 10 });
+        Announce(Peer(2, left: 100, ev: AnnounceEvent.Stopped) with { ReceivedAt = 20 });
+        _swarm.CutChanges();
+
+        Announce(Peer(1, left: 100, ev: AnnounceEvent.Started) with { ReceivedAt = 30 });
+        Announce(Peer(2, left: 100, ev: AnnounceEvent.Started) with { ReceivedAt = 30 });
+        Announce(Peer(2, left: 100, ev: AnnounceEvent.Stopped) with { ReceivedAt = 40 });
+        var changes = _swarm.CutChanges();
+
+        Assert.Equal(Id(1), Assert.Single(changes.Forgotten).PeerId);
+        Assert.Equal(Id(2), Assert.Single(changes.Departed).Key.PeerId);
+        Assert.Equal(Id(1), Assert.Single(changes.Present).Entry.PeerId);
+    }
+
+    [Fact]
     public void ForgetDepartures_DropsOnlyOldOnes_AndTheCutSaysWhichToDelete()
     {
         Announce(Peer(1, left: 100) with { ReceivedAt = 10 }, now: Now);

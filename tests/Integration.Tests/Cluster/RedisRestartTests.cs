@@ -114,6 +114,7 @@ public sealed class RedisRestartTests
                 failures.Add(exception.Message);
             }
 
+            // The client's pace between announces, not a wait for anything: the loop ends when the test cancels it.
             await Task.Delay(TimeSpan.FromMilliseconds(200), CancellationToken.None);
         }
 
