@@ -8,27 +8,15 @@ using Microsoft.Extensions.Options;
 namespace Chihaya.Orleans.Gateway.Announce;
 
 /// <summary>
-/// The private-tracker checks, in a fixed order, then the swarm: passkey → may leech → torrent (in its
-/// grain) → swarm update and accounting (in its grain). Every refusal is a failure reason for the client.
+/// Turns a parsed announce into one call to the torrent's grain, which checks the user (in its silo's directory of
+/// users), the torrent and the client in a fixed order, then updates the swarm and accounts the traffic. Every
+/// refusal is a failure reason for the client.
 /// </summary>
 internal sealed class AnnounceHandler(IGrainFactory grains, ClusterRetry retry, IOptionsMonitor<TrackerOptions> trackerOptions, TimeProvider time)
 {
     public async ValueTask<AnnounceResponse> HandleAsync(string passkey, AnnounceQuery query, PeerEndpoint endpoint, string? warning)
     {
         var receivedAt = time.GetUtcNow();
-        var userKey = Passkey.UserKeyOf(passkey);
-        var user = await retry.CallAsync(() => grains.GetGrain<IUserGrain>(userKey).GetProfile());
-        if (user is null)
-        {
-            return AnnounceResponse.Fail(TrackerFailure.UnknownPasskey);
-        }
-
-        // A user who may not leech can still seed, and can still leave a swarm cleanly.
-        if (!user.CanLeech && query.Left > 0 && query.Event != AnnounceEvent.Stopped)
-        {
-            return AnnounceResponse.Fail(TrackerFailure.LeechingNotAllowed);
-        }
-
         var tracker = trackerOptions.CurrentValue;
         var numWant = query.Event == AnnounceEvent.Stopped ? 0
             : query.NumWant < 0 ? tracker.DefaultNumWant
@@ -42,8 +30,7 @@ internal sealed class AnnounceHandler(IGrainFactory grains, ClusterRetry retry, 
             query.Event,
             numWant,
             WantPeerIds: !query.Compact && !query.NoPeerId,
-            user.UserId,
-            user.MultipliersAt(receivedAt),
+            Passkey.UserKeyOf(passkey),
             UnixMicroseconds.From(receivedAt));
 
         var swarm = grains.GetGrain<ITorrentGrain>(query.InfoHash.ToGrainKey());
@@ -57,6 +44,8 @@ internal sealed class AnnounceHandler(IGrainFactory grains, ClusterRetry retry, 
                 ? TrackerFailure.TorrentDeleted
                 : TrackerFailure.TorrentDeletedPrefix + result.Reason),
             AnnounceStatus.ClientNotAllowed => AnnounceResponse.Fail(TrackerFailure.ClientNotAllowed),
+            AnnounceStatus.UnknownPasskey => AnnounceResponse.Fail(TrackerFailure.UnknownPasskey),
+            AnnounceStatus.LeechingNotAllowed => AnnounceResponse.Fail(TrackerFailure.LeechingNotAllowed),
             AnnounceStatus.SwarmMoved or AnnounceStatus.TooOld => AnnounceResponse.Fail(TrackerFailure.Internal),
             _ => AnnounceResponse.Fail(TrackerFailure.TorrentNotRegistered),
         };

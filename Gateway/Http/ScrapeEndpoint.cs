@@ -37,8 +37,9 @@ internal sealed partial class ScrapeEndpoint(
         TorrentCounts[] counts;
         try
         {
-            var user = grains.GetGrain<IUserGrain>(Passkey.UserKeyOf(passkey));
-            if (await retry.CallAsync(user.GetProfile) is null)
+            var users = grains.GetGrain<IUserDirectoryGrain>(0);
+            var user = Passkey.UserKeyOf(passkey);
+            if (await retry.CallAsync(() => users.FindUser(user)) is null)
             {
                 await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.UnknownPasskey);
                 return;

@@ -2,7 +2,10 @@ using Chihaya.Orleans.Grains.Interfaces.Model;
 
 namespace Chihaya.Orleans.Grains.Interfaces.Messages;
 
-/// <summary>One announce, already authenticated by the gateway, sent to the torrent's grain.</summary>
+/// <summary>
+/// One announce, sent by a gateway to the torrent's grain, which checks the user in its silo's directory of users: the
+/// whole announce is this one call.
+/// </summary>
 /// <param name="PeerId">The client's peer id.</param>
 /// <param name="Endpoint">Where other peers reach it: the socket address (or a trusted proxy's header) and its port.</param>
 /// <param name="Uploaded">Total uploaded this session, as the client reports it.</param>
@@ -11,8 +14,7 @@ namespace Chihaya.Orleans.Grains.Interfaces.Messages;
 /// <param name="Event">The announce event.</param>
 /// <param name="NumWant">How many peers to return (already capped by the gateway).</param>
 /// <param name="WantPeerIds">True for the non-compact reply that lists peer ids.</param>
-/// <param name="UserId">The announcing user's site id.</param>
-/// <param name="UserMultipliers">The user's factors at the time of the announce.</param>
+/// <param name="User">The announcing user: the digest of the passkey the request came with.</param>
 /// <param name="ReceivedAt">
 /// When the gateway received the request, in Unix microseconds: the same for every try of it. A swarm applies a
 /// peer's announces in this order only, so a try that arrives late (held up while a silo was cut off, then
@@ -28,6 +30,5 @@ public sealed record AnnounceCommand(
     [property: Id(5)] AnnounceEvent Event,
     [property: Id(6)] int NumWant,
     [property: Id(7)] bool WantPeerIds,
-    [property: Id(8)] long UserId,
-    [property: Id(10)] Multipliers UserMultipliers,
+    [property: Id(12)] UserKey User,
     [property: Id(11)] long ReceivedAt);

@@ -19,4 +19,8 @@ public enum AnnounceStatus : byte
     /// Received by a gateway so long ago that its caller gave up and the client has resent it: nothing was changed.
     /// </summary>
     TooOld = 5,
+    /// <summary>The site knows no user with this passkey.</summary>
+    UnknownPasskey = 6,
+    /// <summary>The site forbids this user to download: a leecher's announce is refused (seeding and leaving are not).</summary>
+    LeechingNotAllowed = 7,
 }

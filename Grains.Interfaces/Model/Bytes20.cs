@@ -9,10 +9,12 @@ namespace Chihaya.Orleans.Grains.Interfaces.Model;
 /// </summary>
 [GenerateSerializer, Immutable, Alias("Chihaya.Bytes20")]
 [StructLayout(LayoutKind.Sequential, Pack = 4)]
-public readonly struct Bytes20 : IEquatable<Bytes20>, IComparable<Bytes20>
+public readonly struct Bytes20 : IEquatable<Bytes20>, IFixedBytes<Bytes20>, IComparable<Bytes20>
 {
     /// <summary>The number of bytes.</summary>
     public const int Length = 20;
+
+    static int IFixedBytes<Bytes20>.ByteLength => Length;
 
     [Id(0)] private readonly ulong _head;
     [Id(1)] private readonly ulong _middle;
@@ -48,34 +50,13 @@ public readonly struct Bytes20 : IEquatable<Bytes20>, IComparable<Bytes20>
     }
 
     /// <summary>A new array with the 20 bytes, for tests and cold paths.</summary>
-    public byte[] ToArray()
-    {
-        var bytes = new byte[Length];
-        CopyTo(bytes);
-        return bytes;
-    }
+    public byte[] ToArray() => FixedBytes.ToArray(this);
 
     /// <summary>Lower-case hex, 40 characters.</summary>
-    public string ToHex()
-    {
-        Span<byte> bytes = stackalloc byte[Length];
-        CopyTo(bytes);
-        return Convert.ToHexStringLower(bytes);
-    }
+    public string ToHex() => FixedBytes.ToHex(this);
 
     /// <summary>Parses 40 hex characters of either case.</summary>
-    public static bool TryParseHex(ReadOnlySpan<char> hex, out Bytes20 value)
-    {
-        Span<byte> bytes = stackalloc byte[Length];
-        if (hex.Length != Length * 2 || Convert.FromHexString(hex, bytes, out _, out var written) != System.Buffers.OperationStatus.Done || written != Length)
-        {
-            value = default;
-            return false;
-        }
-
-        value = Read(bytes);
-        return true;
-    }
+    public static bool TryParseHex(ReadOnlySpan<char> hex, out Bytes20 value) => FixedBytes.TryParseHex(hex, out value);
 
     public bool Equals(Bytes20 other) => _head == other._head && _middle == other._middle && _tail == other._tail;
 

@@ -2,28 +2,33 @@ using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.Grains.Users;
 using Orleans.Concurrency;
 
 namespace Chihaya.Orleans.Grains.Admin;
 
-/// <summary>Site changes from the admin API: written to the store, then pushed into the cached grain at once.</summary>
+/// <summary>
+/// Site changes from the admin API: written to the store, then pushed into what caches them at once. A user is
+/// re-read by this silo's directory; with the site on PostgreSQL every other silo's directory hears of it from the
+/// database's change notice (the in-memory site has one silo).
+/// </summary>
 [StatelessWorker]
-internal sealed class SiteAdminGrain(ISiteStore store) : Grain, ISiteAdminGrain
+internal sealed class SiteAdminGrain(ISiteStore store, UserDirectory users) : Grain, ISiteAdminGrain
 {
     public async ValueTask PutUser(Passkey passkey, UserProfile profile)
     {
         var replaced = await store.PutUserAsync(passkey, profile);
-        await UserGrain(passkey).Refresh();
-        if (replaced is not null)
+        await users.ReloadAsync(passkey.ToUserKey());
+        if (replaced is { } old)
         {
-            await GrainFactory.GetGrain<IUserGrain>(replaced).Refresh();
+            await users.ReloadAsync(old);
         }
     }
 
     public async ValueTask<bool> RemoveUser(Passkey passkey)
     {
         var removed = await store.RemoveUserAsync(passkey);
-        await UserGrain(passkey).Refresh();
+        await users.ReloadAsync(passkey.ToUserKey());
         return removed;
     }
 
@@ -57,8 +62,6 @@ internal sealed class SiteAdminGrain(ISiteStore store) : Grain, ISiteAdminGrain
         var traffic = await store.GetTorrentTrafficAsync(profile.TorrentId);
         return new TorrentView(infoHash, profile, traffic, await TorrentGrain(infoHash).Scrape());
     }
-
-    private IUserGrain UserGrain(Passkey passkey) => GrainFactory.GetGrain<IUserGrain>(passkey.ToUserKey());
 
     private ITorrentGrain TorrentGrain(InfoHash infoHash) => GrainFactory.GetGrain<ITorrentGrain>(infoHash.ToGrainKey());
 }

@@ -16,7 +16,7 @@ namespace Chihaya.Orleans.Grains.Hosting;
 /// <summary>Everything a silo needs to run the tracker's grains.</summary>
 public static class TrackerSiloBuilderExtensions
 {
-    /// <summary>How long an idle swarm or user stays in memory at least: through a database outage of that length, they keep answering.</summary>
+    /// <summary>How long an idle swarm or cached user stays in memory at least: through a database outage of that length, they keep answering.</summary>
     public static readonly TimeSpan ActiveAtLeast = TimeSpan.FromMinutes(65);
 
     /// <summary>Registers the tracker's grains, their options and the site store.</summary>
@@ -48,6 +48,8 @@ public static class TrackerSiloBuilderExtensions
         services.AddHostedService<SiteSeedService>();
         services.AddSingleton<ClientAllowList>();
         services.AddSingleton<LocalActivations>();
+        services.AddSingleton<UserDirectory>();
+        services.AddHostedService(sp => sp.GetRequiredService<UserDirectory>());
         services.AddHostedService<ClientAllowListLoader>();
         if (SiteStores.IsPostgres(configuration[$"{SiteOptions.Section}:{nameof(SiteOptions.Store)}"] ?? ""))
         {
@@ -58,12 +60,11 @@ public static class TrackerSiloBuilderExtensions
 
         // Grains stay in memory well past their last call: a swarm outlives its peers' timeout, so it prunes them on
         // time; and an activation reads the site's database, so while that is down only grains already in memory
-        // answer. Keeping swarms and users for over an hour keeps everyone active in the last hour served.
+        // answer. Keeping swarms (and users, in UserDirectory) for over an hour keeps everyone active in the last hour served.
         services.AddOptions<GrainCollectionOptions>().Configure<IOptions<TrackerOptions>>((collection, tracker) =>
         {
             var peerTimeout = tracker.Value.PeerTimeout + TimeSpan.FromMinutes(5);
             collection.ClassSpecificCollectionAge[typeof(TorrentGrain).FullName!] = peerTimeout > ActiveAtLeast ? peerTimeout : ActiveAtLeast;
-            collection.ClassSpecificCollectionAge[typeof(UserGrain).FullName!] = ActiveAtLeast;
         });
         return silo;
     }

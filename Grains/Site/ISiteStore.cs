@@ -11,7 +11,7 @@ namespace Chihaya.Orleans.Grains.Site;
 internal interface ISiteStore
 {
     /// <summary>The user whose passkey has this digest (<see cref="Passkey.ToUserKey"/>).</summary>
-    ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default);
+    ValueTask<UserProfile?> FindUserAsync(UserKey userKey, CancellationToken cancellationToken = default);
 
     /// <summary>The torrent with the snatches the site has counted so far.</summary>
     ValueTask<TorrentProfile?> FindTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default);
@@ -37,7 +37,7 @@ internal interface ISiteStore
     /// Adds or changes the user <see cref="UserProfile.UserId"/> with this passkey. A user has one passkey: a
     /// new passkey for a known id replaces the old one (a passkey reset), whose user key is returned.
     /// </summary>
-    ValueTask<string?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default);
+    ValueTask<UserKey?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default);
 
     ValueTask<bool> RemoveUserAsync(Passkey passkey, CancellationToken cancellationToken = default);
 

@@ -13,7 +13,7 @@ internal sealed class InMemorySiteStore : ISiteStore
 {
     private readonly Lock _gate = new();
     // Keyed by the passkey's digest: the store never needs the passkey back.
-    private readonly Dictionary<string, UserProfile> _users = new(StringComparer.Ordinal);
+    private readonly Dictionary<UserKey, UserProfile> _users = [];
     private readonly Dictionary<InfoHash, TorrentProfile> _torrents = [];
     private readonly Dictionary<long, Traffic> _userTraffic = [];
     private readonly Dictionary<long, (Traffic Traffic, long Snatches)> _torrentStats = [];
@@ -22,7 +22,7 @@ internal sealed class InMemorySiteStore : ISiteStore
     private long _lastEpoch;
     private readonly Dictionary<(long UserId, long TorrentId), UserTorrentUsage> _history = [];
 
-    public ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default)
+    public ValueTask<UserProfile?> FindUserAsync(UserKey userKey, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
@@ -128,15 +128,23 @@ internal sealed class InMemorySiteStore : ISiteStore
         return new FlushResult(FlushStatus.Applied, counted);
     }
 
-    public ValueTask<string?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default)
+    public ValueTask<UserKey?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default)
     {
         var userKey = passkey.ToUserKey();
         lock (_gate)
         {
-            var replaced = _users.FirstOrDefault(user => user.Value.UserId == profile.UserId && user.Key != userKey).Key;
-            if (replaced is not null)
+            UserKey? replaced = null;
+            foreach (var (key, user) in _users)
             {
-                _users.Remove(replaced);
+                if (user.UserId == profile.UserId && key != userKey)
+                {
+                    replaced = key;
+                }
+            }
+
+            if (replaced is { } old)
+            {
+                _users.Remove(old);
             }
 
             _users[userKey] = profile;

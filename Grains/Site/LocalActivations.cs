@@ -3,16 +3,14 @@ using System.Collections.Concurrent;
 namespace Chihaya.Orleans.Grains.Site;
 
 /// <summary>
-/// The user and torrent grains active on this silo, named as the database's change notices name them
-/// (<c>user:&lt;digest&gt;</c>, <c>torrent:&lt;info hash&gt;</c>). A notice for a grain not active here needs no
-/// work on this silo: an inactive grain reads the site when it activates, and the silo hosting an active one
-/// refreshes it. So a bulk change on the site activates nothing and is handled once per grain.
+/// The torrent grains active on this silo, named as the database's change notices name them
+/// (<c>torrent:&lt;info hash&gt;</c>). A notice for a grain not active here needs no work on this silo: an inactive
+/// grain reads the site when it activates, and the silo hosting an active one refreshes it. So a bulk change on
+/// the site activates nothing and is handled once per grain.
 /// </summary>
 internal sealed class LocalActivations
 {
     private readonly ConcurrentDictionary<string, int> _active = new(StringComparer.Ordinal);
-
-    public static string User(string userKey) => "user:" + userKey;
 
     public static string Torrent(string infoHashKey) => "torrent:" + infoHashKey;
 

@@ -114,11 +114,11 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         where s.torrent_id = v.torrent_id
         """;
 
-    public async ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default)
+    public async ValueTask<UserProfile?> FindUserAsync(UserKey userKey, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand(
             "select id, upload_multiplier, download_multiplier, can_leech, freeleech_until from users where passkey_digest = $1");
-        command.Parameters.Add(new NpgsqlParameter { Value = Convert.FromHexString(userKey) });
+        command.Parameters.Add(new NpgsqlParameter { Value = userKey.ToArray() });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
         {
@@ -373,7 +373,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         return snatches;
     }
 
-    public async ValueTask<string?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default)
+    public async ValueTask<UserKey?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default)
     {
         // A passkey reset changes the passkey of an existing id: report the old one so its cache is dropped.
         await using var command = dataSource.CreateCommand("""
@@ -383,7 +383,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
             on conflict (id) do update set passkey = excluded.passkey, upload_multiplier = excluded.upload_multiplier,
                 download_multiplier = excluded.download_multiplier, can_leech = excluded.can_leech,
                 freeleech_until = excluded.freeleech_until
-            returning (select encode(passkey_digest, 'hex') from previous where passkey_digest <> u.passkey_digest)
+            returning (select passkey_digest from previous where passkey_digest <> u.passkey_digest)
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = profile.UserId });
         command.Parameters.Add(new NpgsqlParameter { Value = passkey.Value });
@@ -391,13 +391,13 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         command.Parameters.Add(new NpgsqlParameter { Value = profile.Multipliers.Download });
         command.Parameters.Add(new NpgsqlParameter { Value = profile.CanLeech });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)profile.FreeleechUntil ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        return await command.ExecuteScalarAsync(cancellationToken) as string;
+        return await command.ExecuteScalarAsync(cancellationToken) is byte[] replaced ? UserKey.Read(replaced) : null;
     }
 
     public async ValueTask<bool> RemoveUserAsync(Passkey passkey, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("delete from users where passkey_digest = $1");
-        command.Parameters.Add(new NpgsqlParameter { Value = Convert.FromHexString(passkey.ToUserKey()) });
+        command.Parameters.Add(new NpgsqlParameter { Value = passkey.ToUserKey().ToArray() });
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
 

@@ -1,4 +1,6 @@
 using Chihaya.Orleans.Grains.Interfaces;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Users;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -7,8 +9,8 @@ namespace Chihaya.Orleans.Grains.Site;
 
 /// <summary>
 /// Every silo LISTENs to the site database's change notices (<c>deploy/sql/003_change_notifications.sql</c>)
-/// and tells the affected grain to reload, so a change made by the site alone takes effect within moments.
-/// Only grains active on this silo are refreshed (see <see cref="LocalActivations"/>). After a lost connection
+/// and has what caches the change reload it, so a change made by the site alone takes effect within moments: a user
+/// in this silo's <see cref="UserDirectory"/>, a torrent grain active on this silo (see <see cref="LocalActivations"/>). After a lost connection
 /// it reconnects and reloads the client list; grains also re-read themselves every
 /// <see cref="SiteOptions.RefreshInterval"/>, which covers notices missed while disconnected.
 /// </summary>
@@ -17,9 +19,12 @@ internal sealed partial class SiteChangeListener(
     IGrainFactory grains,
     ClientAllowList clients,
     LocalActivations activations,
+    UserDirectory users,
     ILogger<SiteChangeListener> logger) : BackgroundService
 {
     public const string Channel = "chihaya_site_changes";
+
+    private const string UserNotice = "user:";
 
     // A bulk change on the site (site-wide freeleech) must not turn into thousands of queries at once.
     private readonly SemaphoreSlim _refreshing = new(8, 8);
@@ -75,7 +80,14 @@ internal sealed partial class SiteChangeListener(
 
     private async Task DispatchAsync(string payload)
     {
-        if (payload != "clients" && !activations.Contains(payload))
+        var user = default(UserKey);
+        var relevant = payload switch
+        {
+            "clients" => true,
+            _ when payload.StartsWith(UserNotice, StringComparison.Ordinal) => UserKey.TryParseHex(payload.AsSpan(UserNotice.Length), out user) && users.Holds(user),
+            _ => activations.Contains(payload),
+        };
+        if (!relevant)
         {
             return;
         }
@@ -85,8 +97,8 @@ internal sealed partial class SiteChangeListener(
         {
             switch (payload.Split(':', 2))
             {
-                case ["user", var userKey]:
-                    await grains.GetGrain<IUserGrain>(userKey).Refresh();
+                case ["user", _]:
+                    await users.ReloadAsync(user);
                     break;
                 case ["torrent", var infoHash]:
                     await grains.GetGrain<ITorrentGrain>(infoHash).Refresh();

@@ -4,14 +4,15 @@ using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.Grains.Users;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Chihaya.Orleans.Grains.Torrents;
 
 /// <summary>
-/// One torrent's swarm. The announce runs in a single turn with no await, so peers, selection and
-/// accounting never interleave and the grain needs no reentrancy. A timer flushes the peers that changed
+/// One torrent's swarm. The announce checks its user in this silo's <see cref="UserDirectory"/>, then runs in a single
+/// turn with no await, so peers, selection and accounting never interleave and the grain needs no reentrancy. A timer flushes the peers that changed
 /// together with the statistics credited from them, fenced by this activation's claim on the swarm
 /// (<see cref="SwarmFlush"/>): a stale or duplicate activation writes nothing.
 /// </summary>
@@ -22,6 +23,7 @@ internal sealed partial class TorrentGrain(
     IOptions<StatsOptions> statsOptions,
     IOptions<SiteOptions> siteOptions,
     ClientAllowList clients,
+    UserDirectory users,
     LocalActivations activations,
     TimeProvider time,
     ILogger<TorrentGrain> logger) : Grain, ITorrentGrain
@@ -109,39 +111,68 @@ internal sealed partial class TorrentGrain(
     public ValueTask<AnnounceResult> Announce(AnnounceCommand command)
     {
         _served = true;
+
+        // Nearly always cached: then the whole announce is this one turn.
+        return users.TryGet(command.User, out var user)
+            ? ValueTask.FromResult(AnnounceAs(user, command))
+            : AnnounceOnceUserIsReadAsync(command);
+    }
+
+    private async ValueTask<AnnounceResult> AnnounceOnceUserIsReadAsync(AnnounceCommand command)
+    {
+        // Nothing of the swarm is looked at before this await: the turn after it checks and changes the swarm at once.
+        var user = await users.GetAsync(command.User);
+        return AnnounceAs(user, command);
+    }
+
+    /// <summary>The private tracker's checks in a fixed order (passkey, may leech, swarm, client, torrent), then the swarm.</summary>
+    private AnnounceResult AnnounceAs(UserProfile? user, AnnounceCommand command)
+    {
+        if (user is null)
+        {
+            return AnnounceResult.Refused(AnnounceStatus.UnknownPasskey, null);
+        }
+
+        // A user who may not leech can still seed, and can still leave a swarm cleanly.
+        if (!user.CanLeech && command.Left > 0 && command.Event != AnnounceEvent.Stopped)
+        {
+            return AnnounceResult.Refused(AnnounceStatus.LeechingNotAllowed, null);
+        }
+
         if (_fenced || _retiring)
         {
             // Whatever this activation accepted now would be forgotten with it; the gateway resends instead.
-            return ValueTask.FromResult(AnnounceResult.Refused(AnnounceStatus.SwarmMoved, null));
+            return AnnounceResult.Refused(AnnounceStatus.SwarmMoved, null);
         }
 
         if (!clients.IsAllowed(command.PeerId))
         {
-            return ValueTask.FromResult(AnnounceResult.Refused(AnnounceStatus.ClientNotAllowed, null));
+            return AnnounceResult.Refused(AnnounceStatus.ClientNotAllowed, null);
         }
 
         if (_profile is null)
         {
-            return ValueTask.FromResult(AnnounceResult.Refused(AnnounceStatus.TorrentNotRegistered, null));
+            return AnnounceResult.Refused(AnnounceStatus.TorrentNotRegistered, null);
         }
 
         if (_profile.Status == TorrentStatus.Deleted)
         {
-            return ValueTask.FromResult(AnnounceResult.Refused(AnnounceStatus.TorrentDeleted, _profile.DeletedReason));
+            return AnnounceResult.Refused(AnnounceStatus.TorrentDeleted, _profile.DeletedReason);
         }
 
         var now = time.GetUtcNow();
         if (UnixMicroseconds.From(now) - command.ReceivedAt > (long)MaxAnnounceAge.TotalMicroseconds)
         {
-            return ValueTask.FromResult(AnnounceResult.Refused(AnnounceStatus.TooOld, null));
+            return AnnounceResult.Refused(AnnounceStatus.TooOld, null);
         }
 
         _selection.Reset(command.NumWant, command.WantPeerIds);
-        var announce = new PeerAnnounce(command.PeerId, command.Endpoint, command.Uploaded, command.Downloaded, command.Left, command.Event, command.UserId, command.ReceivedAt);
-        var outcome = _swarm.Announce(announce, now.ToUnixTimeSeconds(), _profile.For(command.UserId, command.UserMultipliers, now), _selection);
-        _ledger.Record(command.UserId, _torrentId, outcome, now);
+        var announce = new PeerAnnounce(command.PeerId, command.Endpoint, command.Uploaded, command.Downloaded, command.Left, command.Event, user.UserId, command.ReceivedAt);
+        var userMultipliers = user.MultipliersAt(UnixMicroseconds.ToDateTimeOffset(command.ReceivedAt));
+        var outcome = _swarm.Announce(announce, now.ToUnixTimeSeconds(), _profile.For(user.UserId, userMultipliers, now), _selection);
+        _ledger.Record(user.UserId, _torrentId, outcome, now);
 
-        return ValueTask.FromResult(new AnnounceResult(
+        return new AnnounceResult(
             AnnounceStatus.Accepted,
             null,
             _swarm.Seeders,
@@ -150,7 +181,7 @@ internal sealed partial class TorrentGrain(
             _selection.Peers4ToArray(),
             _selection.Peers6ToArray(),
             _selection.Ids4ToArray(),
-            _selection.Ids6ToArray()));
+            _selection.Ids6ToArray());
     }
 
     public ValueTask<TorrentCounts> Scrape()

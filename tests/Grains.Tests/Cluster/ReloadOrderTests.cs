@@ -51,7 +51,7 @@ public sealed class ReloadOrderTests : IAsyncLifetime
         await Admin.PutTorrent(hash, new TorrentProfile(502, TorrentStatus.Active, null, Multipliers.Neutral, 0));
         var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
         AnnounceCommand Announce() => new(
-            PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), 0, 0, 10, AnnounceEvent.None, 10, false, user.UserId, user.Multipliers, UnixMicroseconds.From(DateTimeOffset.UtcNow));
+            PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), 0, 0, 10, AnnounceEvent.None, 10, false, passkey.ToUserKey(), UnixMicroseconds.From(DateTimeOffset.UtcNow));
         Assert.Equal(AnnounceStatus.Accepted, (await torrent.Announce(Announce())).Status);
 
         // A periodic reload reads the torrent while it is still active, and its answer is held.
@@ -76,17 +76,19 @@ public sealed class ReloadOrderTests : IAsyncLifetime
     {
         var passkey = new Passkey(Guid.NewGuid().ToString("N"));
         await Admin.PutUser(passkey, new UserProfile(503, Multipliers.Neutral, true));
-        var user = _cluster.GrainFactory.GetGrain<IUserGrain>(passkey.ToUserKey());
-        Assert.NotNull(await user.GetProfile());
+        var users = _cluster.GrainFactory.GetGrain<IUserDirectoryGrain>(0);
+        Assert.NotNull(await users.FindUser(passkey.ToUserKey()));
 
-        var olderRead = Store.HoldNextRead(passkey.ToUserKey());
+        // A periodic sweep reads the user while it still exists, and its answer is held.
+        var olderRead = Store.HoldNextRead(passkey.ToUserKey().ToHex());
         await olderRead.Read.WaitAsync(Deadline);
         await Admin.RemoveUser(passkey);
-        var nextRead = Store.HoldNextRead(passkey.ToUserKey());
+        // Sweeps never overlap, so once the next one's read has started, the older read has been answered.
+        var nextRead = Store.HoldNextRead(passkey.ToUserKey().ToHex());
         olderRead.Release();
         await nextRead.Read.WaitAsync(Deadline);
 
-        var profile = await user.GetProfile();
+        var profile = await users.FindUser(passkey.ToUserKey());
         nextRead.Release();
 
         Assert.Null(profile);

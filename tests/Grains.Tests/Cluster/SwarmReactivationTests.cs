@@ -139,15 +139,16 @@ public sealed class SwarmReactivationTests : IAsyncLifetime
         announceEvent,
         10,
         false,
-        user.UserId,
-        user.Multipliers,
+        PasskeyOf(user.UserId).ToUserKey(),
         UnixMicroseconds.From(DateTimeOffset.UtcNow));
 
     private async Task<UserProfile> NewUserAsync(long id)
     {
-        await _database.ExecuteAsync("insert into users (id, passkey) values ($1, $2)", id, $"reactivation{id:D8}");
+        await _database.ExecuteAsync("insert into users (id, passkey) values ($1, $2)", id, PasskeyOf(id).Value);
         return new UserProfile(id, Multipliers.Neutral, true);
     }
+
+    private static Passkey PasskeyOf(long userId) => new($"reactivation{userId:D8}");
 
     private async Task<(InfoHash Hash, long Id)> NewTorrentAsync(long id)
     {

@@ -3,6 +3,7 @@ using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.Grains.Users;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
@@ -34,8 +35,7 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
         ev,
         50,
         false,
-        user.UserId,
-        user.Multipliers,
+        passkey.ToUserKey(),
         UnixMicroseconds.From(ClusterFixture.Clock.GetUtcNow()));
 
     private async Task<(InfoHash Hash, ITorrentGrain Grain)> NewTorrentAsync(Multipliers multipliers)
@@ -83,21 +83,21 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task PutAndRemoveUser_ReachTheCachedUserGrainAtOnce()
+    public async Task PutAndRemoveUser_ReachTheCachedUserAtOnce()
     {
         var passkey = NewPasskey();
-        var grain = _grains.GetGrain<IUserGrain>(passkey.ToUserKey());
-        Assert.Null(await grain.GetProfile());
+        var users = _grains.GetGrain<IUserDirectoryGrain>(0);
+        Assert.Null(await users.FindUser(passkey.ToUserKey()));
 
         await Admin.PutUser(passkey, new UserProfile(NextId(), Multipliers.Neutral, true));
-        var added = await grain.GetProfile();
+        var added = await users.FindUser(passkey.ToUserKey());
         await Admin.PutUser(passkey, added! with { CanLeech = false });
-        var changed = await grain.GetProfile();
+        var changed = await users.FindUser(passkey.ToUserKey());
         await Admin.RemoveUser(passkey);
 
         Assert.NotNull(added);
         Assert.False(changed!.CanLeech);
-        Assert.Null(await grain.GetProfile());
+        Assert.Null(await users.FindUser(passkey.ToUserKey()));
     }
 
     [Fact]
@@ -205,19 +205,23 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
     public async Task UnknownKeys_AreDroppedFromMemoryAfterTheirLifetime()
     {
         var management = _grains.GetGrain<IManagementGrain>(0);
+        var users = ((InProcessSiloHandle)fixture.Cluster.Primary!).SiloHost.Services.GetRequiredService<UserDirectory>();
         var junk = Enumerable.Range(0, 20).Select(_ => InfoHash.Read(UrlBytes.Random20()).ToGrainKey()).ToList();
-        foreach (var key in junk)
+        var junkUsers = junk.Select(key => new Passkey(key).ToUserKey()).ToList();
+        foreach (var (key, user) in junk.Zip(junkUsers))
         {
             await _grains.GetGrain<ITorrentGrain>(key).Scrape();
-            await _grains.GetGrain<IUserGrain>(key[..32]).GetProfile();
+            await _grains.GetGrain<IUserDirectoryGrain>(0).FindUser(user);
         }
 
-        var before = await ActivationsAsync(management, junk);
+        var before = (Swarms: await ActivationsAsync(management, junk), Users: junkUsers.Count(users.Holds));
         ClusterFixture.Clock.Advance(ClusterFixture.UnknownKeyLifetime);
-        var after = await Eventually.ValueAsync(() => ActivationsAsync(management, junk), count => count == 0);
+        var after = await Eventually.ValueAsync(
+            async () => (Swarms: await ActivationsAsync(management, junk), Users: junkUsers.Count(users.Holds)),
+            counts => counts == (0, 0));
 
-        Assert.Equal(40, before);
-        Assert.Equal(0, after);
+        Assert.Equal((20, 20), before);
+        Assert.Equal((0, 0), after);
     }
 
     private static async Task<int> ActivationsAsync(IManagementGrain management, List<string> keys)

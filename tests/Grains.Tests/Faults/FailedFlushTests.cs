@@ -48,11 +48,9 @@ public sealed class FailedFlushTests : IAsyncLifetime
         var hash = InfoHash.Read(UrlBytes.Random20());
         await _database.ExecuteAsync("insert into torrents (id, info_hash) values (1, $1)", hash.Value.ToArray());
         var grains = _cluster.GrainFactory;
-        var user = grains.GetGrain<IUserGrain>(passkey.ToUserKey());
         var torrent = grains.GetGrain<ITorrentGrain>(hash.ToGrainKey());
-        var profile = (await user.GetProfile())!;
         AnnounceCommand Command(long up, long down, long left) => new(
-            PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), up, down, left, AnnounceEvent.None, 10, false, 1, profile.Multipliers, UnixMicroseconds.From(DateTimeOffset.UtcNow));
+            PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), up, down, left, AnnounceEvent.None, 10, false, passkey.ToUserKey(), UnixMicroseconds.From(DateTimeOffset.UtcNow));
 
         await torrent.Announce(Command(0, 0, 1000));
         await torrent.Announce(Command(100, 600, 400));
@@ -83,20 +81,20 @@ public sealed class FailedFlushTests : IAsyncLifetime
         await _database.ExecuteAsync("insert into users (id, passkey) values (7, $1)", passkey.Value);
         var hash = InfoHash.Read(UrlBytes.Random20());
         await _database.ExecuteAsync("insert into torrents (id, info_hash) values (7, $1)", hash.Value.ToArray());
-        var user = _cluster.GrainFactory.GetGrain<IUserGrain>(passkey.ToUserKey());
+        var users = _cluster.GrainFactory.GetGrain<IUserDirectoryGrain>(0);
         var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
-        var junk = _cluster.GrainFactory.GetGrain<IUserGrain>(new Passkey("nosuchpasskey0001").ToUserKey());
-        var profile = (await user.GetProfile())!;
+        var junk = new Passkey("nosuchpasskey0001").ToUserKey();
+        await users.FindUser(passkey.ToUserKey());
         await torrent.Scrape();
-        await junk.GetProfile();
+        await users.FindUser(junk);
         var readsWhenCached = _store!.Reads;
 
         for (var i = 0; i < 50; i++)
         {
-            await user.GetProfile();
+            await users.FindUser(passkey.ToUserKey());
             await torrent.Announce(new AnnounceCommand(
-                PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), i, i, 100, AnnounceEvent.None, 10, false, 7, profile.Multipliers, UnixMicroseconds.From(DateTimeOffset.UtcNow)));
-            Assert.Null(await junk.GetProfile());
+                PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), i, i, 100, AnnounceEvent.None, 10, false, passkey.ToUserKey(), UnixMicroseconds.From(DateTimeOffset.UtcNow)));
+            Assert.Null(await users.FindUser(junk));
         }
 
         Assert.Equal(readsWhenCached, _store.Reads);

@@ -49,7 +49,7 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSite
         return results;
     }
 
-    public override ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default)
+    public override ValueTask<UserProfile?> FindUserAsync(UserKey userKey, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _reads);
         return base.FindUserAsync(userKey, cancellationToken);

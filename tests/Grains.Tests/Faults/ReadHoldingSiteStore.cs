@@ -18,10 +18,10 @@ internal sealed class ReadHoldingSiteStore(ISiteStore inner) : ForwardingSiteSto
     /// <summary>Holds the next read of this user key or torrent grain key.</summary>
     public HeldRead HoldNextRead(string key) => _armed[key] = new HeldRead();
 
-    public override async ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default)
+    public override async ValueTask<UserProfile?> FindUserAsync(UserKey userKey, CancellationToken cancellationToken = default)
     {
         var profile = await base.FindUserAsync(userKey, cancellationToken);
-        await AnswerWhenReleased(userKey);
+        await AnswerWhenReleased(userKey.ToHex());
         return profile;
     }
 

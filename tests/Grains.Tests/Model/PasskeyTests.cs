@@ -22,10 +22,11 @@ public sealed class PasskeyTests
     {
         var key = new Passkey(Secret).ToUserKey();
 
-        Assert.Equal(64, key.Length);
+        Assert.Equal(64, key.ToHex().Length);
         Assert.Equal(key, Passkey.UserKeyOf(Secret));
         Assert.NotEqual(key, new Passkey(Secret + "x").ToUserKey());
-        Assert.DoesNotContain(Secret, key);
+        Assert.DoesNotContain(Secret, key.ToHex());
+        Assert.True(UserKey.TryParseHex(key.ToHex().ToUpperInvariant(), out var parsed) && parsed == key);
     }
 
     [Fact]

@@ -8,7 +8,7 @@ namespace Chihaya.Orleans.Grains.Tests.Site;
 /// <summary>A store that hands every call to a real one; test doubles override only the calls they tamper with.</summary>
 internal abstract class ForwardingSiteStore(ISiteStore inner) : ISiteStore
 {
-    public virtual ValueTask<UserProfile?> FindUserAsync(string userKey, CancellationToken cancellationToken = default) => inner.FindUserAsync(userKey, cancellationToken);
+    public virtual ValueTask<UserProfile?> FindUserAsync(UserKey userKey, CancellationToken cancellationToken = default) => inner.FindUserAsync(userKey, cancellationToken);
 
     public virtual ValueTask<TorrentProfile?> FindTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default) => inner.FindTorrentAsync(infoHash, cancellationToken);
 
@@ -16,7 +16,7 @@ internal abstract class ForwardingSiteStore(ISiteStore inner) : ISiteStore
 
     public virtual ValueTask<IReadOnlyList<FlushResult>> ApplyFlushesAsync(IReadOnlyList<SwarmFlush> flushes, CancellationToken cancellationToken = default) => inner.ApplyFlushesAsync(flushes, cancellationToken);
 
-    public ValueTask<string?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default) => inner.PutUserAsync(passkey, profile, cancellationToken);
+    public ValueTask<UserKey?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default) => inner.PutUserAsync(passkey, profile, cancellationToken);
 
     public ValueTask<bool> RemoveUserAsync(Passkey passkey, CancellationToken cancellationToken = default) => inner.RemoveUserAsync(passkey, cancellationToken);
 

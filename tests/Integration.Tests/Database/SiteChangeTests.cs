@@ -189,7 +189,7 @@ public sealed class SiteChangeTests(SiteDatabaseFixture fixture)
         await Eventually.TrueAsync(
             async () =>
             {
-                var user = await grains.GetGrain<IUserGrain>(Passkey.UserKeyOf(passkey)).GetProfile();
+                var user = await grains.GetGrain<IUserDirectoryGrain>(0).FindUser(Passkey.UserKeyOf(passkey));
                 var torrent = await grains.GetGrain<ITorrentGrain>(Convert.ToHexStringLower(hash)).GetProfile();
                 var now = DateTimeOffset.UtcNow;
                 return torrent!.For(userId, user!.MultipliersAt(now), now).Download == 0m;

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.Configuration;
@@ -123,7 +122,7 @@ public sealed class DedicatedHostTests
             .Select(statistic => statistic.GrainId.ToString()).ToList();
 
         Assert.NotEmpty(lines);
-        Assert.Contains(grainIds, id => id.Contains(Passkey.UserKeyOf(passkey), StringComparison.Ordinal));
+        Assert.Contains(grainIds, id => id.Contains(Convert.ToHexStringLower(hash), StringComparison.Ordinal));
         Assert.DoesNotContain(grainIds, id => id.Contains(passkey, StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain(lines, line => line.Contains(passkey, StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain(lines, line => line.Contains(host.AdminToken, StringComparison.OrdinalIgnoreCase));

@@ -1,0 +1,140 @@
+using System.Collections.Concurrent;
+using Chihaya.Orleans.Grains.Hosting;
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Site;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Chihaya.Orleans.Grains.Users;
+
+/// <summary>
+/// The site's users as this silo knows them. A swarm checks the announcing user here, in its own turn, so an
+/// announce takes one grain call and, once the user is cached, no query. Every silo keeps its own directory,
+/// kept current by the site's change notices each silo listens to (<see cref="SiteChangeListener"/>) and, as a
+/// safety net, by re-reading every user held longer than <see cref="SiteOptions.RefreshInterval"/>. One sweep per
+/// silo does that re-reading and the forgetting: junk passkeys after <see cref="SiteOptions.UnknownKeyLifetime"/>,
+/// users unused for <see cref="TrackerSiloBuilderExtensions.ActiveAtLeast"/> (longer than any announce interval,
+/// so a user announcing one torrent every 30 minutes stays cached).
+/// </summary>
+internal sealed partial class UserDirectory(ISiteStore store, IOptions<SiteOptions> siteOptions, TimeProvider time, ILogger<UserDirectory> logger)
+    : BackgroundService
+{
+    // A sweep that re-reads many users must not turn into thousands of queries at once.
+    private const int ConcurrentReads = 8;
+
+    private readonly ConcurrentDictionary<UserKey, CachedUser> _users = new();
+
+    /// <summary>The number of passkeys held, known or not.</summary>
+    public int Count => _users.Count;
+
+    /// <summary>The user if this silo holds an answer for the passkey (a null <paramref name="profile"/>: the site has no such passkey).</summary>
+    public bool TryGet(UserKey key, out UserProfile? profile)
+    {
+        if (_users.TryGetValue(key, out var user) && user.IsLoaded)
+        {
+            user.UsedAt = time.GetTimestamp();
+            profile = user.Profile;
+            return true;
+        }
+
+        profile = null;
+        return false;
+    }
+
+    /// <summary>The user, read from the site first if this silo holds no answer yet; null when the site has no such passkey.</summary>
+    public ValueTask<UserProfile?> GetAsync(UserKey key)
+    {
+        if (TryGet(key, out var cached))
+        {
+            return ValueTask.FromResult(cached);
+        }
+
+        var user = _users.GetOrAdd(key, static _ => new CachedUser());
+        user.UsedAt = time.GetTimestamp();
+        return new ValueTask<UserProfile?>(user.FirstRead(first => ReadAsync(key, first)));
+    }
+
+    /// <summary>True when this silo holds the passkey, so a change to it must reach this silo's directory.</summary>
+    public bool Holds(UserKey key) => _users.ContainsKey(key);
+
+    /// <summary>Re-reads the user if this silo holds it (the site changed it); a user not held is read when first asked for.</summary>
+    public async Task ReloadAsync(UserKey key)
+    {
+        if (_users.TryGetValue(key, out var user))
+        {
+            await ReadAsync(key, user);
+        }
+    }
+
+    /// <summary>Forgets what has expired and re-reads what is due; one pass over the users held.</summary>
+    public async Task SweepAsync(CancellationToken cancellationToken = default)
+    {
+        var options = siteOptions.Value;
+        var now = time.GetTimestamp();
+        var due = new List<(UserKey Key, CachedUser User)>();
+        foreach (var (key, user) in _users)
+        {
+            var unused = time.GetElapsedTime(user.UsedAt, now);
+            var held = time.GetElapsedTime(user.ReadAt, now);
+            var forget = unused >= TrackerSiloBuilderExtensions.ActiveAtLeast
+                || (user.IsLoaded && user.Profile is null && held >= options.UnknownKeyLifetime)
+                || (!user.IsLoaded && user.FirstReadFailed);
+            if (forget)
+            {
+                _users.TryRemove(new KeyValuePair<UserKey, CachedUser>(key, user));
+            }
+            else if (user.IsLoaded && held >= options.RefreshInterval)
+            {
+                due.Add((key, user));
+            }
+        }
+
+        await Parallel.ForEachAsync(
+            due,
+            new ParallelOptions { MaxDegreeOfParallelism = ConcurrentReads, CancellationToken = cancellationToken },
+            async (entry, _) => await ReadAsync(entry.Key, entry.User));
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var options = siteOptions.Value;
+        var period = options.UnknownKeyLifetime < options.RefreshInterval ? options.UnknownKeyLifetime : options.RefreshInterval;
+        using var timer = new PeriodicTimer(period, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await SweepAsync(stoppingToken);
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+                {
+                    // The users keep their last answer; the next sweep reads them again.
+                    Log.SweepFailed(logger, exception);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task<UserProfile?> ReadAsync(UserKey key, CachedUser user)
+    {
+        var read = user.StartRead();
+        var startedAt = time.GetTimestamp();
+        // Not on the calling grain's scheduler: other swarms share this read, and the caller's activation may be gone when it ends.
+        var profile = await store.FindUserAsync(key).ConfigureAwait(false);
+        user.Apply(read, startedAt, profile);
+        return user.Profile;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "Re-reading cached users from the site failed; they keep their last answer until the next sweep")]
+        public static partial void SweepFailed(ILogger logger, Exception exception);
+    }
+}

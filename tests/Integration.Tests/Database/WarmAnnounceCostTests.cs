@@ -1,0 +1,126 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Chihaya.Orleans.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using static Chihaya.Orleans.TestSupport.Replies;
+
+namespace Chihaya.Orleans.Integration.Tests.Database;
+
+/// <summary>
+/// What an announce costs once its user and torrent are cached: one grain call from the gateway and no database
+/// query, also for a user who announces one torrent every 30 minutes. Counted on the embedded tracker on PostgreSQL:
+/// grain calls by a silo call filter, queries by Npgsql's own tracing of every command it sends.
+/// </summary>
+public sealed class WarmAnnounceCostTests
+{
+    [Fact]
+    public async Task WarmAnnounce_IsOneGrainCall_AndNoQuery_AlsoHalfAnHourAfterTheLast()
+    {
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        using var queries = new QueryCounter(database.Name);
+        var calls = new TrackerGrainCallCounter();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await TrackerHost.StartAsync(
+            new Dictionary<string, string?>
+            {
+                ["Site:Store"] = "Postgres",
+                ["Database:ConnectionString"] = database.ConnectionString,
+                // The timers' own reads and writes (the safety-net re-reads, the statistics flush) are not the announce's:
+                // they are moved out of the half hour this test spans, so every query counted is one an announce caused.
+                ["Site:RefreshInterval"] = "02:00:00",
+                ["Stats:FlushInterval"] = "02:00:00",
+            },
+            configure: builder => builder.Services.AddSingleton<IIncomingGrainCallFilter>(calls),
+            clock: clock);
+        await database.ExecuteAsync("insert into users (id, passkey) values (1, 'warmannouncecostpasskey01')");
+        var hashes = new[] { UrlBytes.Random20(), UrlBytes.Random20() };
+        await database.ExecuteAsync("insert into torrents (id, info_hash) values (1, $1), (2, $2)", hashes[0], hashes[1]);
+        var peers = hashes.Select(hash => new Announcer("warmannouncecostpasskey01", hash, UrlBytes.Random20())).ToList();
+        foreach (var peer in peers)
+        {
+            AssertAccepted(await peer.AnnounceAsync(host, 0, 0, 1_000, "started"));
+        }
+
+        var coldQueries = queries.Count;
+        var coldCalls = calls.Count;
+        queries.Reset();
+        calls.Reset();
+        for (var i = 1; i <= 5; i++)
+        {
+            AssertAccepted(await peers[0].AnnounceAsync(host, i * 100, i * 100, 1_000 - (i * 100)));
+        }
+
+        AssertAccepted(await peers[1].AnnounceAsync(host, 100, 100, 900));
+        var warm = (Calls: calls.Count, Queries: queries.Count);
+        clock.Advance(TimeSpan.FromMinutes(30));
+        queries.Reset();
+        calls.Reset();
+        AssertAccepted(await peers[1].AnnounceAsync(host, 200, 200, 800));
+        var halfAnHourLater = (Calls: calls.Count, Queries: queries.Count);
+
+        Assert.True(coldQueries > 0 && coldCalls >= 2, $"the counters see the cold announces ({coldQueries} queries, {coldCalls} calls)");
+        Assert.True(warm == (6, 0), $"6 warm announces: {warm.Calls} grain calls, {warm.Queries} queries: {queries.Describe()}");
+        Assert.True(halfAnHourLater == (1, 0), $"half an hour later: {halfAnHourLater.Calls} grain calls, {halfAnHourLater.Queries} queries: {queries.Describe()}");
+    }
+
+    private static void AssertAccepted(Dictionary<string, object> reply) => Assert.Null(FailureReason(reply));
+
+    /// <summary>Counts the calls that reach the tracker's grains (Orleans' own system grains are not the tracker's cost).</summary>
+    private sealed class TrackerGrainCallCounter : IIncomingGrainCallFilter
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void Reset() => Interlocked.Exchange(ref _count, 0);
+
+        public Task Invoke(IIncomingGrainCallContext context)
+        {
+            if (context.InterfaceName.StartsWith("Chihaya.", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref _count);
+            }
+
+            return context.Invoke();
+        }
+    }
+
+    /// <summary>
+    /// Counts the commands Npgsql sends to one database, from its tracing. The change listener's keep-alive (a
+    /// <c>select 1</c> after 30 quiet seconds, with a re-read of the client list) is not an announce's and is left out.
+    /// </summary>
+    private sealed class QueryCounter : IDisposable
+    {
+        private static readonly string[] KeepAlive = ["select 1", "select peer_id_prefix from allowed_clients"];
+        private readonly ActivityListener _listener;
+        private readonly ConcurrentQueue<string> _statements = new();
+
+        public QueryCounter(string databaseName)
+        {
+            _listener = new ActivityListener
+            {
+                ShouldListenTo = source => source.Name == "Npgsql",
+                Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+                ActivityStopped = activity =>
+                {
+                    var statement = (activity.GetTagItem("db.query.text") ?? activity.GetTagItem("db.statement"))?.ToString() ?? activity.DisplayName;
+                    var database = (activity.GetTagItem("db.namespace") ?? activity.GetTagItem("db.name"))?.ToString();
+                    if (database == databaseName && !KeepAlive.Contains(statement.Trim()))
+                    {
+                        _statements.Enqueue(statement);
+                    }
+                },
+            };
+            ActivitySource.AddActivityListener(_listener);
+        }
+
+        public int Count => _statements.Count;
+
+        public void Reset() => _statements.Clear();
+
+        public string Describe() => string.Join(" | ", _statements.Select(statement => statement.Length > 80 ? statement[..80] : statement));
+
+        public void Dispose() => _listener.Dispose();
+    }
+}
