@@ -25,7 +25,16 @@ public interface ITorrentGrain : IGrainWithStringKey
     [AlwaysInterleave]
     ValueTask Refresh();
 
-    /// <summary>Writes changed peers and their statistics to the site now instead of at the next timer tick.</summary>
+    /// <summary>
+    /// The swarm's housekeeping that is due (writing what changed, pruning silent peers, re-reading the torrent),
+    /// called by its silo's sweeper instead of timers in every swarm. Interleaved: it never holds announces back
+    /// while it waits on the database.
+    /// </summary>
+    [Alias("Sweep")]
+    [AlwaysInterleave]
+    ValueTask Sweep();
+
+    /// <summary>Writes changed peers and their statistics to the site now instead of when the next sweep finds them due.</summary>
     [Alias("FlushUsage")]
     ValueTask FlushUsage();
 }

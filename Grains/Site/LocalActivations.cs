@@ -12,7 +12,9 @@ internal sealed class LocalActivations
 {
     private readonly ConcurrentDictionary<string, int> _active = new(StringComparer.Ordinal);
 
-    public static string Torrent(string infoHashKey) => "torrent:" + infoHashKey;
+    private const string TorrentPrefix = "torrent:";
+
+    public static string Torrent(string infoHashKey) => TorrentPrefix + infoHashKey;
 
     public void Add(string name) => _active.AddOrUpdate(name, 1, static (_, count) => count + 1);
 
@@ -26,4 +28,16 @@ internal sealed class LocalActivations
     }
 
     public bool Contains(string name) => _active.ContainsKey(name);
+
+    /// <summary>The grain keys (info hashes in hex) of the torrent grains active here.</summary>
+    public IEnumerable<string> Torrents()
+    {
+        foreach (var (name, _) in _active)
+        {
+            if (name.StartsWith(TorrentPrefix, StringComparison.Ordinal))
+            {
+                yield return name[TorrentPrefix.Length..];
+            }
+        }
+    }
 }

@@ -11,8 +11,9 @@ namespace Chihaya.Orleans.Grains.Site;
 /// Every silo LISTENs to the site database's change notices (<c>deploy/sql/003_change_notifications.sql</c>)
 /// and has what caches the change reload it, so a change made by the site alone takes effect within moments: a user
 /// in this silo's <see cref="UserDirectory"/>, a torrent grain active on this silo (see <see cref="LocalActivations"/>). After a lost connection
-/// it reconnects and reloads the client list; grains also re-read themselves every
-/// <see cref="SiteOptions.RefreshInterval"/>, which covers notices missed while disconnected.
+/// it reconnects and re-reads everything this silo holds (the client list, its users and its swarms' torrents): notices
+/// are lost only while no one listens. Cached users and torrents also re-read themselves every
+/// <see cref="SiteOptions.RefreshInterval"/>, a last safety net.
 /// </summary>
 internal sealed partial class SiteChangeListener(
     NpgsqlDataSource dataSource,
@@ -46,6 +47,7 @@ internal sealed partial class SiteChangeListener(
                 // Anything may have changed while no one was listening.
                 await clients.ReloadAsync(stoppingToken);
                 Log.Listening(logger);
+                _ = RefreshEverythingHeldAsync();
                 delay = TimeSpan.FromSeconds(1);
                 while (true)
                 {
@@ -69,6 +71,23 @@ internal sealed partial class SiteChangeListener(
                 await Task.Delay(delay, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
             }
+        }
+    }
+
+    /// <summary>Re-reads every user and torrent this silo holds, a few at a time; in the background, so notices keep flowing.</summary>
+    private async Task RefreshEverythingHeldAsync()
+    {
+        try
+        {
+            await users.ReloadAllAsync();
+            await Parallel.ForEachAsync(
+                activations.Torrents(),
+                new ParallelOptions { MaxDegreeOfParallelism = 8 },
+                async (infoHash, _) => await grains.GetGrain<ITorrentGrain>(infoHash).Refresh());
+        }
+        catch (Exception exception)
+        {
+            Log.RefreshFailed(logger, exception);
         }
     }
 

@@ -25,10 +25,11 @@ public sealed class SiteOptions
     public TimeSpan UnknownKeyLifetime { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
-    /// How often a cached user or torrent re-reads itself from the site even when no change notice came:
-    /// the safety net behind the database's notifications.
+    /// How often a cached user or torrent is re-read from the site even when no change notice came: the last safety
+    /// net behind the database's notifications (which a silo only misses while its listening connection is down, and
+    /// after which it re-reads everything it holds). Long, because every swarm and user held pays for it.
     /// </summary>
-    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>The seed file's full path; a relative path is taken from the program's folder.</summary>
     public string? ResolveSeedFile() =>

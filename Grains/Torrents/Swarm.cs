@@ -86,6 +86,32 @@ internal sealed class Swarm(Random random)
     /// <summary>Removes every peer whose last announce is older than <paramref name="cutoff"/>; returns how many.</summary>
     public int RemoveSilentPeers(long cutoff) => RemoveSilent(_seeders, true, cutoff) + RemoveSilent(_leechers, false, cutoff);
 
+    /// <summary>
+    /// The last announce of the most silent peer and the oldest remembered departure (seconds since the Unix epoch;
+    /// <see cref="long.MaxValue"/> when there is none): when the next prune has work. One pass over the swarm.
+    /// </summary>
+    public (long OldestLastSeen, long OldestDeparture) Oldest()
+    {
+        var lastSeen = long.MaxValue;
+        for (var slot = 0; slot < _seeders.Count; slot++)
+        {
+            lastSeen = Math.Min(lastSeen, _seeders[slot].LastSeen);
+        }
+
+        for (var slot = 0; slot < _leechers.Count; slot++)
+        {
+            lastSeen = Math.Min(lastSeen, _leechers[slot].LastSeen);
+        }
+
+        var departure = long.MaxValue;
+        foreach (var (_, departed) in _departed)
+        {
+            departure = Math.Min(departure, departed.DepartedAt);
+        }
+
+        return (lastSeen, departure);
+    }
+
     /// <summary>True when a peer was added, changed or removed since the last <see cref="CutChanges"/>.</summary>
     public bool HasChanges => _changed.Count > 0;
 

@@ -12,9 +12,11 @@ namespace Chihaya.Orleans.Grains.Torrents;
 
 /// <summary>
 /// One torrent's swarm. The announce checks its user in this silo's <see cref="UserDirectory"/>, then runs in a single
-/// turn with no await, so peers, selection and accounting never interleave and the grain needs no reentrancy. A timer flushes the peers that changed
-/// together with the statistics credited from them, fenced by this activation's claim on the swarm
-/// (<see cref="SwarmFlush"/>): a stale or duplicate activation writes nothing.
+/// turn with no await, so peers, selection and accounting never interleave and the grain needs no reentrancy. Its
+/// housekeeping has no timers: it publishes when the next job is due (<see cref="SwarmSchedule"/>) and the silo's
+/// <see cref="SwarmSweeper"/> calls <see cref="Sweep"/> then. A flush writes the peers that changed together with
+/// the statistics credited from them, fenced by this activation's claim on the swarm (<see cref="SwarmFlush"/>):
+/// a stale or duplicate activation writes nothing.
 /// </summary>
 internal sealed partial class TorrentGrain(
     ISiteStore store,
@@ -24,6 +26,7 @@ internal sealed partial class TorrentGrain(
     IOptions<SiteOptions> siteOptions,
     ClientAllowList clients,
     UserDirectory users,
+    SwarmSweeper sweeper,
     LocalActivations activations,
     TimeProvider time,
     ILogger<TorrentGrain> logger) : Grain, ITorrentGrain
@@ -65,6 +68,14 @@ internal sealed partial class TorrentGrain(
     // goes, and the next one claims the swarm of the new id.
     private bool _retiring;
 
+    // When each housekeeping job is next due, in Unix milliseconds (long.MaxValue: not due); their earliest is
+    // published in _schedule for the sweeper.
+    private SwarmSchedule _schedule = null!;
+    private long _flushDueAt = long.MaxValue;
+    private long _pruneDueAt = long.MaxValue;
+    private long _refreshDueAt = long.MaxValue;
+    private long _forgetDueAt = long.MaxValue;
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var key = this.GetPrimaryKeyString();
@@ -77,28 +88,69 @@ internal sealed partial class TorrentGrain(
         activations.Add(LocalActivations.Torrent(key));
         await ReloadProfileAsync(cancellationToken);
 
-        // Interleaved: announces keep flowing while a flush waits on the database.
-        var flushInterval = statsOptions.Value.FlushInterval;
-        this.RegisterGrainTimer(
-            static (self, _) => self.FlushCore(),
-            this,
-            new GrainTimerCreationOptions { DueTime = flushInterval, Period = flushInterval, Interleave = true });
-        var prune = trackerOptions.Value.PruneInterval;
-        this.RegisterGrainTimer(static (self, _) => self.PruneSilentPeers(), this, prune, prune);
-        var unknownLifetime = siteOptions.Value.UnknownKeyLifetime;
-        this.RegisterGrainTimer(static (self, _) => self.ForgetIfUnregistered(), this, unknownLifetime, unknownLifetime);
-        var refresh = siteOptions.Value.RefreshInterval;
-        // Interleaved: a slow or unreachable database must not hold announces back. It may then overlap a
-        // notice's reload; _reloads keeps the answer of whichever read started last.
-        this.RegisterGrainTimer(
-            static (self, _) => self.ReloadProfileAsync(),
-            this,
-            new GrainTimerCreationOptions { DueTime = refresh, Period = refresh, Interleave = true });
+        var now = NowMilliseconds();
+        _refreshDueAt = now + (long)siteOptions.Value.RefreshInterval.TotalMilliseconds;
+        ScheduleForgetIfUnregistered(now);
+        // A swarm restored from the site writes its size once, so the torrent's counts are current.
+        ScheduleFlushIfUnwritten();
+        _schedule = new SwarmSchedule(this.AsReference<ITorrentGrain>());
+        PublishSchedule();
+        sweeper.Add(_schedule);
+    }
+
+    /// <summary>
+    /// Does whatever housekeeping is due: forget an unknown info hash, prune silent peers, write what changed, re-read
+    /// the torrent. Interleaved (see <see cref="ITorrentGrain.Sweep"/>): a slow database holds no announce back, and a
+    /// re-read overlapping a notice's keeps the answer of whichever read started last (_reloads).
+    /// </summary>
+    public async ValueTask Sweep()
+    {
+        var now = NowMilliseconds();
+        if (now >= _forgetDueAt)
+        {
+            ForgetIfUnregistered(now);
+        }
+
+        if (now >= _pruneDueAt)
+        {
+            PruneSilentPeers();
+        }
+
+        var flush = Task.CompletedTask;
+        if (now >= _flushDueAt)
+        {
+            _flushDueAt = long.MaxValue;
+            flush = FlushCore();
+        }
+
+        var refresh = Task.CompletedTask;
+        if (now >= _refreshDueAt)
+        {
+            _refreshDueAt = now + (long)siteOptions.Value.RefreshInterval.TotalMilliseconds;
+            refresh = ReloadProfileAsync();
+        }
+
+        PublishSchedule();
+        try
+        {
+            await Task.WhenAll(flush, refresh);
+        }
+        finally
+        {
+            // Whatever the flush did not write, or what came in meanwhile, is due again one interval on.
+            ScheduleFlushIfUnwritten();
+            PublishSchedule();
+        }
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         activations.Remove(LocalActivations.Torrent(_infoHash.ToGrainKey()));
+        if (_schedule is not null)
+        {
+            sweeper.Remove(_schedule);
+        }
+
         await FlushUntilWrittenAsync(cancellationToken);
         if (!_fenced && HasUnwritten)
         {
@@ -171,6 +223,7 @@ internal sealed partial class TorrentGrain(
         var userMultipliers = user.MultipliersAt(UnixMicroseconds.ToDateTimeOffset(command.ReceivedAt));
         var outcome = _swarm.Announce(announce, now.ToUnixTimeSeconds(), _profile.For(user.UserId, userMultipliers, now), _selection);
         _ledger.Record(user.UserId, _torrentId, outcome, now);
+        ScheduleAfterAnnounce(now.ToUnixTimeMilliseconds());
 
         return new AnnounceResult(
             AnnounceStatus.Accepted,
@@ -326,7 +379,7 @@ internal sealed partial class TorrentGrain(
     private bool HasSomethingToWrite() =>
         !_ledger.IsEmpty || _swarm.HasChanges || _swarm.Seeders != _lastWrittenSeeders || _swarm.Leechers != _lastWrittenLeechers;
 
-    private Task ForgetIfUnregistered()
+    private void ForgetIfUnregistered(long now)
     {
         // Junk info hashes must not hold memory for the long lifetime swarms get.
         if (_profile is null && _swarm.Count == 0 && _ledger.IsEmpty && _outstanding is null)
@@ -334,22 +387,60 @@ internal sealed partial class TorrentGrain(
             this.DeactivateOnIdle();
         }
 
-        return Task.CompletedTask;
+        ScheduleForgetIfUnregistered(now);
     }
 
-    private Task PruneSilentPeers()
+    private void ScheduleForgetIfUnregistered(long now) =>
+        _forgetDueAt = _profile is null ? now + (long)siteOptions.Value.UnknownKeyLifetime.TotalMilliseconds : long.MaxValue;
+
+    private void PruneSilentPeers()
     {
         var now = time.GetUtcNow();
         _swarm.ForgetDepartures(now.Subtract(MaxAnnounceAge).ToUnixTimeSeconds());
-        var cutoff = now.Subtract(trackerOptions.Value.PeerTimeout).ToUnixTimeSeconds();
-        var removed = _swarm.RemoveSilentPeers(cutoff);
+        var peerTimeout = trackerOptions.Value.PeerTimeout;
+        var removed = _swarm.RemoveSilentPeers(now.Subtract(peerTimeout).ToUnixTimeSeconds());
         if (removed > 0)
         {
             Log.PrunedPeers(logger, _infoHash.ToGrainKey(), removed);
+            ScheduleFlushIfUnwritten();
         }
 
-        return Task.CompletedTask;
+        // Due again when the most silent peer times out or the oldest departure may be forgotten, whichever is first,
+        // but never sooner than a prune interval from now.
+        var (oldestLastSeen, oldestDeparture) = _swarm.Oldest();
+        var due = Math.Min(
+            oldestLastSeen == long.MaxValue ? long.MaxValue : (oldestLastSeen * 1000) + (long)peerTimeout.TotalMilliseconds,
+            oldestDeparture == long.MaxValue ? long.MaxValue : (oldestDeparture * 1000) + (long)MaxAnnounceAge.TotalMilliseconds);
+        _pruneDueAt = Math.Max(due, now.ToUnixTimeMilliseconds() + (long)trackerOptions.Value.PruneInterval.TotalMilliseconds);
     }
+
+    private void ScheduleAfterAnnounce(long now)
+    {
+        // The peer that announced times out, or its departure may be forgotten, no sooner than the shorter of the two.
+        var tracker = trackerOptions.Value;
+        var expiry = tracker.PeerTimeout < MaxAnnounceAge ? tracker.PeerTimeout : MaxAnnounceAge;
+        _pruneDueAt = Math.Min(_pruneDueAt, now + (long)expiry.TotalMilliseconds);
+        if (_flushDueAt == long.MaxValue)
+        {
+            _flushDueAt = now + (long)statsOptions.Value.FlushInterval.TotalMilliseconds;
+        }
+
+        PublishSchedule();
+    }
+
+    private void ScheduleFlushIfUnwritten()
+    {
+        // Only a claimed swarm writes: a junk info hash has nothing to.
+        if (_flushDueAt == long.MaxValue && _epoch != 0 && !_fenced && HasUnwritten)
+        {
+            _flushDueAt = NowMilliseconds() + (long)statsOptions.Value.FlushInterval.TotalMilliseconds;
+        }
+    }
+
+    private void PublishSchedule() =>
+        _schedule.DueAt = Math.Min(Math.Min(_flushDueAt, _pruneDueAt), Math.Min(_refreshDueAt, _forgetDueAt));
+
+    private long NowMilliseconds() => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     private static partial class Log
     {

@@ -68,12 +68,15 @@ internal sealed partial class UserDirectory(ISiteStore store, IOptions<SiteOptio
         }
     }
 
+    /// <summary>Re-reads every user held, a few at a time (notices may have been missed).</summary>
+    public Task ReloadAllAsync() => ReadAllAsync([.. _users], CancellationToken.None);
+
     /// <summary>Forgets what has expired and re-reads what is due; one pass over the users held.</summary>
     public async Task SweepAsync(CancellationToken cancellationToken = default)
     {
         var options = siteOptions.Value;
         var now = time.GetTimestamp();
-        var due = new List<(UserKey Key, CachedUser User)>();
+        var due = new List<KeyValuePair<UserKey, CachedUser>>();
         foreach (var (key, user) in _users)
         {
             var unused = time.GetElapsedTime(user.UsedAt, now);
@@ -87,15 +90,18 @@ internal sealed partial class UserDirectory(ISiteStore store, IOptions<SiteOptio
             }
             else if (user.IsLoaded && held >= options.RefreshInterval)
             {
-                due.Add((key, user));
+                due.Add(new(key, user));
             }
         }
 
-        await Parallel.ForEachAsync(
-            due,
-            new ParallelOptions { MaxDegreeOfParallelism = ConcurrentReads, CancellationToken = cancellationToken },
-            async (entry, _) => await ReadAsync(entry.Key, entry.User));
+        await ReadAllAsync(due, cancellationToken);
     }
+
+    private Task ReadAllAsync(IEnumerable<KeyValuePair<UserKey, CachedUser>> users, CancellationToken cancellationToken) =>
+        Parallel.ForEachAsync(
+            users,
+            new ParallelOptions { MaxDegreeOfParallelism = ConcurrentReads, CancellationToken = cancellationToken },
+            async (entry, _) => await ReadAsync(entry.Key, entry.Value));
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -1,0 +1,104 @@
+using System.Collections.Concurrent;
+using Chihaya.Orleans.Grains.Accounting;
+using Chihaya.Orleans.Grains.Interfaces.Options;
+using Chihaya.Orleans.Grains.Site;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Chihaya.Orleans.Grains.Torrents;
+
+/// <summary>
+/// One loop per silo in place of timers in every swarm: each tick it finds the swarms whose <see cref="SwarmSchedule"/>
+/// is due and calls their <c>Sweep</c>. Ticks come as often as the shortest housekeeping period
+/// (<see cref="StatsOptions.FlushInterval"/>, <see cref="TrackerOptions.PruneInterval"/>,
+/// <see cref="SiteOptions.UnknownKeyLifetime"/>, <see cref="SiteOptions.RefreshInterval"/>), so each job runs at
+/// most one tick late; a swarm with nothing due costs one comparison a tick.
+/// </summary>
+internal sealed partial class SwarmSweeper(
+    IOptions<StatsOptions> statsOptions,
+    IOptions<TrackerOptions> trackerOptions,
+    IOptions<SiteOptions> siteOptions,
+    TimeProvider time,
+    ILogger<SwarmSweeper> logger) : BackgroundService
+{
+    private readonly ConcurrentDictionary<SwarmSchedule, byte> _swarms = new(ReferenceEqualityComparer.Instance);
+    private long _sweeps;
+
+    /// <summary>The swarms active on this silo.</summary>
+    public int Count => _swarms.Count;
+
+    /// <summary>How many ticks have finished: every swarm due at a tick has been swept once this count passes it.</summary>
+    public long CompletedSweeps => Interlocked.Read(ref _sweeps);
+
+    public void Add(SwarmSchedule swarm) => _swarms.TryAdd(swarm, 0);
+
+    public void Remove(SwarmSchedule swarm) => _swarms.TryRemove(swarm, out _);
+
+    /// <summary>Sweeps every swarm that is due now, and waits for them.</summary>
+    public async Task SweepDueAsync()
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        List<Task>? sweeps = null;
+        foreach (var (swarm, _) in _swarms)
+        {
+            if (swarm.DueAt <= now)
+            {
+                (sweeps ??= []).Add(SweepAsync(swarm));
+            }
+        }
+
+        if (sweeps is not null)
+        {
+            await Task.WhenAll(sweeps);
+        }
+
+        Interlocked.Increment(ref _sweeps);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Period(), time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                await SweepDueAsync();
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private TimeSpan Period()
+    {
+        TimeSpan[] periods =
+        [
+            statsOptions.Value.FlushInterval,
+            trackerOptions.Value.PruneInterval,
+            siteOptions.Value.UnknownKeyLifetime,
+            siteOptions.Value.RefreshInterval,
+        ];
+        return periods.Min();
+    }
+
+    private async Task SweepAsync(SwarmSchedule swarm)
+    {
+        try
+        {
+            await swarm.Grain.Sweep();
+        }
+        catch (Exception exception)
+        {
+            // The swarm is still due, so the next tick sweeps it again (a silo shutting down, a grain deactivating).
+            Log.SweepFailed(logger, exception);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Debug, "A swarm's housekeeping failed; the next sweep tries again")]
+        public static partial void SweepFailed(ILogger logger, Exception exception);
+    }
+}

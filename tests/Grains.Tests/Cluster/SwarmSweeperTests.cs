@@ -1,0 +1,124 @@
+using System.Net;
+using Chihaya.Orleans.Grains.Accounting;
+using Chihaya.Orleans.Grains.Hosting;
+using Chihaya.Orleans.Grains.Interfaces;
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Interfaces.Options;
+using Chihaya.Orleans.Grains.Torrents;
+using Chihaya.Orleans.TestSupport;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.TestingHost;
+
+namespace Chihaya.Orleans.Grains.Tests.Cluster;
+
+/// <summary>
+/// Swarms have no timers: the silo's sweeper calls a swarm only when it has housekeeping due. An idle swarm holding
+/// a peer is called to write its change once and to prune when its peer can time out, not every period; and it
+/// still prunes on time.
+/// </summary>
+public sealed class SwarmSweeperTests : IAsyncLifetime
+{
+    private static readonly FakeTimeProvider Clock = new(DateTimeOffset.UtcNow);
+    private static readonly SweepCounter Sweeps = new();
+    private TestCluster _cluster = null!;
+
+    private SwarmSweeper Sweeper => ((InProcessSiloHandle)_cluster.Primary!).SiloHost.Services.GetRequiredService<SwarmSweeper>();
+
+    public async Task InitializeAsync()
+    {
+        _cluster = new TestClusterBuilder(1).AddSiloBuilderConfigurator<Configurator>().Build();
+        await _cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cluster.StopAllSilosAsync();
+        await _cluster.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task IdleSwarms_AreSweptOnlyWhenSomethingIsDue_AndStillPruneOnTime()
+    {
+        const int Swarms = 20;
+        var admin = _cluster.GrainFactory.GetGrain<ISiteAdminGrain>(0);
+        var passkey = new Passkey(Guid.NewGuid().ToString("N"));
+        await admin.PutUser(passkey, new UserProfile(1, Multipliers.Neutral, true));
+        var torrents = new List<ITorrentGrain>();
+        for (var i = 0; i < Swarms; i++)
+        {
+            var hash = InfoHash.Read(UrlBytes.Random20());
+            await admin.PutTorrent(hash, new TorrentProfile(100 + i, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+            var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
+            var reply = await torrent.Announce(new AnnounceCommand(
+                PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), 0, 0, 0, AnnounceEvent.Started, 10, false,
+                passkey.ToUserKey(), UnixMicroseconds.From(Clock.GetUtcNow())));
+            Assert.Equal(AnnounceStatus.Accepted, reply.Status);
+            torrents.Add(torrent);
+        }
+
+        Sweeps.Reset();
+        var tracker = new TrackerOptions();
+        // An hour in prune intervals: 60 ticks, each of which used to fire a prune timer in every swarm and a flush
+        // timer 12 times.
+        for (var minute = 0; minute < 60; minute++)
+        {
+            await TickAsync(tracker.PruneInterval);
+        }
+
+        var sweepsInTheIdleHour = Sweeps.Count;
+        var seedersBeforeTimeout = (await torrents[0].Scrape()).Complete;
+        for (var elapsed = TimeSpan.FromHours(1); elapsed <= tracker.PeerTimeout + tracker.PruneInterval; elapsed += tracker.PruneInterval)
+        {
+            await TickAsync(tracker.PruneInterval);
+        }
+
+        var seedersAfterTimeout = await Task.WhenAll(torrents.Select(async torrent => (await torrent.Scrape()).Complete));
+
+        // Each swarm: one sweep to write its new peer, one to look for silent peers five minutes on (when a departure
+        // could be forgotten), which finds that nothing times out before the peer does, and the hourly re-read.
+        Assert.True(sweepsInTheIdleHour <= 3 * Swarms, $"{sweepsInTheIdleHour} sweeps of {Swarms} idle swarms in an hour");
+        Assert.Equal(1, seedersBeforeTimeout);
+        Assert.All(seedersAfterTimeout, seeders => Assert.Equal(0, seeders));
+    }
+
+    /// <summary>Moves the clock on and waits until the sweeper has finished a tick after that.</summary>
+    private async Task TickAsync(TimeSpan step)
+    {
+        var before = Sweeper.CompletedSweeps;
+        Clock.Advance(step);
+        await Eventually.TrueAsync(() => Task.FromResult(Sweeper.CompletedSweeps > before), "the sweeper finished a tick");
+    }
+
+    private sealed class SweepCounter : IIncomingGrainCallFilter
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void Reset() => Interlocked.Exchange(ref _count, 0);
+
+        public Task Invoke(IIncomingGrainCallContext context)
+        {
+            if (context.InterfaceMethod.Name == nameof(ITorrentGrain.Sweep))
+            {
+                Interlocked.Increment(ref _count);
+            }
+
+            return context.Invoke();
+        }
+    }
+
+    private sealed class Configurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            siloBuilder.Services.AddSingleton<TimeProvider>(Clock);
+            siloBuilder.Services.AddSingleton<IIncomingGrainCallFilter>(Sweeps);
+            siloBuilder.AddTrackerGrains(new ConfigurationBuilder().Build());
+            siloBuilder.Services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromSeconds(5));
+        }
+    }
+}
