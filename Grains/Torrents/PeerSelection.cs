@@ -4,10 +4,13 @@ namespace Chihaya.Orleans.Grains.Torrents;
 
 /// <summary>
 /// The peers picked for one reply, packed as they go onto the wire (BEP 23 / BEP 7 compact entries),
-/// so the reply is copied as blocks. One instance is reused by its grain for every announce.
+/// so the reply is copied as blocks. One instance per thread (<see cref="ForThisThread"/>) is reused by every swarm.
 /// </summary>
 internal sealed class PeerSelection
 {
+    [ThreadStatic]
+    private static PeerSelection? _forThisThread;
+
     public const int IPv4EntrySize = 6;
     public const int IPv6EntrySize = 18;
 
@@ -17,6 +20,12 @@ internal sealed class PeerSelection
     private byte[] _ids6 = [];
     private int _wanted;
     private bool _withIds;
+
+    /// <summary>
+    /// This thread's selection. An announce fills it and copies the reply out of it in one synchronous turn, so no two
+    /// swarms ever see each other's peers in it, and a swarm in memory holds no reply buffers of its own.
+    /// </summary>
+    public static PeerSelection ForThisThread => _forThisThread ??= new();
 
     public int Count4 { get; private set; }
 

@@ -18,23 +18,26 @@ internal sealed class Swarm(Random random)
     // Users whose snatch this swarm has counted since it came into memory: a snatch counts once per user and
     // torrent, however many peer ids the user completes with. The lasting record is the site's (the history row's
     // completed_at), which also refuses a snatch that a restarted swarm, having forgotten the user, counts again.
-    private readonly HashSet<long> _snatchers = [];
+    // These four are null while empty, as they are in most swarms most of the time: a swarm's memory is mostly its peers.
+    private HashSet<long>? _snatchers;
 
     // Peers added, changed, departed or forgotten since the last cut: what the next write to the site must store.
-    private readonly HashSet<PeerKey> _changed = [];
+    private HashSet<PeerKey>? _changed;
 
     // Peers that stopped, with when the gateway received their goodbye: a late try of an earlier announce must not
     // bring them back with old totals (a ghost, whose traffic since would be credited again if it rejoined).
-    private readonly Dictionary<PeerKey, DepartedPeer> _departed = [];
+    private Dictionary<PeerKey, DepartedPeer>? _departed;
 
     // Peers that joined again since the last cut while their departure was remembered: the stored departure must go.
-    private readonly HashSet<PeerKey> _rejoined = [];
+    private HashSet<PeerKey>? _rejoined;
 
     public int Seeders => _seeders.Count;
 
     public int Leechers => _leechers.Count;
 
     public int Count => _slots.Count;
+
+    private HashSet<PeerKey> Changed => _changed ??= [];
 
     /// <summary>
     /// Applies one announce: picks peers for the reply first (so the announcer never gets itself, and
@@ -49,7 +52,7 @@ internal sealed class Swarm(Random random)
     {
         var key = new PeerKey(announce.PeerId, announce.UserId);
         var known = _slots.TryGetValue(key, out var code);
-        if (known ? IsLate(announce, EntryAt(code)) : _departed.TryGetValue(key, out var departure) && announce.ReceivedAt < departure.ReceivedAt)
+        if (known ? IsLate(announce, EntryAt(code)) : _departed is not null && _departed.TryGetValue(key, out var departure) && announce.ReceivedAt < departure.ReceivedAt)
         {
             // A late try of an announce the client has long resent: applied, it would take the totals back (read as a
             // restart), remove a peer that is still there, or bring back one that left, and traffic since would be
@@ -73,13 +76,23 @@ internal sealed class Swarm(Random random)
     /// </summary>
     public void ForgetDepartures(long cutoff)
     {
+        if (_departed is null)
+        {
+            return;
+        }
+
         foreach (var (key, departure) in _departed)
         {
             if (departure.DepartedAt < cutoff)
             {
                 _departed.Remove(key);
-                _changed.Add(key);
+                Changed.Add(key);
             }
+        }
+
+        if (_departed.Count == 0)
+        {
+            _departed = null;
         }
     }
 
@@ -104,16 +117,19 @@ internal sealed class Swarm(Random random)
         }
 
         var departure = long.MaxValue;
-        foreach (var (_, departed) in _departed)
+        if (_departed is not null)
         {
-            departure = Math.Min(departure, departed.DepartedAt);
+            foreach (var (_, departed) in _departed)
+            {
+                departure = Math.Min(departure, departed.DepartedAt);
+            }
         }
 
         return (lastSeen, departure);
     }
 
     /// <summary>True when a peer was added, changed or removed since the last <see cref="CutChanges"/>.</summary>
-    public bool HasChanges => _changed.Count > 0;
+    public bool HasChanges => _changed is { Count: > 0 };
 
     /// <summary>
     /// The peers changed since the last cut, as they are now (to store), the ones that left since (to remember for a
@@ -122,20 +138,20 @@ internal sealed class Swarm(Random random)
     /// </summary>
     public PeerChanges CutChanges()
     {
-        var present = new List<StoredPeer>(_changed.Count);
+        var present = new List<StoredPeer>(_changed?.Count ?? 0);
         var departed = new List<DepartedPeer>();
         var forgotten = new List<PeerKey>();
-        foreach (var key in _changed)
+        foreach (var key in _changed ?? [])
         {
             if (_slots.TryGetValue(key, out var code))
             {
                 present.Add(new StoredPeer(EntryAt(code), code >= 0));
-                if (_rejoined.Contains(key))
+                if (_rejoined?.Contains(key) == true)
                 {
                     forgotten.Add(key);
                 }
             }
-            else if (_departed.TryGetValue(key, out var departure))
+            else if (_departed is not null && _departed.TryGetValue(key, out var departure))
             {
                 departed.Add(departure);
             }
@@ -145,8 +161,8 @@ internal sealed class Swarm(Random random)
             }
         }
 
-        _changed.Clear();
-        _rejoined.Clear();
+        _changed = null;
+        _rejoined = null;
         return new PeerChanges(present, departed, forgotten);
     }
 
@@ -158,16 +174,16 @@ internal sealed class Swarm(Random random)
             Insert(peer, seeder);
             if (peer.HasSnatched)
             {
-                _snatchers.Add(peer.UserId);
+                (_snatchers ??= []).Add(peer.UserId);
             }
         }
 
         foreach (var departure in departures)
         {
-            _departed[departure.Key] = departure;
+            (_departed ??= [])[departure.Key] = departure;
         }
 
-        _changed.Clear();
+        _changed = null;
     }
 
     /// <summary>True when the user's peer is in the swarm (for tests and diagnostics).</summary>
@@ -202,11 +218,11 @@ internal sealed class Swarm(Random random)
     {
         // A peer's first announce only sets its baseline: totals from before the tracker saw it are unknowable.
         var completed = announce.Event == AnnounceEvent.Completed && announce.IsSeeder;
-        var snatched = completed && _snatchers.Add(announce.UserId);
+        var snatched = completed && (_snatchers ??= []).Add(announce.UserId);
         var key = new PeerKey(announce.PeerId, announce.UserId);
-        if (_departed.Remove(key))
+        if (_departed?.Remove(key) == true)
         {
-            _rejoined.Add(key);
+            (_rejoined ??= []).Add(key);
         }
 
         Insert(new PeerEntry
@@ -226,13 +242,13 @@ internal sealed class Swarm(Random random)
     private AnnounceOutcome Update(int code, in PeerAnnounce announce, long now, Multipliers multipliers)
     {
         ref var entry = ref EntryAt(code);
-        _changed.Add(new PeerKey(announce.PeerId, announce.UserId));
+        Changed.Add(new PeerKey(announce.PeerId, announce.UserId));
         var wasSeeder = code >= 0;
         var traffic = TrafficCredit.Between(entry.Uploaded, entry.Downloaded, announce.Uploaded, announce.Downloaded, multipliers);
         // Seeding time counts only intervals the peer was a seeder at both ends of.
         var seeding = wasSeeder && announce.IsSeeder ? Math.Max(0, now - entry.LastSeen) : 0;
         var finished = announce.IsSeeder && (!wasSeeder || announce.Event == AnnounceEvent.Completed);
-        var snatched = finished && !entry.HasSnatched && _snatchers.Add(announce.UserId);
+        var snatched = finished && !entry.HasSnatched && (_snatchers ??= []).Add(announce.UserId);
         entry.Uploaded = announce.Uploaded;
         entry.Downloaded = announce.Downloaded;
         entry.Endpoint = announce.Endpoint;
@@ -254,10 +270,10 @@ internal sealed class Swarm(Random random)
     {
         ref var entry = ref EntryAt(code);
         var traffic = TrafficCredit.Between(entry.Uploaded, entry.Downloaded, announce.Uploaded, announce.Downloaded, multipliers);
-        var snatched = code < 0 && announce.IsSeeder && !entry.HasSnatched && _snatchers.Add(announce.UserId);
+        var snatched = code < 0 && announce.IsSeeder && !entry.HasSnatched && (_snatchers ??= []).Add(announce.UserId);
         var seeding = code >= 0 ? Math.Max(0, now - entry.LastSeen) : 0;
         var key = new PeerKey(announce.PeerId, announce.UserId);
-        _departed[key] = new DepartedPeer(key, announce.ReceivedAt, now);
+        (_departed ??= [])[key] = new DepartedPeer(key, announce.ReceivedAt, now);
         Remove(code);
         return new AnnounceOutcome(traffic, snatched, seeding);
     }
@@ -320,7 +336,7 @@ internal sealed class Swarm(Random random)
         var slot = seeder ? _seeders.Add(entry) : _leechers.Add(entry);
         var key = new PeerKey(entry.PeerId, entry.UserId);
         _slots[key] = seeder ? slot : ~slot;
-        _changed.Add(key);
+        Changed.Add(key);
     }
 
     private void Remove(int code)
@@ -330,7 +346,7 @@ internal sealed class Swarm(Random random)
         var list = seeder ? _seeders : _leechers;
         var key = new PeerKey(list[slot].PeerId, list[slot].UserId);
         _slots.Remove(key);
-        _changed.Add(key);
+        Changed.Add(key);
         if (list.RemoveAt(slot, out var moved))
         {
             _slots[new PeerKey(moved.PeerId, moved.UserId)] = seeder ? slot : ~slot;

@@ -42,7 +42,6 @@ internal sealed partial class TorrentGrain(
     private const int FlushUntilWrittenAttempts = 5;
 
     private readonly Swarm _swarm = new(Random.Shared);
-    private readonly PeerSelection _selection = new();
     private readonly ReloadOrder _reloads = new();
     private readonly SwarmLedger _ledger = new();
     private InfoHash _infoHash;
@@ -218,10 +217,12 @@ internal sealed partial class TorrentGrain(
             return AnnounceResult.Refused(AnnounceStatus.TooOld, null);
         }
 
-        _selection.Reset(command.NumWant, command.WantPeerIds);
+        // From here to the reply nothing awaits, so the thread's selection is this announce's alone.
+        var selection = PeerSelection.ForThisThread;
+        selection.Reset(command.NumWant, command.WantPeerIds);
         var announce = new PeerAnnounce(command.PeerId, command.Endpoint, command.Uploaded, command.Downloaded, command.Left, command.Event, user.UserId, command.ReceivedAt);
         var userMultipliers = user.MultipliersAt(UnixMicroseconds.ToDateTimeOffset(command.ReceivedAt));
-        var outcome = _swarm.Announce(announce, now.ToUnixTimeSeconds(), _profile.For(user.UserId, userMultipliers, now), _selection);
+        var outcome = _swarm.Announce(announce, now.ToUnixTimeSeconds(), _profile.For(user.UserId, userMultipliers, now), selection);
         _ledger.Record(user.UserId, _torrentId, outcome, now);
         ScheduleAfterAnnounce(now.ToUnixTimeMilliseconds());
 
@@ -231,10 +232,10 @@ internal sealed partial class TorrentGrain(
             _swarm.Seeders,
             _swarm.Leechers,
             Snatches,
-            _selection.Peers4ToArray(),
-            _selection.Peers6ToArray(),
-            _selection.Ids4ToArray(),
-            _selection.Ids6ToArray());
+            selection.Peers4ToArray(),
+            selection.Peers6ToArray(),
+            selection.Ids4ToArray(),
+            selection.Ids6ToArray());
     }
 
     public ValueTask<TorrentCounts> Scrape()
