@@ -1,13 +1,15 @@
 using System.Buffers.Binary;
 using System.Net;
+using System.Runtime.InteropServices;
 
 namespace Chihaya.Orleans.Grains.Interfaces.Model;
 
 /// <summary>
 /// A peer's address and port. IPv4 is held IPv4-mapped (::ffff:a.b.c.d) so both families share one
-/// 18-byte value type.
+/// 18-byte value type (packed, so a swarm's peer entries carry no padding for it).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("Chihaya.PeerEndpoint")]
+[StructLayout(LayoutKind.Sequential, Pack = 2)]
 public readonly record struct PeerEndpoint(
     [property: Id(0)] ulong AddressHigh,
     [property: Id(1)] ulong AddressLow,

@@ -36,6 +36,13 @@ public sealed class SwarmTests
     }
 
     [Fact]
+    public void PeerEntry_Takes76Bytes()
+    {
+        // A swarm's memory is mostly its entries (bench/memory.sh): 96 bytes before the layout was packed.
+        Assert.Equal(76, System.Runtime.CompilerServices.Unsafe.SizeOf<PeerEntry>());
+    }
+
+    [Fact]
     public void Announce_NeverReturnsTheAnnouncerItself()
     {
         for (var n = 0; n < 10; n++)
