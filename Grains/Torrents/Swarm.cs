@@ -7,13 +7,14 @@ namespace Chihaya.Orleans.Grains.Torrents;
 /// One torrent's peers: seeders and leechers in two dense lists, indexed by peer id. Plain C# with no
 /// Orleans types, so it is tested without a cluster and benchmarked without a network.
 /// </summary>
-internal sealed class Swarm(Random random)
+internal sealed class Swarm
 {
+    private readonly Random _random;
     private readonly PeerList _seeders = new();
     private readonly PeerList _leechers = new();
 
-    // Value: the slot in _seeders, or the bitwise complement of the slot in _leechers.
-    private readonly Dictionary<PeerKey, int> _slots = [];
+    // Each peer's code: the slot in _seeders, or the bitwise complement of the slot in _leechers.
+    private readonly PeerIndex _slots;
 
     // Users whose snatch this swarm has counted since it came into memory: a snatch counts once per user and
     // torrent, however many peer ids the user completes with. The lasting record is the site's (the history row's
@@ -30,6 +31,12 @@ internal sealed class Swarm(Random random)
 
     // Peers that joined again since the last cut while their departure was remembered: the stored departure must go.
     private HashSet<PeerKey>? _rejoined;
+
+    public Swarm(Random random)
+    {
+        _random = random;
+        _slots = new PeerIndex(_seeders, _leechers);
+    }
 
     public int Seeders => _seeders.Count;
 
@@ -187,22 +194,12 @@ internal sealed class Swarm(Random random)
     }
 
     /// <summary>True when the user's peer is in the swarm (for tests and diagnostics).</summary>
-    public bool Contains(PeerId peerId, long userId) => _slots.ContainsKey(new PeerKey(peerId, userId));
+    public bool Contains(PeerId peerId, long userId) => _slots.TryGetValue(new PeerKey(peerId, userId), out _);
 
     /// <summary>Checks that every index entry points at the peer it names and every peer is indexed once (for tests).</summary>
     public bool IsConsistent()
     {
-        foreach (var (key, code) in _slots)
-        {
-            var list = code >= 0 ? _seeders : _leechers;
-            var slot = code >= 0 ? code : ~code;
-            if (slot >= list.Count || list[slot].PeerId != key.PeerId || list[slot].UserId != key.UserId)
-            {
-                return false;
-            }
-        }
-
-        return _slots.Count == _seeders.Count + _leechers.Count;
+        return _slots.IsConsistent() && _slots.Count == _seeders.Count + _leechers.Count;
     }
 
     /// <summary>
@@ -298,7 +295,7 @@ internal sealed class Swarm(Random random)
         }
 
         // A random window over the dense list: a fair sample without shuffling or extra memory.
-        var start = random.Next(count);
+        var start = _random.Next(count);
         for (var i = 0; i < count && !selection.IsFull; i++)
         {
             var slot = start + i;
@@ -335,7 +332,7 @@ internal sealed class Swarm(Random random)
     {
         var slot = seeder ? _seeders.Add(entry) : _leechers.Add(entry);
         var key = new PeerKey(entry.PeerId, entry.UserId);
-        _slots[key] = seeder ? slot : ~slot;
+        _slots.Add(key, seeder ? slot : ~slot);
         Changed.Add(key);
     }
 
@@ -345,11 +342,12 @@ internal sealed class Swarm(Random random)
         var slot = seeder ? code : ~code;
         var list = seeder ? _seeders : _leechers;
         var key = new PeerKey(list[slot].PeerId, list[slot].UserId);
-        _slots.Remove(key);
+        _slots.Remove(key, code);
         Changed.Add(key);
+        var last = list.Count - 1;
         if (list.RemoveAt(slot, out var moved))
         {
-            _slots[new PeerKey(moved.PeerId, moved.UserId)] = seeder ? slot : ~slot;
+            _slots.Move(new PeerKey(moved.PeerId, moved.UserId), seeder ? last : ~last, code);
         }
     }
 }

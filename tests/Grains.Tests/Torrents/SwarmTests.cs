@@ -469,21 +469,23 @@ public sealed class SwarmTests
     {
         var random = new Random(3);
         var present = new HashSet<int>();
-        for (var step = 0; step < 5000; step++)
+        // 1,000 peers: 500 peer ids, each under two users, so the index must tell them apart by user too.
+        static PeerAnnounce PeerOf(int n, long left, AnnounceEvent ev = AnnounceEvent.None) => Peer(n % 500, left, ev: ev, user: 1 + (n / 500));
+        for (var step = 0; step < 20_000; step++)
         {
-            var n = random.Next(200);
+            var n = random.Next(1000);
             if (random.Next(4) == 0)
             {
-                Announce(Peer(n, left: 0, ev: AnnounceEvent.Stopped));
+                Announce(PeerOf(n, left: 0, ev: AnnounceEvent.Stopped));
                 present.Remove(n);
             }
             else
             {
-                Announce(Peer(n, left: random.Next(2)), now: Now + step);
+                Announce(PeerOf(n, left: random.Next(2)), now: Now + step);
                 present.Add(n);
             }
 
-            if (step % 500 == 499)
+            if (step % 5000 == 4999)
             {
                 // Pruning everyone seen before this step exercises removal in bulk and shrinking.
                 _swarm.RemoveSilentPeers(Now + step + 1);
@@ -494,7 +496,8 @@ public sealed class SwarmTests
             Assert.True(_swarm.IsConsistent(), $"index inconsistent at step {step}");
         }
 
-        Assert.All(present, n => Assert.True(_swarm.Contains(Id(n), 1)));
+        Assert.All(present, n => Assert.True(_swarm.Contains(Id(n % 500), 1 + (n / 500))));
+        Assert.All(Enumerable.Range(0, 1000).Except(present), n => Assert.False(_swarm.Contains(Id(n % 500), 1 + (n / 500))));
     }
 
     [Fact]
