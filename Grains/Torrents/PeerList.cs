@@ -17,7 +17,8 @@ internal sealed class PeerList
     {
         if (Count == _items.Length)
         {
-            Array.Resize(ref _items, Math.Max(4, _items.Length * 2));
+            // By half again rather than double: a swarm's memory is mostly this array, and it is filled 2/3 or more.
+            Array.Resize(ref _items, Math.Max(4, _items.Length + (_items.Length / 2)));
         }
 
         _items[Count] = entry;
