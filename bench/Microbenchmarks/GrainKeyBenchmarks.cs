@@ -1,0 +1,26 @@
+using BenchmarkDotNet.Attributes;
+using Chihaya.Orleans.Gateway.Announce;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+
+namespace Chihaya.Orleans.Microbenchmarks;
+
+/// <summary>
+/// The two grain keys <see cref="AnnounceHandler"/> derives from every announce between parsing it and calling the
+/// grains: the user grain's (SHA-256 of the passkey, as hex) and the torrent grain's (the info hash as hex).
+/// </summary>
+[MemoryDiagnoser]
+public class GrainKeyBenchmarks
+{
+    private readonly string _passkey = "0123456789abcdef0123456789abcdef";
+    private InfoHash _infoHash;
+
+    // The load generator's first info hash (bench/load/announce.lua dump=hashes).
+    [GlobalSetup]
+    public void Setup() => InfoHash.TryParseHex("a6553b5589feed376373c7ee50ccd1e0e916a6ac", out _infoHash);
+
+    [Benchmark]
+    public string UserKeyFromPasskey() => Passkey.UserKeyOf(_passkey);
+
+    [Benchmark]
+    public string TorrentKeyFromInfoHash() => _infoHash.ToGrainKey();
+}
