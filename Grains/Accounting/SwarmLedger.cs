@@ -51,7 +51,7 @@ internal sealed class SwarmLedger
             epoch,
             sequence,
             peers,
-            [.. _users.Select(user => new UserUsage(user.Key, user.Value))],
+            UsersToList(),
             new TorrentUsage(torrentId, _torrentTraffic, _snatches, seeders, leechers),
             [.. _history.Values]);
         _users.Clear();
@@ -59,5 +59,17 @@ internal sealed class SwarmLedger
         _torrentTraffic = default;
         _snatches = 0;
         return flush;
+    }
+
+    // Sized up front: a flush of a big swarm carries thousands of users.
+    private List<UserUsage> UsersToList()
+    {
+        var users = new List<UserUsage>(_users.Count);
+        foreach (var (userId, traffic) in _users)
+        {
+            users.Add(new UserUsage(userId, traffic));
+        }
+
+        return users;
     }
 }

@@ -5,8 +5,8 @@ using Chihaya.Orleans.Grains.Interfaces.Model;
 namespace Chihaya.Orleans.Microbenchmarks;
 
 /// <summary>
-/// The two grain keys <see cref="AnnounceHandler"/> derives from every announce between parsing it and calling the
-/// grains: the user grain's (SHA-256 of the passkey, as hex) and the torrent grain's (the info hash as hex).
+/// The two keys <see cref="AnnounceHandler"/> derives from every announce between parsing it and calling the
+/// torrent's grain: the user's (the passkey's SHA-256 digest, a 32-byte value) and the grain's (the info hash as hex).
 /// </summary>
 [MemoryDiagnoser]
 public class GrainKeyBenchmarks
@@ -19,7 +19,7 @@ public class GrainKeyBenchmarks
     public void Setup() => InfoHash.TryParseHex("a6553b5589feed376373c7ee50ccd1e0e916a6ac", out _infoHash);
 
     [Benchmark]
-    public string UserKeyFromPasskey() => Passkey.UserKeyOf(_passkey);
+    public UserKey UserKeyFromPasskey() => Passkey.UserKeyOf(_passkey);
 
     [Benchmark]
     public string TorrentKeyFromInfoHash() => _infoHash.ToGrainKey();
