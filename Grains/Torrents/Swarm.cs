@@ -44,6 +44,9 @@ internal sealed class Swarm
 
     public int Count => _slots.Count;
 
+    /// <summary>True while the swarm remembers peers that left (each is forgotten after a while).</summary>
+    public bool HasDepartures => _departed is not null;
+
     private HashSet<PeerKey> Changed => _changed ??= [];
 
     /// <summary>

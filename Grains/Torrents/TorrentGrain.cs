@@ -417,9 +417,9 @@ internal sealed partial class TorrentGrain(
 
     private void ScheduleAfterAnnounce(long now)
     {
-        // The peer that announced times out, or its departure may be forgotten, no sooner than the shorter of the two.
+        // The peer that announced times out no sooner than a peer timeout from now; a departure may be forgotten sooner.
         var tracker = trackerOptions.Value;
-        var expiry = tracker.PeerTimeout < MaxAnnounceAge ? tracker.PeerTimeout : MaxAnnounceAge;
+        var expiry = _swarm.HasDepartures && MaxAnnounceAge < tracker.PeerTimeout ? MaxAnnounceAge : tracker.PeerTimeout;
         _pruneDueAt = Math.Min(_pruneDueAt, now + (long)expiry.TotalMilliseconds);
         if (_flushDueAt == long.MaxValue)
         {
