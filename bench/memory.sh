@@ -7,13 +7,14 @@
 #   BENCH_PRODUCTION=1 bench/memory.sh               # the production shape too (2 silos + gateway)
 #   BENCH_MEM_TORRENTS=1000 BENCH_MEM_SWARMS=10000 BENCH_IDLE=5 bench/memory.sh   # quick trial
 #
-# Two phases, each on freshly started trackers (opentracker, ours embedded, [the production shape]):
+# Two phases for each tracker (opentracker, ours embedded, [the production shape]), each on a freshly started one:
 #   peers:    BENCH_MEM_TORRENTS torrents x BENCH_MEM_PEERS peers (1,000,000 peers by default)
 #   torrents: BENCH_MEM_SWARMS torrents x 1 peer, then BENCH_IDLE seconds without traffic (idle CPU)
-# For each tracker: whitelist or register the phase's torrents; a warm-up fill of 20,000 other peers on 200
-# other torrents (all users, the announce path's code and pools are then in use); BENCH_SETTLE seconds of
-# quiet; RSS before; the fill (fill=1 check=1: every peer started once, every reply checked); BENCH_SETTLE
-# seconds of quiet; RSS after. Growth per peer (per torrent) = (after - before) / peers (torrents).
+# Each phase: whitelist or register its torrents; a warm-up fill of 20,000 other peers on 200 other torrents
+# (all users, the announce path's code and pools are then in use); BENCH_SETTLE seconds of quiet; RSS
+# before; the fill (fill=1 check=1: every peer started once, every reply checked); BENCH_SETTLE seconds of
+# quiet; RSS after; the peers the tracker holds, counted by scrape. Growth per peer (per torrent) =
+# (after - before) / peers held.
 # Everything it starts is stopped on exit, also on failure or Ctrl-C.
 set -euo pipefail
 
@@ -104,38 +105,44 @@ measure_idle() {
   done
 }
 
-# phase PHASE T P HASHES: the phase on each tracker, each freshly started and stopped afterwards
+# phase TRACKER PHASE T P HASHES: one phase on a freshly started tracker, stopped afterwards
 phase() {
-  local phase=$1 t=$2 p=$3 hashes=$4
-  log "phase '$phase': $t torrents x $((THREADS * p)) peers"
-  start_opentracker "opentracker-$phase" "$hashes"
-  procs=("opentracker=$ot_pid")
-  measure_phase "opentracker-$phase" "$phase" "$ot_url" "$ot_url" "$t" "$p"
-  [[ $phase == torrents ]] && measure_idle opentracker
-  stop_process "$ot_pid"
-
-  start_embedded "ours-$phase"
-  register "$gw_url" "$work/passkeys.txt" "$hashes"
-  procs=("ours=$gw_pid")
-  measure_phase "ours-$phase" "$phase" "$gw_url" "$gw_url/$passkey" "$t" "$p" "${private[@]}"
-  [[ $phase == torrents ]] && measure_idle ours
-  stop_process "$gw_pid"
-
-  if [[ $PRODUCTION == 1 ]]; then
-    # a fresh database and Redis for each phase, so the "before" of one is not the "after" of the other
-    start_services "$work/services-$phase"
-    start_cluster "production-$phase"
-    register "$prod_url" "$work/passkeys.txt" "$hashes"
-    procs=("gateway=$prod_pid" "silo1=${silo_pids[0]}" "silo2=${silo_pids[1]}")
-    measure_phase "production-$phase" "$phase" "$prod_url" "$prod_url/$passkey" "$t" "$p" "${private[@]}"
-    [[ $phase == torrents ]] && measure_idle production
-    stop_cluster
-    stop_services "$work/services-$phase"
-  fi
+  local tracker=$1 phase=$2 t=$3 p=$4 hashes=$5
+  log "$tracker, phase '$phase': $t torrents x $((THREADS * p)) peers"
+  case $tracker in
+    opentracker)
+      start_opentracker "opentracker-$phase" "$hashes"
+      procs=("opentracker=$ot_pid")
+      measure_phase "opentracker-$phase" "$phase" "$ot_url" "$ot_url" "$t" "$p"
+      [[ $phase == torrents ]] && measure_idle opentracker
+      stop_process "$ot_pid";;
+    ours)
+      start_embedded "ours-$phase"
+      register "$gw_url" "$work/passkeys.txt" "$hashes"
+      procs=("ours=$gw_pid")
+      measure_phase "ours-$phase" "$phase" "$gw_url" "$gw_url/$passkey" "$t" "$p" "${private[@]}"
+      [[ $phase == torrents ]] && measure_idle ours
+      stop_process "$gw_pid";;
+    production)
+      # a fresh database and Redis for each phase, so the "before" of one is not the "after" of the other
+      start_services "$work/services-$phase"
+      start_cluster "production-$phase"
+      register "$prod_url" "$work/passkeys.txt" "$hashes"
+      procs=("gateway=$prod_pid" "silo1=${silo_pids[0]}" "silo2=${silo_pids[1]}")
+      measure_phase "production-$phase" "$phase" "$prod_url" "$prod_url/$passkey" "$t" "$p" "${private[@]}"
+      [[ $phase == torrents ]] && measure_idle production
+      stop_cluster
+      stop_services "$work/services-$phase";;
+  esac
 }
 
-phase peers "$MEM_TORRENTS" "$MEM_PEERS" "$work/peers-hashes.txt"
-phase torrents "$MEM_SWARMS" 1 "$work/torrents-hashes.txt"
+# the production shape last: it takes longest, and its figures are logged as they come
+trackers=(opentracker ours)
+[[ $PRODUCTION == 1 ]] && trackers+=(production)
+for tracker in "${trackers[@]}"; do
+  phase "$tracker" peers "$MEM_TORRENTS" "$MEM_PEERS" "$work/peers-hashes.txt"
+  phase "$tracker" torrents "$MEM_SWARMS" 1 "$work/torrents-hashes.txt"
+done
 
 # ------------------------------------------------------------------ table
 npeers=$((THREADS * MEM_TORRENTS * MEM_PEERS)) nswarms=$((THREADS * MEM_SWARMS))
