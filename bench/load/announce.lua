@@ -22,10 +22,12 @@ local char, byte, format = string.char, string.byte, string.format
 local concat = table.concat
 
 local TWO32 = 4294967296
+local PORTS = 64511   -- peer ports 1025 .. 65535
 
 ------------------------------------------------------------------------ options
 local DEFAULTS = {
     torrents = 10000,    -- torrent pool size
+    offset = 0,          -- the torrents are pool entries offset+1 .. offset+torrents
     peers = 25,          -- peers per torrent owned by each wrk thread
     private = 0,         -- 1: announce to /<passkey>/announce
     passkeys = 1000,     -- passkey pool size (private=1)
@@ -33,10 +35,11 @@ local DEFAULTS = {
     seeders = 0.7,       -- share of peers that are complete when they first start
     stop = 0.04,         -- chance that an active peer's next announce is event=stopped
     numwant = 50,
-    fill = 0,            -- 1: start every owned peer once, in order, before the random traffic
+    fill = 0,            -- 1: start every owned peer once, in order; stop the thread once as many replies came back
     warm = 0,            -- 1: begin with every owned peer already started (after a fill run)
     close = 0,           -- 1: send Connection: close (one TCP connection per announce)
     check = 0,           -- 1: read every reply, count non-200 statuses and bencoded failures
+    wrap = 0,            -- 1: allow threads x peers above 64,511: ports wrap, so later peers share earlier ones' ports
     seed = 1,            -- seed of the announce order (per thread: seed and thread number)
     poolseed = 7919,     -- seed of the pools; change it only together with what the tracker was seeded with
     ua = "qBittorrent/4.6.5",
@@ -138,13 +141,13 @@ if wrk == nil then
     local o = read_options(arg)
     local out = io.stdout
     if o.dump == "hashes" then
-        for t = 1, o.torrents do out:write(to_hex(info_hash(o, t)), "\n") end
+        for t = o.offset + 1, o.offset + o.torrents do out:write(to_hex(info_hash(o, t)), "\n") end
     elseif o.dump == "hashes-url" then
-        for t = 1, o.torrents do out:write(url_escape(info_hash(o, t)), "\n") end
+        for t = o.offset + 1, o.offset + o.torrents do out:write(url_escape(info_hash(o, t)), "\n") end
     elseif o.dump == "passkeys" then
         for u = 1, o.passkeys do out:write(passkey(o, u), "\n") end
     else
-        io.stderr:write("usage: luajit announce.lua dump=hashes|hashes-url|passkeys [torrents=N] [passkeys=N] [poolseed=N]\n")
+        io.stderr:write("usage: luajit announce.lua dump=hashes|hashes-url|passkeys [torrents=N] [offset=N] [passkeys=N] [poolseed=N]\n")
         os.exit(2)
     end
     return
@@ -166,7 +169,7 @@ typedef struct { double left, uploaded, downloaded; uint32_t base, user; uint8_t
 
 local o, T, P, npeers, peers
 local escaped_hash, sizes, announce_prefix
-local head_tail, fill_next, id_port_of, key_of, query_tail
+local head_tail, fill_next, id_port_of, key_of, query_tail, verify_call
 
 -- what a leecher still needs when it first starts: 5 to 100 % of the torrent, fixed per peer
 local function initial_left(k)
@@ -192,14 +195,14 @@ local function fixed_parts(k, h)
     local b1, b2, b3, b4 = four_alnum(trait(h, 5))
     local c1, c2, c3, c4 = four_alnum(trait(h, 6))
     local suffix = char(a1, a2, a3, a4, b1, b2, b3, b4, c1, c2, c3, c4)
-    local id_port = "&peer_id=" .. o.client .. suffix .. "&port=" .. (1025 + (thread_no - 1) * P + k % P)
+    local id_port = "&peer_id=" .. o.client .. suffix .. "&port=" .. (1025 + ((thread_no - 1) * P + k % P) % PORTS)
     local key = "&corrupt=0&key=" .. format("%08X", trait(h, 7))
     return id_port, key
 end
 
 -- counters read by done() through thread:get, hence global
 n_started, n_regular, n_completed, n_stopped = 0, 0, 0, 0
-fill_done, fill_on = 0, 0
+fill_done, fill_on, n_replies = 0, 0, 0
 
 function init(args)
     o = read_options(args)
@@ -207,13 +210,15 @@ function init(args)
     T, P = o.torrents, o.peers
     npeers = T * P
     -- trackers that tell peers apart by address see only the port here (all load comes from 127.0.0.1)
-    if 1024 + thread_no * P > 65535 then error("announce.lua: threads x peers must stay below 64,000 (ports)") end
+    if o.wrap ~= 1 and thread_no * P > PORTS then
+        error("announce.lua: threads x peers must stay within 64,511 (ports 1025-65535), or pass wrap=1")
+    end
 
     math.randomseed(hash(o.seed, thread_no))
     escaped_hash, sizes = {}, {}
     for t = 1, T do
-        escaped_hash[t] = url_escape(info_hash(o, t))
-        sizes[t] = torrent_size(o, t)
+        escaped_hash[t] = url_escape(info_hash(o, t + o.offset))
+        sizes[t] = torrent_size(o, t + o.offset)
     end
 
     -- the request line up to "info_hash=", per passkey
@@ -246,14 +251,33 @@ function init(args)
     end
     fill_on = o.fill
     fill_next = (o.fill == 1) and 0 or npeers
+    -- wrk (4.x) calls request() once on its first thread before the run, to check what it returns, and never
+    -- sends that request: it must not move a peer (a fill would otherwise skip its first peer)
+    verify_call = thread_no == 1
 
-    if o.check == 1 then
-        n_non200, n_failure, failure_sample = 0, 0, ""
+    -- Replies are read only when something needs them: wrk parses headers and bodies for a response().
+    local checking, filling = o.check == 1, o.fill == 1
+    if checking then n_non200, n_failure, failure_sample = 0, 0, "" end
+    if checking or filling then
         response = function(status, _, body)
-            if status ~= 200 then n_non200 = n_non200 + 1 end
-            if body and body:find("failure reason", 1, true) then
-                n_failure = n_failure + 1
-                if failure_sample == "" then failure_sample = body:sub(1, 160) end
+            if checking then
+                if status ~= 200 then n_non200 = n_non200 + 1 end
+                if body and body:find("failure reason", 1, true) then
+                    n_failure = n_failure + 1
+                    if failure_sample == "" then failure_sample = body:sub(1, 160) end
+                end
+            end
+            n_replies = n_replies + 1
+            -- The fill's starts are the first npeers requests. Once as many replies came back, the thread
+            -- stops. At most one request per connection is still in flight then, and wrk drops a request it
+            -- wrote into a socket the server had just closed (opentracker closes after every reply), so a
+            -- few starts of a million may never reach the tracker: count what it holds (scrape) where that
+            -- matters. wrk itself ends at -d or on SIGINT; FILLED tells a caller it may send that.
+            if filling and fill_done == 0 and n_replies >= npeers then
+                fill_done = 1
+                io.write(format("FILLED thread=%d peers=%d\n", thread_no, npeers))
+                io.stdout:flush()
+                wrk.thread:stop()
             end
         end
     end
@@ -294,12 +318,17 @@ end
 local parts = {}
 
 function request()
+    if verify_call then
+        verify_call = false
+        return wrk.format("GET", "/")
+    end
     local k, event
     if fill_next < npeers then
         -- fill: every owned peer starts once, in slot order, so the tracker ends up holding all of them
         k = fill_next
         fill_next = fill_next + 1
-        if fill_next == npeers then fill_done = 1 end
+        -- the few announces sent while the last starts are answered must not stop peers the fill started
+        if fill_next == npeers then o.stop = 0 end
         event = advance(k, true)
     else
         k = math.random(0, npeers - 1)
@@ -339,10 +368,10 @@ function done(summary, latency, _)
     end
     local e = summary.errors
     local seconds = summary.duration / 1e6
-    io.write(format("RESULT rps=%.0f requests=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d "
+    io.write(format("RESULT rps=%.0f requests=%d p50_us=%d p90_us=%d p99_us=%d p999_us=%d max_us=%d "
         .. "connect_errors=%d read_errors=%d write_errors=%d status_errors=%d timeouts=%d\n",
         summary.requests / seconds, summary.requests, latency:percentile(50), latency:percentile(90),
-        latency:percentile(99), latency.max, e.connect, e.read, e.write, e.status, e.timeout))
+        latency:percentile(99), latency:percentile(99.9), latency.max, e.connect, e.read, e.write, e.status, e.timeout))
     -- built, not answered: requests still in flight when wrk stopped are counted too
     io.write(format("EVENTS started=%d regular=%d completed=%d stopped=%d\n",
         sum.started, sum.regular, sum.completed, sum.stopped))
