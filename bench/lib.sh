@@ -220,7 +220,11 @@ start_opentracker() {
   probe="$ot_url/announce?info_hash=$(tail -n 1 "$2" | sed 's/../%&/g')&peer_id=-BENCH0-000000000000&port=1024&uploaded=0&downloaded=0&left=0&event=stopped&compact=1"
   for i in $(seq 1 300); do
     out=$(curl -sS --max-time 2 "$probe" || true)
-    [[ -n $out && $out != *"failure reason"* ]] && return 0
+    if [[ -n $out && $out != *"failure reason"* ]]; then
+      # Seen with 100,000 hashes: the last one accepted while a few others were still refused for a moment.
+      sleep 2
+      return 0
+    fi
     sleep 0.1
   done
   die "opentracker still refuses a whitelisted hash: $out"
@@ -282,6 +286,8 @@ start_services() {
   local dir=$1
   log "starting PostgreSQL and Redis in $dir"
   service_dirs+=("$dir")
+  # PostgreSQL runs as its own user, which must reach its folder inside the work folder (mktemp makes it 700).
+  chmod 711 "$work"
   "$repo/deploy/scripts/local-services.sh" start "$dir" > "$dir.out" 2>&1 \
     || { cat "$dir.out" >&2; die "local-services.sh failed"; }
   # shellcheck disable=SC1091

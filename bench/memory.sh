@@ -31,6 +31,7 @@ FILL_MAX=${BENCH_FILL_MAX:-600}          # upper bound, seconds, of one fill run
 SEED_PARALLEL=${BENCH_SEED_PARALLEL:-8}  # concurrent admin requests while registering
 KEEP=${BENCH_KEEP:-0}                    # 1: keep the work folder (logs, publish output)
 PRODUCTION=${BENCH_PRODUCTION:-0}        # 1: also the production shape (2 silos + 1 gateway on PostgreSQL and Redis)
+TRACKERS=${BENCH_MEM_TRACKERS-opentracker ours}  # which trackers, in order (the production shape is added by BENCH_PRODUCTION=1)
 WARM_TORRENTS=200 WARM_PEERS=100         # the warm-up fill: 20,000 peers on torrents outside both phases' pools
 
 # shellcheck source=bench/lib.sh
@@ -41,6 +42,13 @@ need_count "BENCH_MEM_TORRENTS=$MEM_TORRENTS" "BENCH_MEM_PEERS=$MEM_PEERS" "BENC
   "BENCH_CONNECTIONS=$CONNS" "BENCH_FILL_MAX=$FILL_MAX" "BENCH_SEED_PARALLEL=$SEED_PARALLEL"
 ((CONNS >= THREADS)) || die "bad setting BENCH_CONNECTIONS=$CONNS: at least BENCH_THREADS ($THREADS) are needed"
 ((THREADS * MEM_PEERS <= 64511)) || die "bad setting BENCH_MEM_PEERS=$MEM_PEERS: threads x peers must stay within 64,511 (ports)"
+read -r -a trackers <<< "$TRACKERS"
+[[ $PRODUCTION == 1 ]] && trackers+=(production)
+((${#trackers[@]} > 0)) || die "bad setting BENCH_MEM_TRACKERS=$TRACKERS: name at least one of opentracker, ours"
+for tracker in "${trackers[@]}"; do
+  [[ $tracker =~ ^(opentracker|ours|production)$ ]] \
+    || die "bad setting BENCH_MEM_TRACKERS=$TRACKERS: opentracker and ours are known (production: BENCH_PRODUCTION=1)"
+done
 bench_start memory
 
 # ------------------------------------------------------------------ build and pools
@@ -137,8 +145,6 @@ phase() {
 }
 
 # the production shape last: it takes longest, and its figures are logged as they come
-trackers=(opentracker ours)
-[[ $PRODUCTION == 1 ]] && trackers+=(production)
 for tracker in "${trackers[@]}"; do
   phase "$tracker" peers "$MEM_TORRENTS" "$MEM_PEERS" "$work/peers-hashes.txt"
   phase "$tracker" torrents "$MEM_SWARMS" 1 "$work/torrents-hashes.txt"
@@ -146,8 +152,10 @@ done
 
 # ------------------------------------------------------------------ table
 npeers=$((THREADS * MEM_TORRENTS * MEM_PEERS)) nswarms=$((THREADS * MEM_SWARMS))
-rows=(opentracker ours)
-[[ $PRODUCTION == 1 ]] && rows+=(silos gateway)
+rows=()
+for tracker in "${trackers[@]}"; do
+  if [[ $tracker == production ]]; then rows+=(silos gateway); else rows+=("$tracker"); fi
+done
 label_of() {
   case $1 in
     opentracker) echo "opentracker";;

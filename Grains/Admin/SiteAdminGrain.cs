@@ -8,12 +8,13 @@ using Orleans.Concurrency;
 namespace Chihaya.Orleans.Grains.Admin;
 
 /// <summary>
-/// Site changes from the admin API: written to the store, then pushed into what caches them at once. A user is
-/// re-read by this silo's directory; with the site on PostgreSQL every other silo's directory hears of it from the
-/// database's change notice (the in-memory site has one silo).
+/// Site changes from the admin API: written to the store, then pushed into what caches them on this silo at once: its
+/// user directory, and the torrent's swarm if it is active here. With the site on PostgreSQL every other silo hears of
+/// the change from the database's change notice (the in-memory site has one silo). A swarm active nowhere is not
+/// woken: it reads the site when it is next needed, so registering many torrents costs one write each.
 /// </summary>
 [StatelessWorker]
-internal sealed class SiteAdminGrain(ISiteStore store, UserDirectory users) : Grain, ISiteAdminGrain
+internal sealed class SiteAdminGrain(ISiteStore store, UserDirectory users, LocalActivations activations) : Grain, ISiteAdminGrain
 {
     public async ValueTask PutUser(Passkey passkey, UserProfile profile)
     {
@@ -41,13 +42,13 @@ internal sealed class SiteAdminGrain(ISiteStore store, UserDirectory users) : Gr
     public async ValueTask PutTorrent(InfoHash infoHash, TorrentProfile profile)
     {
         await store.PutTorrentAsync(infoHash, profile);
-        await TorrentGrain(infoHash).Refresh();
+        await RefreshIfActiveHereAsync(infoHash);
     }
 
     public async ValueTask<bool> RemoveTorrent(InfoHash infoHash)
     {
         var removed = await store.RemoveTorrentAsync(infoHash);
-        await TorrentGrain(infoHash).Refresh();
+        await RefreshIfActiveHereAsync(infoHash);
         return removed;
     }
 
@@ -61,6 +62,14 @@ internal sealed class SiteAdminGrain(ISiteStore store, UserDirectory users) : Gr
 
         var traffic = await store.GetTorrentTrafficAsync(profile.TorrentId);
         return new TorrentView(infoHash, profile, traffic, await TorrentGrain(infoHash).Scrape());
+    }
+
+    private async Task RefreshIfActiveHereAsync(InfoHash infoHash)
+    {
+        if (activations.Contains(LocalActivations.Torrent(infoHash.ToGrainKey())))
+        {
+            await TorrentGrain(infoHash).Refresh();
+        }
     }
 
     private ITorrentGrain TorrentGrain(InfoHash infoHash) => GrainFactory.GetGrain<ITorrentGrain>(infoHash.ToGrainKey());
