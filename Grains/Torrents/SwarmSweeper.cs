@@ -10,10 +10,12 @@ namespace Chihaya.Orleans.Grains.Torrents;
 
 /// <summary>
 /// One loop per silo in place of timers in every swarm: each tick it finds the swarms whose <see cref="SwarmSchedule"/>
-/// is due and calls their <c>Sweep</c>. Ticks come as often as the shortest housekeeping period
+/// is due and calls their <c>Sweep</c>. Ticks come twenty times per shortest housekeeping period
 /// (<see cref="StatsOptions.FlushInterval"/>, <see cref="TrackerOptions.PruneInterval"/>,
-/// <see cref="SiteOptions.UnknownKeyLifetime"/>, <see cref="SiteOptions.RefreshInterval"/>), so each job runs at
-/// most one tick late; a swarm with nothing due costs one comparison a tick.
+/// <see cref="SiteOptions.UnknownKeyLifetime"/>, <see cref="SiteOptions.RefreshInterval"/>): each job runs at most a
+/// twentieth of its period late, and the swarms' flushes, due a flush interval after each one's first change, are
+/// spread over the interval as their announces were, instead of all queuing ahead of announces at one tick. A swarm
+/// with nothing due costs one comparison a tick.
 /// </summary>
 internal sealed partial class SwarmSweeper(
     IOptions<StatsOptions> statsOptions,
@@ -23,6 +25,9 @@ internal sealed partial class SwarmSweeper(
     ILogger<SwarmSweeper> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<SwarmSchedule, byte> _swarms = new(ReferenceEqualityComparer.Instance);
+    private const int TicksPerPeriod = 100;
+    private const int SweepsAtOnce = 16;
+
     private long _sweeps;
 
     /// <summary>The swarms active on this silo.</summary>
@@ -35,22 +40,28 @@ internal sealed partial class SwarmSweeper(
 
     public void Remove(SwarmSchedule swarm) => _swarms.TryRemove(swarm, out _);
 
-    /// <summary>Sweeps every swarm that is due now, and waits for them.</summary>
+    /// <summary>
+    /// Sweeps every swarm that is due now, a few at a time: a swarm answers once its own turn is done (it does not wait
+    /// for the database), and announces never queue behind more than a few sweeps.
+    /// </summary>
     public async Task SweepDueAsync()
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        List<Task>? sweeps = null;
+        List<SwarmSchedule>? due = null;
         foreach (var (swarm, _) in _swarms)
         {
             if (swarm.DueAt <= now)
             {
-                (sweeps ??= []).Add(SweepAsync(swarm));
+                (due ??= []).Add(swarm);
             }
         }
 
-        if (sweeps is not null)
+        if (due is not null)
         {
-            await Task.WhenAll(sweeps);
+            await Parallel.ForEachAsync(
+                due,
+                new ParallelOptions { MaxDegreeOfParallelism = SweepsAtOnce },
+                async (swarm, _) => await SweepAsync(swarm));
         }
 
         Interlocked.Increment(ref _sweeps);
@@ -80,7 +91,7 @@ internal sealed partial class SwarmSweeper(
             siteOptions.Value.UnknownKeyLifetime,
             siteOptions.Value.RefreshInterval,
         ];
-        return periods.Min();
+        return periods.Min() / TicksPerPeriod;
     }
 
     private async Task SweepAsync(SwarmSchedule swarm)

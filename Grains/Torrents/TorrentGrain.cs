@@ -99,10 +99,12 @@ internal sealed partial class TorrentGrain(
 
     /// <summary>
     /// Does whatever housekeeping is due: forget an unknown info hash, prune silent peers, write what changed, re-read
-    /// the torrent. Interleaved (see <see cref="ITorrentGrain.Sweep"/>): a slow database holds no announce back, and a
-    /// re-read overlapping a notice's keeps the answer of whichever read started last (_reloads).
+    /// the torrent. Answers once the work in this turn is done (the flush cut), not when the database has written it,
+    /// so the sweeper never waits on the database; the swarm schedules itself again when the write is answered. A slow
+    /// database holds no announce back, and a re-read overlapping a notice's keeps the answer of whichever read started
+    /// last (_reloads).
     /// </summary>
-    public async ValueTask Sweep()
+    public ValueTask Sweep()
     {
         var now = NowMilliseconds();
         if (now >= _forgetDueAt)
@@ -130,16 +132,35 @@ internal sealed partial class TorrentGrain(
         }
 
         PublishSchedule();
+        if (flush.IsCompleted && refresh.IsCompleted)
+        {
+            ScheduleFlushIfUnwritten();
+            PublishSchedule();
+        }
+        else
+        {
+            // Continues in this activation's turns, like a timer's work.
+            _ = RescheduleWhenAnsweredAsync(flush, refresh);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task RescheduleWhenAnsweredAsync(Task flush, Task refresh)
+    {
         try
         {
             await Task.WhenAll(flush, refresh);
         }
-        finally
+        catch (Exception exception)
         {
-            // Whatever the flush did not write, or what came in meanwhile, is due again one interval on.
-            ScheduleFlushIfUnwritten();
-            PublishSchedule();
+            // A failed re-read keeps the profile it had; a failed write is resent. Both are tried again when next due.
+            Log.SweepFailed(logger, exception, _infoHash.ToGrainKey());
         }
+
+        // Whatever the flush did not write, or what came in meanwhile, is due again one interval on.
+        ScheduleFlushIfUnwritten();
+        PublishSchedule();
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -456,6 +477,9 @@ internal sealed partial class TorrentGrain(
 
         [LoggerMessage(7, LogLevel.Information, "Torrent {InfoHash}: the site moved it from torrent id {OldId} to {NewId}; this swarm writes what it holds and deactivates")]
         public static partial void TorrentIdChanged(ILogger logger, string infoHash, long oldId, long newId);
+
+        [LoggerMessage(8, LogLevel.Warning, "Torrent {InfoHash}: re-reading the torrent from the site failed; it keeps what it had until the next re-read")]
+        public static partial void SweepFailed(ILogger logger, Exception exception, string infoHash);
 
         [LoggerMessage(6, LogLevel.Warning, "Torrent {InfoHash}: another activation has claimed this swarm; this one writes nothing more and deactivates")]
         public static partial void Fenced(ILogger logger, string infoHash);
