@@ -71,10 +71,12 @@ stop_process() {
 }
 
 used_ports=" "
+# A free port below the kernel's ephemeral range (wrk's and curl's outgoing connections take theirs from it).
 free_port() {
-  local p
+  local p low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (low - 10000)))
     [[ $used_ports == *" $p "* ]] && continue
     if [[ -z $(ss -Htan "( sport = :$p )") && -z $(ss -Huan "( sport = :$p )") ]]; then
       used_ports+="$p "; echo "$p"; return 0
