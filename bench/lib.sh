@@ -299,6 +299,15 @@ start_services() {
     Cluster__ClusterId="bench-$RANDOM" Site__Store=Postgres Database__ConnectionString="$CHIHAYA_TEST_POSTGRES"
     Stats__FlushInterval=00:00:05 Logging__LogLevel__Default=Warning)
 }
+# pg_sql SQL: one value from the production shape's PostgreSQL (after start_services)
+pg_sql() {
+  PGPASSWORD=$(sed -nE 's/.*Password=([^;]*).*/\1/p' <<< "$CHIHAYA_TEST_POSTGRES") \
+    psql -h 127.0.0.1 -p "$CHIHAYA_PG_PORT" -U postgres -d postgres -XAtqc "$1"
+}
+# peer_rows_written: rows of tracker_peers inserted, updated or deleted since the database started
+peer_rows_written() {
+  pg_sql "select coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) from pg_stat_user_tables where relname = 'tracker_peers'"
+}
 stop_services() {  # stop_services DIR
   local dir rest=()
   "$repo/deploy/scripts/local-services.sh" stop "$1" > /dev/null 2>&1 || true

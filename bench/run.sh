@@ -105,7 +105,13 @@ if [[ $PRODUCTION == 1 ]]; then
   # The embedded tracker stops first, so the production processes have the machine to themselves.
   stop_process "$gw_pid"
   prepare_server production "$prod_url" "$prod_url/$passkey" "${ours[@]}"
+  # What the measured traffic wrote to PostgreSQL: its WAL (every byte the database writes goes there first) and
+  # the peer rows written, so the bytes per changed peer can be read against a peer entry's 76 bytes.
+  wal_before=$(pg_sql "select pg_current_wal_lsn()"); rows_before=$(peer_rows_written); db_t0=$SECONDS
   measure production-keepalive "$prod_pid" "${silo_pids[*]}" "$prod_url" "${ours[@]}"
+  sleep 2   # other sessions' table statistics reach pg_stat_user_tables within a second or so
+  db_secs=$((SECONDS - db_t0)); wal_bytes=$(pg_sql "select pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal_before')::bigint")
+  rows_written=$(($(peer_rows_written) - rows_before))
   pg_pss=$(tree_pss_kb "$pg_pid"); redis_pss=$(tree_pss_kb "$redis_pid")
 fi
 
@@ -165,6 +171,11 @@ ot_rps=$(median_of opentracker rps)
   echo "PostgreSQL / Redis process tree after the runs (shared buffers counted once; '-' if not readable)."
   echo "srv_cpu / wrk_cpu = median CPU in percent of one core. All runs passed check=1."
   echo "peers held after the fill (scrape, of $((THREADS * TORRENTS * PEERS)) announced): opentracker ${held[opentracker]}, ours ${held[ours]}$([[ $PRODUCTION == 1 ]] && echo ", production ${held[production]}")"
+  if [[ $PRODUCTION == 1 ]]; then
+    echo "production database writes over the measured runs and their checks (${db_secs}s): $(printf '%.1f' "$(mib $((wal_bytes / 1024)))") MiB of WAL"
+    echo "($((wal_bytes / db_secs / 1024)) KiB/s), $rows_written tracker_peers rows written ($((rows_written / db_secs))/s):" \
+      "$((wal_bytes / (rows_written > 0 ? rows_written : 1))) bytes of WAL per peer row written (a peer entry is 76 bytes)."
+  fi
   ((wrapped)) && echo "wrap=1: more peers than ports, so peers share ports; opentracker tells peers apart by address and holds at most 64,511 of them per torrent."
   true
 } | tee "$work/table.txt"
