@@ -88,7 +88,7 @@ internal sealed partial class TorrentGrain(
         await ReloadProfileAsync(cancellationToken);
 
         var now = NowMilliseconds();
-        _refreshDueAt = now + (long)siteOptions.Value.RefreshInterval.TotalMilliseconds;
+        _refreshDueAt = now + Milliseconds(siteOptions.Value.RefreshInterval);
         ScheduleForgetIfUnregistered(now);
         // A swarm restored from the site writes its size once, so the torrent's counts are current.
         ScheduleFlushIfUnwritten();
@@ -127,15 +127,13 @@ internal sealed partial class TorrentGrain(
         var refresh = Task.CompletedTask;
         if (now >= _refreshDueAt)
         {
-            _refreshDueAt = now + (long)siteOptions.Value.RefreshInterval.TotalMilliseconds;
+            _refreshDueAt = now + Milliseconds(siteOptions.Value.RefreshInterval);
             refresh = ReloadProfileAsync();
         }
 
-        PublishSchedule();
         if (flush.IsCompleted && refresh.IsCompleted)
         {
             ScheduleFlushIfUnwritten();
-            PublishSchedule();
         }
         else
         {
@@ -143,6 +141,7 @@ internal sealed partial class TorrentGrain(
             _ = RescheduleWhenAnsweredAsync(flush, refresh);
         }
 
+        PublishSchedule();
         return ValueTask.CompletedTask;
     }
 
@@ -413,7 +412,7 @@ internal sealed partial class TorrentGrain(
     }
 
     private void ScheduleForgetIfUnregistered(long now) =>
-        _forgetDueAt = _profile is null ? now + (long)siteOptions.Value.UnknownKeyLifetime.TotalMilliseconds : long.MaxValue;
+        _forgetDueAt = _profile is null ? now + Milliseconds(siteOptions.Value.UnknownKeyLifetime) : long.MaxValue;
 
     private void PruneSilentPeers()
     {
@@ -431,9 +430,9 @@ internal sealed partial class TorrentGrain(
         // but never sooner than a prune interval from now.
         var (oldestLastSeen, oldestDeparture) = _swarm.Oldest();
         var due = Math.Min(
-            oldestLastSeen == long.MaxValue ? long.MaxValue : (oldestLastSeen * 1000) + (long)peerTimeout.TotalMilliseconds,
-            oldestDeparture == long.MaxValue ? long.MaxValue : (oldestDeparture * 1000) + (long)MaxAnnounceAge.TotalMilliseconds);
-        _pruneDueAt = Math.Max(due, now.ToUnixTimeMilliseconds() + (long)trackerOptions.Value.PruneInterval.TotalMilliseconds);
+            oldestLastSeen == long.MaxValue ? long.MaxValue : (oldestLastSeen * 1000) + Milliseconds(peerTimeout),
+            oldestDeparture == long.MaxValue ? long.MaxValue : (oldestDeparture * 1000) + Milliseconds(MaxAnnounceAge));
+        _pruneDueAt = Math.Max(due, now.ToUnixTimeMilliseconds() + Milliseconds(trackerOptions.Value.PruneInterval));
     }
 
     private void ScheduleAfterAnnounce(long now)
@@ -441,10 +440,10 @@ internal sealed partial class TorrentGrain(
         // The peer that announced times out no sooner than a peer timeout from now; a departure may be forgotten sooner.
         var tracker = trackerOptions.Value;
         var expiry = _swarm.HasDepartures && MaxAnnounceAge < tracker.PeerTimeout ? MaxAnnounceAge : tracker.PeerTimeout;
-        _pruneDueAt = Math.Min(_pruneDueAt, now + (long)expiry.TotalMilliseconds);
+        _pruneDueAt = Math.Min(_pruneDueAt, now + Milliseconds(expiry));
         if (_flushDueAt == long.MaxValue)
         {
-            _flushDueAt = now + (long)statsOptions.Value.FlushInterval.TotalMilliseconds;
+            _flushDueAt = now + Milliseconds(statsOptions.Value.FlushInterval);
         }
 
         PublishSchedule();
@@ -455,7 +454,7 @@ internal sealed partial class TorrentGrain(
         // Only a claimed swarm writes: a junk info hash has nothing to.
         if (_flushDueAt == long.MaxValue && _epoch != 0 && !_fenced && HasUnwritten)
         {
-            _flushDueAt = NowMilliseconds() + (long)statsOptions.Value.FlushInterval.TotalMilliseconds;
+            _flushDueAt = NowMilliseconds() + Milliseconds(statsOptions.Value.FlushInterval);
         }
     }
 
@@ -463,6 +462,8 @@ internal sealed partial class TorrentGrain(
         _schedule.DueAt = Math.Min(Math.Min(_flushDueAt, _pruneDueAt), Math.Min(_refreshDueAt, _forgetDueAt));
 
     private long NowMilliseconds() => time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private static long Milliseconds(TimeSpan span) => (long)span.TotalMilliseconds;
 
     private static partial class Log
     {

@@ -22,7 +22,7 @@ namespace Chihaya.Orleans.Grains.Tests.Cluster;
 public sealed class SwarmSweeperTests : IAsyncLifetime
 {
     private static readonly FakeTimeProvider Clock = new(DateTimeOffset.UtcNow);
-    private static readonly SweepCounter Sweeps = new();
+    private static readonly GrainCallCounter Sweeps = new(context => context.InterfaceMethod.Name == nameof(ITorrentGrain.Sweep));
     private TestCluster _cluster = null!;
 
     private SwarmSweeper Sweeper => ((InProcessSiloHandle)_cluster.Primary!).SiloHost.Services.GetRequiredService<SwarmSweeper>();
@@ -89,25 +89,6 @@ public sealed class SwarmSweeperTests : IAsyncLifetime
         var before = Sweeper.CompletedSweeps;
         Clock.Advance(step);
         await Eventually.TrueAsync(() => Task.FromResult(Sweeper.CompletedSweeps > before), "the sweeper finished a tick");
-    }
-
-    private sealed class SweepCounter : IIncomingGrainCallFilter
-    {
-        private int _count;
-
-        public int Count => Volatile.Read(ref _count);
-
-        public void Reset() => Interlocked.Exchange(ref _count, 0);
-
-        public Task Invoke(IIncomingGrainCallContext context)
-        {
-            if (context.InterfaceMethod.Name == nameof(ITorrentGrain.Sweep))
-            {
-                Interlocked.Increment(ref _count);
-            }
-
-            return context.Invoke();
-        }
     }
 
     private sealed class Configurator : ISiloConfigurator

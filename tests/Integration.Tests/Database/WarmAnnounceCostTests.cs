@@ -19,7 +19,8 @@ public sealed class WarmAnnounceCostTests
     {
         await using var database = await PostgresTestDatabase.CreateAsync();
         using var queries = new QueryCounter(database.Name);
-        var calls = new TrackerGrainCallCounter();
+        // The tracker's grains only: Orleans' own system grains are not the tracker's cost.
+        var calls = new GrainCallCounter(context => context.InterfaceName.StartsWith("Chihaya.", StringComparison.Ordinal));
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var host = await TrackerHost.StartAsync(
             new Dictionary<string, string?>
@@ -65,26 +66,6 @@ public sealed class WarmAnnounceCostTests
     }
 
     private static void AssertAccepted(Dictionary<string, object> reply) => Assert.Null(FailureReason(reply));
-
-    /// <summary>Counts the calls that reach the tracker's grains (Orleans' own system grains are not the tracker's cost).</summary>
-    private sealed class TrackerGrainCallCounter : IIncomingGrainCallFilter
-    {
-        private int _count;
-
-        public int Count => Volatile.Read(ref _count);
-
-        public void Reset() => Interlocked.Exchange(ref _count, 0);
-
-        public Task Invoke(IIncomingGrainCallContext context)
-        {
-            if (context.InterfaceName.StartsWith("Chihaya.", StringComparison.Ordinal))
-            {
-                Interlocked.Increment(ref _count);
-            }
-
-            return context.Invoke();
-        }
-    }
 
     /// <summary>
     /// Counts the commands Npgsql sends to one database, from its tracing. The change listener's keep-alive (a
