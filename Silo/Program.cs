@@ -1,11 +1,15 @@
 using Chihaya.Orleans.Grains.Database;
+using Chihaya.Orleans.Grains.Health;
 using Chihaya.Orleans.Grains.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Hosting;
 
 return await StartupProblems.RunAsync("chihaya silo", async () =>
 {
     // appsettings.json lives beside the program, wherever it is started from.
-    var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+    // A web host for the silo's own HTTP port (Urls, default 8080): /healthz and /readyz for Kubernetes and load balancers.
+    var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
     if (args is ["migrate", ..])
     {
@@ -24,8 +28,10 @@ return await StartupProblems.RunAsync("chihaya silo", async () =>
 
     var cluster = TrackerSiloHosting.ReadClusterOptions(builder.Configuration);
     builder.UseOrleans(silo => silo.UseTrackerSilo(cluster, builder.Configuration));
-    var host = builder.Build();
-    StartupProblems.CheckBeforeStart(host.Services, StartupProblems.SiloListeners(cluster));
-    ShutdownDeadline.Arm(host, "chihaya silo");
-    await host.RunAsync();
+    var app = builder.Build();
+    app.MapHealthEndpoints();
+    StartupProblems.CheckBeforeStart(
+        app.Services, StartupProblems.SiloListeners(cluster).Concat(StartupProblems.HttpListeners(app.Configuration[WebHostDefaults.ServerUrlsKey])));
+    ShutdownDeadline.Arm(app, "chihaya silo");
+    await app.RunAsync();
 });

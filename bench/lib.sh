@@ -95,14 +95,14 @@ wait_tcp() {  # wait_tcp PORT PID SECONDS
   return 1
 }
 
-wait_healthz() {  # wait_healthz URL PID SECONDS LOG: until the gateway at URL answers /healthz; dies if it exits or stays silent
+wait_ready() {  # wait_ready URL PID SECONDS LOG: until the gateway at URL is ready (/readyz); dies if it exits or stays silent
   local i
   for i in $(seq 1 $(($3 * 10))); do
     kill -0 "$2" 2>/dev/null || { cat "$4" >&2; die "the gateway at $1 exited"; }
-    [[ $(curl -s --max-time 2 "$1/healthz" || true) == ok ]] && return 0
+    curl -fs --max-time 2 "$1/readyz" >/dev/null && return 0
     sleep 0.1
   done
-  die "the gateway at $1 did not answer /healthz within $3s"
+  die "the gateway at $1 was not ready (/readyz) within $3s"
 }
 
 # ------------------------------------------------------------------ processes: memory and CPU
@@ -248,7 +248,7 @@ start_embedded() {
   ) > "$work/$name.out" 2>&1 &
   gw_pid=$!; pids+=("$gw_pid")
   gw_url=http://127.0.0.1:$port
-  wait_healthz "$gw_url" "$gw_pid" 30 "$work/$name.out"
+  wait_ready "$gw_url" "$gw_pid" 30 "$work/$name.out"
 }
 
 # register GATEWAY_URL PASSKEYS_FILE HASHES_FILE: every passkey as a user, every info hash as a torrent,
@@ -318,13 +318,13 @@ stop_services() {  # stop_services DIR
 # start_cluster NAME: on the services of start_services, the schema migrated, two silo processes and a gateway
 # process in Client mode (what deploy/local/cluster.sh runs); sets silo_pids, prod_pid and prod_url
 start_cluster() {
-  local name=$1 i sp gp port
+  local name=$1 i sp gp hp port
   (cd "$work/publish-silo" && env "${prod_env[@]}" "$silo_bin" migrate) > "$work/$name-migrate.out" 2>&1 \
     || { cat "$work/$name-migrate.out" >&2; die "migration failed"; }
   silo_pids=()
   for i in 1 2; do
-    sp=$(free_port); gp=$(free_port)
-    (cd "$work/publish-silo" && exec env "${prod_env[@]}" Cluster__SiloPort="$sp" Cluster__GatewayPort="$gp" "$silo_bin") \
+    sp=$(free_port); gp=$(free_port); hp=$(free_port)
+    (cd "$work/publish-silo" && exec env "${prod_env[@]}" Cluster__SiloPort="$sp" Cluster__GatewayPort="$gp" Urls="http://127.0.0.1:$hp" "$silo_bin") \
       > "$work/$name-silo$i.out" 2>&1 &
     silo_pids+=("$!"); pids+=("$!")
   done
@@ -335,7 +335,7 @@ start_cluster() {
   prod_pid=$!; pids+=("$prod_pid")
   prod_url=http://127.0.0.1:$port
   # The silos join through Redis first, so the gateway answers later than the embedded one.
-  wait_healthz "$prod_url" "$prod_pid" 120 "$work/$name-gateway.out"
+  wait_ready "$prod_url" "$prod_pid" 120 "$work/$name-gateway.out"
 }
 stop_cluster() {  # the gateway first, then each silo (graceful: up to 30 s each)
   local pid

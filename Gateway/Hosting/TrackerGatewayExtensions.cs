@@ -3,6 +3,7 @@ using Chihaya.Orleans.Gateway.Admin;
 using Chihaya.Orleans.Gateway.Announce;
 using Chihaya.Orleans.Gateway.Http;
 using Chihaya.Orleans.Gateway.Options;
+using Chihaya.Orleans.Grains.Health;
 using Chihaya.Orleans.Grains.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -49,7 +50,7 @@ public static class TrackerGatewayExtensions
             .Validate(
                 o => o.MaxQueryLength >= GatewayOptions.EncodedScrapeHashLength * o.MaxScrapeHashes,
                 $"Gateway:MaxQueryLength must be at least {GatewayOptions.EncodedScrapeHashLength} × Gateway:MaxScrapeHashes, or the largest scrape allowed is refused as too long.")
-            .Validate(o => o.TrustedProxies.All(p => System.Net.IPAddress.TryParse(p, out _)), "Gateway:TrustedProxies must be IP addresses.");
+            .Validate(o => TrustedProxies.AreValid(o.TrustedProxies), "Gateway:TrustedProxies must be IP addresses or CIDR ranges (e.g. 10.0.0.5, 10.0.0.0/8, fd00::/8).");
         services.AddTrackerSection<AdminOptions>(AdminOptions.Section);
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<GatewayOptions>>((kestrel, gateway) =>
         {
@@ -77,6 +78,7 @@ public static class TrackerGatewayExtensions
         else if (cluster.Mode.Equals(ClusterModes.Client, StringComparison.OrdinalIgnoreCase))
         {
             builder.UseOrleansClient(client => client.UseTrackerCluster(cluster));
+            services.AddClusterClientReadiness();
         }
         else
         {
@@ -92,17 +94,9 @@ public static class TrackerGatewayExtensions
     /// </summary>
     public static IEnumerable<(string Setting, IPEndPoint Endpoint)> TrackerListeners(this WebApplication app)
     {
-        var urls = app.Configuration[WebHostDefaults.ServerUrlsKey] ?? "";
-        foreach (var url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var listener in StartupProblems.HttpListeners(app.Configuration[WebHostDefaults.ServerUrlsKey]))
         {
-            var binding = BindingAddress.Parse(url);
-            var address = binding.Host is "*" or "+" or "localhost" ? IPAddress.Any
-                : IPAddress.TryParse(binding.Host.Trim('[', ']'), out var parsed) ? parsed
-                : null;
-            if (address is not null)
-            {
-                yield return ("Urls", new IPEndPoint(address, binding.Port));
-            }
+            yield return listener;
         }
 
         var cluster = TrackerSiloHosting.ReadClusterOptions(app.Configuration);
@@ -115,7 +109,7 @@ public static class TrackerGatewayExtensions
         }
     }
 
-    /// <summary>Maps announce, scrape, the admin API and a liveness probe.</summary>
+    /// <summary>Maps announce, scrape, the admin API, and liveness and readiness probes.</summary>
     public static WebApplication MapTracker(this WebApplication app)
     {
         var announce = app.Services.GetRequiredService<AnnounceEndpoint>();
@@ -127,7 +121,7 @@ public static class TrackerGatewayExtensions
         app.MapGet(ScrapeEndpoint.Route, scrape.InvokeAsync);
         app.MapGet("/announce", AnnounceEndpoint.MissingPasskeyAsync);
         app.MapGet("/scrape", AnnounceEndpoint.MissingPasskeyAsync);
-        app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapHealthEndpoints();
         app.MapAdminApi();
         return app;
     }

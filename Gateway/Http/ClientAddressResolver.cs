@@ -11,7 +11,7 @@ namespace Chihaya.Orleans.Gateway.Http;
 internal sealed class ClientAddressResolver
 {
     private readonly IOptionsMonitor<GatewayOptions> _options;
-    private HashSet<IPAddress> _trusted = [];
+    private TrustedProxies _trusted = TrustedProxies.None;
     private string[]? _trustedSource;
 
     public ClientAddressResolver(IOptionsMonitor<GatewayOptions> options) => _options = options;
@@ -19,7 +19,8 @@ internal sealed class ClientAddressResolver
     public IPAddress? Resolve(HttpContext context)
     {
         var remote = Normalize(context.Connection.RemoteIpAddress);
-        if (remote is null || !Trusted().Contains(remote))
+        var trusted = Trusted();
+        if (remote is null || !trusted.Contains(remote))
         {
             return remote;
         }
@@ -30,7 +31,7 @@ internal sealed class ClientAddressResolver
             var hops = (forwarded[i] ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             for (var j = hops.Length - 1; j >= 0; j--)
             {
-                if (IPAddress.TryParse(hops[j], out var hop) && Normalize(hop) is { } address && !_trusted.Contains(address))
+                if (IPAddress.TryParse(hops[j], out var hop) && Normalize(hop) is { } address && !trusted.Contains(address))
                 {
                     return address;
                 }
@@ -41,14 +42,14 @@ internal sealed class ClientAddressResolver
     }
 
     private static IPAddress? Normalize(IPAddress? address) =>
-        address is { IsIPv4MappedToIPv6: true } ? address.MapToIPv4() : address;
+        address is null ? null : TrustedProxies.Normalize(address);
 
-    private HashSet<IPAddress> Trusted()
+    private TrustedProxies Trusted()
     {
         var configured = _options.CurrentValue.TrustedProxies;
         if (!ReferenceEquals(configured, _trustedSource))
         {
-            _trusted = [.. configured.Select(IPAddress.Parse).Select(a => Normalize(a)!)];
+            _trusted = TrustedProxies.Parse(configured);
             _trustedSource = configured;
         }
 

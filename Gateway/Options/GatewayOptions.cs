@@ -28,8 +28,8 @@ public sealed class GatewayOptions
     public int MaxScrapeHashes { get; set; } = 64;
 
     /// <summary>
-    /// Addresses of reverse proxies (nginx, a load balancer) whose <c>X-Forwarded-For</c> / <c>X-Real-IP</c>
-    /// headers are believed. From any other sender the headers are ignored.
+    /// Reverse proxies (nginx, a load balancer) whose <c>X-Forwarded-For</c> / <c>X-Real-IP</c> headers are believed:
+    /// addresses or CIDR ranges (<c>10.0.0.0/8</c>). From any other sender the headers are ignored.
     /// </summary>
     public string[] TrustedProxies { get; set; } = [];
 

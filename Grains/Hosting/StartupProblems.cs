@@ -52,6 +52,22 @@ public static partial class StartupProblems
         ($"{TrackerClusterOptions.Section}:{nameof(TrackerClusterOptions.GatewayPort)}", new IPEndPoint(IPAddress.Any, cluster.GatewayPort)),
     ];
 
+    /// <summary>The HTTP listeners named by the <c>Urls</c> setting (<c>--urls</c>, <c>ASPNETCORE_URLS</c>) whose address is known before start.</summary>
+    public static IEnumerable<(string Setting, IPEndPoint Endpoint)> HttpListeners(string? urls)
+    {
+        foreach (var url in (urls ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var binding = Microsoft.AspNetCore.Http.BindingAddress.Parse(url);
+            var address = binding.Host is "*" or "+" or "localhost" ? IPAddress.Any
+                : IPAddress.TryParse(binding.Host.Trim('[', ']'), out var parsed) ? parsed
+                : null;
+            if (address is not null)
+            {
+                yield return ("Urls", new IPEndPoint(address, binding.Port));
+            }
+        }
+    }
+
     private static void EnsurePortFree(string setting, IPEndPoint endpoint)
     {
         if (endpoint.Port == 0)

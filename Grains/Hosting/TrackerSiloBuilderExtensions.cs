@@ -1,5 +1,6 @@
 using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Database;
+using Chihaya.Orleans.Grains.Health;
 using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.Grains.Torrents;
@@ -56,6 +57,7 @@ public static class TrackerSiloBuilderExtensions
             services.AddHostedService<SiteChangeListener>();
         }
 
+        services.AddSiloReadiness(siteInDatabase: SiteStores.IsPostgres(configuration[$"{SiteOptions.Section}:{nameof(SiteOptions.Store)}"] ?? ""));
         services.AddSingleton<SwarmFlushWriter>();
         services.AddSingleton<SwarmSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<SwarmSweeper>());

@@ -1,30 +1,38 @@
 #!/usr/bin/env bash
-# The production shape on one machine, in one command: PostgreSQL and Redis on loopback, the schema
-# migrated, N silos and one gateway clustered through Redis, the demo users and torrents registered.
+# The production shape on one machine, in one command: PostgreSQL and Redis on loopback, the schema migrated,
+# N silos and M gateways clustered through Redis, nginx load-balancing over the gateways, the demo users and
+# torrents registered. Everything listens on loopback; data, logs and pids live under one folder.
 #
 #   deploy/local/cluster.sh start [DIR]    build, start everything, print the announce URL (default DIR: .run/cluster)
-#   deploy/local/cluster.sh stop [DIR]     stop everything started under DIR, waiting for each program to end
+#   deploy/local/cluster.sh status [DIR]   each process: running or not, and its /readyz report
+#   deploy/local/cluster.sh stop [DIR]     stop everything started under DIR, each program given its graceful stop
 #                                          (data stays in DIR; start again with start)
 #
-# Environment: SILOS (2), GATEWAY_PORT (6969), ADMIN_TOKEN (random, written to DIR/admin-token).
+# Environment: SILOS (3), GATEWAYS (2), PORT (6969: nginx, where clients announce), ADMIN_TOKEN (random, written to
+# DIR/admin-token). Ports used besides PORT: gateways 6971.., silos 11111.. (silo-to-silo), 30001.. (gateway
+# connections), 8081.. (each silo's /healthz and /readyz).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 command=${1:-start}
 dir=${2:-$root/.run/cluster}
-silos=${SILOS:-2}
-gateway_port=${GATEWAY_PORT:-6969}
+silos=${SILOS:-3}
+gateways=${GATEWAYS:-2}
+port=${PORT:-${GATEWAY_PORT:-6969}}
+silo_dll="$root/Silo/bin/Release/net10.0/Chihaya.Orleans.Silo.dll"
+gateway_dll="$root/Gateway/bin/Release/net10.0/Chihaya.Orleans.Gateway.dll"
 
-# Stops one program by its pid file: SIGTERM, then waits for it to finish its graceful shutdown (bounded), then SIGKILL.
+# Stops one program by its pid file: SIGTERM, then waits for its graceful stop (the programs bound theirs at 26 s),
+# then SIGKILL.
 stop_program() {
   local pidfile=$1 pid
   pid=$(cat "$pidfile")
   if kill -TERM "$pid" 2>/dev/null; then
-    for _ in $(seq 1 600); do
+    for _ in $(seq 1 400); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null; then
-      echo "$(basename "$pidfile" .pid) did not stop within 60 s; killing it" >&2
+      echo "$(basename "$pidfile" .pid) did not stop within 40 s; killing it" >&2
       kill -KILL "$pid" 2>/dev/null || true
     fi
   fi
@@ -32,16 +40,80 @@ stop_program() {
 }
 
 stop() {
-  # The gateway first, so no announce arrives while silos hand their swarms on; then each silo in turn.
-  [ -f "$dir/gateway.pid" ] && { echo "Stopping the gateway..."; stop_program "$dir/gateway.pid"; }
-  for pidfile in "$dir"/silo*.pid; do
+  # nginx and the gateways first, so no announce arrives while silos hand their swarms on; then each silo in turn,
+  # so the others take over its swarms.
+  [ -f "$dir/nginx.pid" ] && { echo "Stopping nginx..."; stop_program "$dir/nginx.pid"; }
+  for pidfile in "$dir"/gateway*.pid "$dir"/silo*.pid; do
     [ -f "$pidfile" ] || continue
     echo "Stopping $(basename "$pidfile" .pid)..."
     stop_program "$pidfile"
   done
   echo "Stopping PostgreSQL and Redis..."
   "$root/deploy/scripts/local-services.sh" stop "$dir/services"
-  echo "Stopped. Data stays in $dir; start again with: $0 start"
+  echo "Stopped. Data stays in $dir; start again with: $0 start $dir"
+}
+
+# The readiness report of the process at URL, on one line: "ready" or "NOT READY", and each check's finding.
+readiness() {
+  curl -s --max-time 3 "$1/readyz" | python3 -c '
+import json, sys
+try:
+    report = json.load(sys.stdin)
+except ValueError:
+    print("no answer"); sys.exit()
+marks = "; ".join(("" if c["ok"] else "FAILING ") + c["name"] + ": " + c["detail"] for c in report["checks"])
+print(("ready" if report["ready"] else "NOT READY") + " - " + marks)'
+}
+
+status() {
+  local any=0 name pid url
+  for pidfile in "$dir"/silo*.pid "$dir"/gateway*.pid "$dir"/nginx.pid; do
+    [ -f "$pidfile" ] || continue
+    any=1
+    name=$(basename "$pidfile" .pid)
+    pid=$(cat "$pidfile")
+    url=$(cat "$dir/$name.url" 2>/dev/null || true)
+    if ! kill -0 "$pid" 2>/dev/null; then
+      printf '%-10s pid %-7s NOT RUNNING (log: %s)\n' "$name" "$pid" "$dir/$name.log"
+    elif [ "$name" = nginx ]; then
+      printf '%-10s pid %-7s running, %s -> %s\n' "$name" "$pid" "$url" "$(readiness "$url")"
+    else
+      printf '%-10s pid %-7s %s\n' "$name" "$pid" "$(readiness "$url")"
+    fi
+  done
+  [ "$any" -eq 1 ] || { echo "Nothing running under $dir"; exit 1; }
+  # shellcheck disable=SC1091
+  source "$dir/services/env"
+  if pg_isready -q -h 127.0.0.1 -p "$CHIHAYA_PG_PORT" 2>/dev/null || /usr/lib/postgresql/*/bin/pg_isready -q -h 127.0.0.1 -p "$CHIHAYA_PG_PORT"; then
+    echo "postgres   127.0.0.1:$CHIHAYA_PG_PORT answers"
+  else
+    echo "postgres   127.0.0.1:$CHIHAYA_PG_PORT NOT ANSWERING"
+  fi
+  if [ "$(redis-cli -p "$CHIHAYA_REDIS_PORT" ping 2>/dev/null)" = PONG ]; then
+    echo "redis      127.0.0.1:$CHIHAYA_REDIS_PORT answers"
+  else
+    echo "redis      127.0.0.1:$CHIHAYA_REDIS_PORT NOT ANSWERING"
+  fi
+}
+
+# Waits until URL/readyz answers 200, or fails the start if the program behind PIDFILE exits or 120 s pass.
+wait_ready() {
+  local url=$1 pidfile=$2 name
+  name=$(basename "$pidfile" .pid)
+  for _ in $(seq 1 240); do
+    curl -fs --max-time 2 "$url/readyz" >/dev/null 2>&1 && return 0
+    if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      echo "$name exited during start; its log ($dir/$name.log) ends:" >&2
+      tail -n 5 "$dir/$name.log" >&2
+      rm -f "$pidfile"
+      stop
+      exit 1
+    fi
+    sleep 0.5
+  done
+  echo "$name was not ready within 120 s: $(readiness "$url"); see $dir/$name.log" >&2
+  stop
+  exit 1
 }
 
 start() {
@@ -50,6 +122,7 @@ start() {
     echo "Already running under $dir; stop it first: $0 stop $dir" >&2
     exit 1
   fi
+  [ -x /usr/sbin/nginx ] || { echo "nginx is missing: install Debian's nginx-light (or run deploy/scripts/install-test-deps.sh)" >&2; exit 1; }
 
   echo "Building (Release)..."
   dotnet build "$root/Chihaya.Orleans.sln" -c Release -v quiet -nologo >/dev/null
@@ -68,45 +141,48 @@ start() {
   export Database__ConnectionString="$CHIHAYA_TEST_POSTGRES"
 
   echo "Migrating the schema..."
-  dotnet "$root/Silo/bin/Release/net10.0/Chihaya.Orleans.Silo.dll" migrate
+  dotnet "$silo_dll" migrate
 
-  echo "Starting $silos silos and a gateway on port $gateway_port..."
+  echo "Starting $silos silos..."
   for i in $(seq 1 "$silos"); do
-    Cluster__SiloPort=$((11110 + i)) Cluster__GatewayPort=$((30000 + i)) \
-      nohup dotnet "$root/Silo/bin/Release/net10.0/Chihaya.Orleans.Silo.dll" > "$dir/silo$i.log" 2>&1 &
+    echo "http://127.0.0.1:$((8080 + i))" > "$dir/silo$i.url"
+    Cluster__SiloPort=$((11110 + i)) Cluster__GatewayPort=$((30000 + i)) Urls="$(cat "$dir/silo$i.url")" \
+      nohup dotnet "$silo_dll" > "$dir/silo$i.log" 2>&1 &
     echo $! > "$dir/silo$i.pid"
   done
-
-  Cluster__Mode=Client Admin__Token="$token" \
-    nohup dotnet "$root/Gateway/bin/Release/net10.0/Chihaya.Orleans.Gateway.dll" --urls "http://0.0.0.0:$gateway_port" > "$dir/gateway.log" 2>&1 &
-  echo $! > "$dir/gateway.pid"
-
-  echo "Waiting for the gateway to answer (silos join the cluster first)..."
-  local ready=0
-  for _ in $(seq 1 240); do
-    if curl -fsS "http://127.0.0.1:$gateway_port/healthz" >/dev/null 2>&1; then
-      ready=1
-      break
-    fi
-    for pidfile in "$dir"/*.pid; do
-      if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-        echo "$(basename "$pidfile" .pid) exited during start; its log ($dir/$(basename "$pidfile" .pid).log) ends:" >&2
-        tail -n 5 "$dir/$(basename "$pidfile" .pid).log" >&2
-        rm -f "$pidfile"
-        stop
-        exit 1
-      fi
-    done
-    sleep 0.5
+  for i in $(seq 1 "$silos"); do
+    wait_ready "$(cat "$dir/silo$i.url")" "$dir/silo$i.pid"
   done
-  if [ "$ready" -ne 1 ]; then
-    echo "The gateway did not answer within 120 s; see $dir/*.log" >&2
-    stop
-    exit 1
-  fi
 
-  # Register the demo users and torrents as a site would, through the admin API.
-  python3 - "$root/deploy/seed/demo.json" "$gateway_port" "$token" <<'PY'
+  echo "Starting $gateways gateways..."
+  upstreams=""
+  for i in $(seq 1 "$gateways"); do
+    echo "http://127.0.0.1:$((6970 + i))" > "$dir/gateway$i.url"
+    # nginx on loopback sends X-Real-IP / X-Forwarded-For; the gateways believe them from there only.
+    Cluster__Mode=Client Admin__Token="$token" Gateway__TrustedProxies__0=127.0.0.0/8 \
+      nohup dotnet "$gateway_dll" --urls "$(cat "$dir/gateway$i.url")" > "$dir/gateway$i.log" 2>&1 &
+    echo $! > "$dir/gateway$i.pid"
+    upstreams+="        server 127.0.0.1:$((6970 + i)) max_fails=1 fail_timeout=5s;"$'\n'
+  done
+  for i in $(seq 1 "$gateways"); do
+    wait_ready "$(cat "$dir/gateway$i.url")" "$dir/gateway$i.pid"
+  done
+
+  echo "Starting nginx on port $port..."
+  mkdir -p "$dir/nginx/tmp"/{body,proxy,fastcgi,uwsgi,scgi}
+  chmod 777 "$dir/nginx/tmp"/*
+  python3 - "$root/deploy/nginx/local.conf.template" "$dir/nginx" "$port" "$upstreams" > "$dir/nginx/nginx.conf" <<'PY'
+import sys
+template, prefix, port, upstreams = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3], sys.argv[4].rstrip("\n")
+print(template.replace("@PREFIX@", prefix).replace("@LISTEN_PORT@", port).replace("@UPSTREAM_SERVERS@", upstreams), end="")
+PY
+  echo "http://127.0.0.1:$port" > "$dir/nginx.url"
+  nohup /usr/sbin/nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/nginx/error.log" > "$dir/nginx.log" 2>&1 &
+  echo $! > "$dir/nginx.pid"
+  wait_ready "http://127.0.0.1:$port" "$dir/nginx.pid"
+
+  # Register the demo users and torrents as a site would, through the admin API (through nginx).
+  python3 - "$root/deploy/seed/demo.json" "$port" "$token" <<'PY'
 import json, sys, urllib.request
 seed, port, token = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
 def put(path, body):
@@ -119,12 +195,13 @@ for torrent in seed["torrents"]:
     put(f"torrents/{torrent['infoHash']}", torrent)
 print(f"demo announce URL: http://127.0.0.1:{port}/{seed['users'][0]['passkey']}/announce")
 PY
-  echo "$silos silos and 1 gateway running; logs and pids in $dir; admin token in $dir/admin-token"
-  echo "stop with: $0 stop $dir"
+  echo "$silos silos, $gateways gateways and nginx running; logs and pids in $dir; admin token in $dir/admin-token"
+  echo "see them with: $0 status $dir    stop with: $0 stop $dir"
 }
 
 case $command in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop [DIR]" >&2; exit 2 ;;
+  status) status ;;
+  *) echo "usage: $0 start|status|stop [DIR]" >&2; exit 2 ;;
 esac

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives, only those missing: the real BitTorrent
 # clients that tests/Integration.Tests/RealClients starts (aria2c, qbittorrent-nox, rtorrent, and
-# python3-libtorrent under /usr/bin/python3). Safe to run every time.
+# python3-libtorrent under /usr/bin/python3), and nginx (nginx-light) for the load-balanced cluster tests and
+# deploy/local/cluster.sh. Safe to run every time.
 set -euo pipefail
 
-packages=(curl python3 aria2 qbittorrent-nox rtorrent python3-libtorrent)
+packages=(curl python3 aria2 qbittorrent-nox rtorrent python3-libtorrent nginx-light)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

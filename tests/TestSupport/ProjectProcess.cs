@@ -59,6 +59,13 @@ public sealed class ProjectProcess : IAsyncDisposable
         return new ProjectProcess(Process.Start(start)!, project);
     }
 
+    /// <summary>Starts another program (nginx, say) the same way: output kept for the test, stopped on dispose.</summary>
+    public static ProjectProcess StartProgram(string name, string fileName, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(fileName, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
+        return new ProjectProcess(Process.Start(start)!, name);
+    }
+
     /// <summary>Waits until the output contains <paramref name="text"/>; fails with the output if the process dies or time runs out.</summary>
     public async Task WaitForOutputAsync(string text, TimeSpan timeout)
     {

@@ -7,17 +7,20 @@ using StackExchange.Redis;
 namespace Chihaya.Orleans.Integration.Tests.Cluster;
 
 /// <summary>
-/// The production shape for real: N silo processes and one gateway process, clustered through the Redis
-/// server and storing into a fresh database on the PostgreSQL server that <c>./test.sh</c> started (or on
-/// servers of the test's own, for a test that stops them).
+/// The production shape for real: N silo processes and M gateway processes (behind nginx when there are several),
+/// clustered through the Redis server and storing into a fresh database on the PostgreSQL server that
+/// <c>./test.sh</c> started (or on servers of the test's own, for a test that stops them).
 /// </summary>
 public sealed class ProcessCluster : IAsyncDisposable
 {
     private readonly List<ProjectProcess> _silos = [];
+    private readonly List<int> _siloHttpPorts = [];
+    private readonly List<ProjectProcess> _gateways = [];
+    private readonly List<int> _gatewayPorts = [];
     // Gateways replaced by RestartGatewayAsync: their output still belongs in the logs.
     private readonly List<ProjectProcess> _formerGateways = [];
     private readonly Dictionary<string, string> _common;
-    private int _gatewayPort;
+    private LoadBalancer? _loadBalancer;
 
     private ProcessCluster(PostgresTestDatabase database, Dictionary<string, string> common, string adminToken)
     {
@@ -28,15 +31,22 @@ public sealed class ProcessCluster : IAsyncDisposable
 
     public PostgresTestDatabase Database { get; }
 
-    public ProjectProcess Gateway { get; private set; } = null!;
+    /// <summary>The first gateway (the only one, unless the cluster was started with more).</summary>
+    public ProjectProcess Gateway => _gateways[0];
+
+    public IReadOnlyList<ProjectProcess> Gateways => _gateways;
 
     public IReadOnlyList<ProjectProcess> Silos => _silos;
+
+    /// <summary>Each silo's HTTP port (health probes), in start order.</summary>
+    public IReadOnlyList<int> SiloHttpPorts => _siloHttpPorts;
 
     public string AdminToken { get; }
 
     /// <summary>The Orleans cluster id, unique to this test.</summary>
     public string ClusterId => _common["Cluster__ClusterId"];
 
+    /// <summary>Where clients announce: nginx when there are several gateways, else the gateway itself.</summary>
     public HttpClient Http { get; private set; } = null!;
 
     public HttpClient Admin { get; private set; } = null!;
@@ -45,8 +55,9 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// <param name="settings">Settings for every process, over the cluster's own.</param>
     /// <param name="postgresServer">A superuser's connection to the PostgreSQL server to use instead of <c>CHIHAYA_TEST_POSTGRES</c>.</param>
     /// <param name="redis">The Redis server to cluster through instead of <c>CHIHAYA_TEST_REDIS</c>.</param>
+    /// <param name="gateways">How many gateway processes to start; more than one puts nginx in front of them.</param>
     public static async Task<ProcessCluster> StartAsync(
-        int silos, IReadOnlyDictionary<string, string>? settings = null, string? postgresServer = null, string? redis = null)
+        int silos, IReadOnlyDictionary<string, string>? settings = null, string? postgresServer = null, string? redis = null, int gateways = 1)
     {
         redis ??= Environment.GetEnvironmentVariable("CHIHAYA_TEST_REDIS")
             ?? throw new InvalidOperationException("CHIHAYA_TEST_REDIS is not set: run the tests with ./test.sh.");
@@ -61,6 +72,8 @@ public sealed class ProcessCluster : IAsyncDisposable
             ["Site__Store"] = "Postgres",
             ["Database__ConnectionString"] = database.ConnectionString,
             ["Stats__FlushInterval"] = "00:00:00.200",
+            // nginx, when there is one, runs on loopback.
+            ["Gateway__TrustedProxies__0"] = "127.0.0.0/8",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
@@ -73,49 +86,66 @@ public sealed class ProcessCluster : IAsyncDisposable
             await cluster.StartSiloAsync();
         }
 
-        await cluster.StartGatewayAsync();
+        for (var i = 0; i < gateways; i++)
+        {
+            cluster._gatewayPorts.Add(FreePorts.Next());
+            cluster._gateways.Add(await cluster.StartGatewayProcessAsync(cluster._gatewayPorts[i]));
+        }
+
+        var entry = cluster._gatewayPorts[0];
+        if (gateways > 1)
+        {
+            cluster._loadBalancer = await LoadBalancer.StartAsync(cluster._gatewayPorts);
+            entry = cluster._loadBalancer.Port;
+        }
+
+        cluster.Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{entry}") };
+        cluster.Admin = new HttpClient { BaseAddress = cluster.Http.BaseAddress };
+        cluster.Admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", cluster.AdminToken);
         return cluster;
     }
 
     public async Task<ProjectProcess> StartSiloAsync()
     {
+        var httpPort = FreePorts.Next();
         var silo = ProjectProcess.Start("Silo", new Dictionary<string, string>(_common)
         {
             ["Cluster__SiloPort"] = FreePorts.Next().ToString(),
             ["Cluster__GatewayPort"] = FreePorts.Next().ToString(),
+            ["Urls"] = $"http://127.0.0.1:{httpPort}",
         });
         _silos.Add(silo);
+        _siloHttpPorts.Add(httpPort);
         // A silo replacing a killed one waits until the dead one's membership entry is stale (30 s).
         await silo.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(120));
         return silo;
     }
 
-    private async Task StartGatewayAsync()
+    private async Task<ProjectProcess> StartGatewayProcessAsync(int port)
     {
-        _gatewayPort = FreePorts.Next();
-        await StartGatewayProcessAsync();
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_gatewayPort}") };
-        Admin = new HttpClient { BaseAddress = Http.BaseAddress };
-        Admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
-    }
-
-    private async Task StartGatewayProcessAsync()
-    {
-        Gateway = ProjectProcess.Start("Gateway", new Dictionary<string, string>(_common)
+        var gateway = ProjectProcess.Start("Gateway", new Dictionary<string, string>(_common)
         {
             ["Cluster__Mode"] = "Client",
             ["Admin__Token"] = AdminToken,
-        }, "--urls", $"http://127.0.0.1:{_gatewayPort}");
-        await Gateway.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(60));
+        }, "--urls", $"http://127.0.0.1:{port}");
+        await gateway.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(60));
+        return gateway;
     }
 
     /// <summary>
-    /// Replaces the gateway with a new process on the same port, as behind a load balancer's fixed address, so
+    /// Replaces a gateway with a new process on the same port, as behind a load balancer's fixed address, so
     /// <see cref="Http"/> keeps working: after a graceful stop (SIGTERM), or after SIGKILL when <paramref name="kill"/>.
     /// </summary>
-    public async Task RestartGatewayAsync(bool kill)
+    public async Task RestartGatewayAsync(bool kill, int gateway = 0)
     {
-        var old = Gateway;
+        await StopGatewayAsync(kill, gateway);
+        await StartGatewayAgainAsync(gateway);
+    }
+
+    /// <summary>Stops one gateway, gracefully (SIGTERM) or with SIGKILL, leaving its port empty until <see cref="StartGatewayAgainAsync"/>.</summary>
+    public async Task StopGatewayAsync(bool kill, int gateway)
+    {
+        var old = _gateways[gateway];
         _formerGateways.Add(old);
         if (kill)
         {
@@ -126,8 +156,18 @@ public sealed class ProcessCluster : IAsyncDisposable
         {
             await old.StopAsync(TimeSpan.FromSeconds(30));
         }
+    }
 
-        await StartGatewayProcessAsync();
+    /// <summary>A new process for a stopped gateway, on its old port.</summary>
+    public async Task StartGatewayAgainAsync(int gateway) =>
+        _gateways[gateway] = await StartGatewayProcessAsync(_gatewayPorts[gateway]);
+
+    /// <summary>A process's <c>/readyz</c>: its status code and JSON report.</summary>
+    public static async Task<(int Status, JsonDocument Report)> ReadinessAsync(int port)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var response = await http.GetAsync($"http://127.0.0.1:{port}/readyz");
+        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()));
     }
 
     public async Task<Dictionary<string, object>> AnnounceAsync(Announcer peer, long uploaded, long downloaded, long left, string? announceEvent = null)
@@ -218,7 +258,8 @@ public sealed class ProcessCluster : IAsyncDisposable
     private IEnumerable<(string Label, ProjectProcess Process)> Processes() =>
         _silos.Select((silo, i) => ($"silo {i}", silo))
             .Concat(_formerGateways.Select((gateway, i) => ($"gateway {i} (replaced)", gateway)))
-            .Concat(Gateway is null ? [] : [("gateway", Gateway)]);
+            .Concat(_gateways.Select((gateway, i) => ($"gateway {i}", gateway)))
+            .Concat(_loadBalancer is null ? [] : [("nginx", _loadBalancer.Process)]);
 
     private static string Tail(string output, int lines)
     {
@@ -230,9 +271,14 @@ public sealed class ProcessCluster : IAsyncDisposable
     {
         Http?.Dispose();
         Admin?.Dispose();
-        if (Gateway is not null)
+        if (_loadBalancer is not null)
         {
-            await Gateway.DisposeAsync();
+            await _loadBalancer.DisposeAsync();
+        }
+
+        foreach (var gateway in _gateways)
+        {
+            await gateway.DisposeAsync();
         }
 
         foreach (var gateway in _formerGateways)

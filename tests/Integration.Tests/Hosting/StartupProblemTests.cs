@@ -18,7 +18,7 @@ public sealed class StartupProblemTests
     [InlineData("Tracker__PeerTimeout", "00:01:00", "Tracker:PeerTimeout must be longer than Tracker:AnnounceInterval")]
     [InlineData("Cluster__Mode", "Embeded", "Cluster:Mode must be Embedded or Client, not 'Embeded'")]
     [InlineData("Cluster__SiloPort", "eleven", "Cluster:SiloPort: 'eleven' is not a whole number")]
-    [InlineData("Gateway__TrustedProxies__0", "nginx", "Gateway:TrustedProxies must be IP addresses")]
+    [InlineData("Gateway__TrustedProxies__0", "nginx", "Gateway:TrustedProxies must be IP addresses or CIDR ranges")]
     public async Task Gateway_BadSetting_OneLineNamingItAndExitStatus2(string key, string value, string expected)
     {
         var (exitCode, output) = await RunGatewayAsync(new Dictionary<string, string> { [key] = value });

@@ -58,13 +58,14 @@ public sealed class DedicatedHostTests
     }
 
     [Fact]
-    public async Task Announce_BehindTrustedProxy_UsesForwardedAddress()
+    public async Task Announce_BehindTrustedProxyRange_UsesForwardedAddress()
     {
-        await using var host = await TrackerHost.StartAsync(new Dictionary<string, string?> { ["Gateway:TrustedProxies:0"] = "127.0.0.1" });
+        // A range, as operators list a proxy tier: the test's own 127.0.0.1 and the 127.0.0.2 hop are both in it.
+        await using var host = await TrackerHost.StartAsync(new Dictionary<string, string?> { ["Gateway:TrustedProxies:0"] = "127.0.0.0/8" });
         var (passkey, hash) = await RegisterUserAndTorrentAsync(host);
         using (var request = new HttpRequestMessage(HttpMethod.Get, new Announcer(passkey, hash, UrlBytes.Random20(), 7001).Url(0, 0, 0, "started")))
         {
-            request.Headers.Add("X-Forwarded-For", "198.51.100.7, 127.0.0.1");
+            request.Headers.Add("X-Forwarded-For", "198.51.100.7, 127.0.0.2");
             using var response = await host.Http.SendAsync(request);
         }
 
