@@ -162,6 +162,15 @@ public sealed class ProcessCluster : IAsyncDisposable
     public async Task StartGatewayAgainAsync(int gateway) =>
         _gateways[gateway] = await StartGatewayProcessAsync(_gatewayPorts[gateway]);
 
+    /// <summary>How many swarms a silo holds now, as its <c>/readyz</c> reports them.</summary>
+    public async Task<int> SwarmsHeldAsync(int silo)
+    {
+        var (_, report) = await ReadinessAsync(_siloHttpPorts[silo]);
+        var swarms = report.RootElement.GetProperty("checks").EnumerateArray().Single(check => check.GetProperty("name").GetString() == "swarms");
+        var detail = swarms.GetProperty("detail").GetString()!;
+        return int.Parse(detail[..detail.IndexOf(' ', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>A process's <c>/readyz</c>: its status code and JSON report.</summary>
     public static async Task<(int Status, JsonDocument Report)> ReadinessAsync(int port)
     {

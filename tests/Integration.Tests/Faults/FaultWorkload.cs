@@ -95,19 +95,22 @@ public sealed class FaultWorkload
 
     // Per torrent, when its last peer's first announce had been answered.
     private readonly ConcurrentDictionary<long, DateTimeOffset> _joined = new();
+    private readonly List<SiteTorrent> _torrents;
+    private readonly List<SimulatedPeer> _peers;
 
-    private FaultWorkload(IReadOnlyList<SiteUser> users, IReadOnlyList<SiteTorrent> torrents, IReadOnlyList<SimulatedPeer> peers)
+    private FaultWorkload(IReadOnlyList<SiteUser> users, List<SiteTorrent> torrents, List<SimulatedPeer> peers)
     {
         Users = users;
-        Torrents = torrents;
-        Peers = peers;
+        _torrents = torrents;
+        _peers = peers;
     }
 
     public IReadOnlyList<SiteUser> Users { get; }
 
-    public IReadOnlyList<SiteTorrent> Torrents { get; }
+    public IReadOnlyList<SiteTorrent> Torrents => _torrents;
 
-    public IReadOnlyList<SimulatedPeer> Peers { get; }
+    /// <summary>Every peer: those seeded, and those of swarms opened during the run (<see cref="OpenNewSwarmsAsync"/>).</summary>
+    public IReadOnlyList<SimulatedPeer> Peers => _peers;
 
     public AccountingModel Model { get; } = new();
 
@@ -157,6 +160,35 @@ public sealed class FaultWorkload
         }
 
         return new FaultWorkload(users, torrents, peers);
+    }
+
+    /// <summary>
+    /// Torrents the site registers during the run, each joined by one peer (a leecher of an existing user) through
+    /// the load balancer: swarms activated now, so a silo that joined meanwhile can take them. Their peers stay until
+    /// <see cref="FinishAsync"/>, and the model holds their announces like every other.
+    /// </summary>
+    public async Task<IReadOnlyList<SiteTorrent>> OpenNewSwarmsAsync(PostgresTestDatabase db, HttpClient http, int count)
+    {
+        var random = new Random(_torrents.Count);
+        var opened = new List<SiteTorrent>();
+        for (var i = 0; i < count; i++)
+        {
+            var torrent = new SiteTorrent(_torrents.Count + 1, UrlBytes.Random20(), 1, 1, 1L << 30);
+            await db.ExecuteAsync("insert into torrents (id, info_hash) values ($1, $2)", torrent.Id, torrent.InfoHash);
+            _torrents.Add(torrent);
+            opened.Add(torrent);
+        }
+
+        var newcomers = opened.Select((torrent, i) => new SimulatedPeer(
+            _peers.Count + i, Users[random.Next(Users.Count)], torrent, 40000 + _peers.Count + i, new PeerAnnounce(0, 0, torrent.Size, "started"), new Random(random.Next()))).ToList();
+        await Parallel.ForEachAsync(newcomers, new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, async (peer, _) =>
+            await AnnounceUntilAcceptedAsync(http, peer, peer.Started()));
+        lock (_peers)
+        {
+            _peers.AddRange(newcomers);
+        }
+
+        return opened;
     }
 
     /// <summary>Every peer's first announce (<c>started</c>), a bounded number at a time. Done before any fault.</summary>
