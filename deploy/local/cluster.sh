@@ -9,8 +9,9 @@
 #                                          (data stays in DIR; start again with start)
 #
 # Environment: SILOS (3), GATEWAYS (2), PORT (6969: nginx, where clients announce), ADMIN_TOKEN (random, written to
-# DIR/admin-token). Ports used besides PORT: gateways 6971.., silos 11111.. (silo-to-silo), 30001.. (gateway
-# connections), 8081.. (each silo's /healthz and /readyz).
+# DIR/admin-token), BUILD (1; 0 runs what is already built). Ports besides PORT, each counted up from a base:
+# gateways GATEWAY_PORTS_FROM+n (6970), silo-to-silo SILO_PORTS_FROM+n (11110), silos' gateway connections
+# SILO_GATEWAY_PORTS_FROM+n (30000), silos' /healthz and /readyz SILO_HTTP_PORTS_FROM+n (8080).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 command=${1:-start}
@@ -18,6 +19,10 @@ dir=${2:-$root/.run/cluster}
 silos=${SILOS:-3}
 gateways=${GATEWAYS:-2}
 port=${PORT:-${GATEWAY_PORT:-6969}}
+gateway_ports_from=${GATEWAY_PORTS_FROM:-6970}
+silo_ports_from=${SILO_PORTS_FROM:-11110}
+silo_gateway_ports_from=${SILO_GATEWAY_PORTS_FROM:-30000}
+silo_http_ports_from=${SILO_HTTP_PORTS_FROM:-8080}
 silo_dll="$root/Silo/bin/Release/net10.0/Chihaya.Orleans.Silo.dll"
 gateway_dll="$root/Gateway/bin/Release/net10.0/Chihaya.Orleans.Gateway.dll"
 
@@ -124,9 +129,13 @@ start() {
   fi
   [ -x /usr/sbin/nginx ] || { echo "nginx is missing: install Debian's nginx-light (or run deploy/scripts/install-test-deps.sh)" >&2; exit 1; }
 
-  echo "Building (Release)..."
-  dotnet build "$root/Chihaya.Orleans.sln" -c Release -v quiet -nologo >/dev/null
+  if [ "${BUILD:-1}" != 0 ]; then
+    echo "Building (Release)..."
+    dotnet build "$root/Chihaya.Orleans.sln" -c Release -v quiet -nologo >/dev/null
+  fi
   echo "Starting PostgreSQL and Redis on loopback..."
+  # Ports of a test run's services (./test.sh exports them) must not leak into this cluster's.
+  unset CHIHAYA_PG_PORT CHIHAYA_REDIS_PORT
   "$root/deploy/scripts/local-services.sh" start "$dir/services" >/dev/null
   # shellcheck disable=SC1091
   source "$dir/services/env"
@@ -145,8 +154,8 @@ start() {
 
   echo "Starting $silos silos..."
   for i in $(seq 1 "$silos"); do
-    echo "http://127.0.0.1:$((8080 + i))" > "$dir/silo$i.url"
-    Cluster__SiloPort=$((11110 + i)) Cluster__GatewayPort=$((30000 + i)) Urls="$(cat "$dir/silo$i.url")" \
+    echo "http://127.0.0.1:$((silo_http_ports_from + i))" > "$dir/silo$i.url"
+    Cluster__SiloPort=$((silo_ports_from + i)) Cluster__GatewayPort=$((silo_gateway_ports_from + i)) Urls="$(cat "$dir/silo$i.url")" \
       nohup dotnet "$silo_dll" > "$dir/silo$i.log" 2>&1 &
     echo $! > "$dir/silo$i.pid"
   done
@@ -157,12 +166,12 @@ start() {
   echo "Starting $gateways gateways..."
   upstreams=""
   for i in $(seq 1 "$gateways"); do
-    echo "http://127.0.0.1:$((6970 + i))" > "$dir/gateway$i.url"
+    echo "http://127.0.0.1:$((gateway_ports_from + i))" > "$dir/gateway$i.url"
     # nginx on loopback sends X-Real-IP / X-Forwarded-For; the gateways believe them from there only.
     Cluster__Mode=Client Admin__Token="$token" Gateway__TrustedProxies__0=127.0.0.0/8 \
       nohup dotnet "$gateway_dll" --urls "$(cat "$dir/gateway$i.url")" > "$dir/gateway$i.log" 2>&1 &
     echo $! > "$dir/gateway$i.pid"
-    upstreams+="        server 127.0.0.1:$((6970 + i)) max_fails=1 fail_timeout=5s;"$'\n'
+    upstreams+="        server 127.0.0.1:$((gateway_ports_from + i)) max_fails=1 fail_timeout=5s;"$'\n'
   done
   for i in $(seq 1 "$gateways"); do
     wait_ready "$(cat "$dir/gateway$i.url")" "$dir/gateway$i.pid"
@@ -171,10 +180,12 @@ start() {
   echo "Starting nginx on port $port..."
   mkdir -p "$dir/nginx/tmp"/{body,proxy,fastcgi,uwsgi,scgi}
   chmod 777 "$dir/nginx/tmp"/*
-  python3 - "$root/deploy/nginx/local.conf.template" "$dir/nginx" "$port" "$upstreams" > "$dir/nginx/nginx.conf" <<'PY'
+  python3 - "$root/deploy/nginx" "$dir/nginx" "$port" "$upstreams" > "$dir/nginx/nginx.conf" <<'PY'
 import sys
-template, prefix, port, upstreams = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3], sys.argv[4].rstrip("\n")
-print(template.replace("@PREFIX@", prefix).replace("@LISTEN_PORT@", port).replace("@UPSTREAM_SERVERS@", upstreams), end="")
+nginx, prefix, port, upstreams = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].rstrip("\n")
+template = open(f"{nginx}/local.conf.template").read()
+print(template.replace("@PREFIX@", prefix).replace("@LISTEN_PORT@", port).replace("@PROXY_CONF@", f"{nginx}/chihaya-proxy.conf")
+      .replace("@UPSTREAM_SERVERS@", upstreams), end="")
 PY
   echo "http://127.0.0.1:$port" > "$dir/nginx.url"
   nohup /usr/sbin/nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/nginx/error.log" > "$dir/nginx.log" 2>&1 &

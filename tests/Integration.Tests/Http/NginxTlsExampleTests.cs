@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Net;
+using Chihaya.Orleans.TestSupport;
+
+namespace Chihaya.Orleans.Integration.Tests.Http;
+
+/// <summary>
+/// The README's HTTPS example, <c>deploy/nginx/chihaya-tls.conf</c>, run for real: Debian's nginx with that file (only
+/// ports, certificate and log paths changed) terminates TLS in front of a gateway, a client announces over HTTPS, and
+/// the gateway sees the client's address through the proxy and no passkey reaches nginx's logs.
+/// </summary>
+public sealed class NginxTlsExampleTests
+{
+    [Fact]
+    public async Task AnnounceOverHttps_ThroughTheExample_ReachesTheGatewayWithTheClientsAddress()
+    {
+        await using var host = await TrackerHost.StartAsync(new Dictionary<string, string?> { ["Gateway:TrustedProxies:0"] = "127.0.0.1/32" });
+        var folder = Directory.CreateTempSubdirectory("chihaya-tls-");
+        try
+        {
+            var (httpPort, httpsPort) = (FreePorts.Next(), FreePorts.Next());
+            var config = await WriteConfigAsync(folder.FullName, host.BaseAddress.Port, httpPort, httpsPort);
+            var passkey = TrackerFixture.NewPasskey();
+            await host.PutUserAsync(passkey, 1);
+            var hash = UrlBytes.Random20();
+            await host.PutTorrentAsync(hash, 1);
+
+            await using var nginx = ProjectProcess.StartProgram("nginx", "/usr/sbin/nginx", "-p", folder.FullName, "-c", config, "-e", Path.Combine(folder.FullName, "startup.log"));
+            using var https = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true })
+            {
+                BaseAddress = new Uri($"https://127.0.0.1:{httpsPort}"),
+            };
+            var seeder = new Announcer(passkey, hash, UrlBytes.Random20(), 7001);
+            await Eventually.TrueAsync(
+                async () =>
+                {
+                    try
+                    {
+                        using var response = await https.GetAsync(seeder.Url(0, 0, 0, "started"));
+                        return response.StatusCode == HttpStatusCode.OK && Replies.FailureReason(Bencode.DecodeDictionary(await response.Content.ReadAsByteArrayAsync())) is null;
+                    }
+                    catch (HttpRequestException)
+                    {
+                        return nginx.HasExited ? throw new InvalidOperationException("nginx exited: " + nginx.Output) : false;
+                    }
+                },
+                "an announce over HTTPS accepted through nginx");
+
+            using var leech = await https.GetAsync(new Announcer(passkey, hash, UrlBytes.Random20(), 7002).Url(0, 0, 100, "started"));
+            var reply = Bencode.DecodeDictionary(await leech.Content.ReadAsByteArrayAsync());
+
+            // The seeder's address is the one nginx saw (X-Real-IP from the trusted proxy), with the seeder's port.
+            var peers = (byte[])reply["peers"];
+            Assert.Equal([127, 0, 0, 1, 7001 >> 8, 7001 & 0xff], peers);
+            var logs = string.Concat(Directory.GetFiles(folder.FullName, "*.log").Select(File.ReadAllText));
+            Assert.Contains("/PASSKEY/announce", logs);
+            Assert.DoesNotContain(passkey, logs);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>The example as shipped, with ports, certificate, log paths and upstreams pointed at this test's.</summary>
+    private static async Task<string> WriteConfigAsync(string folder, int gatewayPort, int httpPort, int httpsPort)
+    {
+        var (certificate, key) = (Path.Combine(folder, "cert.pem"), Path.Combine(folder, "key.pem"));
+        using (var openssl = Process.Start("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=tracker.example.org", "-keyout", key, "-out", certificate])!)
+        {
+            await openssl.WaitForExitAsync();
+            Assert.Equal(0, openssl.ExitCode);
+        }
+
+        var nginxFolder = Path.Combine(RepositoryPaths.Root, "deploy", "nginx");
+        var example = (await File.ReadAllTextAsync(Path.Combine(nginxFolder, "chihaya-tls.conf")))
+            .Replace("server 10.0.0.11:6969", $"server 127.0.0.1:{gatewayPort}", StringComparison.Ordinal)
+            .Replace("    server 10.0.0.12:6969 max_fails=1 fail_timeout=5s;\n", "", StringComparison.Ordinal)
+            .Replace("listen 80;", $"listen 127.0.0.1:{httpPort};", StringComparison.Ordinal)
+            .Replace("listen 443 ssl http2;", $"listen 127.0.0.1:{httpsPort} ssl http2;", StringComparison.Ordinal)
+            .Replace("    listen [::]:80;\n", "", StringComparison.Ordinal)
+            .Replace("    listen [::]:443 ssl http2;\n", "", StringComparison.Ordinal)
+            .Replace("/etc/letsencrypt/live/tracker.example.org/fullchain.pem", certificate, StringComparison.Ordinal)
+            .Replace("/etc/letsencrypt/live/tracker.example.org/privkey.pem", key, StringComparison.Ordinal)
+            .Replace("/var/log/nginx/", folder + "/", StringComparison.Ordinal)
+            .Replace("/etc/nginx/chihaya-proxy.conf", Path.Combine(nginxFolder, "chihaya-proxy.conf"), StringComparison.Ordinal);
+        Assert.DoesNotContain("server 10.0.0.", example);
+        await File.WriteAllTextAsync(Path.Combine(folder, "chihaya-tls.conf"), example);
+
+        // What Debian's /etc/nginx/nginx.conf gives every file in conf.d/, with this folder for everything written.
+        var main = Path.Combine(folder, "nginx.conf");
+        await File.WriteAllTextAsync(main, $$"""
+            daemon off;
+            worker_processes 1;
+            pid {{folder}}/nginx.pid;
+            error_log {{folder}}/main-error.log crit;
+            events { worker_connections 64; }
+            http {
+                client_body_temp_path {{folder}}/body;
+                proxy_temp_path {{folder}}/proxy;
+                fastcgi_temp_path {{folder}}/fastcgi;
+                uwsgi_temp_path {{folder}}/uwsgi;
+                scgi_temp_path {{folder}}/scgi;
+                include {{folder}}/chihaya-tls.conf;
+            }
+            """);
+        if (OperatingSystem.IsLinux())
+        {
+            // nginx's workers run as nobody when the tests run as root: they must reach the logs.
+            File.SetUnixFileMode(folder, (UnixFileMode)0b111_111_111);
+        }
+
+        return main;
+    }
+}
