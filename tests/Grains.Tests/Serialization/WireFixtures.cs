@@ -12,7 +12,8 @@ namespace Chihaya.Orleans.Grains.Tests.Serialization;
 /// </summary>
 internal static class WireFixtures
 {
-    private static byte[] Counting(int from, int length) => [.. Enumerable.Range(from, length).Select(value => (byte)value)];
+    /// <summary>Bytes counting up from <paramref name="from"/>: recognisable in hex, and no two fixtures alike.</summary>
+    public static byte[] Counting(int from, int length) => [.. Enumerable.Range(from, length).Select(value => (byte)value)];
 
     private static readonly DateTimeOffset At = new(2026, 11, 28, 9, 30, 15, 123, TimeSpan.Zero);
 
