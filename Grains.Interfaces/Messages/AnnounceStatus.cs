@@ -1,6 +1,7 @@
 namespace Chihaya.Orleans.Grains.Interfaces.Messages;
 
 /// <summary>Whether the torrent grain accepted an announce.</summary>
+[Alias("Chihaya.AnnounceStatus")]
 public enum AnnounceStatus : byte
 {
     Accepted = 0,

@@ -1,6 +1,7 @@
 namespace Chihaya.Orleans.Grains.Interfaces.Model;
 
 /// <summary>The <c>event</c> parameter of an announce (BEP 3, plus BEP 21's <c>paused</c>).</summary>
+[Alias("Chihaya.AnnounceEvent")]
 public enum AnnounceEvent : byte
 {
     /// <summary>A regular interval announce (absent or empty <c>event</c>).</summary>

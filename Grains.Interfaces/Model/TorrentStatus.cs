@@ -1,6 +1,7 @@
 namespace Chihaya.Orleans.Grains.Interfaces.Model;
 
 /// <summary>Whether the site lets a registered torrent be tracked.</summary>
+[Alias("Chihaya.TorrentStatus")]
 public enum TorrentStatus : byte
 {
     /// <summary>Tracked normally.</summary>

@@ -13,6 +13,7 @@ namespace Chihaya.Orleans.Grains.Admin;
 /// the change from the database's change notice (the in-memory site has one silo). A swarm active nowhere is not
 /// woken: it reads the site when it is next needed, so registering many torrents costs one write each.
 /// </summary>
+[GrainType("siteadmin")]
 [StatelessWorker]
 internal sealed class SiteAdminGrain(ISiteStore store, UserDirectory users, LocalActivations activations) : Grain, ISiteAdminGrain
 {

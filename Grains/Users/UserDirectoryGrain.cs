@@ -6,6 +6,7 @@ using Orleans.Concurrency;
 namespace Chihaya.Orleans.Grains.Users;
 
 /// <summary>A window onto this silo's <see cref="UserDirectory"/>: stateless, so it runs on the silo that is called.</summary>
+[GrainType("userdirectory")]
 [StatelessWorker]
 internal sealed class UserDirectoryGrain(UserDirectory users) : Grain, IUserDirectoryGrain
 {

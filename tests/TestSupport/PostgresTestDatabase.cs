@@ -33,8 +33,9 @@ public sealed class PostgresTestDatabase : IAsyncDisposable
     /// <summary>
     /// Creates the database on <paramref name="serverConnectionString"/> (a superuser's connection to the server), or
     /// on the shared server of <c>CHIHAYA_TEST_POSTGRES</c>: a test that stops its server needs one of its own.
+    /// <paramref name="migrateThrough"/> stops the schema at an earlier version, to store data as that version did.
     /// </summary>
-    public static async Task<PostgresTestDatabase> CreateAsync(string? serverConnectionString = null)
+    public static async Task<PostgresTestDatabase> CreateAsync(string? serverConnectionString = null, int migrateThrough = int.MaxValue)
     {
         var admin = serverConnectionString ?? ServerConnectionString;
         var name = "t_" + Guid.NewGuid().ToString("N")[..16];
@@ -47,7 +48,7 @@ public sealed class PostgresTestDatabase : IAsyncDisposable
 
         var connectionString = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
         var dataSource = DatabaseRegistration.CreateDataSource(connectionString);
-        await SchemaMigrator.MigrateAsync(dataSource);
+        await SchemaMigrator.MigrateAsync(dataSource, throughVersion: migrateThrough);
         return new PostgresTestDatabase(admin, name, connectionString, dataSource);
     }
 
