@@ -5,6 +5,7 @@ namespace Chihaya.Orleans.Grains.Health;
 
 /// <summary>Stateless, so it runs on the silo the gateway reached: a reply proves that silo answers calls.</summary>
 [StatelessWorker]
+[GrainType("healthprobe")]
 internal sealed class HealthProbeGrain(ILocalSiloDetails silo) : Grain, IHealthProbeGrain
 {
     public ValueTask<string> Probe() => ValueTask.FromResult(silo.SiloAddress.ToParsableString());
