@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Chihaya.Orleans.TestSupport;
 
 namespace Chihaya.Orleans.Integration.Tests.Faults;
@@ -9,8 +8,6 @@ namespace Chihaya.Orleans.Integration.Tests.Faults;
 /// </summary>
 public sealed class PrivateServices : IAsyncDisposable
 {
-    private static readonly string Script = Path.Combine(RepositoryPaths.Root, "deploy", "scripts", "local-services.sh");
-
     private PrivateServices(string folder, IReadOnlyDictionary<string, string> environment)
     {
         Folder = folder;
@@ -65,22 +62,10 @@ public sealed class PrivateServices : IAsyncDisposable
 
     private static async Task RunScriptAsync(params string[] arguments)
     {
-        var start = new ProcessStartInfo("bash", [Script, .. arguments])
+        var (exitCode, output) = await RepositoryScript.RunAsync("deploy/scripts/local-services.sh", TimeSpan.FromMinutes(3), arguments: arguments);
+        if (exitCode != 0)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        // The shared servers' ports, exported by ./test.sh: the script would start these servers on them too.
-        start.Environment.Remove("CHIHAYA_PG_PORT");
-        start.Environment.Remove("CHIHAYA_REDIS_PORT");
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(deadline.Token);
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"local-services.sh {string.Join(' ', arguments)} exited with {process.ExitCode}:\n{await output}\n{await errors}");
+            throw new InvalidOperationException($"local-services.sh {string.Join(' ', arguments)} exited with {exitCode}:\n{output}");
         }
     }
 }

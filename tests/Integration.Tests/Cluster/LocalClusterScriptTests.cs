@@ -1,0 +1,67 @@
+using Chihaya.Orleans.Integration.Tests.Faults;
+using Chihaya.Orleans.TestSupport;
+
+namespace Chihaya.Orleans.Integration.Tests.Cluster;
+
+/// <summary>
+/// <c>deploy/local/cluster.sh</c> as an operator runs it: start brings up PostgreSQL, Redis, silos, gateways and nginx
+/// and registers the demo site; the demo announce URL it prints is answered; status shows every process ready;
+/// stop leaves nothing running.
+/// </summary>
+[Trait("Category", "Cluster")]
+[Collection(FaultsCollection.Name)]
+public sealed class LocalClusterScriptTests
+{
+    private const string Script = "deploy/local/cluster.sh";
+
+    [Fact]
+    public async Task StartStatusStop_BringUpTheWholeShape_AndTakeItDownAgain()
+    {
+        // Made by the script, as for an operator: PostgreSQL's own user must be able to enter it.
+        var folder = new DirectoryInfo(Path.Combine(Path.GetTempPath(), "chihaya-cluster-" + Guid.NewGuid().ToString("N")[..12]));
+        var port = FreePorts.Next();
+        var environment = new Dictionary<string, string>
+        {
+            // The tests run what ./test.sh built; a build here would write over the programs other tests run.
+            ["BUILD"] = "0",
+            ["SILOS"] = "2",
+            ["GATEWAYS"] = "2",
+            ["PORT"] = port.ToString(),
+            ["GATEWAY_PORTS_FROM"] = FreePorts.Next().ToString(),
+            ["SILO_PORTS_FROM"] = FreePorts.Next().ToString(),
+            ["SILO_GATEWAY_PORTS_FROM"] = FreePorts.Next().ToString(),
+            ["SILO_HTTP_PORTS_FROM"] = FreePorts.Next().ToString(),
+        };
+        try
+        {
+            var (started, startOutput) = await RepositoryScript.RunAsync(Script, TimeSpan.FromMinutes(4), environment, "start", folder.FullName);
+            Assert.True(started == 0, startOutput);
+            var url = startOutput.Split('\n').Single(line => line.StartsWith("demo announce URL: ", StringComparison.Ordinal))["demo announce URL: ".Length..];
+            Assert.StartsWith($"http://127.0.0.1:{port}/", url);
+
+            using var http = new HttpClient();
+            var announce = $"{url}?info_hash=%01%23Eg%89%AB%CD%EF%01%23Eg%89%AB%CD%EF%01%23Eg&peer_id=-qB4500-000000000001&port=6881&uploaded=0&downloaded=0&left=0&compact=1";
+            var reply = Bencode.DecodeDictionary(await http.GetByteArrayAsync(announce));
+            Assert.Null(Replies.FailureReason(reply));
+            Assert.Equal(1L, reply["complete"]);
+
+            var (statusCode, status) = await RepositoryScript.RunAsync(Script, TimeSpan.FromMinutes(1), environment, "status", folder.FullName);
+            Assert.True(statusCode == 0, status);
+            foreach (var process in new[] { "silo1", "silo2", "gateway1", "gateway2", "nginx" })
+            {
+                Assert.Matches($"(?m)^{process} +pid [0-9]+ +(running, [^ ]+ -> )?ready - ", status);
+            }
+
+            Assert.Matches("(?m)^postgres .* answers$", status);
+            Assert.Matches("(?m)^redis .* answers$", status);
+        }
+        finally
+        {
+            var (stopped, stopOutput) = await RepositoryScript.RunAsync(Script, TimeSpan.FromMinutes(3), environment, "stop", folder.FullName);
+            var left = Directory.GetFiles(folder.FullName, "*.pid");
+            folder.Delete(recursive: true);
+            Assert.True(stopped == 0, stopOutput);
+            Assert.Empty(left);
+        }
+    }
+}
