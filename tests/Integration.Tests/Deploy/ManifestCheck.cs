@@ -56,6 +56,14 @@ internal sealed class ManifestCheck(DeployPrograms programs, IReadOnlySet<string
         return [.. _problems];
     }
 
+    /// <summary>What is wrong with these settings for this program (an environment file, say): the containers' rule alone.</summary>
+    public IReadOnlyList<string> CheckSettings(ProgramImage program, Dictionary<string, string?> environment, string where)
+    {
+        _problems.Clear();
+        CheckSettingsOf(program, environment, where);
+        return [.. _problems];
+    }
+
     /// <summary>The containers (init containers too) of a workload's pod template.</summary>
     public static IEnumerable<Dictionary<object, object?>> Containers(Dictionary<object, object?> document) =>
         document.Path("spec", "template", "spec") is { } pod ? pod.Maps("initContainers").Concat(pod.Maps("containers")) : [];
@@ -90,7 +98,7 @@ internal sealed class ManifestCheck(DeployPrograms programs, IReadOnlySet<string
             }
 
             var environment = Environment(container, documents, at);
-            CheckSettings(program, environment, at);
+            CheckSettingsOf(program, environment, at);
             if (workload.Kind() == "Job")
             {
                 // A one-shot: it listens on nothing and is not probed.
@@ -150,7 +158,7 @@ internal sealed class ManifestCheck(DeployPrograms programs, IReadOnlySet<string
     }
 
     /// <summary>Every variable must be a setting the program reads (Section__Property[__index]) with a value of its type.</summary>
-    private void CheckSettings(ProgramImage program, Dictionary<string, string?> environment, string at)
+    private void CheckSettingsOf(ProgramImage program, Dictionary<string, string?> environment, string at)
     {
         var kubernetesHosting = program.IsSilo && string.Equals(environment.GetValueOrDefault("Cluster__Kubernetes"), "true", StringComparison.OrdinalIgnoreCase);
         foreach (var (name, value) in environment)

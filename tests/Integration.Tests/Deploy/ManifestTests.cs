@@ -120,6 +120,21 @@ public sealed class ManifestTests
         Assert.Contains("readinessProbe asks /ready", problems[1], StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("deploy/systemd/silo.env.example", "chihaya-silo")]
+    [InlineData("deploy/systemd/gateway.env.example", "chihaya-gateway")]
+    public void SystemdEnvironmentFiles_SetOnlySettingsTheProgramReads(string file, string image)
+    {
+        var environment = File.ReadAllLines(Path.Combine(RepositoryPaths.Root, file))
+            .Select(line => line.TrimStart('#'))
+            .Where(line => line.Contains('=', StringComparison.Ordinal) && !line.Contains(' ', StringComparison.Ordinal))
+            .Select(line => line.Split('=', 2))
+            .ToDictionary(pair => pair[0], pair => (string?)pair[1]);
+
+        Assert.NotEmpty(environment);
+        Assert.Empty(new ManifestCheck(Programs, ServiceImages).CheckSettings(Programs.Images[image], environment, file));
+    }
+
     [Fact]
     public void Manifests_NotYaml_Refused()
     {
