@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Chihaya.Orleans.Grains.Hosting;
 
@@ -106,6 +107,12 @@ public static partial class StartupProblems
                 return described;
             case IOException io when io.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase):
                 return io.Message;
+            // A database that cannot be reached or will not let us in: a wrong host, port, password or database name.
+            // (The messages name no password.)
+            case NpgsqlException { InnerException: SocketException socket }:
+                return $"Database:ConnectionString: the database cannot be reached ({socket.Message}).";
+            case PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification or PostgresErrorCodes.InvalidCatalogName } refused:
+                return $"Database:ConnectionString: the database refused the connection ({refused.MessageText}).";
             default:
                 return exception.InnerException is { } cause ? Describe(cause) : null;
         }

@@ -50,5 +50,13 @@ public sealed class TrackerClusterOptions
 
     /// <summary>The port of a silo that Orleans clients (gateways) connect to.</summary>
     public int GatewayPort { get; set; } = 30000;
+
+    /// <summary>
+    /// Silo only, with <c>Redis</c> membership: the silo runs in a Kubernetes pod and watches its fellow silos' pods, so a
+    /// deleted pod's silo is declared dead at once and a silo declared dead has its pod deleted (see
+    /// <see cref="KubernetesSiloHosting"/>; needs the pod's name and namespace from the downward API and a role that
+    /// may get, list, watch, patch and delete pods).
+    /// </summary>
+    public bool Kubernetes { get; set; }
 }
 

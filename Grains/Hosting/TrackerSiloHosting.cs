@@ -31,12 +31,15 @@ public static class TrackerSiloHosting
             throw new StartupProblemException($"Cluster:Membership must be Localhost or Redis, not '{options.Membership}'.");
         }
 
+        KubernetesSiloHosting.CheckSettings(options, Environment.GetEnvironmentVariable);
         return options;
     }
 
     /// <summary>A silo with the tracker's grains, clustered on this host's loopback or through Redis.</summary>
     public static ISiloBuilder UseTrackerSilo(this ISiloBuilder silo, TrackerClusterOptions cluster, IConfiguration configuration)
     {
+        // First, so that the cluster id, service id and endpoints configured below override what it would set.
+        silo.UseKubernetesHostingWhenEnabled(cluster);
         if (ClusterMemberships.IsRedis(cluster.Membership))
         {
             silo.UseRedisClustering(cluster.Redis);
