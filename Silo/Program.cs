@@ -1,6 +1,7 @@
 using Chihaya.Orleans.Grains.Database;
 using Chihaya.Orleans.Grains.Health;
 using Chihaya.Orleans.Grains.Hosting;
+using Chihaya.Orleans.Grains.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Hosting;
@@ -28,8 +29,10 @@ return await StartupProblems.RunAsync("chihaya silo", async () =>
 
     var cluster = TrackerSiloHosting.ReadClusterOptions(builder.Configuration);
     builder.UseOrleans(silo => silo.UseTrackerSilo(cluster, builder.Configuration));
+    builder.Services.AddTrackerMetrics();
     var app = builder.Build();
     app.MapHealthEndpoints();
+    app.MapMetricsEndpoint();
     StartupProblems.CheckBeforeStart(
         app.Services, StartupProblems.SiloListeners(cluster).Concat(StartupProblems.HttpListeners(app.Configuration[WebHostDefaults.ServerUrlsKey])));
     ShutdownDeadline.Arm(app, "chihaya silo");

@@ -1,3 +1,4 @@
+using Chihaya.Orleans.Gateway.Metrics;
 using Chihaya.Orleans.Gateway.Protocol;
 using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
@@ -39,15 +40,16 @@ internal sealed class AnnounceHandler(IGrainFactory grains, ClusterRetry retry, 
         {
             AnnounceStatus.Accepted => new AnnounceResponse(
                 new AnnounceReply(result, Seconds(tracker.AnnounceInterval), Seconds(tracker.MinAnnounceInterval), query.Compact, warning),
-                null),
-            AnnounceStatus.TorrentDeleted => AnnounceResponse.Fail(string.IsNullOrWhiteSpace(result.Reason)
-                ? TrackerFailure.TorrentDeleted
-                : TrackerFailure.TorrentDeletedPrefix + result.Reason),
-            AnnounceStatus.ClientNotAllowed => AnnounceResponse.Fail(TrackerFailure.ClientNotAllowed),
-            AnnounceStatus.UnknownPasskey => AnnounceResponse.Fail(TrackerFailure.UnknownPasskey),
-            AnnounceStatus.LeechingNotAllowed => AnnounceResponse.Fail(TrackerFailure.LeechingNotAllowed),
-            AnnounceStatus.SwarmMoved or AnnounceStatus.TooOld => AnnounceResponse.Fail(TrackerFailure.Internal),
-            _ => AnnounceResponse.Fail(TrackerFailure.TorrentNotRegistered),
+                null,
+                RequestOutcome.Accepted),
+            AnnounceStatus.TorrentDeleted => AnnounceResponse.Fail(
+                string.IsNullOrWhiteSpace(result.Reason) ? TrackerFailure.TorrentDeleted : TrackerFailure.TorrentDeletedPrefix + result.Reason,
+                RequestOutcome.Deleted),
+            AnnounceStatus.ClientNotAllowed => AnnounceResponse.Fail(TrackerFailure.ClientNotAllowed, RequestOutcome.ClientNotAllowed),
+            AnnounceStatus.UnknownPasskey => AnnounceResponse.Fail(TrackerFailure.UnknownPasskey, RequestOutcome.UnknownPasskey),
+            AnnounceStatus.LeechingNotAllowed => AnnounceResponse.Fail(TrackerFailure.LeechingNotAllowed, RequestOutcome.LeechNotAllowed),
+            AnnounceStatus.SwarmMoved or AnnounceStatus.TooOld => AnnounceResponse.Fail(TrackerFailure.Internal, RequestOutcome.Unavailable),
+            _ => AnnounceResponse.Fail(TrackerFailure.TorrentNotRegistered, RequestOutcome.Unregistered),
         };
     }
 

@@ -2,8 +2,10 @@ using System.Net;
 using Chihaya.Orleans.Gateway.Admin;
 using Chihaya.Orleans.Gateway.Announce;
 using Chihaya.Orleans.Gateway.Http;
+using Chihaya.Orleans.Gateway.Metrics;
 using Chihaya.Orleans.Gateway.Options;
 using Chihaya.Orleans.Grains.Health;
+using Chihaya.Orleans.Grains.Metrics;
 using Chihaya.Orleans.Grains.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -64,6 +66,8 @@ public static class TrackerGatewayExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ClientAddressResolver>();
         services.AddSingleton<ClusterRetry>();
+        services.AddTrackerMetrics();
+        services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<AnnounceHandler>();
         services.AddSingleton<AnnounceEndpoint>();
         services.AddSingleton<ScrapeEndpoint>();
@@ -122,6 +126,7 @@ public static class TrackerGatewayExtensions
         app.MapGet("/announce", AnnounceEndpoint.MissingPasskeyAsync);
         app.MapGet("/scrape", AnnounceEndpoint.MissingPasskeyAsync);
         app.MapHealthEndpoints();
+        app.MapMetricsEndpoint();
         app.MapAdminApi();
         return app;
     }

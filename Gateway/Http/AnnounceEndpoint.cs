@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Diagnostics;
 using Chihaya.Orleans.Gateway.Announce;
+using Chihaya.Orleans.Gateway.Metrics;
 using Chihaya.Orleans.Gateway.Options;
 using Chihaya.Orleans.Gateway.Protocol;
 using Chihaya.Orleans.Grains.Interfaces.Model;
@@ -15,17 +17,25 @@ internal sealed partial class AnnounceEndpoint(
     AnnounceHandler handler,
     ClientAddressResolver addresses,
     IOptionsMonitor<GatewayOptions> options,
+    GatewayMetrics metrics,
     ILogger<AnnounceEndpoint> logger)
 {
     public const string Route = "/{passkey}/announce";
 
     public async Task InvokeAsync(HttpContext context)
     {
+        var startedAt = Stopwatch.GetTimestamp();
+        var outcome = await AnswerAsync(context);
+        metrics.Announced(outcome, startedAt);
+    }
+
+    private async Task<RequestOutcome> AnswerAsync(HttpContext context)
+    {
         var passkey = context.Request.RouteValues["passkey"] as string ?? "";
         if (!Passkeys.IsWellFormed(passkey))
         {
             await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.InvalidPasskey);
-            return;
+            return RequestOutcome.Malformed;
         }
 
         var gateway = options.CurrentValue;
@@ -39,7 +49,7 @@ internal sealed partial class AnnounceEndpoint(
                 out var failure))
         {
             await BencodeResults.WriteFailureAsync(context.Response, failure);
-            return;
+            return RequestOutcome.Malformed;
         }
 
         var address = addresses.Resolve(context);
@@ -50,7 +60,7 @@ internal sealed partial class AnnounceEndpoint(
         if (address is null)
         {
             await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.NoAddress);
-            return;
+            return RequestOutcome.Malformed;
         }
 
         AnnounceResponse response;
@@ -62,18 +72,19 @@ internal sealed partial class AnnounceEndpoint(
         catch (Exception exception)
         {
             Log.AnnounceFailed(logger, exception, query.InfoHash.ToGrainKey());
-            response = AnnounceResponse.Fail(TrackerFailure.Internal);
+            response = AnnounceResponse.Fail(TrackerFailure.Internal, RequestOutcome.Unavailable);
         }
 
         if (response.Failure is not null)
         {
             await BencodeResults.WriteFailureAsync(context.Response, response.Failure);
-            return;
+            return response.Outcome;
         }
 
         var buffer = ArrayPool<byte>.Shared.Rent(AnnounceResponseWriter.MaxSize(response.Reply));
         var length = AnnounceResponseWriter.Write(buffer, response.Reply);
         await BencodeResults.SendAsync(context.Response, buffer, length);
+        return RequestOutcome.Accepted;
     }
 
     /// <summary>The private-tracker hint for clients that announce without a passkey.</summary>

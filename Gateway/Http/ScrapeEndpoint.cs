@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Diagnostics;
 using Chihaya.Orleans.Gateway.Announce;
+using Chihaya.Orleans.Gateway.Metrics;
 using Chihaya.Orleans.Gateway.Options;
 using Chihaya.Orleans.Gateway.Protocol;
 using Chihaya.Orleans.Grains.Interfaces;
@@ -14,24 +16,32 @@ internal sealed partial class ScrapeEndpoint(
     IGrainFactory grains,
     ClusterRetry retry,
     IOptionsMonitor<GatewayOptions> options,
+    GatewayMetrics metrics,
     ILogger<ScrapeEndpoint> logger)
 {
     public const string Route = "/{passkey}/scrape";
 
     public async Task InvokeAsync(HttpContext context)
     {
+        var startedAt = Stopwatch.GetTimestamp();
+        var outcome = await AnswerAsync(context);
+        metrics.Scraped(outcome, startedAt);
+    }
+
+    private async Task<RequestOutcome> AnswerAsync(HttpContext context)
+    {
         var passkey = context.Request.RouteValues["passkey"] as string ?? "";
         if (!Passkeys.IsWellFormed(passkey))
         {
             await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.InvalidPasskey);
-            return;
+            return RequestOutcome.Malformed;
         }
 
         var gateway = options.CurrentValue;
         if (!RawQuery.TryParse<int, InfoHash[]>(context.Request, gateway.MaxQueryLength, gateway.MaxScrapeHashes, TryParseHashes, out var hashes, out var failure))
         {
             await BencodeResults.WriteFailureAsync(context.Response, failure);
-            return;
+            return RequestOutcome.Malformed;
         }
 
         TorrentCounts[] counts;
@@ -42,7 +52,7 @@ internal sealed partial class ScrapeEndpoint(
             if (await retry.CallAsync(() => users.FindUser(user)) is null)
             {
                 await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.UnknownPasskey);
-                return;
+                return RequestOutcome.UnknownPasskey;
             }
 
             counts = await Task.WhenAll(hashes.Select(hash => retry.CallAsync(grains.GetGrain<ITorrentGrain>(hash.ToGrainKey()).Scrape).AsTask()));
@@ -51,12 +61,13 @@ internal sealed partial class ScrapeEndpoint(
         {
             Log.ScrapeFailed(logger, exception, hashes.Length);
             await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.Internal);
-            return;
+            return RequestOutcome.Unavailable;
         }
 
         var buffer = ArrayPool<byte>.Shared.Rent(ScrapeResponseWriter.MaxSize(hashes.Length));
         var length = ScrapeResponseWriter.Write(buffer, hashes, counts);
         await BencodeResults.SendAsync(context.Response, buffer, length);
+        return RequestOutcome.Accepted;
     }
 
     private static bool TryParseHashes(int maxHashes, ReadOnlySpan<byte> query, out InfoHash[] hashes, out string? failure)

@@ -1,4 +1,6 @@
 using System.Data.Common;
+using System.Diagnostics;
+using Chihaya.Orleans.Grains.Metrics;
 using Chihaya.Orleans.Grains.Site;
 
 namespace Chihaya.Orleans.Grains.Accounting;
@@ -7,7 +9,7 @@ namespace Chihaya.Orleans.Grains.Accounting;
 /// Writes the flushes of all of a silo's swarms in few transactions: flushes that arrive while a write runs go
 /// together in the next one. One per silo, so the database sees a few writes per interval, not one per swarm.
 /// </summary>
-internal sealed class SwarmFlushWriter(ISiteStore store)
+internal sealed class SwarmFlushWriter(ISiteStore store, SiloMetrics? metrics = null)
 {
     /// <summary>Bounds one transaction, so a silo holding many swarms never builds one huge statement.</summary>
     public const int MaxFlushesPerWrite = 512;
@@ -74,9 +76,11 @@ internal sealed class SwarmFlushWriter(ISiteStore store)
     /// </summary>
     private async Task WriteBatchAsync(List<(SwarmFlush Flush, TaskCompletionSource<FlushResult> Done)> batch)
     {
+        var startedAt = Stopwatch.GetTimestamp();
         try
         {
             var results = await store.ApplyFlushesAsync([.. batch.Select(item => item.Flush)]);
+            metrics?.FlushWritten(Stopwatch.GetElapsedTime(startedAt));
             for (var i = 0; i < batch.Count; i++)
             {
                 batch[i].Done.SetResult(results[i]);
@@ -84,12 +88,14 @@ internal sealed class SwarmFlushWriter(ISiteStore store)
         }
         catch (DbException refused) when (!refused.IsTransient && batch.Count > 1)
         {
+            metrics?.FlushWriteFailed(Stopwatch.GetElapsedTime(startedAt));
             var half = batch.Count / 2;
             await WriteBatchAsync(batch[..half]);
             await WriteBatchAsync(batch[half..]);
         }
         catch (Exception exception)
         {
+            metrics?.FlushWriteFailed(Stopwatch.GetElapsedTime(startedAt));
             foreach (var (_, done) in batch)
             {
                 done.SetException(exception);

@@ -17,9 +17,16 @@ internal sealed class SwarmLedger
     private readonly Dictionary<long, UserTorrentUsage> _history = [];
     private Traffic _torrentTraffic;
     private long _snatches;
+    private long _firstRecordedAt = long.MaxValue;
 
     /// <summary>True when no announce was accounted since the last cut (every accepted announce adds a history entry).</summary>
     public bool IsEmpty => _history.Count == 0;
+
+    /// <summary>When the first announce since the last cut was accounted (Unix ms); <see cref="long.MaxValue"/> while empty.</summary>
+    public long FirstRecordedAt => _firstRecordedAt;
+
+    /// <summary>Raw bytes (uploaded and downloaded) accounted since the last cut.</summary>
+    public long RawBytes => _torrentTraffic.RawUploaded + _torrentTraffic.RawDownloaded;
 
     /// <summary>Snatches accounted since the last cut, shown until a flush brings the site's own count.</summary>
     public long Snatches => _snatches;
@@ -31,6 +38,11 @@ internal sealed class SwarmLedger
         if (outcome.Snatched)
         {
             _snatches++;
+        }
+
+        if (_firstRecordedAt == long.MaxValue)
+        {
+            _firstRecordedAt = now.ToUnixTimeMilliseconds();
         }
 
         var entry = new UserTorrentUsage(userId, torrentId, traffic, outcome.SeedingSeconds, outcome.Snatched ? now : null, now);
@@ -60,6 +72,7 @@ internal sealed class SwarmLedger
         _history.Clear();
         _torrentTraffic = default;
         _snatches = 0;
+        _firstRecordedAt = long.MaxValue;
         return flush;
     }
 

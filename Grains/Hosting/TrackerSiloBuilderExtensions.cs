@@ -1,6 +1,7 @@
 using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Database;
 using Chihaya.Orleans.Grains.Health;
+using Chihaya.Orleans.Grains.Metrics;
 using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.Grains.Torrents;
@@ -58,6 +59,7 @@ public static class TrackerSiloBuilderExtensions
         }
 
         services.AddSiloReadiness(siteInDatabase: SiteStores.IsPostgres(configuration[$"{SiteOptions.Section}:{nameof(SiteOptions.Store)}"] ?? ""));
+        services.AddSingleton<SiloMetrics>();
         services.AddSingleton<SwarmFlushWriter>();
         services.AddSingleton<SwarmSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<SwarmSweeper>());

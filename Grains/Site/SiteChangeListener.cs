@@ -1,5 +1,8 @@
 using Chihaya.Orleans.Grains.Interfaces;
+using System.Diagnostics;
+using System.Globalization;
 using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Metrics;
 using Chihaya.Orleans.Grains.Users;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -21,17 +24,27 @@ internal sealed partial class SiteChangeListener(
     ClientAllowList clients,
     LocalActivations activations,
     UserDirectory users,
+    SiloMetrics metrics,
+    TimeProvider time,
     ILogger<SiteChangeListener> logger) : BackgroundService
 {
     public const string Channel = "chihaya_site_changes";
 
+    /// <summary>How often a silo sends itself a probe notice, to measure how long notices take to arrive.</summary>
+    public static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(10);
+
     private const string UserNotice = "user:";
+
+    // 'probe:<this process's id>:<Stopwatch timestamp>': other silos (and older versions, which look the payload up
+    // among their torrent grains and find nothing) ignore it; only its sender can time it.
+    private readonly string _probePrefix = $"probe:{Guid.NewGuid():N}:";
 
     // A bulk change on the site (site-wide freeleech) must not turn into thousands of queries at once.
     private readonly SemaphoreSlim _refreshing = new(8, 8);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        _ = ProbeAsync(stoppingToken);
         var delay = TimeSpan.FromSeconds(1);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -91,8 +104,44 @@ internal sealed partial class SiteChangeListener(
         }
     }
 
+    /// <summary>Sends a probe notice every <see cref="ProbeInterval"/> through an ordinary connection, as the site's triggers do.</summary>
+    private async Task ProbeAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(ProbeInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await using var probe = dataSource.CreateCommand("select pg_notify($1, $2)");
+                    probe.Parameters.Add(new NpgsqlParameter { Value = Channel });
+                    probe.Parameters.Add(new NpgsqlParameter { Value = _probePrefix + Stopwatch.GetTimestamp().ToString(CultureInfo.InvariantCulture) });
+                    await probe.ExecuteNonQueryAsync(stoppingToken);
+                }
+                catch (Exception exception) when (exception is NpgsqlException or InvalidOperationException or System.Net.Sockets.SocketException)
+                {
+                    // The database is away: the listener says so; the probe tries again next interval.
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     private void Dispatch(string payload)
     {
+        if (payload.StartsWith(_probePrefix, StringComparison.Ordinal))
+        {
+            if (long.TryParse(payload.AsSpan(_probePrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var sentAt))
+            {
+                metrics.NoticeArrived(Stopwatch.GetElapsedTime(sentAt));
+            }
+
+            return;
+        }
+
         // Fire and forget on purpose: a refresh that fails is retried by the grain's periodic re-read.
         _ = DispatchAsync(payload);
     }

@@ -1,23 +1,53 @@
 using Chihaya.Orleans.Grains.Interfaces;
+using Chihaya.Orleans.Grains.Interfaces.Model;
 
 namespace Chihaya.Orleans.Grains.Torrents;
 
 /// <summary>
-/// When a swarm next has housekeeping to do (write what changed, prune silent peers, re-read its torrent, forget an
-/// unknown info hash), published by its grain for the silo's <see cref="SwarmSweeper"/>. An idle swarm costs the
-/// silo a comparison per sweep instead of grain timers firing; the sweeper calls <see cref="ITorrentGrain.Sweep"/>
-/// only when something is due. Written in the grain's turns, read by the sweeper's thread.
+/// What a swarm publishes for the rest of its silo: when it next has housekeeping to do (write what changed, prune
+/// silent peers, re-read its torrent, forget an unknown info hash), for the silo's <see cref="SwarmSweeper"/>, and its
+/// size and unwritten statistics, for the silo's metrics and status. An idle swarm costs the silo a comparison per
+/// sweep instead of grain timers firing; the sweeper calls <see cref="ITorrentGrain.Sweep"/> only when something is
+/// due. Written in the grain's turns, read by other threads: each value on its own is current, not all together.
 /// </summary>
-internal sealed class SwarmSchedule(ITorrentGrain grain)
+internal sealed class SwarmSchedule(ITorrentGrain grain, InfoHash infoHash)
 {
     private long _dueAt = long.MaxValue;
+    private int _seeders;
+    private int _leechers;
+    private long _unwrittenSince = long.MaxValue;
+    private long _unwrittenBytes;
 
     public ITorrentGrain Grain { get; } = grain;
+
+    public InfoHash InfoHash { get; } = infoHash;
 
     /// <summary>The earliest time anything is due, in Unix milliseconds; <see cref="long.MaxValue"/>: nothing is.</summary>
     public long DueAt
     {
         get => Volatile.Read(ref _dueAt);
         set => Volatile.Write(ref _dueAt, value);
+    }
+
+    public int Seeders => Volatile.Read(ref _seeders);
+
+    public int Leechers => Volatile.Read(ref _leechers);
+
+    /// <summary>When the oldest announce whose statistics are not yet in the database was accounted (Unix ms); <see cref="long.MaxValue"/>: none.</summary>
+    public long UnwrittenSince => Volatile.Read(ref _unwrittenSince);
+
+    /// <summary>Raw bytes (uploaded and downloaded, as clients reported them) accounted but not yet in the database.</summary>
+    public long UnwrittenBytes => Volatile.Read(ref _unwrittenBytes);
+
+    public void PublishSize(int seeders, int leechers)
+    {
+        Volatile.Write(ref _seeders, seeders);
+        Volatile.Write(ref _leechers, leechers);
+    }
+
+    public void PublishUnwritten(long since, long bytes)
+    {
+        Volatile.Write(ref _unwrittenSince, since);
+        Volatile.Write(ref _unwrittenBytes, bytes);
     }
 }

@@ -38,6 +38,27 @@ internal sealed partial class SwarmSweeper(
 
     public void Add(SwarmSchedule swarm) => _swarms.TryAdd(swarm, 0);
 
+    /// <summary>The swarms with peers, their published sizes and unwritten statistics, summed; the age of the oldest unwritten announce as of <paramref name="now"/> (Unix ms).</summary>
+    public Metrics.SwarmTotals Totals(long now)
+    {
+        var (swarms, seeders, leechers, bytes, oldest) = (0, 0L, 0L, 0L, long.MaxValue);
+        foreach (var (swarm, _) in _swarms)
+        {
+            // A swarm of no peers (an unregistered hash asked about, a torrent everyone left) is in memory but not active.
+            swarms += swarm.Seeders + swarm.Leechers > 0 ? 1 : 0;
+            seeders += swarm.Seeders;
+            leechers += swarm.Leechers;
+            bytes += swarm.UnwrittenBytes;
+            oldest = Math.Min(oldest, swarm.UnwrittenSince);
+        }
+
+        return new Metrics.SwarmTotals(swarms, seeders, leechers, bytes, oldest == long.MaxValue ? 0 : Math.Max(0, now - oldest) / 1000.0);
+    }
+
+    /// <summary>The <paramref name="count"/> swarms with the most peers, largest first.</summary>
+    public IReadOnlyList<SwarmSchedule> Busiest(int count) =>
+        [.. _swarms.Keys.OrderByDescending(swarm => swarm.Seeders + swarm.Leechers).Take(count)];
+
     public void Remove(SwarmSchedule swarm) => _swarms.TryRemove(swarm, out _);
 
     /// <summary>

@@ -2,6 +2,7 @@ using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Metrics;
 using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.Grains.Users;
@@ -29,6 +30,7 @@ internal sealed partial class TorrentGrain(
     UserDirectory users,
     SwarmSweeper sweeper,
     LocalActivations activations,
+    SiloMetrics metrics,
     TimeProvider time,
     ILogger<TorrentGrain> logger) : Grain, ITorrentGrain
 {
@@ -76,6 +78,10 @@ internal sealed partial class TorrentGrain(
     private long _refreshDueAt = long.MaxValue;
     private long _forgetDueAt = long.MaxValue;
 
+    // The flush cut but not yet answered: when its oldest announce was accounted, and its raw bytes (for metrics).
+    private long _outstandingSince = long.MaxValue;
+    private long _outstandingBytes;
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var key = this.GetPrimaryKeyString();
@@ -93,7 +99,7 @@ internal sealed partial class TorrentGrain(
         ScheduleForgetIfUnregistered(now);
         // A swarm restored from the site writes its size once, so the torrent's counts are current.
         ScheduleFlushIfUnwritten();
-        _schedule = new SwarmSchedule(this.AsReference<ITorrentGrain>());
+        _schedule = new SwarmSchedule(this.AsReference<ITorrentGrain>(), _infoHash);
         PublishSchedule();
         sweeper.Add(_schedule);
     }
@@ -358,9 +364,14 @@ internal sealed partial class TorrentGrain(
         }
 
         // Peers and ledger are cut in the same turn, so the flush stores exactly the baselines its credit ends at.
-        var flush = _outstanding ??= HasSomethingToWrite()
-            ? _ledger.Cut(_torrentId, _epoch, ++_sequence, _swarm.CutChanges(), _swarm.Seeders, _swarm.Leechers)
-            : null;
+        if (_outstanding is null && HasSomethingToWrite())
+        {
+            _outstandingSince = _ledger.FirstRecordedAt;
+            _outstandingBytes = _ledger.RawBytes;
+            _outstanding = _ledger.Cut(_torrentId, _epoch, ++_sequence, _swarm.CutChanges(), _swarm.Seeders, _swarm.Leechers);
+        }
+
+        var flush = _outstanding;
         if (flush is null)
         {
             return;
@@ -375,10 +386,13 @@ internal sealed partial class TorrentGrain(
         {
             // Perhaps applied, perhaps not: resent unchanged next time, and the store applies it once.
             Log.FlushFailed(logger, exception, _infoHash.ToGrainKey());
+            metrics.FlushToBeResent();
             return;
         }
 
         _outstanding = null;
+        _outstandingSince = long.MaxValue;
+        _outstandingBytes = 0;
         if (result.Status == FlushStatus.Fenced)
         {
             // Another activation holds the swarm and restored its peers from the site: what this one accounted since
@@ -459,8 +473,12 @@ internal sealed partial class TorrentGrain(
         }
     }
 
-    private void PublishSchedule() =>
+    private void PublishSchedule()
+    {
         _schedule.DueAt = Math.Min(Math.Min(_flushDueAt, _pruneDueAt), Math.Min(_refreshDueAt, _forgetDueAt));
+        _schedule.PublishSize(_swarm.Seeders, _swarm.Leechers);
+        _schedule.PublishUnwritten(Math.Min(_outstandingSince, _ledger.FirstRecordedAt), _outstandingBytes + _ledger.RawBytes);
+    }
 
     private long NowMilliseconds() => time.GetUtcNow().ToUnixTimeMilliseconds();
 
