@@ -171,7 +171,7 @@ start() {
     Cluster__Mode=Client Admin__Token="$token" Gateway__TrustedProxies__0=127.0.0.0/8 \
       nohup dotnet "$gateway_dll" --urls "$(cat "$dir/gateway$i.url")" > "$dir/gateway$i.log" 2>&1 &
     echo $! > "$dir/gateway$i.pid"
-    upstreams+="        server 127.0.0.1:$((gateway_ports_from + i)) max_fails=1 fail_timeout=5s;"$'\n'
+    upstreams+="        server 127.0.0.1:$((gateway_ports_from + i)) max_fails=1 fail_timeout=1s;"$'\n'
   done
   for i in $(seq 1 "$gateways"); do
     wait_ready "$(cat "$dir/gateway$i.url")" "$dir/gateway$i.pid"

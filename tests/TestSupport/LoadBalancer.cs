@@ -57,7 +57,7 @@ public sealed class LoadBalancer : IAsyncDisposable
             .Replace("@PREFIX@", folder.FullName, StringComparison.Ordinal)
             .Replace("@LISTEN_PORT@", port.ToString(), StringComparison.Ordinal)
             .Replace("@PROXY_CONF@", Path.Combine(RepositoryPaths.Root, "deploy", "nginx", "chihaya-proxy.conf"), StringComparison.Ordinal)
-            .Replace("@UPSTREAM_SERVERS@", string.Join('\n', gatewayPorts.Select(p => $"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;")), StringComparison.Ordinal));
+            .Replace("@UPSTREAM_SERVERS@", string.Join('\n', gatewayPorts.Select(p => $"        server 127.0.0.1:{p} max_fails=1 fail_timeout=1s;")), StringComparison.Ordinal));
 
         var process = ProjectProcess.StartProgram("nginx", Nginx, "-p", folder.FullName, "-c", config, "-e", Path.Combine(folder.FullName, "error.log"));
         var balancer = new LoadBalancer(process, folder, port);

@@ -162,6 +162,16 @@ public sealed class ProcessCluster : IAsyncDisposable
     public async Task StartGatewayAgainAsync(int gateway) =>
         _gateways[gateway] = await StartGatewayProcessAsync(_gatewayPorts[gateway]);
 
+    /// <summary>Announces a gateway has accepted since it started, from its <c>/metrics</c>.</summary>
+    public async Task<long> AcceptedAnnouncesAsync(int gateway)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var metrics = await http.GetStringAsync($"http://127.0.0.1:{_gatewayPorts[gateway]}/metrics");
+        return metrics.Split('\n')
+            .Where(line => line.StartsWith("chihaya_announces_total{", StringComparison.Ordinal) && line.Contains("outcome=\"accepted\"", StringComparison.Ordinal))
+            .Sum(line => long.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     /// <summary>How many swarms a silo holds now, as its <c>/readyz</c> reports them.</summary>
     public async Task<int> SwarmsHeldAsync(int silo)
     {

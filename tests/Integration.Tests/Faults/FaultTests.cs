@@ -97,6 +97,9 @@ public sealed class FaultTests(ITestOutputHelper output)
                 run.Mark($"SIGTERM gateway {i}");
                 await run.Cluster.RestartGatewayAsync(kill: false, gateway: i);
                 run.Mark($"gateway {i} started again");
+                // As an operator does (deploy/README.md): the next one only once nginx sends this one traffic again.
+                await Eventually.TrueAsync(async () => await run.Cluster.AcceptedAnnouncesAsync(i) > 0, $"gateway {i} takes announces through nginx");
+                run.Mark($"gateway {i} takes traffic");
             }
 
             await run.Load.RunForAsync(AfterHealing);

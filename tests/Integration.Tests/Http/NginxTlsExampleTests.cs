@@ -75,7 +75,7 @@ public sealed class NginxTlsExampleTests
         var nginxFolder = Path.Combine(RepositoryPaths.Root, "deploy", "nginx");
         var example = (await File.ReadAllTextAsync(Path.Combine(nginxFolder, "chihaya-tls.conf")))
             .Replace("server 10.0.0.11:6969", $"server 127.0.0.1:{gatewayPort}", StringComparison.Ordinal)
-            .Replace("    server 10.0.0.12:6969 max_fails=1 fail_timeout=5s;\n", "", StringComparison.Ordinal)
+            .Replace("    server 10.0.0.12:6969 max_fails=1 fail_timeout=1s;\n", "", StringComparison.Ordinal)
             .Replace("listen 80;", $"listen 127.0.0.1:{httpPort};", StringComparison.Ordinal)
             .Replace("listen 443 ssl http2;", $"listen 127.0.0.1:{httpsPort} ssl http2;", StringComparison.Ordinal)
             .Replace("    listen [::]:80;\n", "", StringComparison.Ordinal)
