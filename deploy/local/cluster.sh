@@ -4,14 +4,17 @@
 # torrents registered. Everything listens on loopback; data, logs and pids live under one folder.
 #
 #   deploy/local/cluster.sh start [DIR]    build, start everything, print the announce URL (default DIR: .run/cluster)
-#   deploy/local/cluster.sh status [DIR]   each process: running or not, and its /readyz report
+#   deploy/local/cluster.sh status [DIR]   each process: running or not, and its /readyz report (Prometheus: its
+#                                          targets up)
 #   deploy/local/cluster.sh stop [DIR]     stop everything started under DIR, each program given its graceful stop
 #                                          (data stays in DIR; start again with start)
 #
 # Environment: SILOS (3), GATEWAYS (2), PORT (6969: nginx, where clients announce), ADMIN_TOKEN (random, written to
-# DIR/admin-token), BUILD (1; 0 runs what is already built). Ports besides PORT, each counted up from a base:
-# gateways GATEWAY_PORTS_FROM+n (6970), silo-to-silo SILO_PORTS_FROM+n (11110), silos' gateway connections
-# SILO_GATEWAY_PORTS_FROM+n (30000), silos' /healthz and /readyz SILO_HTTP_PORTS_FROM+n (8080).
+# DIR/admin-token), BUILD (1; 0 runs what is already built), PROMETHEUS (0; 1 also runs Debian's Prometheus on
+# loopback port PROMETHEUS_PORT, 9090, with deploy/prometheus/prometheus.yml, scraping every silo and gateway, data in
+# DIR/prometheus). Ports besides PORT, each counted up from a base: gateways GATEWAY_PORTS_FROM+n (6970), silo-to-silo
+# SILO_PORTS_FROM+n (11110), silos' gateway connections SILO_GATEWAY_PORTS_FROM+n (30000), silos' /healthz, /readyz
+# and /metrics SILO_HTTP_PORTS_FROM+n (8080).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 command=${1:-start}
@@ -23,6 +26,8 @@ gateway_ports_from=${GATEWAY_PORTS_FROM:-6970}
 silo_ports_from=${SILO_PORTS_FROM:-11110}
 silo_gateway_ports_from=${SILO_GATEWAY_PORTS_FROM:-30000}
 silo_http_ports_from=${SILO_HTTP_PORTS_FROM:-8080}
+prometheus=${PROMETHEUS:-0}
+prometheus_port=${PROMETHEUS_PORT:-9090}
 silo_dll="$root/Silo/bin/Release/net10.0/Chihaya.Orleans.Silo.dll"
 gateway_dll="$root/Gateway/bin/Release/net10.0/Chihaya.Orleans.Gateway.dll"
 
@@ -45,8 +50,9 @@ stop_program() {
 }
 
 stop() {
-  # nginx and the gateways first, so no announce arrives while silos hand their swarms on; then each silo in turn,
-  # so the others take over its swarms.
+  # Prometheus first (it only watches); nginx and the gateways next, so no announce arrives while silos hand their
+  # swarms on; then each silo in turn, so the others take over its swarms.
+  [ -f "$dir/prometheus.pid" ] && { echo "Stopping Prometheus..."; stop_program "$dir/prometheus.pid"; }
   [ -f "$dir/nginx.pid" ] && { echo "Stopping nginx..."; stop_program "$dir/nginx.pid"; }
   for pidfile in "$dir"/gateway*.pid "$dir"/silo*.pid; do
     [ -f "$pidfile" ] || continue
@@ -70,9 +76,21 @@ marks = "; ".join(("" if c["ok"] else "FAILING ") + c["name"] + ": " + c["detail
 print(("ready" if report["ready"] else "NOT READY") + " - " + marks)'
 }
 
+# Prometheus' targets at URL, on one line: how many are up, and each one down with its last scrape's error.
+targets() {
+  curl -s --max-time 3 "$1/api/v1/targets?state=active" | python3 -c '
+import json, sys
+try:
+    targets = json.load(sys.stdin)["data"]["activeTargets"]
+except (ValueError, KeyError):
+    print("no answer"); sys.exit()
+down = [t["labels"]["job"] + " " + t["labels"]["instance"] + " " + t["health"] + (": " + t["lastError"] if t["lastError"] else "") for t in targets if t["health"] != "up"]
+print(f"{len(targets) - len(down)} of {len(targets)} targets up" + "".join("; " + d for d in down))'
+}
+
 status() {
   local any=0 name pid url
-  for pidfile in "$dir"/silo*.pid "$dir"/gateway*.pid "$dir"/nginx.pid; do
+  for pidfile in "$dir"/silo*.pid "$dir"/gateway*.pid "$dir"/nginx.pid "$dir"/prometheus.pid; do
     [ -f "$pidfile" ] || continue
     any=1
     name=$(basename "$pidfile" .pid)
@@ -82,6 +100,8 @@ status() {
       printf '%-10s pid %-7s NOT RUNNING (log: %s)\n' "$name" "$pid" "$dir/$name.log"
     elif [ "$name" = nginx ]; then
       printf '%-10s pid %-7s running, %s -> %s\n' "$name" "$pid" "$url" "$(readiness "$url")"
+    elif [ "$name" = prometheus ]; then
+      printf '%-10s pid %-7s running, %s: %s\n' "$name" "$pid" "$url" "$(targets "$url")"
     else
       printf '%-10s pid %-7s %s\n' "$name" "$pid" "$(readiness "$url")"
     fi
@@ -101,12 +121,13 @@ status() {
   fi
 }
 
-# Waits until URL/readyz answers 200, or fails the start if the program behind PIDFILE exits or 120 s pass.
+# Waits until URL/readyz (or URL/PATH) answers 200, or fails the start if the program behind PIDFILE exits or 120 s
+# pass.
 wait_ready() {
-  local url=$1 pidfile=$2 name
+  local url=$1 pidfile=$2 path=${3:-/readyz} name
   name=$(basename "$pidfile" .pid)
   for _ in $(seq 1 240); do
-    curl -fs --max-time 2 "$url/readyz" >/dev/null 2>&1 && return 0
+    curl -fs --max-time 2 "$url$path" >/dev/null 2>&1 && return 0
     if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
       echo "$name exited during start; its log ($dir/$name.log) ends:" >&2
       tail -n 5 "$dir/$name.log" >&2
@@ -121,6 +142,32 @@ wait_ready() {
   exit 1
 }
 
+# Prometheus with deploy/prometheus/prometheus.yml, its targets (file-based discovery) written from the .url files of
+# the silos and gateways started.
+start_prometheus() {
+  echo "Starting Prometheus on port $prometheus_port..."
+  mkdir -p "$dir/prometheus/targets"
+  cp "$root/deploy/prometheus/prometheus.yml" "$dir/prometheus/prometheus.yml"
+  python3 - "$dir" "$silos" "$gateways" <<'PY'
+import json, sys
+dir, silos, gateways = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for kind, count in (("silo", silos), ("gateway", gateways)):
+    targets = [{"targets": [open(f"{dir}/{kind}{i}.url").read().strip().removeprefix("http://")], "labels": {"process": f"{kind}{i}"}}
+               for i in range(1, count + 1)]
+    with open(f"{dir}/prometheus/targets/{kind}s.json.new", "w") as file:
+        json.dump(targets, file, indent=2)
+PY
+  # Renamed into place, so Prometheus never reads half a file.
+  mv "$dir/prometheus/targets/silos.json.new" "$dir/prometheus/targets/silos.json"
+  mv "$dir/prometheus/targets/gateways.json.new" "$dir/prometheus/targets/gateways.json"
+  echo "http://127.0.0.1:$prometheus_port" > "$dir/prometheus.url"
+  nohup /usr/bin/prometheus --config.file="$dir/prometheus/prometheus.yml" --storage.tsdb.path="$dir/prometheus/data" \
+    --web.listen-address="127.0.0.1:$prometheus_port" > "$dir/prometheus.log" 2>&1 &
+  echo $! > "$dir/prometheus.pid"
+  wait_ready "http://127.0.0.1:$prometheus_port" "$dir/prometheus.pid" /-/ready
+  echo "Prometheus: http://127.0.0.1:$prometheus_port (targets: http://127.0.0.1:$prometheus_port/targets)"
+}
+
 start() {
   mkdir -p "$dir"
   if ls "$dir"/*.pid >/dev/null 2>&1; then
@@ -128,6 +175,10 @@ start() {
     exit 1
   fi
   [ -x /usr/sbin/nginx ] || { echo "nginx is missing: install Debian's nginx-light (or run deploy/scripts/install-test-deps.sh)" >&2; exit 1; }
+  if [ "$prometheus" = 1 ] && [ ! -x /usr/bin/prometheus ]; then
+    echo "prometheus is missing: install Debian's prometheus (or run deploy/scripts/install-test-deps.sh)" >&2
+    exit 1
+  fi
 
   if [ "${BUILD:-1}" != 0 ]; then
     echo "Building (Release)..."
@@ -206,6 +257,7 @@ for torrent in seed["torrents"]:
     put(f"torrents/{torrent['infoHash']}", torrent)
 print(f"demo announce URL: http://127.0.0.1:{port}/{seed['users'][0]['passkey']}/announce")
 PY
+  [ "$prometheus" = 1 ] && start_prometheus
   echo "$silos silos, $gateways gateways and nginx running; logs and pids in $dir; admin token in $dir/admin-token"
   echo "see them with: $0 status $dir    stop with: $0 stop $dir"
 }

@@ -25,7 +25,28 @@ public sealed class PrometheusServer : IAsyncDisposable
     public ProjectProcess Process { get; }
 
     /// <summary>Starts Prometheus scraping each job's targets (<c>127.0.0.1:port</c>) every second, and waits until it is ready.</summary>
-    public static async Task<PrometheusServer> StartAsync(IReadOnlyDictionary<string, int[]> jobs)
+    public static Task<PrometheusServer> StartAsync(IReadOnlyDictionary<string, int[]> jobs)
+    {
+        var scrapeConfigs = string.Concat(jobs.Select(job => $"""
+              - job_name: {job.Key}
+                static_configs:
+                  - targets: [{string.Join(", ", job.Value.Select(port => $"'127.0.0.1:{port}'"))}]
+
+            """));
+        return StartAsync($"""
+            global:
+              scrape_interval: 1s
+              scrape_timeout: 1s
+            scrape_configs:
+            {scrapeConfigs}
+            """);
+    }
+
+    /// <summary>
+    /// Starts Prometheus with a configuration of the caller's, written as <c>prometheus.yml</c> into a folder of its own
+    /// beside <paramref name="files"/> (relative names, e.g. file-based discovery's targets), and waits until it is ready.
+    /// </summary>
+    public static async Task<PrometheusServer> StartAsync(string configuration, IReadOnlyDictionary<string, string>? files = null)
     {
         if (!File.Exists(Program))
         {
@@ -34,19 +55,14 @@ public sealed class PrometheusServer : IAsyncDisposable
 
         var folder = Directory.CreateTempSubdirectory("chihaya-prometheus-");
         var config = Path.Combine(folder.FullName, "prometheus.yml");
-        var scrapeConfigs = string.Concat(jobs.Select(job => $"""
-              - job_name: {job.Key}
-                static_configs:
-                  - targets: [{string.Join(", ", job.Value.Select(port => $"'127.0.0.1:{port}'"))}]
+        foreach (var (name, content) in files ?? new Dictionary<string, string>())
+        {
+            var path = Path.Combine(folder.FullName, name);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            await File.WriteAllTextAsync(path, content);
+        }
 
-            """));
-        await File.WriteAllTextAsync(config, $"""
-            global:
-              scrape_interval: 1s
-              scrape_timeout: 1s
-            scrape_configs:
-            {scrapeConfigs}
-            """);
+        await File.WriteAllTextAsync(config, configuration);
         var port = FreePorts.Next();
         var process = ProjectProcess.StartProgram(
             "prometheus",
@@ -93,6 +109,17 @@ public sealed class PrometheusServer : IAsyncDisposable
 
         var value = data.GetProperty("resultType").GetString() == "scalar" ? result : result[0].GetProperty("value");
         return double.Parse(value[1].GetString()!, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// An instant query's whole reply, as Prometheus' HTTP API gives it: <c>status</c> ("success" or "error", with
+    /// <c>error</c> saying why, e.g. a PromQL syntax error) and <c>data</c>.
+    /// </summary>
+    public async Task<JsonElement> QueryReplyAsync(string promql)
+    {
+        using var response = await _api.GetAsync("/api/v1/query?query=" + Uri.EscapeDataString(promql));
+        using var reply = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync());
+        return reply.RootElement.Clone();
     }
 
     /// <summary>Whether every target of the job was scraped successfully at the last try.</summary>

@@ -1,12 +1,14 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using Chihaya.Orleans.Integration.Tests.Faults;
 using Chihaya.Orleans.TestSupport;
 
 namespace Chihaya.Orleans.Integration.Tests.Cluster;
 
 /// <summary>
-/// <c>deploy/local/cluster.sh</c> as an operator runs it: start brings up PostgreSQL, Redis, silos, gateways and nginx
-/// and registers the demo site; the demo announce URL it prints is answered; status shows every process ready;
-/// stop leaves nothing running.
+/// <c>deploy/local/cluster.sh</c> as an operator runs it: start brings up PostgreSQL, Redis, silos, gateways, nginx and
+/// (PROMETHEUS=1) Prometheus, and registers the demo site; the demo announce URL it prints is answered; Prometheus
+/// scrapes every silo and gateway; status shows every process ready; stop leaves nothing running.
 /// </summary>
 [Trait("Category", "Cluster")]
 [Collection(FaultsCollection.Name)]
@@ -20,6 +22,7 @@ public sealed class LocalClusterScriptTests
         // Made by the script, as for an operator: PostgreSQL's own user must be able to enter it.
         var folder = new DirectoryInfo(Path.Combine(Path.GetTempPath(), "chihaya-cluster-" + Guid.NewGuid().ToString("N")[..12]));
         var port = FreePorts.Next();
+        var prometheusPort = FreePorts.Next();
         var environment = new Dictionary<string, string>
         {
             // The tests run what ./test.sh built; a build here would write over the programs other tests run.
@@ -31,6 +34,8 @@ public sealed class LocalClusterScriptTests
             ["SILO_PORTS_FROM"] = FreePorts.Next().ToString(),
             ["SILO_GATEWAY_PORTS_FROM"] = FreePorts.Next().ToString(),
             ["SILO_HTTP_PORTS_FROM"] = FreePorts.Next().ToString(),
+            ["PROMETHEUS"] = "1",
+            ["PROMETHEUS_PORT"] = prometheusPort.ToString(),
         };
         try
         {
@@ -45,6 +50,15 @@ public sealed class LocalClusterScriptTests
             Assert.Null(Replies.FailureReason(reply));
             Assert.Equal(1L, reply["complete"]);
 
+            // Every silo and gateway scraped under its job (deploy/prometheus/prometheus.yml, 5 s interval).
+            var up = await Eventually.ValueAsync(
+                () => UpTargetsAsync(http, prometheusPort),
+                targets => targets.Count == 4 && targets.All(target => target.Up),
+                TimeSpan.FromSeconds(30));
+            Assert.Equal(
+                ["chihaya-gateway gateway1", "chihaya-gateway gateway2", "chihaya-silo silo1", "chihaya-silo silo2"],
+                up.Where(target => target.Up).Select(target => $"{target.Job} {target.Process}").Order());
+
             var (statusCode, status) = await RepositoryScript.RunAsync(Script, TimeSpan.FromMinutes(1), environment, "status", folder.FullName);
             Assert.True(statusCode == 0, status);
             foreach (var process in new[] { "silo1", "silo2", "gateway1", "gateway2", "nginx" })
@@ -52,6 +66,7 @@ public sealed class LocalClusterScriptTests
                 Assert.Matches($"(?m)^{process} +pid [0-9]+ +(running, [^ ]+ -> )?ready - ", status);
             }
 
+            Assert.Matches($"(?m)^prometheus +pid [0-9]+ +running, http://127.0.0.1:{prometheusPort}: 4 of 4 targets up$", status);
             Assert.Matches("(?m)^postgres .* answers$", status);
             Assert.Matches("(?m)^redis .* answers$", status);
         }
@@ -63,5 +78,16 @@ public sealed class LocalClusterScriptTests
             Assert.True(stopped == 0, stopOutput);
             Assert.Empty(left);
         }
+    }
+
+    /// <summary>Prometheus' <c>up</c> series: each target's job and process label, and whether its last scrape worked.</summary>
+    private static async Task<List<(string Job, string Process, bool Up)>> UpTargetsAsync(HttpClient http, int prometheusPort)
+    {
+        using var reply = await http.GetFromJsonAsync<JsonDocument>($"http://127.0.0.1:{prometheusPort}/api/v1/query?query=up");
+        return [.. reply!.RootElement.GetProperty("data").GetProperty("result").EnumerateArray().Select(series =>
+        (
+            series.GetProperty("metric").GetProperty("job").GetString()!,
+            series.GetProperty("metric").TryGetProperty("process", out var process) ? process.GetString()! : "",
+            series.GetProperty("value")[1].GetString() == "1"))];
     }
 }
