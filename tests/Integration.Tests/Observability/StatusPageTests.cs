@@ -56,6 +56,37 @@ public sealed class StatusPageTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task StatusData_NeedsTheAdminToken_AndThePageLoadsOnlyItsOwnFiles()
+    {
+        await using var host = await TrackerHost.StartAsync(new Dictionary<string, string?> { ["Status:ReportInterval"] = "00:00:00.200" });
+        using (var page = await host.Http.GetAsync("/status"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, page.StatusCode);
+            Assert.StartsWith("default-src 'none'; script-src 'self';", page.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+            Assert.DoesNotContain("http", (await page.Content.ReadAsStringAsync()).Replace("http-equiv", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        }
+
+        foreach (var asset in new[] { "status.js", "status.css", "uPlot.iife.min.js", "uPlot.min.css" })
+        {
+            using var response = await host.Http.GetAsync($"/status/assets/{asset}");
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        }
+
+        using (var refused = await host.Http.GetAsync("/status/data"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        // The embedded tracker reports as a silo and as a gateway; a few points later both are in the history.
+        var data = await Eventually.ValueAsync(
+            () => host.GetAdminAsync("/status/data"),
+            json => json.GetProperty("series").GetProperty("t").GetArrayLength() >= 3
+                && json.GetProperty("silos").GetArrayLength() == 1 && json.GetProperty("gateways").GetArrayLength() == 1);
+        Assert.Equal("Active", data.GetProperty("members")[0].GetProperty("status").GetString());
+        Assert.Equal(0.2, data.GetProperty("intervalSeconds").GetDouble());
+    }
+
     private async Task CheckPageAsync(ProcessCluster cluster)
     {
         var gateway = cluster.Http.BaseAddress!;
