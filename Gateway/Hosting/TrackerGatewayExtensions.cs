@@ -4,9 +4,11 @@ using Chihaya.Orleans.Gateway.Announce;
 using Chihaya.Orleans.Gateway.Http;
 using Chihaya.Orleans.Gateway.Metrics;
 using Chihaya.Orleans.Gateway.Options;
+using Chihaya.Orleans.Gateway.Status;
 using Chihaya.Orleans.Grains.Health;
 using Chihaya.Orleans.Grains.Metrics;
 using Chihaya.Orleans.Grains.Hosting;
+using Chihaya.Orleans.Grains.Status;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -72,6 +74,8 @@ public static class TrackerGatewayExtensions
         services.AddSingleton<AnnounceEndpoint>();
         services.AddSingleton<ScrapeEndpoint>();
         services.AddSingleton<AdminTokenFilter>();
+        services.AddStatusOptions();
+        services.AddHostedService<GatewayStatusReporter>();
 
         var cluster = TrackerSiloHosting.ReadClusterOptions(builder.Configuration);
         if (cluster.Mode.Equals(ClusterModes.Embedded, StringComparison.OrdinalIgnoreCase))
@@ -113,7 +117,7 @@ public static class TrackerGatewayExtensions
         }
     }
 
-    /// <summary>Maps announce, scrape, the admin API, and liveness and readiness probes.</summary>
+    /// <summary>Maps announce, scrape, the admin API, the status page, and liveness and readiness probes.</summary>
     public static WebApplication MapTracker(this WebApplication app)
     {
         var announce = app.Services.GetRequiredService<AnnounceEndpoint>();
@@ -128,6 +132,7 @@ public static class TrackerGatewayExtensions
         app.MapHealthEndpoints();
         app.MapMetricsEndpoint();
         app.MapAdminApi();
+        app.MapStatusPage();
         return app;
     }
 }

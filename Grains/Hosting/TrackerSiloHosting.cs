@@ -10,6 +10,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Clustering.Redis;
 using Orleans.Configuration;
 using Orleans.Messaging;
+using Chihaya.Orleans.Grains.Status;
 
 namespace Chihaya.Orleans.Grains.Hosting;
 
@@ -85,6 +86,7 @@ public static class TrackerSiloHosting
         // process at 26 s whatever still hangs.
         silo.Configure<GrainCollectionOptions>(options => options.DeactivationTimeout = TimeSpan.FromSeconds(10));
         silo.Configure<HostOptions>(options => options.ShutdownTimeout = ShutdownDeadline.HostStopTimeout);
+        silo.Services.AddSiloStatusReporting(cluster);
         return silo.AddTrackerGrains(configuration);
     }
 

@@ -2,11 +2,11 @@
 # Installs the Debian packages the test suite drives, only those missing: the real BitTorrent
 # clients that tests/Integration.Tests/RealClients starts (aria2c, qbittorrent-nox, rtorrent, and
 # python3-libtorrent under /usr/bin/python3), nginx (nginx-light) for the load-balanced cluster tests and
-# deploy/local/cluster.sh, prometheus for the metrics test, and a kubectl for the manifest tests (tests/Integration.Tests/Deploy run
+# deploy/local/cluster.sh, prometheus for the metrics test, chromium (and a font) for the status page test, and a kubectl for the manifest tests (tests/Integration.Tests/Deploy run
 # `kubectl kustomize`). Safe to run every time.
 set -euo pipefail
 
-packages=(curl python3 aria2 qbittorrent-nox rtorrent python3-libtorrent nginx-light prometheus)
+packages=(curl python3 aria2 qbittorrent-nox rtorrent python3-libtorrent nginx-light prometheus chromium fonts-dejavu-core)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

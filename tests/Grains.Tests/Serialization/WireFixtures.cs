@@ -29,6 +29,13 @@ internal static class WireFixtures
     private static readonly TorrentProfile Torrent = new(42, TorrentStatus.Deleted, "Trumped by a better release.", Factors, 77,
         ImmutableDictionary<long, DateTimeOffset>.Empty.Add(9, At));
     private static readonly UserProfile Profile = new(9, Factors, true, At.AddDays(3));
+    private static readonly StatusCheck Check = new(true, "PostgreSQL answers");
+    private static readonly SwarmSize Size = new(31, 32);
+    private static readonly SiloStatusReport Silo = new("S10.0.0.5:11111:123456789", At, 3, 41, 42, 43_000, 4.5, 44,
+        ImmutableDictionary<string, StatusCheck>.Empty.Add("database", Check), ImmutableDictionary<string, SwarmSize>.Empty.Add(Hash.ToString(), Size));
+    private static readonly GatewayStatusReport Gateway = new("gateway-host/4242", At, ImmutableDictionary<string, long>.Empty.Add("accepted", 51),
+        ImmutableDictionary<string, long>.Empty.Add("unknown_passkey", 52));
+    private static readonly StatusPoint Point = new(6.25, 0.5, 1.75, 61, 62, 63, 64_000, 6.5, 2, 3);
 
     public static IReadOnlyDictionary<Type, object> ByType { get; } = new object[]
     {
@@ -46,6 +53,13 @@ internal static class WireFixtures
         new UserView(Key, Profile, Bytes),
         new TorrentView(Hash, Torrent, Bytes, Counts),
         new AnnounceCommand(Peer, Endpoint, 100_000, 200_000, 300_000, AnnounceEvent.Completed, 50, true, User, 1_764_322_215_123_456),
+        Check,
+        Size,
+        Silo,
+        Gateway,
+        Point,
+        new ClusterStatus(At, TimeSpan.FromSeconds(5), ImmutableDictionary<long, StatusPoint>.Empty.Add(1_764_322_215_123, Point),
+            ImmutableDictionary<string, SiloStatusReport>.Empty.Add(Silo.Silo, Silo), ImmutableDictionary<string, GatewayStatusReport>.Empty.Add(Gateway.Gateway, Gateway)),
         new AnnounceResult(AnnounceStatus.TooOld, "Come back later.", 21, 22, 23, Counting(0x81, 6), Counting(0x91, 18), Counting(0xA1, 20), Counting(0xC1, 20)),
     }.ToDictionary(value => value.GetType());
 }
