@@ -71,12 +71,14 @@ public sealed class WarmAnnounceCostTests
     private static void AssertAccepted(Dictionary<string, object> reply) => Assert.Null(FailureReason(reply));
 
     /// <summary>
-    /// Counts the commands Npgsql sends to one database, from its tracing. The change listener's keep-alive (a
-    /// <c>select 1</c> after 30 quiet seconds, with a re-read of the client list) is not an announce's and is left out.
+    /// Counts the commands Npgsql sends to one database, from its tracing. What the silo does on its own clock is no
+    /// announce's and is left out: the change listener's keep-alive (a <c>select 1</c> after 30 quiet seconds, with a
+    /// re-read of the client list), its probe notices (every 10 s, timing the notice lag), and the readiness check the
+    /// status report runs (<c>SELECT 1</c>).
     /// </summary>
     private sealed class QueryCounter : IDisposable
     {
-        private static readonly string[] KeepAlive = ["select 1", "SELECT 1", "select peer_id_prefix from allowed_clients"];
+        private static readonly string[] KeepAlive = ["select 1", "SELECT 1", "select peer_id_prefix from allowed_clients", "select pg_notify($1, $2)"];
         private readonly ActivityListener _listener;
         private readonly ConcurrentQueue<string> _statements = new();
 
