@@ -35,8 +35,8 @@ public sealed class PrometheusServer : IAsyncDisposable
             """));
         return StartAsync($"""
             global:
-              scrape_interval: 1s
-              scrape_timeout: 1s
+              scrape_interval: 2s
+              scrape_timeout: 2s
             scrape_configs:
             {scrapeConfigs}
             """);
