@@ -19,20 +19,17 @@ source "$services/env"
 # Build everything first: the cluster tests start the Silo and Gateway programs as separate processes.
 dotnet build Chihaya.Orleans.sln -c Release -nologo -v quiet
 status=0
-# Normal verbosity: each test's name and time, and what passing tests print (the fault suite's and the benchmarks'
+# Normal verbosity: each test's name and time, and what passing tests print (the fault suite's
 # figures, the status page's screenshot path) stay in the CI log.
 dotnet test Chihaya.Orleans.sln -c Release --no-build --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
 
-# One closing line for the whole suite, summed over the test assemblies.
+# One closing line for the whole suite, summed over the test assemblies (each ends with "Total tests: N" and its
+# "Passed:", "Failed:", "Skipped:" lines at normal verbosity).
 awk '
-  /^(Passed|Failed)! +- +Failed:/ {
-    gsub(/,/, ""); for (i = 1; i <= NF; i++) {
-      if ($i == "Failed:") failed += $(i + 1);
-      if ($i == "Passed:") passed += $(i + 1);
-      if ($i == "Skipped:") skipped += $(i + 1);
-    }
-    assemblies++
-  }
+  /^Total tests: [0-9]+/ { assemblies++ }
+  /^ +Passed: [0-9]+$/ { passed += $2 }
+  /^ +Failed: [0-9]+$/ { failed += $2 }
+  /^ +Skipped: [0-9]+$/ { skipped += $2 }
   END {
     printf "%d passed, %d failed, %d skipped\n", passed, failed, skipped
     if (assemblies == 0) exit 1
