@@ -15,7 +15,7 @@ namespace Chihaya.Orleans.Gateway.Announce;
 /// </summary>
 internal sealed class AnnounceHandler(IGrainFactory grains, ClusterRetry retry, IOptionsMonitor<TrackerOptions> trackerOptions, TimeProvider time)
 {
-    public async ValueTask<AnnounceResponse> HandleAsync(string passkey, AnnounceQuery query, PeerEndpoint endpoint, string? warning)
+    public async ValueTask<AnnounceReply> HandleAsync(string passkey, AnnounceQuery query, PeerEndpoint endpoint, string? warning)
     {
         var receivedAt = time.GetUtcNow();
         var tracker = trackerOptions.CurrentValue;
@@ -38,18 +38,15 @@ internal sealed class AnnounceHandler(IGrainFactory grains, ClusterRetry retry, 
         var result = await retry.CallAsync(() => swarm.Announce(command), static result => result.Status == AnnounceStatus.SwarmMoved);
         return result.Status switch
         {
-            AnnounceStatus.Accepted => new AnnounceResponse(
-                new AnnounceReply(result, Seconds(tracker.AnnounceInterval), Seconds(tracker.MinAnnounceInterval), query.Compact, warning),
-                null,
-                RequestOutcome.Accepted),
-            AnnounceStatus.TorrentDeleted => AnnounceResponse.Fail(
+            AnnounceStatus.Accepted => new AnnounceReply(result, Seconds(tracker.AnnounceInterval), Seconds(tracker.MinAnnounceInterval), query.Compact, warning),
+            AnnounceStatus.TorrentDeleted => AnnounceReply.Refused(
                 string.IsNullOrWhiteSpace(result.Reason) ? TrackerFailure.TorrentDeleted : TrackerFailure.TorrentDeletedPrefix + result.Reason,
                 RequestOutcome.Deleted),
-            AnnounceStatus.ClientNotAllowed => AnnounceResponse.Fail(TrackerFailure.ClientNotAllowed, RequestOutcome.ClientNotAllowed),
-            AnnounceStatus.UnknownPasskey => AnnounceResponse.Fail(TrackerFailure.UnknownPasskey, RequestOutcome.UnknownPasskey),
-            AnnounceStatus.LeechingNotAllowed => AnnounceResponse.Fail(TrackerFailure.LeechingNotAllowed, RequestOutcome.LeechNotAllowed),
-            AnnounceStatus.SwarmMoved or AnnounceStatus.TooOld => AnnounceResponse.Fail(TrackerFailure.Internal, RequestOutcome.Unavailable),
-            _ => AnnounceResponse.Fail(TrackerFailure.TorrentNotRegistered, RequestOutcome.Unregistered),
+            AnnounceStatus.ClientNotAllowed => AnnounceReply.Refused(TrackerFailure.ClientNotAllowed, RequestOutcome.ClientNotAllowed),
+            AnnounceStatus.UnknownPasskey => AnnounceReply.Refused(TrackerFailure.UnknownPasskey, RequestOutcome.UnknownPasskey),
+            AnnounceStatus.LeechingNotAllowed => AnnounceReply.Refused(TrackerFailure.LeechingNotAllowed, RequestOutcome.LeechNotAllowed),
+            AnnounceStatus.SwarmMoved or AnnounceStatus.TooOld => AnnounceReply.Refused(TrackerFailure.Internal, RequestOutcome.Unavailable),
+            _ => AnnounceReply.Refused(TrackerFailure.TorrentNotRegistered, RequestOutcome.Unregistered),
         };
     }
 

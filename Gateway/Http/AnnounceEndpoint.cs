@@ -63,26 +63,26 @@ internal sealed partial class AnnounceEndpoint(
             return RequestOutcome.Malformed;
         }
 
-        AnnounceResponse response;
+        AnnounceReply reply;
         try
         {
             var warning = query.IgnoredClaimedAddress ? TrackerFailure.IgnoredAddressWarning : null;
-            response = await handler.HandleAsync(passkey, query, PeerEndpoint.From(address, query.Port), warning);
+            reply = await handler.HandleAsync(passkey, query, PeerEndpoint.From(address, query.Port), warning);
         }
         catch (Exception exception)
         {
             Log.AnnounceFailed(logger, exception, query.InfoHash.ToGrainKey());
-            response = AnnounceResponse.Fail(TrackerFailure.Internal, RequestOutcome.Unavailable);
+            reply = AnnounceReply.Refused(TrackerFailure.Internal, RequestOutcome.Unavailable);
         }
 
-        if (response.Failure is not null)
+        if (reply.Failure is not null)
         {
-            await BencodeResults.WriteFailureAsync(context.Response, response.Failure);
-            return response.Outcome;
+            await BencodeResults.WriteFailureAsync(context.Response, reply.Failure);
+            return reply.Outcome;
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(AnnounceResponseWriter.MaxSize(response.Reply));
-        var length = AnnounceResponseWriter.Write(buffer, response.Reply);
+        var buffer = ArrayPool<byte>.Shared.Rent(AnnounceReplyWriter.MaxSize(reply));
+        var length = AnnounceReplyWriter.Write(buffer, reply);
         await BencodeResults.SendAsync(context.Response, buffer, length);
         return RequestOutcome.Accepted;
     }

@@ -8,8 +8,8 @@ internal static class BencodeResults
 {
     public static Task WriteFailureAsync(HttpResponse response, string reason)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(AnnounceResponseWriter.MaxFailureSize(reason));
-        var length = AnnounceResponseWriter.WriteFailure(buffer, reason);
+        var buffer = ArrayPool<byte>.Shared.Rent(AnnounceReplyWriter.MaxFailureSize(reason));
+        var length = AnnounceReplyWriter.WriteFailure(buffer, reason);
         return SendAsync(response, buffer, length);
     }
 

@@ -32,10 +32,10 @@ internal sealed class SwarmLedger
     public long Snatches => _snatches;
 
     /// <summary>Accounts one accepted announce of <paramref name="userId"/> on torrent <paramref name="torrentId"/>.</summary>
-    public void Record(long userId, long torrentId, AnnounceOutcome outcome, DateTimeOffset now)
+    public void Record(long userId, long torrentId, AnnounceCredit credit, DateTimeOffset now)
     {
-        var traffic = outcome.Traffic;
-        if (outcome.Snatched)
+        var traffic = credit.Traffic;
+        if (credit.Snatched)
         {
             _snatches++;
         }
@@ -45,7 +45,7 @@ internal sealed class SwarmLedger
             _firstRecordedAt = now.ToUnixTimeMilliseconds();
         }
 
-        var entry = new UserTorrentUsage(userId, torrentId, traffic, outcome.SeedingSeconds, outcome.Snatched ? now : null, now);
+        var entry = new UserTorrentUsage(userId, torrentId, traffic, credit.SeedingSeconds, credit.Snatched ? now : null, now);
         _history[userId] = _history.TryGetValue(userId, out var earlier) ? earlier.Then(entry) : entry;
         if (!traffic.IsZero)
         {

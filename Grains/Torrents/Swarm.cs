@@ -58,7 +58,7 @@ internal sealed class Swarm
     /// <param name="now">Seconds since the Unix epoch.</param>
     /// <param name="multipliers">User × torrent factors for crediting this announce.</param>
     /// <param name="selection">Receives the reply's peers; already reset to the number wanted.</param>
-    public AnnounceOutcome Announce(in PeerAnnounce announce, long now, Multipliers multipliers, PeerSelection selection)
+    public AnnounceCredit Announce(in PeerAnnounce announce, long now, Multipliers multipliers, PeerSelection selection)
     {
         var key = new PeerKey(announce.PeerId, announce.UserId);
         var known = _slots.TryGetValue(key, out var code);
@@ -215,7 +215,7 @@ internal sealed class Swarm
         announce.ReceivedAt < entry.ReceivedAt
         && (announce.Event == AnnounceEvent.Stopped || announce.Uploaded < entry.Uploaded || announce.Downloaded < entry.Downloaded);
 
-    private AnnounceOutcome Join(in PeerAnnounce announce, long now)
+    private AnnounceCredit Join(in PeerAnnounce announce, long now)
     {
         // A peer's first announce only sets its baseline: totals from before the tracker saw it are unknowable.
         var completed = announce.Event == AnnounceEvent.Completed && announce.IsSeeder;
@@ -237,10 +237,10 @@ internal sealed class Swarm
             ReceivedAt = announce.ReceivedAt,
             HasSnatched = completed,
         }, announce.IsSeeder);
-        return new AnnounceOutcome(default, snatched);
+        return new AnnounceCredit(default, snatched);
     }
 
-    private AnnounceOutcome Update(int code, in PeerAnnounce announce, long now, Multipliers multipliers)
+    private AnnounceCredit Update(int code, in PeerAnnounce announce, long now, Multipliers multipliers)
     {
         ref var entry = ref EntryAt(code);
         Changed.Add(new PeerKey(announce.PeerId, announce.UserId));
@@ -264,10 +264,10 @@ internal sealed class Swarm
             Insert(moved, announce.IsSeeder);
         }
 
-        return new AnnounceOutcome(traffic, snatched, seeding);
+        return new AnnounceCredit(traffic, snatched, seeding);
     }
 
-    private AnnounceOutcome Leave(int code, in PeerAnnounce announce, long now, Multipliers multipliers)
+    private AnnounceCredit Leave(int code, in PeerAnnounce announce, long now, Multipliers multipliers)
     {
         ref var entry = ref EntryAt(code);
         var traffic = TrafficCredit.Between(entry.Uploaded, entry.Downloaded, announce.Uploaded, announce.Downloaded, multipliers);
@@ -276,7 +276,7 @@ internal sealed class Swarm
         var key = new PeerKey(announce.PeerId, announce.UserId);
         (_departed ??= [])[key] = new DepartedPeer(key, announce.ReceivedAt, now);
         Remove(code);
-        return new AnnounceOutcome(traffic, snatched, seeding);
+        return new AnnounceCredit(traffic, snatched, seeding);
     }
 
     private void Select(bool forSeeder, int? ownCode, PeerSelection selection)

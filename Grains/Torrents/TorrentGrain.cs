@@ -249,8 +249,8 @@ internal sealed partial class TorrentGrain(
         selection.Reset(command.NumWant, command.WantPeerIds);
         var announce = new PeerAnnounce(command.PeerId, command.Endpoint, command.Uploaded, command.Downloaded, command.Left, command.Event, user.UserId, command.ReceivedAt);
         var userMultipliers = user.MultipliersAt(UnixMicroseconds.ToDateTimeOffset(command.ReceivedAt));
-        var outcome = _swarm.Announce(announce, now.ToUnixTimeSeconds(), _profile.For(user.UserId, userMultipliers, now), selection);
-        _ledger.Record(user.UserId, _torrentId, outcome, now);
+        var credit = _swarm.Announce(announce, now.ToUnixTimeSeconds(), _profile.For(user.UserId, userMultipliers, now), selection);
+        _ledger.Record(user.UserId, _torrentId, credit, now);
         ScheduleAfterAnnounce(now.ToUnixTimeMilliseconds());
 
         return new AnnounceResult(

@@ -6,8 +6,8 @@ using Chihaya.Orleans.Grains.Interfaces.Messages;
 namespace Chihaya.Orleans.Microbenchmarks;
 
 /// <summary>
-/// <see cref="AnnounceResponseWriter.Write"/>: a successful announce's bencoded reply of 50 peers, written into a
-/// buffer of <see cref="AnnounceResponseWriter.MaxSize"/> bytes (the endpoint rents one from the pool; here it is
+/// <see cref="AnnounceReplyWriter.Write"/>: a successful announce's bencoded reply of 50 peers, written into a
+/// buffer of <see cref="AnnounceReplyWriter.MaxSize"/> bytes (the endpoint rents one from the pool; here it is
 /// allocated once). The compact form is what every common client asks for.
 /// </summary>
 [MemoryDiagnoser]
@@ -31,20 +31,20 @@ public class AnnounceReplyWritingBenchmarks
         _compactIPv4 = Reply(ipv4, [], null, compact: true);
         _compactMixed = Reply(Entries(random, 40, addressLength: 4), Entries(random, 10, addressLength: 16), null, compact: true);
         _dictionaryIPv4 = Reply(ipv4, [], ids, compact: false);
-        _buffer = new byte[new[] { _compactIPv4, _compactMixed, _dictionaryIPv4 }.Max(reply => AnnounceResponseWriter.MaxSize(reply))];
+        _buffer = new byte[new[] { _compactIPv4, _compactMixed, _dictionaryIPv4 }.Max(reply => AnnounceReplyWriter.MaxSize(reply))];
     }
 
     /// <summary>BEP 23: 50 IPv4 peers as one 300-byte string.</summary>
     [Benchmark(Baseline = true)]
-    public int Compact50IPv4() => AnnounceResponseWriter.Write(_buffer, _compactIPv4);
+    public int Compact50IPv4() => AnnounceReplyWriter.Write(_buffer, _compactIPv4);
 
     /// <summary>40 IPv4 peers in <c>peers</c> and 10 IPv6 peers in <c>peers6</c> (BEP 7).</summary>
     [Benchmark]
-    public int Compact40IPv4And10IPv6() => AnnounceResponseWriter.Write(_buffer, _compactMixed);
+    public int Compact40IPv4And10IPv6() => AnnounceReplyWriter.Write(_buffer, _compactMixed);
 
     /// <summary>The original dictionary model (<c>compact=0</c>, peer ids wanted): a dictionary per peer with its address as text.</summary>
     [Benchmark]
-    public int Dictionary50IPv4WithPeerIds() => AnnounceResponseWriter.Write(_buffer, _dictionaryIPv4);
+    public int Dictionary50IPv4WithPeerIds() => AnnounceReplyWriter.Write(_buffer, _dictionaryIPv4);
 
     private static AnnounceReply Reply(byte[] peers4, byte[] peers6, byte[]? ids, bool compact)
     {

@@ -34,17 +34,17 @@ public class DeltaAccountingBenchmarks
     private readonly Multipliers _userBonus = new(1.1m, 1m);
     private readonly TorrentProfile _halfLeech = new(FilledSwarm.TorrentId, TorrentStatus.Active, null, new Multipliers(1m, 0.5m), Snatches: 0);
     private Multipliers _combined;
-    private AnnounceOutcome _outcome;
+    private AnnounceCredit _credit;
     private long _round;
 
     [GlobalSetup]
     public void Setup()
     {
         _combined = _halfLeech.For(1, _userBonus, Now);
-        _outcome = new AnnounceOutcome(TrafficCredit.Between(_previousUploaded, _previousDownloaded, _uploaded, _downloaded, _combined), Snatched: false);
+        _credit = new AnnounceCredit(TrafficCredit.Between(_previousUploaded, _previousDownloaded, _uploaded, _downloaded, _combined), Snatched: false);
         for (var user = 1; user <= UsersInLedger; user++)
         {
-            _ledger.Record(user, FilledSwarm.TorrentId, _outcome, Now);
+            _ledger.Record(user, FilledSwarm.TorrentId, _credit, Now);
         }
     }
 
@@ -64,7 +64,7 @@ public class DeltaAccountingBenchmarks
     public bool RecordInLedger()
     {
         var user = (++_round % UsersInLedger) + 1;
-        _ledger.Record(user, FilledSwarm.TorrentId, _outcome, Now);
+        _ledger.Record(user, FilledSwarm.TorrentId, _credit, Now);
         return _ledger.IsEmpty;
     }
 }

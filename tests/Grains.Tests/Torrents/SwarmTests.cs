@@ -22,7 +22,7 @@ public sealed class SwarmTests
     private static PeerAnnounce Peer(int n, long left, long up = 0, long down = 0, AnnounceEvent ev = AnnounceEvent.None, long user = 1, string address = "10.0.0.1") =>
         new(Id(n), PeerEndpoint.From(IPAddress.Parse(address), 1000 + n), up, down, left, ev, user);
 
-    private AnnounceOutcome Announce(PeerAnnounce peer, int numWant = 50, long now = Now, Multipliers? multipliers = null)
+    private AnnounceCredit Announce(PeerAnnounce peer, int numWant = 50, long now = Now, Multipliers? multipliers = null)
     {
         _selection.Reset(numWant, withIds: true);
         return _swarm.Announce(peer, now, multipliers ?? Neutral, _selection);
@@ -142,30 +142,30 @@ public sealed class SwarmTests
         Announce(Peer(1, left: 100, up: 0, down: 0, ev: AnnounceEvent.Started));
         Announce(Peer(2, left: 0));
 
-        var outcome = Announce(Peer(1, left: 40, up: 5, down: 60, ev: AnnounceEvent.Stopped));
+        var credit = Announce(Peer(1, left: 40, up: 5, down: 60, ev: AnnounceEvent.Stopped));
 
         Assert.False(_swarm.Contains(Id(1), 1));
         Assert.Equal(0, _swarm.Leechers);
         Assert.Equal(1, _swarm.Seeders);
-        Assert.Equal(5, outcome.Traffic.RawUploaded);
-        Assert.Equal(60, outcome.Traffic.RawDownloaded);
+        Assert.Equal(5, credit.Traffic.RawUploaded);
+        Assert.Equal(60, credit.Traffic.RawDownloaded);
     }
 
     [Fact]
     public void Announce_StoppedUnknownPeer_ChangesNothing()
     {
-        var outcome = Announce(Peer(1, left: 0, up: 500, ev: AnnounceEvent.Stopped));
+        var credit = Announce(Peer(1, left: 0, up: 500, ev: AnnounceEvent.Stopped));
 
         Assert.Equal(0, _swarm.Count);
-        Assert.True(outcome.Traffic.IsZero);
+        Assert.True(credit.Traffic.IsZero);
     }
 
     [Fact]
     public void Announce_FirstAnnounce_OnlySetsBaseline()
     {
-        var outcome = Announce(Peer(1, left: 10, up: 1000, down: 2000));
+        var credit = Announce(Peer(1, left: 10, up: 1000, down: 2000));
 
-        Assert.True(outcome.Traffic.IsZero);
+        Assert.True(credit.Traffic.IsZero);
     }
 
     [Fact]
@@ -329,12 +329,12 @@ public sealed class SwarmTests
     {
         Announce(Peer(1, left: 100));
 
-        var outcome = Announce(Peer(1, left: 99, up: 3, down: 7), multipliers: new Multipliers(1.5m, 0.5m));
+        var credit = Announce(Peer(1, left: 99, up: 3, down: 7), multipliers: new Multipliers(1.5m, 0.5m));
 
-        Assert.Equal(3, outcome.Traffic.RawUploaded);
-        Assert.Equal(4, outcome.Traffic.CreditedUploaded);
-        Assert.Equal(7, outcome.Traffic.RawDownloaded);
-        Assert.Equal(3, outcome.Traffic.CreditedDownloaded);
+        Assert.Equal(3, credit.Traffic.RawUploaded);
+        Assert.Equal(4, credit.Traffic.CreditedUploaded);
+        Assert.Equal(7, credit.Traffic.RawDownloaded);
+        Assert.Equal(3, credit.Traffic.CreditedDownloaded);
     }
 
     [Fact]
@@ -342,11 +342,11 @@ public sealed class SwarmTests
     {
         Announce(Peer(1, left: 100));
 
-        var outcome = Announce(Peer(1, left: 0, up: 10, down: 100), multipliers: new Multipliers(2m, 0m));
+        var credit = Announce(Peer(1, left: 0, up: 10, down: 100), multipliers: new Multipliers(2m, 0m));
 
-        Assert.Equal(100, outcome.Traffic.RawDownloaded);
-        Assert.Equal(0, outcome.Traffic.CreditedDownloaded);
-        Assert.Equal(20, outcome.Traffic.CreditedUploaded);
+        Assert.Equal(100, credit.Traffic.RawDownloaded);
+        Assert.Equal(0, credit.Traffic.CreditedDownloaded);
+        Assert.Equal(20, credit.Traffic.CreditedUploaded);
     }
 
     [Fact]

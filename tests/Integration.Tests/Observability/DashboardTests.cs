@@ -125,13 +125,15 @@ public sealed partial class DashboardTests
         Assert.Equal(1, await prometheus.QueryAsync("""up{job="chihaya-gateway",process="chihaya-gateway-0",namespace="chihaya",node="node-1"}"""));
         Assert.Equal(1, await prometheus.QueryAsync("""up{job="chihaya-silo",process="silo1"}"""));
 
-        // Each query as Grafana sends it (its variables filled in) parses, and has data once a few scrapes are in.
+        // Each query as Grafana sends it (its variables filled in) parses, and has data once a few scrapes are in. Rates
+        // over a minute rather than Grafana's few scrape intervals: on a loaded machine a scrape may fail, and a short
+        // window then holds fewer than the two samples a rate needs.
         foreach (var query in queries)
         {
             var promql = query
                 .Replace("$gateway_job", "chihaya-gateway", StringComparison.Ordinal)
                 .Replace("$silo_job", "chihaya-silo", StringComparison.Ordinal)
-                .Replace("$__rate_interval", "10s", StringComparison.Ordinal);
+                .Replace("$__rate_interval", "1m", StringComparison.Ordinal);
             var reply = await Eventually.ValueAsync(
                 () => prometheus.QueryReplyAsync(promql),
                 answer => answer.GetProperty("status").GetString() != "success" || answer.GetProperty("data").GetProperty("result").GetArrayLength() > 0,

@@ -8,7 +8,7 @@ namespace Chihaya.Orleans.Gateway.Protocol;
 /// Writes announce replies (BEP 3 dictionary model, BEP 23 compact peers, BEP 7 <c>peers6</c>) and failures.
 /// Keys go in sorted order, as bencode requires.
 /// </summary>
-internal static class AnnounceResponseWriter
+internal static class AnnounceReplyWriter
 {
     private const int FixedPart = 256;
     private const int DictionaryPeerSize = 128;

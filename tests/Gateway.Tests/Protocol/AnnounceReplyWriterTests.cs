@@ -5,15 +5,15 @@ using Chihaya.Orleans.TestSupport;
 
 namespace Chihaya.Orleans.Gateway.Tests.Protocol;
 
-public sealed class AnnounceResponseWriterTests
+public sealed class AnnounceReplyWriterTests
 {
     private static readonly byte[] Peers4 = [127, 0, 0, 1, 0x1A, 0xE1, 10, 0, 0, 2, 0xFF, 0xFF];
     private static readonly byte[] Peers6 = [0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x00, 0x50];
 
     private static Dictionary<string, object> Write(AnnounceReply reply)
     {
-        var buffer = new byte[AnnounceResponseWriter.MaxSize(reply)];
-        var length = AnnounceResponseWriter.Write(buffer, reply);
+        var buffer = new byte[AnnounceReplyWriter.MaxSize(reply)];
+        var length = AnnounceReplyWriter.Write(buffer, reply);
         return Bencode.DecodeDictionary(buffer.AsSpan(0, length));
     }
 
@@ -85,9 +85,9 @@ public sealed class AnnounceResponseWriterTests
     public void WriteFailure_NonAsciiReason_IsOneUtf8String()
     {
         var reason = "torrent has been deleted: dupe of «Ünïcode»";
-        var buffer = new byte[AnnounceResponseWriter.MaxFailureSize(reason)];
+        var buffer = new byte[AnnounceReplyWriter.MaxFailureSize(reason)];
 
-        var length = AnnounceResponseWriter.WriteFailure(buffer, reason);
+        var length = AnnounceReplyWriter.WriteFailure(buffer, reason);
 
         var reply = Bencode.DecodeDictionary(buffer.AsSpan(0, length));
         Assert.Equal(Encoding.UTF8.GetBytes(reason), reply["failure reason"]);
