@@ -25,7 +25,10 @@ internal sealed partial class SwarmSweeper(
     ILogger<SwarmSweeper> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<SwarmSchedule, byte> _swarms = new(ReferenceEqualityComparer.Instance);
-    private const int TicksPerPeriod = 100;
+    // Each tick reads every swarm's schedule, about 15 ns a swarm: at 100,000 swarms and a 5 s flush interval, 100 ticks
+    // a period (every 50 ms) cost 3 % of a core with nothing to do; 10 (every 500 ms) cost 0.3 %, and a flush or prune
+    // is then at most a tenth of its period late.
+    private const int TicksPerPeriod = 10;
     private const int SweepsAtOnce = 16;
 
     private long _sweeps;
