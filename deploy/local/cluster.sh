@@ -259,6 +259,7 @@ print(f"demo announce URL: http://127.0.0.1:{port}/{seed['users'][0]['passkey']}
 PY
   [ "$prometheus" = 1 ] && start_prometheus
   echo "$silos silos, $gateways gateways and nginx running; logs and pids in $dir; admin token in $dir/admin-token"
+  echo "status page: http://127.0.0.1:$port/status (it asks for the admin token)"
   echo "see them with: $0 status $dir    stop with: $0 stop $dir"
 }
 
