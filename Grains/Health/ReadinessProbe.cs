@@ -56,11 +56,7 @@ public sealed class ReadinessProbe(IEnumerable<IReadinessCheck> checks, IHostApp
             var result = await check.CheckAsync(timeout.Token).WaitAsync(CheckTimeout, time);
             return new ReadinessEntry(check.Name, result.Ok, result.Detail);
         }
-        catch (TimeoutException)
-        {
-            return new ReadinessEntry(check.Name, false, $"no answer within {CheckTimeout.TotalSeconds:0} s");
-        }
-        catch (OperationCanceledException)
+        catch (Exception exception) when (exception is TimeoutException or OperationCanceledException)
         {
             return new ReadinessEntry(check.Name, false, $"no answer within {CheckTimeout.TotalSeconds:0} s");
         }

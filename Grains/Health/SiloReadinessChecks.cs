@@ -1,5 +1,5 @@
 using Chihaya.Orleans.Grains.Interfaces;
-using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.Grains.Torrents;
 using Npgsql;
 
 namespace Chihaya.Orleans.Grains.Health;
@@ -24,12 +24,12 @@ internal sealed class ClusterMembershipCheck(IClusterMembershipService membershi
 /// Not a condition (always passes): how many swarms this silo holds, so an operator scaling silos sees new ones take
 /// swarms and old ones hand theirs on, in <c>/readyz</c> and <c>deploy/local/cluster.sh status</c>.
 /// </summary>
-internal sealed class SwarmsHeldReport(LocalActivations activations) : IReadinessCheck
+internal sealed class SwarmsHeldReport(SwarmSweeper swarms) : IReadinessCheck
 {
     public string Name => "swarms";
 
     public Task<CheckResult> CheckAsync(CancellationToken cancellationToken) =>
-        Task.FromResult(CheckResult.Pass($"{activations.TorrentCount} swarms active on this silo"));
+        Task.FromResult(CheckResult.Pass($"{swarms.Count} swarms active on this silo"));
 }
 
 /// <summary>Ready while the site's database answers: without it no swarm can be restored and no statistics written.</summary>

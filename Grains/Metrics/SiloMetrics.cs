@@ -30,7 +30,7 @@ internal sealed class SiloMetrics
         _time = time;
         var meter = meters.Create(TrackerMeter.Name);
         meter.CreateObservableGauge("chihaya.swarms", () => Totals().Swarms, description: "Swarms with at least one peer held by this silo.");
-        meter.CreateObservableGauge("chihaya.peers", () => Totals().Seeders + Totals().Leechers, description: "Peers in this silo's swarms.");
+        meter.CreateObservableGauge("chihaya.peers", () => Totals().Peers, description: "Peers in this silo's swarms.");
         meter.CreateObservableGauge("chihaya.seeders", () => Totals().Seeders, description: "Seeders in this silo's swarms.");
         meter.CreateObservableGauge("chihaya.leechers", () => Totals().Leechers, description: "Leechers in this silo's swarms.");
         meter.CreateObservableGauge("chihaya.cached_users", () => _users.Count, description: "Users in this silo's directory (known and unknown passkeys).");
@@ -80,4 +80,7 @@ internal sealed class SiloMetrics
 }
 
 /// <summary>A silo's swarms summed: what its gauges and its status report show.</summary>
-internal readonly record struct SwarmTotals(int Swarms, long Seeders, long Leechers, long UnwrittenBytes, double OldestUnwrittenAge);
+internal readonly record struct SwarmTotals(int Swarms, long Seeders, long Leechers, long UnwrittenBytes, double OldestUnwrittenAge)
+{
+    public long Peers => Seeders + Leechers;
+}

@@ -29,9 +29,6 @@ internal sealed class LocalActivations
 
     public bool Contains(string name) => _active.ContainsKey(name);
 
-    /// <summary>How many torrent grains are active here now.</summary>
-    public int TorrentCount => _active.Keys.Count(name => name.StartsWith(TorrentPrefix, StringComparison.Ordinal));
-
     /// <summary>The grain keys (info hashes in hex) of the torrent grains active here.</summary>
     public IEnumerable<string> Torrents()
     {
