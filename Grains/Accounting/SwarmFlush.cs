@@ -86,3 +86,28 @@ internal readonly record struct UserTorrentUsage(
         LastAnnounceAt = later.LastAnnounceAt > LastAnnounceAt ? later.LastAnnounceAt : LastAnnounceAt,
     };
 }
+
+/// <summary>
+/// A history row's figures without its key, in 56 bytes instead of a <see cref="UserTorrentUsage"/>'s 104: what the
+/// ledger holds per user between flushes and the in-memory site per user and torrent, so tables with an entry per
+/// peer stay small. Times are UTC ticks; 0 is no completion.
+/// </summary>
+internal readonly record struct UsageTotals(Traffic Traffic, long SeedingSeconds, long CompletedAtTicks, long LastAnnounceAtTicks)
+{
+    public static UsageTotals From(in UserTorrentUsage usage) => new(
+        usage.Traffic,
+        usage.SeedingSeconds,
+        usage.CompletedAt?.UtcTicks ?? 0,
+        usage.LastAnnounceAt.UtcTicks);
+
+    /// <summary>These figures followed by a later entry of the same user and torrent (as <see cref="UserTorrentUsage.Then"/>).</summary>
+    public UsageTotals Then(in UserTorrentUsage later) => From(ToUsage(0, 0).Then(later));
+
+    public UserTorrentUsage ToUsage(long userId, long torrentId) => new(
+        userId,
+        torrentId,
+        Traffic,
+        SeedingSeconds,
+        CompletedAtTicks == 0 ? null : new DateTimeOffset(CompletedAtTicks, TimeSpan.Zero),
+        new DateTimeOffset(LastAnnounceAtTicks, TimeSpan.Zero));
+}

@@ -67,7 +67,7 @@ internal sealed class SiteAdminGrain(ISiteStore store, UserDirectory users, Loca
 
     private async Task RefreshIfActiveHereAsync(InfoHash infoHash)
     {
-        if (activations.Contains(LocalActivations.Torrent(infoHash.ToGrainKey())))
+        if (activations.Contains(infoHash))
         {
             await TorrentGrain(infoHash).Refresh();
         }

@@ -20,7 +20,8 @@ internal sealed class InMemorySiteStore : ISiteStore
     // Per torrent id: the claim that may write the swarm, its last applied flush and its peers.
     private readonly Dictionary<long, StoredSwarm> _swarms = [];
     private long _lastEpoch;
-    private readonly Dictionary<(long UserId, long TorrentId), UserTorrentUsage> _history = [];
+    // An entry per user and torrent, so per peer ever seen: the compact form of the row.
+    private readonly Dictionary<(long UserId, long TorrentId), UsageTotals> _history = [];
 
     public ValueTask<UserProfile?> FindUserAsync(UserKey userKey, CancellationToken cancellationToken = default)
     {
@@ -55,7 +56,7 @@ internal sealed class InMemorySiteStore : ISiteStore
 
             swarm.Epoch = ++_lastEpoch;
             swarm.FlushedSequence = 0;
-            return ValueTask.FromResult(new SwarmClaim(swarm.Epoch, [.. swarm.Peers.Values], [.. swarm.Departed.Values]));
+            return ValueTask.FromResult(new SwarmClaim(swarm.Epoch, [.. swarm.Peers], swarm.Departed is null ? [] : [.. swarm.Departed.Values]));
         }
     }
 
@@ -88,18 +89,20 @@ internal sealed class InMemorySiteStore : ISiteStore
         swarm.FlushedSequence = flush.Sequence;
         foreach (var departure in flush.Peers.Departed)
         {
-            swarm.Peers.Remove(departure.Key);
-            swarm.Departed[departure.Key] = departure;
+            swarm.Peers.Remove(StoredSwarm.Probe(departure.Key));
+            (swarm.Departed ??= [])[departure.Key] = departure;
         }
 
         foreach (var key in flush.Peers.Forgotten)
         {
-            swarm.Departed.Remove(key);
+            swarm.Departed?.Remove(key);
         }
 
         foreach (var peer in flush.Peers.Present)
         {
-            swarm.Peers[new PeerKey(peer.Entry.PeerId, peer.Entry.UserId)] = peer;
+            // Replaced whole: the set finds a peer by its key alone.
+            swarm.Peers.Remove(peer);
+            swarm.Peers.Add(peer);
         }
 
         foreach (var user in flush.Users)
@@ -115,9 +118,9 @@ internal sealed class InMemorySiteStore : ISiteStore
         {
             var key = (row.UserId, row.TorrentId);
             var known = _history.TryGetValue(key, out var earlier);
-            _history[key] = known ? earlier.Then(row) : row;
+            _history[key] = known ? earlier.Then(row) : UsageTotals.From(row);
             // As in the database: a snatch is the history row's first completion time, once per user and torrent.
-            if (row.CompletedAt is not null && (!known || earlier.CompletedAt is null))
+            if (row.CompletedAt is not null && (!known || earlier.CompletedAtTicks == 0))
             {
                 var (rowTraffic, rowSnatches) = _torrentStats.GetValueOrDefault(row.TorrentId);
                 _torrentStats[row.TorrentId] = (rowTraffic, rowSnatches + 1);
@@ -194,7 +197,7 @@ internal sealed class InMemorySiteStore : ISiteStore
     {
         lock (_gate)
         {
-            return ValueTask.FromResult(_history.TryGetValue((userId, torrentId), out var row) ? row : (UserTorrentUsage?)null);
+            return ValueTask.FromResult(_history.TryGetValue((userId, torrentId), out var row) ? row.ToUsage(userId, torrentId) : (UserTorrentUsage?)null);
         }
     }
 
@@ -210,7 +213,22 @@ internal sealed class InMemorySiteStore : ISiteStore
     {
         public long Epoch;
         public long FlushedSequence;
-        public readonly Dictionary<PeerKey, StoredPeer> Peers = [];
-        public readonly Dictionary<PeerKey, DepartedPeer> Departed = [];
+        // A set of rows found by their key rather than a dictionary from key to row: the key is in the row, and
+        // keeping it twice cost 32 bytes a peer.
+        public readonly HashSet<StoredPeer> Peers = new(PeerRowKey.Instance);
+        // Null while empty, as it is in most swarms.
+        public Dictionary<PeerKey, DepartedPeer>? Departed;
+
+        /// <summary>A row with only the key set, to find or remove the row of that key.</summary>
+        public static StoredPeer Probe(PeerKey key) => new(new PeerEntry { PeerId = key.PeerId, UserId = key.UserId }, false);
+    }
+
+    private sealed class PeerRowKey : IEqualityComparer<StoredPeer>
+    {
+        public static readonly PeerRowKey Instance = new();
+
+        public bool Equals(StoredPeer x, StoredPeer y) => x.Entry.UserId == y.Entry.UserId && x.Entry.PeerId == y.Entry.PeerId;
+
+        public int GetHashCode(StoredPeer row) => HashCode.Combine(row.Entry.PeerId, row.Entry.UserId);
     }
 }

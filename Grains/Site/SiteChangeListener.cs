@@ -34,6 +34,7 @@ internal sealed partial class SiteChangeListener(
     public static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(10);
 
     private const string UserNotice = "user:";
+    private const string TorrentNotice = "torrent:";
 
     // 'probe:<this process's id>:<Stopwatch timestamp>': other silos (and older versions, which look the payload up
     // among their torrent grains and find nothing) ignore it; only its sender can time it.
@@ -96,7 +97,7 @@ internal sealed partial class SiteChangeListener(
             await Parallel.ForEachAsync(
                 activations.Torrents(),
                 new ParallelOptions { MaxDegreeOfParallelism = 8 },
-                async (infoHash, _) => await grains.GetGrain<ITorrentGrain>(infoHash).Refresh());
+                async (infoHash, _) => await grains.GetGrain<ITorrentGrain>(infoHash.ToGrainKey()).Refresh());
         }
         catch (Exception exception)
         {
@@ -149,11 +150,13 @@ internal sealed partial class SiteChangeListener(
     private async Task DispatchAsync(string payload)
     {
         var user = default(UserKey);
+        var torrent = default(InfoHash);
         var relevant = payload switch
         {
             "clients" => true,
             _ when payload.StartsWith(UserNotice, StringComparison.Ordinal) => UserKey.TryParseHex(payload.AsSpan(UserNotice.Length), out user) && users.Holds(user),
-            _ => activations.Contains(payload),
+            _ when payload.StartsWith(TorrentNotice, StringComparison.Ordinal) => InfoHash.TryParseHex(payload.AsSpan(TorrentNotice.Length), out torrent) && activations.Contains(torrent),
+            _ => false,
         };
         if (!relevant)
         {
@@ -168,8 +171,8 @@ internal sealed partial class SiteChangeListener(
                 case ["user", _]:
                     await users.ReloadAsync(user);
                     break;
-                case ["torrent", var infoHash]:
-                    await grains.GetGrain<ITorrentGrain>(infoHash).Refresh();
+                case ["torrent", _]:
+                    await grains.GetGrain<ITorrentGrain>(torrent.ToGrainKey()).Refresh();
                     break;
                 case ["clients"]:
                     await clients.ReloadAsync();

@@ -22,8 +22,11 @@ internal sealed class Swarm
     // These four are null while empty, as they are in most swarms most of the time: a swarm's memory is mostly its peers.
     private HashSet<long>? _snatchers;
 
-    // Peers added, changed, departed or forgotten since the last cut: what the next write to the site must store.
-    private HashSet<PeerKey>? _changed;
+    // What the next write to the site must store: peers added or changed since the last cut carry IsChanged (counted
+    // here), and the keys of peers that left their list since (stopped, silent, moved between lists, or a departure
+    // forgotten) are in _removed; a key that is back in the swarm by the cut is stored as present.
+    private int _changedPeers;
+    private HashSet<PeerKey>? _removed;
 
     // Peers that stopped, with when the gateway received their goodbye: a late try of an earlier announce must not
     // bring them back with old totals (a ghost, whose traffic since would be credited again if it rejoined).
@@ -47,7 +50,7 @@ internal sealed class Swarm
     /// <summary>True while the swarm remembers peers that left (each is forgotten after a while).</summary>
     public bool HasDepartures => _departed is not null;
 
-    private HashSet<PeerKey> Changed => _changed ??= [];
+    private HashSet<PeerKey> Removed => _removed ??= [];
 
     /// <summary>
     /// Applies one announce: picks peers for the reply first (so the announcer never gets itself, and
@@ -96,7 +99,7 @@ internal sealed class Swarm
             if (departure.DepartedAt < cutoff)
             {
                 _departed.Remove(key);
-                Changed.Add(key);
+                Removed.Add(key);
             }
         }
 
@@ -139,7 +142,7 @@ internal sealed class Swarm
     }
 
     /// <summary>True when a peer was added, changed or removed since the last <see cref="CutChanges"/>.</summary>
-    public bool HasChanges => _changed is { Count: > 0 };
+    public bool HasChanges => _changedPeers > 0 || _removed is { Count: > 0 };
 
     /// <summary>
     /// The peers changed since the last cut, as they are now (to store), the ones that left since (to remember for a
@@ -148,20 +151,26 @@ internal sealed class Swarm
     /// </summary>
     public PeerChanges CutChanges()
     {
-        var present = new List<StoredPeer>(_changed?.Count ?? 0);
+        var present = new List<StoredPeer>(_changedPeers);
         var departed = new List<DepartedPeer>();
         var forgotten = new List<PeerKey>();
-        foreach (var key in _changed ?? [])
+        if (_changedPeers > 0)
         {
-            if (_slots.TryGetValue(key, out var code))
+            // One pass over the peers (a few hundred microseconds for 100,000) instead of a set of keys kept beside them.
+            CutChanged(_seeders, true, present, forgotten);
+            CutChanged(_leechers, false, present, forgotten);
+            _changedPeers = 0;
+        }
+
+        foreach (var key in _removed ?? [])
+        {
+            if (_slots.TryGetValue(key, out _))
             {
-                present.Add(new StoredPeer(EntryAt(code), code >= 0));
-                if (_rejoined?.Contains(key) == true)
-                {
-                    forgotten.Add(key);
-                }
+                // Back in the swarm (joined again, or moved between seeders and leechers): stored as present above.
+                continue;
             }
-            else if (_departed is not null && _departed.TryGetValue(key, out var departure))
+
+            if (_departed is not null && _departed.TryGetValue(key, out var departure))
             {
                 departed.Add(departure);
             }
@@ -171,10 +180,30 @@ internal sealed class Swarm
             }
         }
 
-        // Cleared, not dropped, for the reason the ledger's sets are (SwarmLedger).
-        _changed?.Clear();
+        // Cleared, not dropped, for the reason the ledger's big sets are (SwarmLedger).
+        _removed?.Clear();
         _rejoined?.Clear();
         return new PeerChanges(present, departed, forgotten);
+    }
+
+    private void CutChanged(PeerList list, bool seeders, List<StoredPeer> present, List<PeerKey> forgotten)
+    {
+        for (var slot = 0; slot < list.Count; slot++)
+        {
+            ref var entry = ref list[slot];
+            if (!entry.IsChanged)
+            {
+                continue;
+            }
+
+            entry.IsChanged = false;
+            present.Add(new StoredPeer(entry, seeders));
+            var key = new PeerKey(entry.PeerId, entry.UserId);
+            if (_rejoined?.Contains(key) == true)
+            {
+                forgotten.Add(key);
+            }
+        }
     }
 
     /// <summary>Adds stored peers and departures, e.g. when a swarm comes back on another silo. They count as unchanged.</summary>
@@ -182,7 +211,7 @@ internal sealed class Swarm
     {
         foreach (var (peer, seeder) in peers)
         {
-            Insert(peer, seeder);
+            Insert(peer, seeder, changed: false);
             if (peer.HasSnatched)
             {
                 (_snatchers ??= []).Add(peer.UserId);
@@ -194,7 +223,7 @@ internal sealed class Swarm
             (_departed ??= [])[departure.Key] = departure;
         }
 
-        _changed = null;
+        _removed = null;
     }
 
     /// <summary>True when the user's peer is in the swarm (for tests and diagnostics).</summary>
@@ -226,7 +255,7 @@ internal sealed class Swarm
             (_rejoined ??= []).Add(key);
         }
 
-        Insert(new PeerEntry
+        var entry = new PeerEntry
         {
             PeerId = announce.PeerId,
             Endpoint = announce.Endpoint,
@@ -236,14 +265,20 @@ internal sealed class Swarm
             LastSeen = now,
             ReceivedAt = announce.ReceivedAt,
             HasSnatched = completed,
-        }, announce.IsSeeder);
+        };
+        Insert(entry, announce.IsSeeder, changed: true);
         return new AnnounceCredit(default, snatched);
     }
 
     private AnnounceCredit Update(int code, in PeerAnnounce announce, long now, Multipliers multipliers)
     {
         ref var entry = ref EntryAt(code);
-        Changed.Add(new PeerKey(announce.PeerId, announce.UserId));
+        if (!entry.IsChanged)
+        {
+            entry.IsChanged = true;
+            _changedPeers++;
+        }
+
         var wasSeeder = code >= 0;
         var traffic = TrafficCredit.Between(entry.Uploaded, entry.Downloaded, announce.Uploaded, announce.Downloaded, multipliers);
         // Seeding time counts only intervals the peer was a seeder at both ends of.
@@ -261,7 +296,7 @@ internal sealed class Swarm
         {
             var moved = entry;
             Remove(code);
-            Insert(moved, announce.IsSeeder);
+            Insert(moved, announce.IsSeeder, changed: true);
         }
 
         return new AnnounceCredit(traffic, snatched, seeding);
@@ -332,12 +367,12 @@ internal sealed class Swarm
 
     private ref PeerEntry EntryAt(int code) => ref code >= 0 ? ref _seeders[code] : ref _leechers[~code];
 
-    private void Insert(in PeerEntry entry, bool seeder)
+    private void Insert(PeerEntry entry, bool seeder, bool changed)
     {
+        entry.IsChanged = changed;
+        _changedPeers += changed ? 1 : 0;
         var slot = seeder ? _seeders.Add(entry) : _leechers.Add(entry);
-        var key = new PeerKey(entry.PeerId, entry.UserId);
-        _slots.Add(key, seeder ? slot : ~slot);
-        Changed.Add(key);
+        _slots.Add(new PeerKey(entry.PeerId, entry.UserId), seeder ? slot : ~slot);
     }
 
     private void Remove(int code)
@@ -346,8 +381,9 @@ internal sealed class Swarm
         var slot = seeder ? code : ~code;
         var list = seeder ? _seeders : _leechers;
         var key = new PeerKey(list[slot].PeerId, list[slot].UserId);
+        _changedPeers -= list[slot].IsChanged ? 1 : 0;
         _slots.Remove(key, code);
-        Changed.Add(key);
+        Removed.Add(key);
         var last = list.Count - 1;
         if (list.RemoveAt(slot, out var moved))
         {

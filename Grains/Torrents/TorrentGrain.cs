@@ -91,7 +91,7 @@ internal sealed partial class TorrentGrain(
         }
 
         // Before the profile is read, so a change notice arriving meanwhile still reaches this activation.
-        activations.Add(LocalActivations.Torrent(key));
+        activations.Add(_infoHash);
         await ReloadProfileAsync(cancellationToken);
 
         var now = NowMilliseconds();
@@ -164,6 +164,12 @@ internal sealed partial class TorrentGrain(
             Log.SweepFailed(logger, exception, _infoHash.ToGrainKey());
         }
 
+        // A finished task's state machine is 112 bytes a swarm kept for nothing.
+        if (_flush.IsCompleted)
+        {
+            _flush = Task.CompletedTask;
+        }
+
         // Whatever the flush did not write, or what came in meanwhile, is due again one interval on.
         ScheduleFlushIfUnwritten();
         PublishSchedule();
@@ -171,7 +177,7 @@ internal sealed partial class TorrentGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        activations.Remove(LocalActivations.Torrent(_infoHash.ToGrainKey()));
+        activations.Remove(_infoHash);
         if (_schedule is not null)
         {
             sweeper.Remove(_schedule);
@@ -307,6 +313,7 @@ internal sealed partial class TorrentGrain(
         {
             // Only a registered torrent claims a swarm: junk info hashes leave no rows behind.
             await ClaimAsync(profile.TorrentId);
+            _claiming = Task.CompletedTask;
         }
 
         if (_reloads.TryApply(read))

@@ -556,4 +556,24 @@ public sealed class SwarmTests
         Assert.False(_swarm.HasChanges);
         Assert.True(_swarm.CutChanges().IsEmpty);
     }
+
+    [Fact]
+    public void CutChanges_ForgetsSilentPeers_StoresNoneTwice_AndARestoredSwarmHasNothingToWrite()
+    {
+        Announce(Peer(1, left: 10), now: Now - 100);
+        Announce(Peer(2, left: 10));
+        Announce(Peer(2, left: 0, up: 10));                        // changed twice and moved to the seeders: stored once
+        Assert.Equal(1, _swarm.RemoveSilentPeers(Now - 50));       // peer 1 is silent
+        var changes = _swarm.CutChanges();
+
+        var stored = Assert.Single(changes.Present);
+        Assert.Equal((Id(2), true, false), (stored.Entry.PeerId, stored.Seeder, stored.Entry.IsChanged));
+        Assert.Equal(Id(1), Assert.Single(changes.Forgotten).PeerId);
+        Assert.Empty(changes.Departed);
+
+        var restored = new Swarm(new Random(1));
+        restored.Restore(changes.Present, []);
+        Assert.False(restored.HasChanges);
+        Assert.True(restored.CutChanges().IsEmpty);
+    }
 }
