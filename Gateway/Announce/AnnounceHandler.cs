@@ -13,7 +13,7 @@ namespace Chihaya.Orleans.Gateway.Announce;
 /// users), the torrent and the client in a fixed order, then updates the swarm and accounts the traffic. Every
 /// refusal is a failure reason for the client.
 /// </summary>
-internal sealed class AnnounceHandler(IGrainFactory grains, ClusterRetry retry, IOptionsMonitor<TrackerOptions> trackerOptions, TimeProvider time)
+internal sealed class AnnounceHandler(TorrentGrainReferences swarms, ClusterRetry retry, IOptionsMonitor<TrackerOptions> trackerOptions, TimeProvider time)
 {
     public async ValueTask<AnnounceReply> HandleAsync(string passkey, AnnounceQuery query, PeerEndpoint endpoint, string? warning)
     {
@@ -34,7 +34,7 @@ internal sealed class AnnounceHandler(IGrainFactory grains, ClusterRetry retry, 
             Passkey.UserKeyOf(passkey),
             UnixMicroseconds.From(receivedAt));
 
-        var swarm = grains.GetGrain<ITorrentGrain>(query.InfoHash.ToGrainKey());
+        var swarm = swarms.For(query.InfoHash);
         var result = await retry.CallAsync(() => swarm.Announce(command), static result => result.Status == AnnounceStatus.SwarmMoved);
         return result.Status switch
         {

@@ -6,6 +6,7 @@ using Chihaya.Orleans.Gateway.Metrics;
 using Chihaya.Orleans.Gateway.Options;
 using Chihaya.Orleans.Gateway.Status;
 using Chihaya.Orleans.Grains.Health;
+using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Metrics;
 using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Status;
@@ -70,6 +71,7 @@ public static class TrackerGatewayExtensions
         services.AddSingleton<ClusterRetry>();
         services.AddTrackerMetrics();
         services.AddSingleton<GatewayMetrics>();
+        services.AddSingleton<TorrentGrainReferences>();
         services.AddSingleton<AnnounceHandler>();
         services.AddSingleton<AnnounceEndpoint>();
         services.AddSingleton<ScrapeEndpoint>();

@@ -14,6 +14,7 @@ namespace Chihaya.Orleans.Gateway.Http;
 /// <summary><c>GET /{passkey}/scrape</c>: several info hashes, one grain call each, all in flight together.</summary>
 internal sealed partial class ScrapeEndpoint(
     IGrainFactory grains,
+    TorrentGrainReferences swarms,
     ClusterRetry retry,
     IOptionsMonitor<GatewayOptions> options,
     GatewayMetrics metrics,
@@ -55,7 +56,7 @@ internal sealed partial class ScrapeEndpoint(
                 return RequestOutcome.UnknownPasskey;
             }
 
-            counts = await Task.WhenAll(hashes.Select(hash => retry.CallAsync(grains.GetGrain<ITorrentGrain>(hash.ToGrainKey()).Scrape).AsTask()));
+            counts = await Task.WhenAll(hashes.Select(hash => retry.CallAsync(swarms.For(hash).Scrape).AsTask()));
         }
         catch (Exception exception)
         {

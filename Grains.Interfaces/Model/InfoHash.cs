@@ -18,5 +18,15 @@ public readonly record struct InfoHash([property: Id(0)] Bytes20 Value)
     /// <summary>The grain key: 40 lower-case hex characters.</summary>
     public string ToGrainKey() => Value.ToHex();
 
+    /// <summary>The grain key as UTF-8 bytes (what an Orleans grain id holds), made without a string.</summary>
+    public byte[] ToGrainKeyUtf8()
+    {
+        Span<byte> raw = stackalloc byte[20];
+        Value.CopyTo(raw);
+        var key = new byte[40];
+        Convert.TryToHexStringLower(raw, key, out _);
+        return key;
+    }
+
     public override string ToString() => Value.ToHex();
 }

@@ -40,8 +40,9 @@ internal sealed class InMemorySiteStore : ISiteStore
                 return ValueTask.FromResult<TorrentProfile?>(null);
             }
 
+            // The stored profile itself when nothing differs: a swarm holds its profile, and a copy each is 88 bytes a torrent.
             var snatches = _torrentStats.GetValueOrDefault(profile.TorrentId).Snatches;
-            return ValueTask.FromResult<TorrentProfile?>(profile with { Snatches = snatches });
+            return ValueTask.FromResult<TorrentProfile?>(snatches == profile.Snatches ? profile : profile with { Snatches = snatches });
         }
     }
 

@@ -18,7 +18,8 @@ internal sealed class PeerList
         if (Count == _items.Length)
         {
             // By half again rather than double: a swarm's memory is mostly this array, and it is filled 2/3 or more.
-            Array.Resize(ref _items, Math.Max(4, _items.Length + (_items.Length / 2)));
+            // From one entry: most swarms hold a peer or two, and four would be 228 bytes a swarm for nothing.
+            Array.Resize(ref _items, _items.Length < 4 ? Math.Max(1, _items.Length * 2) : _items.Length + (_items.Length / 2));
         }
 
         _items[Count] = entry;

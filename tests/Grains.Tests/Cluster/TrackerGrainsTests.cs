@@ -54,6 +54,18 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task TorrentGrainReferences_ReachTheSwarmOfTheInfoHash_AsItsHexKeyDoes()
+    {
+        var (hash, grain) = await NewTorrentAsync(Multipliers.Neutral);
+        var (passkey, user) = await NewUserAsync(Multipliers.Neutral);
+        var reference = new TorrentGrainReferences(_grains).For(hash);
+
+        Assert.Equal(grain.GetGrainId(), reference.GetGrainId());
+        Assert.Equal(AnnounceStatus.Accepted, (await reference.Announce(Command(user, passkey, 1, 0, 0, 100))).Status);
+        Assert.Equal(1, (await grain.Scrape()).Incomplete);
+    }
+
+    [Fact]
     public async Task Announce_UnregisteredTorrent_IsRefused()
     {
         var (passkey, user) = await NewUserAsync(Multipliers.Neutral);
