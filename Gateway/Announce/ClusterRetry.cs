@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Chihaya.Orleans.Gateway.Options;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime.Messaging;
@@ -16,7 +17,16 @@ internal sealed partial class ClusterRetry(IOptionsMonitor<GatewayOptions> optio
     private static readonly TimeSpan LongestPause = TimeSpan.FromSeconds(1);
 
     /// <summary>Runs <paramref name="call"/> until it succeeds with a result <paramref name="tryAgain"/> accepts, or the time is up.</summary>
-    public async ValueTask<T> CallAsync<T>(Func<ValueTask<T>> call, Func<T, bool>? tryAgain = null)
+    public ValueTask<T> CallAsync<T>(Func<ValueTask<T>> call, Func<T, bool>? tryAgain = null) =>
+        CallAsync(call, static call => call(), tryAgain);
+
+    /// <summary>
+    /// Runs <paramref name="call"/> with <paramref name="state"/> until it succeeds with a result <paramref name="tryAgain"/>
+    /// accepts, or the time is up. For the announce path: static delegates and a pooled state machine, so a call that
+    /// succeeds first time allocates nothing here.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<T> CallAsync<TState, T>(TState state, Func<TState, ValueTask<T>> call, Func<T, bool>? tryAgain = null)
     {
         var started = time.GetTimestamp();
         var pause = FirstPause;
@@ -24,7 +34,7 @@ internal sealed partial class ClusterRetry(IOptionsMonitor<GatewayOptions> optio
         {
             try
             {
-                var result = await call();
+                var result = await call(state);
                 if (tryAgain is null || !tryAgain(result) || OutOfTime(started, pause))
                 {
                     return result;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Diagnostics;
 using Chihaya.Orleans.Gateway.Announce;
@@ -29,7 +30,8 @@ internal sealed partial class AnnounceEndpoint(
         metrics.Announced(outcome, startedAt);
     }
 
-    private async Task<RequestOutcome> AnswerAsync(HttpContext context)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<RequestOutcome> AnswerAsync(HttpContext context)
     {
         var passkey = context.Request.RouteValues["passkey"] as string ?? "";
         if (!Passkeys.IsWellFormed(passkey))
