@@ -12,6 +12,11 @@ namespace Chihaya.Orleans.Grains.Torrents;
 /// </summary>
 internal sealed class SwarmSchedule(ITorrentGrain grain, InfoHash infoHash)
 {
+    // While the sweeper holds the swarm, its due time lives in the sweeper's page at _slot, so a tick reads due times
+    // from a few dense arrays instead of following a pointer per swarm; before and after, it lives in _dueAt. Only the
+    // swarm's own turns write it, and place or remove it, so the two never race.
+    private long[]? _page;
+    private int _index;
     private long _dueAt = long.MaxValue;
     private int _seeders;
     private int _leechers;
@@ -25,8 +30,37 @@ internal sealed class SwarmSchedule(ITorrentGrain grain, InfoHash infoHash)
     /// <summary>The earliest time anything is due, in Unix milliseconds; <see cref="long.MaxValue"/>: nothing is.</summary>
     public long DueAt
     {
-        get => Volatile.Read(ref _dueAt);
-        set => Volatile.Write(ref _dueAt, value);
+        get => _page is { } page ? Volatile.Read(ref page[_index]) : Volatile.Read(ref _dueAt);
+        set
+        {
+            if (_page is { } page)
+            {
+                Volatile.Write(ref page[_index], value);
+            }
+            else
+            {
+                Volatile.Write(ref _dueAt, value);
+            }
+        }
+    }
+
+    /// <summary>The sweeper's slot for this swarm; -1 while it holds none.</summary>
+    public int Slot { get; private set; } = -1;
+
+    /// <summary>Moves the due time into the sweeper's <paramref name="page"/> at <paramref name="index"/> (slot <paramref name="slot"/>); a null page moves it back.</summary>
+    public void Place(long[]? page, int index, int slot)
+    {
+        var due = DueAt;
+        if (page is not null)
+        {
+            Volatile.Write(ref page[index], due);
+        }
+        else
+        {
+            Volatile.Write(ref _dueAt, due);
+        }
+
+        (_page, _index, Slot) = (page, index, page is null ? -1 : slot);
     }
 
     public int Seeders => Volatile.Read(ref _seeders);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.Grains.Site;
@@ -24,27 +23,100 @@ internal sealed partial class SwarmSweeper(
     TimeProvider time,
     ILogger<SwarmSweeper> logger) : BackgroundService
 {
-    private readonly ConcurrentDictionary<SwarmSchedule, byte> _swarms = new(ReferenceEqualityComparer.Instance);
-    // Each tick reads every swarm's schedule (100,000 of them on a busy silo), so ticks are few: with 10 per shortest
+    // Each tick reads every swarm's due time (100,000 of them on a busy silo), so ticks are few: with 10 per shortest
     // period (every 500 ms at a 5 s flush interval) a flush or prune is at most a tenth of its period late.
     private const int TicksPerPeriod = 10;
     private const int SweepsAtOnce = 16;
 
+    // The swarms in slots, in pages that never move: a page of due times (long.MaxValue in a free slot) beside a page of
+    // schedules. A tick reads the due times only, 8 bytes a swarm in a row; following a pointer per swarm through a
+    // dictionary was 4 ms a tick at 100,000 swarms, most of an idle silo's own CPU (perf).
+    private const int PageSize = 4096;
+    private readonly Lock _slotsGate = new();
+    private readonly List<long[]> _duePages = [];
+    private readonly List<SwarmSchedule?[]> _swarmPages = [];
+    private readonly Stack<int> _freeSlots = new();
+    private int _count;
+
     private long _sweeps;
 
     /// <summary>The swarms active on this silo.</summary>
-    public int Count => _swarms.Count;
+    public int Count => Volatile.Read(ref _count);
 
     /// <summary>How many ticks have finished: every swarm due at a tick has been swept once this count passes it.</summary>
     public long CompletedSweeps => Interlocked.Read(ref _sweeps);
 
-    public void Add(SwarmSchedule swarm) => _swarms.TryAdd(swarm, 0);
+    /// <summary>Takes a swarm in (from its own turn, as it activates); its due time moves into a free slot.</summary>
+    public void Add(SwarmSchedule swarm)
+    {
+        lock (_slotsGate)
+        {
+            if (!_freeSlots.TryPop(out var slot))
+            {
+                slot = _duePages.Count * PageSize;
+                var due = new long[PageSize];
+                Array.Fill(due, long.MaxValue);
+                _duePages.Add(due);
+                _swarmPages.Add(new SwarmSchedule?[PageSize]);
+                for (var free = slot + PageSize - 1; free > slot; free--)
+                {
+                    _freeSlots.Push(free);
+                }
+            }
+
+            swarm.Place(_duePages[slot / PageSize], slot % PageSize, slot);
+            Volatile.Write(ref _swarmPages[slot / PageSize][slot % PageSize], swarm);
+            _count++;
+        }
+    }
+
+    /// <summary>Lets a swarm go (from its own turn, as it deactivates); its slot is free again.</summary>
+    public void Remove(SwarmSchedule swarm)
+    {
+        lock (_slotsGate)
+        {
+            var slot = swarm.Slot;
+            if (slot < 0 || _swarmPages[slot / PageSize][slot % PageSize] != swarm)
+            {
+                return;
+            }
+
+            swarm.Place(null, 0, 0);
+            Volatile.Write(ref _swarmPages[slot / PageSize][slot % PageSize], null);
+            Volatile.Write(ref _duePages[slot / PageSize][slot % PageSize], long.MaxValue);
+            _freeSlots.Push(slot);
+            _count--;
+        }
+    }
+
+    /// <summary>Every swarm held now (pages read as they are: one added or removed meanwhile may be missed or seen).</summary>
+    private IEnumerable<SwarmSchedule> Swarms()
+    {
+        foreach (var page in Pages(_swarmPages))
+        {
+            for (var at = 0; at < page.Length; at++)
+            {
+                if (Volatile.Read(ref page[at]) is { } swarm)
+                {
+                    yield return swarm;
+                }
+            }
+        }
+    }
+
+    private T[] Pages<T>(List<T> pages)
+    {
+        lock (_slotsGate)
+        {
+            return [.. pages];
+        }
+    }
 
     /// <summary>The swarms with peers, their published sizes and unwritten statistics, summed; the age of the oldest unwritten announce as of <paramref name="now"/> (Unix ms).</summary>
     public Metrics.SwarmTotals Totals(long now)
     {
         var (swarms, seeders, leechers, bytes, oldest) = (0, 0L, 0L, 0L, long.MaxValue);
-        foreach (var (swarm, _) in _swarms)
+        foreach (var swarm in Swarms())
         {
             // A swarm of no peers (an unregistered hash asked about, a torrent everyone left) is in memory but not active.
             swarms += swarm.Seeders + swarm.Leechers > 0 ? 1 : 0;
@@ -69,7 +141,7 @@ internal sealed partial class SwarmSweeper(
         }
 
         var busiest = new List<(int Peers, SwarmSchedule Swarm)>(count + 1);
-        foreach (var (swarm, _) in _swarms)
+        foreach (var swarm in Swarms())
         {
             var peers = swarm.Seeders + swarm.Leechers;
             if (busiest.Count == count && peers <= busiest[^1].Peers)
@@ -88,8 +160,6 @@ internal sealed partial class SwarmSweeper(
         return [.. busiest.Select(entry => entry.Swarm)];
     }
 
-    public void Remove(SwarmSchedule swarm) => _swarms.TryRemove(swarm, out _);
-
     /// <summary>
     /// Sweeps every swarm that is due now, a few at a time: a swarm answers once its own turn is done (it does not wait
     /// for the database), and announces never queue behind more than a few sweeps.
@@ -98,11 +168,16 @@ internal sealed partial class SwarmSweeper(
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         List<SwarmSchedule>? due = null;
-        foreach (var (swarm, _) in _swarms)
+        var duePages = Pages(_duePages);
+        for (var page = 0; page < duePages.Length; page++)
         {
-            if (swarm.DueAt <= now)
+            var dueAt = duePages[page];
+            for (var at = 0; at < dueAt.Length; at++)
             {
-                (due ??= []).Add(swarm);
+                if (Volatile.Read(ref dueAt[at]) <= now && SwarmAt(page, at) is { } swarm)
+                {
+                    (due ??= []).Add(swarm);
+                }
             }
         }
 
@@ -115,6 +190,14 @@ internal sealed partial class SwarmSweeper(
         }
 
         Interlocked.Increment(ref _sweeps);
+    }
+
+    private SwarmSchedule? SwarmAt(int page, int at)
+    {
+        lock (_slotsGate)
+        {
+            return _swarmPages[page][at];
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
