@@ -11,16 +11,39 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Chihaya.Orleans.Grains.Tests.Torrents;
 
-/// <summary>The sweeper keeps swarms' due times in pages of slots: every due swarm is swept once a tick, whatever came and went.</summary>
-public sealed class SwarmSweeperSlotsTests
+/// <summary>
+/// The silo's sweeper on its own: it keeps swarms' due times in pages of slots, and every due swarm is swept once a tick
+/// whatever came and went; the status page's busiest swarms are the largest by peers, found in one pass.
+/// </summary>
+public sealed class SwarmSweeperUnitTests
 {
     private readonly FakeTimeProvider _clock = new(DateTimeOffset.UnixEpoch.AddDays(20000));
+
+    private SwarmSweeper NewSweeper() => new(
+        Options.Create(new StatsOptions()), Options.Create(new TrackerOptions()), Options.Create(new SiteOptions()), _clock, NullLogger<SwarmSweeper>.Instance);
+
+    [Fact]
+    public void Busiest_AreTheLargestByPeers_LargestFirst()
+    {
+        var sweeper = NewSweeper();
+        int[][] sizes = [[3, 1], [0, 0], [10, 2], [1, 0], [5, 5], [0, 7], [2, 2]];
+        var swarms = sizes.Select((size, i) =>
+        {
+            var swarm = new SwarmSchedule(null!, default(InfoHash));
+            swarm.PublishSize(size[0], size[1]);
+            sweeper.Add(swarm);
+            return swarm;
+        }).ToList();
+
+        Assert.Equal([swarms[2], swarms[4], swarms[5]], sweeper.Busiest(3));
+        Assert.Equal(7, sweeper.Busiest(10).Count);
+        Assert.Empty(sweeper.Busiest(0));
+    }
 
     [Fact]
     public async Task SweepDue_SweepsExactlyTheDueSwarms_AcrossPages_AndAfterSlotsAreReused()
     {
-        var sweeper = new SwarmSweeper(
-            Options.Create(new StatsOptions()), Options.Create(new TrackerOptions()), Options.Create(new SiteOptions()), _clock, NullLogger<SwarmSweeper>.Instance);
+        var sweeper = NewSweeper();
         var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
         // More than a page of slots; a due time set before the swarm is added is kept.
         var swarms = Enumerable.Range(0, 5000).Select(i =>
