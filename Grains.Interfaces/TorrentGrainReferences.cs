@@ -1,4 +1,5 @@
 using Chihaya.Orleans.Grains.Interfaces.Model;
+using Orleans.Metadata;
 
 namespace Chihaya.Orleans.Grains.Interfaces;
 
@@ -8,22 +9,19 @@ namespace Chihaya.Orleans.Grains.Interfaces;
 /// perf under the bench's load: several percent of the gateway's CPU); here that is done once, and each reference is
 /// the grain id made from the info hash's key bytes (40 lower-case hex characters, as <see cref="InfoHash.ToGrainKey"/>).
 /// </summary>
-public sealed class TorrentGrainReferences
+public sealed class TorrentGrainReferences(IGrainFactory grains, GrainInterfaceTypeResolver interfaces)
 {
-    private readonly IGrainFactory _grains;
-    private readonly GrainType _grainType;
-    private readonly GrainInterfaceType _interfaceType;
+    /// <summary>
+    /// The torrent grain class's grain type. Named here, not looked up: a gateway in client mode learns which class
+    /// implements an interface only from the cluster, once connected, and this is made before that.
+    /// </summary>
+    public const string GrainTypeName = "torrent";
 
-    public TorrentGrainReferences(IGrainFactory grains)
-    {
-        _grains = grains;
-        // One reference made the ordinary way names both types; making it calls nothing.
-        var sample = (GrainReference)(object)grains.GetGrain<ITorrentGrain>(default(InfoHash).ToGrainKey());
-        _grainType = sample.GrainId.Type;
-        _interfaceType = sample.InterfaceType;
-    }
+    private static readonly GrainType TorrentGrainType = GrainType.Create(GrainTypeName);
+
+    private readonly GrainInterfaceType _interfaceType = interfaces.GetGrainInterfaceType(typeof(ITorrentGrain));
 
     /// <summary>The swarm of <paramref name="infoHash"/>: the same grain as <c>GetGrain&lt;ITorrentGrain&gt;(infoHash.ToGrainKey())</c>.</summary>
     public ITorrentGrain For(InfoHash infoHash) =>
-        (ITorrentGrain)_grains.GetGrain(GrainId.Create(_grainType, new IdSpan(infoHash.ToGrainKeyUtf8())), _interfaceType);
+        (ITorrentGrain)grains.GetGrain(GrainId.Create(TorrentGrainType, new IdSpan(infoHash.ToGrainKeyUtf8())), _interfaceType);
 }

@@ -19,7 +19,7 @@ namespace Chihaya.Orleans.Grains.Torrents;
 /// the statistics credited from them, fenced by this activation's claim on the swarm (<see cref="SwarmFlush"/>):
 /// a stale or duplicate activation writes nothing.
 /// </summary>
-[GrainType("torrent")]
+[GrainType(TorrentGrainReferences.GrainTypeName)]
 internal sealed partial class TorrentGrain(
     ISiteStore store,
     SwarmFlushWriter writer,

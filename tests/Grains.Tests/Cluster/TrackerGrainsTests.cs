@@ -6,6 +6,7 @@ using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.Grains.Users;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Metadata;
 using Orleans.TestingHost;
 
 namespace Chihaya.Orleans.Grains.Tests.Cluster;
@@ -58,7 +59,7 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
     {
         var (hash, grain) = await NewTorrentAsync(Multipliers.Neutral);
         var (passkey, user) = await NewUserAsync(Multipliers.Neutral);
-        var reference = new TorrentGrainReferences(_grains).For(hash);
+        var reference = new TorrentGrainReferences(_grains, fixture.Cluster.Client.ServiceProvider.GetRequiredService<GrainInterfaceTypeResolver>()).For(hash);
 
         Assert.Equal(grain.GetGrainId(), reference.GetGrainId());
         Assert.Equal(AnnounceStatus.Accepted, (await reference.Announce(Command(user, passkey, 1, 0, 0, 100))).Status);
