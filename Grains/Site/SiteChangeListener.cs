@@ -42,6 +42,13 @@ internal sealed partial class SiteChangeListener(
 
     // A bulk change on the site (site-wide freeleech) must not turn into thousands of queries at once.
     private readonly SemaphoreSlim _refreshing = new(8, 8);
+    private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Done once the silo first listens and has re-read what it held then: from there on, no catching up of its own
+    /// reads the site (for tests that count what an announce costs).
+    /// </summary>
+    public Task Listening => _listening.Task;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -102,6 +109,10 @@ internal sealed partial class SiteChangeListener(
         catch (Exception exception)
         {
             Log.RefreshFailed(logger, exception);
+        }
+        finally
+        {
+            _listening.TrySetResult();
         }
     }
 

@@ -16,6 +16,7 @@ namespace Chihaya.Orleans.Integration.Tests.Observability;
 /// dashboard (and the README) names exists, and a real Prometheus, configured with deploy/prometheus' own files, runs
 /// every dashboard query and answers it with data. A metric renamed in the code fails here.
 /// </summary>
+[Collection(ProcessMetersCollection.Name)]
 public sealed partial class DashboardTests
 {
     private static readonly string PrometheusFolder = Path.Combine(RepositoryPaths.Root, "deploy", "prometheus");
@@ -248,4 +249,15 @@ public sealed partial class DashboardTests
 
     [GeneratedRegex(@"    kubernetes_sd_configs:\n(      .*\n)+")]
     private static partial Regex PodDiscovery();
+}
+
+/// <summary>
+/// Tests that read an in-process tracker's <c>/metrics</c> run alone: OpenTelemetry's meter provider listens to meters
+/// by name across the whole process, so another in-process tracker's instruments, and their disposal when its test
+/// ends, showed in this one's export (series missing from Prometheus when the suite ran in parallel, never alone).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessMetersCollection
+{
+    public const string Name = "Process meters";
 }
