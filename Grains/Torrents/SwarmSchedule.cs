@@ -47,20 +47,19 @@ internal sealed class SwarmSchedule(ITorrentGrain grain, InfoHash infoHash)
     /// <summary>The sweeper's slot for this swarm; -1 while it holds none.</summary>
     public int Slot { get; private set; } = -1;
 
-    /// <summary>Moves the due time into the sweeper's <paramref name="page"/> at <paramref name="index"/> (slot <paramref name="slot"/>); a null page moves it back.</summary>
-    public void Place(long[]? page, int index, int slot)
+    /// <summary>Moves the due time into the sweeper's <paramref name="page"/>, the one of slot <paramref name="slot"/>; a null page moves it back.</summary>
+    public void Place(long[]? page, int slot)
     {
         var due = DueAt;
-        if (page is not null)
-        {
-            Volatile.Write(ref page[index], due);
-        }
-        else
+        (_page, _index, Slot) = page is null ? (null, 0, -1) : (page, slot % SwarmSweeper.PageSize, slot);
+        if (page is null)
         {
             Volatile.Write(ref _dueAt, due);
         }
-
-        (_page, _index, Slot) = (page, index, page is null ? -1 : slot);
+        else
+        {
+            Volatile.Write(ref page[_index], due);
+        }
     }
 
     public int Seeders => Volatile.Read(ref _seeders);

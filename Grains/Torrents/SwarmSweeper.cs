@@ -31,7 +31,7 @@ internal sealed partial class SwarmSweeper(
     // The swarms in slots, in pages that never move: a page of due times (long.MaxValue in a free slot) beside a page of
     // schedules. A tick reads the due times only, 8 bytes a swarm in a row; following a pointer per swarm through a
     // dictionary was 4 ms a tick at 100,000 swarms, most of an idle silo's own CPU (perf).
-    private const int PageSize = 4096;
+    public const int PageSize = 4096;
     private readonly Lock _slotsGate = new();
     private readonly List<long[]> _duePages = [];
     private readonly List<SwarmSchedule?[]> _swarmPages = [];
@@ -64,7 +64,7 @@ internal sealed partial class SwarmSweeper(
                 }
             }
 
-            swarm.Place(_duePages[slot / PageSize], slot % PageSize, slot);
+            swarm.Place(_duePages[slot / PageSize], slot);
             Volatile.Write(ref _swarmPages[slot / PageSize][slot % PageSize], swarm);
             _count++;
         }
@@ -81,7 +81,7 @@ internal sealed partial class SwarmSweeper(
                 return;
             }
 
-            swarm.Place(null, 0, 0);
+            swarm.Place(null, -1);
             Volatile.Write(ref _swarmPages[slot / PageSize][slot % PageSize], null);
             Volatile.Write(ref _duePages[slot / PageSize][slot % PageSize], long.MaxValue);
             _freeSlots.Push(slot);
