@@ -9,10 +9,10 @@ namespace Chihaya.Orleans.Grains.Torrents;
 
 /// <summary>
 /// One loop per silo in place of timers in every swarm: each tick it finds the swarms whose <see cref="SwarmSchedule"/>
-/// is due and calls their <c>Sweep</c>. Ticks come twenty times per shortest housekeeping period
+/// is due and calls their <c>Sweep</c>. Ticks come ten times per shortest housekeeping period
 /// (<see cref="StatsOptions.FlushInterval"/>, <see cref="TrackerOptions.PruneInterval"/>,
 /// <see cref="SiteOptions.UnknownKeyLifetime"/>, <see cref="SiteOptions.RefreshInterval"/>): each job runs at most a
-/// twentieth of its period late, and the swarms' flushes, due a flush interval after each one's first change, are
+/// tenth of its period late, and the swarms' flushes, due a flush interval after each one's first change, are
 /// spread over the interval as their announces were, instead of all queuing ahead of announces at one tick. A swarm
 /// with nothing due costs one comparison a tick.
 /// </summary>
