@@ -12,11 +12,10 @@ namespace Chihaya.Orleans.Grains.Torrents;
 /// </summary>
 internal sealed class SwarmSchedule(ITorrentGrain grain, InfoHash infoHash)
 {
-    // While the sweeper holds the swarm, its due time lives in the sweeper's page at _slot, so a tick reads due times
+    // While the sweeper holds the swarm, its due time lives in the sweeper's page at Index, so a tick reads due times
     // from a few dense arrays instead of following a pointer per swarm; before and after, it lives in _dueAt. Only the
     // swarm's own turns write it, and place or remove it, so the two never race.
     private long[]? _page;
-    private int _index;
     private long _dueAt = long.MaxValue;
     private int _seeders;
     private int _leechers;
@@ -30,12 +29,12 @@ internal sealed class SwarmSchedule(ITorrentGrain grain, InfoHash infoHash)
     /// <summary>The earliest time anything is due, in Unix milliseconds; <see cref="long.MaxValue"/>: nothing is.</summary>
     public long DueAt
     {
-        get => _page is { } page ? Volatile.Read(ref page[_index]) : Volatile.Read(ref _dueAt);
+        get => _page is { } page ? Volatile.Read(ref page[Index]) : Volatile.Read(ref _dueAt);
         set
         {
             if (_page is { } page)
             {
-                Volatile.Write(ref page[_index], value);
+                Volatile.Write(ref page[Index], value);
             }
             else
             {
@@ -47,18 +46,20 @@ internal sealed class SwarmSchedule(ITorrentGrain grain, InfoHash infoHash)
     /// <summary>The sweeper's slot for this swarm; -1 while it holds none.</summary>
     public int Slot { get; private set; } = -1;
 
+    private int Index => Slot % SwarmSweeper.PageSize;
+
     /// <summary>Moves the due time into the sweeper's <paramref name="page"/>, the one of slot <paramref name="slot"/>; a null page moves it back.</summary>
     public void Place(long[]? page, int slot)
     {
         var due = DueAt;
-        (_page, _index, Slot) = page is null ? (null, 0, -1) : (page, slot % SwarmSweeper.PageSize, slot);
+        (_page, Slot) = page is null ? (null, -1) : (page, slot);
         if (page is null)
         {
             Volatile.Write(ref _dueAt, due);
         }
         else
         {
-            Volatile.Write(ref page[_index], due);
+            Volatile.Write(ref page[Index], due);
         }
     }
 

@@ -92,7 +92,7 @@ internal sealed partial class SwarmSweeper(
     /// <summary>Every swarm held now (pages read as they are: one added or removed meanwhile may be missed or seen).</summary>
     private IEnumerable<SwarmSchedule> Swarms()
     {
-        foreach (var page in Pages(_swarmPages))
+        foreach (var page in Pages().Swarms)
         {
             for (var at = 0; at < page.Length; at++)
             {
@@ -104,11 +104,12 @@ internal sealed partial class SwarmSweeper(
         }
     }
 
-    private T[] Pages<T>(List<T> pages)
+    /// <summary>The pages as they are now, both lists taken together so that a page of due times has its page of swarms.</summary>
+    private (long[][] DueTimes, SwarmSchedule?[][] Swarms) Pages()
     {
         lock (_slotsGate)
         {
-            return [.. pages];
+            return ([.. _duePages], [.. _swarmPages]);
         }
     }
 
@@ -168,13 +169,13 @@ internal sealed partial class SwarmSweeper(
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         List<SwarmSchedule>? due = null;
-        var duePages = Pages(_duePages);
+        var (duePages, swarmPages) = Pages();
         for (var page = 0; page < duePages.Length; page++)
         {
             var dueAt = duePages[page];
             for (var at = 0; at < dueAt.Length; at++)
             {
-                if (Volatile.Read(ref dueAt[at]) <= now && SwarmAt(page, at) is { } swarm)
+                if (Volatile.Read(ref dueAt[at]) <= now && Volatile.Read(ref swarmPages[page][at]) is { } swarm)
                 {
                     (due ??= []).Add(swarm);
                 }
@@ -190,14 +191,6 @@ internal sealed partial class SwarmSweeper(
         }
 
         Interlocked.Increment(ref _sweeps);
-    }
-
-    private SwarmSchedule? SwarmAt(int page, int at)
-    {
-        lock (_slotsGate)
-        {
-            return _swarmPages[page][at];
-        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
