@@ -5,6 +5,7 @@ using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.Grains.Torrents;
+using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -13,7 +14,9 @@ namespace Chihaya.Orleans.Grains.Tests.Torrents;
 
 /// <summary>
 /// The silo's sweeper on its own: it keeps swarms' due times in pages of slots, and every due swarm is swept once a tick
-/// whatever came and went; the status page's busiest swarms are the largest by peers, found in one pass.
+/// whatever came and went; ticks come a hundredth of the shortest period apart, and only a few sweeps are in flight at
+/// once, so a tick's sweeps never queue ahead of announces in bulk; the status page's busiest swarms are the largest by
+/// peers, found in one pass.
 /// </summary>
 public sealed class SwarmSweeperUnitTests
 {
@@ -68,6 +71,108 @@ public sealed class SwarmSweeperUnitTests
         Assert.Equal(swarms.Count + added.Count, sweeper.Count);
         Assert.All(swarms.Concat(added), swarm => Assert.Equal(swarm.DueAt <= now ? 1 : 0, ((CountingSwarm)swarm.Grain).Sweeps));
         Assert.Equal(swarms.Count(swarm => swarm.DueAt <= now) + 1, swarms.Concat(added).Sum(swarm => ((CountingSwarm)swarm.Grain).Sweeps));
+    }
+
+    [Fact]
+    public async Task DueSwarm_IsSweptAtTheFirstTickAfterItsDueTime_TicksAHundredthOfTheFlushIntervalApart()
+    {
+        // The flush interval (5 s by default) is the shortest housekeeping period: ticks every 50 ms.
+        var tick = new StatsOptions().FlushInterval / 100;
+        var sweeper = NewSweeper();
+        await sweeper.StartAsync(CancellationToken.None);
+        try
+        {
+            // The sweeper's loop starts on a thread of its own: move the clock a tick at a time until its timer has fired.
+            await Eventually.TrueAsync(
+                () =>
+                {
+                    if (sweeper.CompletedSweeps == 0)
+                    {
+                        _clock.Advance(tick);
+                    }
+
+                    return Task.FromResult(sweeper.CompletedSweeps > 0);
+                },
+                "the sweeper's first tick");
+            var swarm = new CountingSwarm();
+            sweeper.Add(new SwarmSchedule(swarm, default(InfoHash)) { DueAt = _clock.GetUtcNow().Add(tick * 20).ToUnixTimeMilliseconds() });
+            for (var ticks = 1; ticks <= 20; ticks++)
+            {
+                var before = sweeper.CompletedSweeps;
+                _clock.Advance(tick);
+                await Eventually.TrueAsync(() => Task.FromResult(sweeper.CompletedSweeps > before), $"tick {ticks} swept");
+                Assert.Equal(ticks < 20 ? 0 : 1, swarm.Sweeps);
+            }
+        }
+        finally
+        {
+            await sweeper.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task SweepDue_KeepsOnlyAFewSweepsInFlight_AndSweepsEveryDueSwarm()
+    {
+        var sweeper = NewSweeper();
+        var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inFlight = new InFlightCount();
+        var swarms = Enumerable.Range(0, 40).Select(_ => new GatedSwarm(gate.Task, inFlight)).ToList();
+        swarms.ForEach(swarm => sweeper.Add(new SwarmSchedule(swarm, default(InfoHash)) { DueAt = now }));
+
+        var sweeping = sweeper.SweepDueAsync();
+        await Eventually.TrueAsync(() => Task.FromResult(inFlight.Now == SwarmSweeper.SweepsAtOnce), "sweeps started");
+        gate.SetResult();
+        await sweeping;
+
+        Assert.InRange(SwarmSweeper.SweepsAtOnce, 2, Math.Max(2, Environment.ProcessorCount));
+        Assert.Equal(SwarmSweeper.SweepsAtOnce, inFlight.Most);
+        Assert.All(swarms, swarm => Assert.Equal(1, swarm.Sweeps));
+    }
+
+    private sealed class InFlightCount
+    {
+        private int _now;
+        private int _most;
+
+        public int Now => Volatile.Read(ref _now);
+
+        public int Most => Volatile.Read(ref _most);
+
+        public void Enter()
+        {
+            var now = Interlocked.Increment(ref _now);
+            int most;
+            while (now > (most = Volatile.Read(ref _most)) && Interlocked.CompareExchange(ref _most, now, most) != most)
+            {
+            }
+        }
+
+        public void Leave() => Interlocked.Decrement(ref _now);
+    }
+
+    /// <summary>A swarm whose sweep takes until the gate opens, counting how many sweeps are under way at once.</summary>
+    private sealed class GatedSwarm(Task gate, InFlightCount inFlight) : ITorrentGrain
+    {
+        public int Sweeps { get; private set; }
+
+        public async ValueTask Sweep()
+        {
+            inFlight.Enter();
+            await gate;
+            Sweeps++;
+            inFlight.Leave();
+        }
+
+        public ValueTask<AnnounceResult> Announce(AnnounceCommand command) => throw new NotSupportedException();
+
+        public ValueTask<TorrentCounts> Scrape() => throw new NotSupportedException();
+
+        public ValueTask<TorrentProfile?> GetProfile() => throw new NotSupportedException();
+
+        public ValueTask Refresh() => throw new NotSupportedException();
+
+        public ValueTask FlushUsage() => throw new NotSupportedException();
     }
 
     private sealed class CountingSwarm : ITorrentGrain
