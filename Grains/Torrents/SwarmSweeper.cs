@@ -12,7 +12,7 @@ namespace Chihaya.Orleans.Grains.Torrents;
 /// is due and calls their <c>Sweep</c>. Ticks come a hundred times per shortest housekeeping period
 /// (<see cref="StatsOptions.FlushInterval"/>, <see cref="TrackerOptions.PruneInterval"/>,
 /// <see cref="SiteOptions.UnknownKeyLifetime"/>, <see cref="SiteOptions.RefreshInterval"/>), but no more often than
-/// every <see cref="ShortestTick"/>: a job runs a tick after it is due at most (later only while a tick's sweeps outlast
+/// every <see cref="ShortestTick"/>: a job runs at most a tick after it is due (later only while a tick's sweeps outlast
 /// the tick: the next one starts when they are done), and the swarms' flushes, due a flush interval after each one's
 /// first change, are spread over the interval as their announces were, in small batches instead of queuing ahead of
 /// announces. A swarm with nothing due costs one comparison a tick.

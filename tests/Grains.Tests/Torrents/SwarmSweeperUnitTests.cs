@@ -95,7 +95,7 @@ public sealed class SwarmSweeperUnitTests
         var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var inFlight = new InFlightCount();
-        var swarms = Enumerable.Range(0, SwarmSweeper.SweepsAtOnce * 3).Select(_ => new GatedSwarm(gate.Task, inFlight)).ToList();
+        var swarms = Enumerable.Range(0, SwarmSweeper.SweepsAtOnce * 3).Select(_ => new CountingSwarm(gate.Task, inFlight)).ToList();
         swarms.ForEach(swarm => sweeper.Add(new SwarmSchedule(swarm, default(InfoHash)) { DueAt = now }));
 
         var sweeping = sweeper.SweepDueAsync();
@@ -137,38 +137,17 @@ public sealed class SwarmSweeperUnitTests
         public void Leave() => Interlocked.Decrement(ref _now);
     }
 
-    /// <summary>A swarm whose sweep takes until the gate opens, counting how many sweeps are under way at once.</summary>
-    private sealed class GatedSwarm(Task gate, InFlightCount inFlight) : ITorrentGrain
+    /// <summary>A swarm that counts its sweeps; given a gate, each sweep lasts until the gate opens, counted in <paramref name="inFlight"/>.</summary>
+    private sealed class CountingSwarm(Task? gate = null, InFlightCount? inFlight = null) : ITorrentGrain
     {
         public int Sweeps { get; private set; }
 
         public async ValueTask Sweep()
         {
-            inFlight.Enter();
-            await gate;
+            inFlight?.Enter();
+            await (gate ?? Task.CompletedTask);
             Sweeps++;
-            inFlight.Leave();
-        }
-
-        public ValueTask<AnnounceResult> Announce(AnnounceCommand command) => throw new NotSupportedException();
-
-        public ValueTask<TorrentCounts> Scrape() => throw new NotSupportedException();
-
-        public ValueTask<TorrentProfile?> GetProfile() => throw new NotSupportedException();
-
-        public ValueTask Refresh() => throw new NotSupportedException();
-
-        public ValueTask FlushUsage() => throw new NotSupportedException();
-    }
-
-    private sealed class CountingSwarm : ITorrentGrain
-    {
-        public int Sweeps { get; private set; }
-
-        public ValueTask Sweep()
-        {
-            Sweeps++;
-            return ValueTask.CompletedTask;
+            inFlight?.Leave();
         }
 
         public ValueTask<AnnounceResult> Announce(AnnounceCommand command) => throw new NotSupportedException();
