@@ -27,12 +27,12 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
 
     public abstract Task DisposeAsync();
 
-    private static long NextId() => Interlocked.Increment(ref _nextId);
+    private protected static long NextId() => Interlocked.Increment(ref _nextId);
 
     private static Passkey NewPasskey() => new(Guid.NewGuid().ToString("N"));
 
     /// <summary>A user and a torrent the store knows, with ids no other test uses.</summary>
-    private async Task<(long UserId, long TorrentId)> NewUserAndTorrentAsync()
+    private protected async Task<(long UserId, long TorrentId)> NewUserAndTorrentAsync()
     {
         var userId = NextId();
         var torrentId = NextId();
@@ -41,10 +41,10 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
         return (userId, torrentId);
     }
 
-    private static readonly DateTimeOffset At = new(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
+    private protected static readonly DateTimeOffset At = new(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
 
     /// <summary>A flush of one user's traffic on one torrent, and optionally peers and history rows.</summary>
-    private static SwarmFlush Flush(
+    private protected static SwarmFlush Flush(
         SwarmClaim claim, long sequence, long torrentId, long userId, long bytes, StoredPeer[]? peers = null, UserTorrentUsage[]? history = null) => new(
         torrentId,
         claim.Epoch,
@@ -68,7 +68,7 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
         },
         seeder);
 
-    private async Task<FlushResult> ApplyAsync(SwarmFlush flush) => (await Store.ApplyFlushesAsync([flush]))[0];
+    private protected async Task<FlushResult> ApplyAsync(SwarmFlush flush) => (await Store.ApplyFlushesAsync([flush]))[0];
 
     [Fact]
     public async Task Find_Unknown_ReturnsNull()
@@ -330,6 +330,28 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
         Assert.False(claimedDuringTheFlush);
         Assert.Equal(4242, Assert.Single(claim.Peers).Entry.Uploaded);
         Assert.True(claim.Epoch > first.Epoch);
+    }
+
+    [Fact]
+    public async Task ApplyFlushes_AddToHistoryRowsTheSiteMade_AndMakeTheMissingOnesInTheSameWrite()
+    {
+        var (alice, torrentId) = await NewUserAndTorrentAsync();
+        var bob = NextId();
+        // Sites make a history row of their own, for example when a user downloads the torrent file.
+        await _database.ExecuteAsync(
+            $"insert into user_torrents (user_id, torrent_id, raw_uploaded, seeding_seconds, completed_at) values ({alice}, {torrentId}, 1000, 5, '2026-11-01Z')");
+        var claim = await Store.ClaimSwarmAsync(torrentId);
+        UserTorrentUsage Row(long userId, long bytes) => new(userId, torrentId, new Traffic(bytes, bytes, bytes, bytes), 60, At, At);
+
+        var result = await ApplyAsync(Flush(claim, 1, torrentId, alice, 0, history: [Row(alice, 100), Row(bob, 7)]));
+
+        var alices = (await Store.GetUserTorrentAsync(alice, torrentId))!.Value;
+        Assert.Equal(new Traffic(1100, 100, 100, 100), alices.Traffic);
+        Assert.Equal(65, alices.SeedingSeconds);
+        Assert.Equal(new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero), alices.CompletedAt);
+        Assert.Equal(At, alices.LastAnnounceAt);
+        Assert.Equal(new Traffic(7, 7, 7, 7), (await Store.GetUserTorrentAsync(bob, torrentId))!.Value.Traffic);
+        Assert.Equal(1, result.SnatchesCounted);
     }
 
     [Fact]
