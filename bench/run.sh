@@ -107,11 +107,13 @@ if [[ $PRODUCTION == 1 ]]; then
   prepare_server production "$prod_url" "$prod_url/$passkey" "${ours[@]}"
   # What the measured traffic wrote to PostgreSQL: its WAL (every byte the database writes goes there first) and
   # the peer rows written, so the bytes per changed peer can be read against a peer entry's 76 bytes.
+  # And the bytes the silos sent PostgreSQL: the flushes' rows as the tracker writes them.
   wal_before=$(pg_sql "select pg_current_wal_lsn()"); rows_before=$(peer_rows_written); db_t0=$SECONDS
+  sent_before=$(bytes_sent_to_pg "${silo_pids[@]}")
   measure production-keepalive "$prod_pid" "${silo_pids[*]}" "$prod_url" "${ours[@]}"
   sleep 2   # other sessions' table statistics reach pg_stat_user_tables within a second or so
   db_secs=$((SECONDS - db_t0)); wal_bytes=$(pg_sql "select pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal_before')::bigint")
-  rows_written=$(($(peer_rows_written) - rows_before))
+  rows_written=$(($(peer_rows_written) - rows_before)); sent_to_pg=$(($(bytes_sent_to_pg "${silo_pids[@]}") - sent_before))
   pg_pss=$(tree_pss_kb "$pg_pid"); redis_pss=$(tree_pss_kb "$redis_pid")
 fi
 
@@ -174,7 +176,9 @@ ot_rps=$(median_of opentracker rps)
   if [[ $PRODUCTION == 1 ]]; then
     echo "production database writes over the measured runs and their checks (${db_secs}s): $(printf '%.1f' "$(mib $((wal_bytes / 1024)))") MiB of WAL"
     echo "($((wal_bytes / db_secs / 1024)) KiB/s), $rows_written tracker_peers rows written ($((rows_written / db_secs))/s):" \
-      "$((wal_bytes / (rows_written > 0 ? rows_written : 1))) bytes of WAL per peer row written (a peer entry is 76 bytes)."
+      "$((wal_bytes / (rows_written > 0 ? rows_written : 1))) bytes of WAL per peer row written (a peer entry is 76 bytes);"
+    echo "the silos sent PostgreSQL $(printf '%.1f' "$(mib $((sent_to_pg / 1024)))") MiB: $((sent_to_pg / (rows_written > 0 ? rows_written : 1))) bytes per peer row written" \
+      "(with its user's history row and totals)."
   fi
   ((wrapped)) && echo "wrap=1: more peers than ports, so peers share ports; opentracker tells peers apart by address and holds at most 64,511 of them per torrent."
   true
