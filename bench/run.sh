@@ -13,7 +13,8 @@
 # token and register the load's passkeys and info hashes through the admin API; likewise the production shape
 # (PostgreSQL, Redis, 2 silos, a gateway); for each server run a verification (check=1), a fill run that
 # announces every peer once (check=1), the measured runs (warm=1, medians from bench/load/repeat.sh) and a
-# short check of the measured traffic. Prints one table. Everything it starts is stopped on exit, also on
+# short check of the measured traffic. A warm-up run of the measured traffic (BENCH_WARMUP, checked, not
+# measured) comes before each server's measured runs. Prints one table. Everything it starts is stopped on exit, also on
 # failure or Ctrl-C.
 set -euo pipefail
 
@@ -27,6 +28,7 @@ THREADS=${BENCH_THREADS:-1}              # wrk -t
 CONNS=${BENCH_CONNECTIONS:-64}           # wrk -c
 DURATION=${BENCH_DURATION:-20s}          # wrk -d of each measured run
 RUNS=${BENCH_RUNS:-3}                    # measured runs per mode (medians)
+WARMUP=${BENCH_WARMUP:-15s}              # per server, a run of the measured traffic before the measured ones (0: none)
 CHECK_DURATION=${BENCH_CHECK_DURATION:-5s}  # verification runs (check=1)
 FILL_MAX=${BENCH_FILL_MAX:-180}          # upper bound, seconds, of one fill run
 SEED_PARALLEL=${BENCH_SEED_PARALLEL:-8}  # concurrent admin requests while registering
@@ -39,6 +41,7 @@ need_flag "BENCH_HOT=$HOT" "BENCH_KEEP=$KEEP" "BENCH_PRODUCTION=$PRODUCTION"
 need_count "BENCH_TORRENTS=$TORRENTS" "BENCH_PEERS=$PEERS" "BENCH_PASSKEYS=$PASSKEYS" "BENCH_THREADS=$THREADS" \
   "BENCH_CONNECTIONS=$CONNS" "BENCH_RUNS=$RUNS" "BENCH_FILL_MAX=$FILL_MAX" "BENCH_SEED_PARALLEL=$SEED_PARALLEL"
 need_duration "BENCH_DURATION=$DURATION" "BENCH_CHECK_DURATION=$CHECK_DURATION"
+[[ $WARMUP == 0 ]] || need_duration "BENCH_WARMUP=$WARMUP"
 ((CONNS >= THREADS)) || die "bad setting BENCH_CONNECTIONS=$CONNS: at least BENCH_THREADS ($THREADS) are needed"
 bench_start bench
 wrkopts="-t$THREADS -c$CONNS -d$DURATION"
@@ -53,6 +56,17 @@ prepare_server() {  # prepare_server NAME URL SCRAPE_PREFIX [announce.lua option
   fill_run "$name-fill" "$url" "$@"
   held[$name]=$(peers_held "$scrape" "$work/infohashes.txt")
   log "$name: holds ${held[$name]} peers after the fill (scrape)"
+}
+
+# A run of the measured traffic that is not measured (checked, like every run), so that the measured runs see the
+# steady state: right after the fill, the production shape's first flushes insert every filled peer's row, and
+# the first run after it had twice the p99 of the next two (17-23 ms against 9-11 ms in runs of 2026-11-28).
+warm_up() {  # warm_up NAME URL [announce.lua options]
+  local name=$1 url=$2; shift 2
+  [[ $WARMUP == 0 ]] && return
+  log "$name: warm-up, $WARMUP of the measured traffic (not measured), check=1"
+  wrk_once "$name-warmup" "$url" "-t$THREADS -c$CONNS -d$WARMUP" "$@" warm=1 check=1
+  require_clean "$name-warmup"
 }
 
 # measure NAME PID "MORE_PIDS" URL [announce.lua options]: repeat.sh medians (with the RSS of MORE_PIDS'
@@ -95,9 +109,11 @@ if ((THREADS * PEERS > 64511)); then wrapped=1; pool+=(wrap=1); fi
 ours=("${pool[@]}" private=1 passkeys="$PASSKEYS")
 
 prepare_server opentracker "$ot_url" "$ot_url" "${pool[@]}"
+warm_up opentracker "$ot_url" "${pool[@]}"
 measure opentracker "$ot_pid" "" "$ot_url" "${pool[@]}"
 
 prepare_server ours "$gw_url" "$gw_url/$passkey" "${ours[@]}"
+warm_up ours "$gw_url" "${ours[@]}"
 measure ours-keepalive "$gw_pid" "" "$gw_url" "${ours[@]}"
 measure ours-close "$gw_pid" "" "$gw_url" "${ours[@]}" close=1
 
@@ -105,6 +121,7 @@ if [[ $PRODUCTION == 1 ]]; then
   # The embedded tracker stops first, so the production processes have the machine to themselves.
   stop_process "$gw_pid"
   prepare_server production "$prod_url" "$prod_url/$passkey" "${ours[@]}"
+  warm_up production "$prod_url" "${ours[@]}"
   # What the measured traffic wrote to PostgreSQL: its WAL (every byte the database writes goes there first) and
   # the peer rows written, so the bytes per changed peer can be read against a peer entry's 76 bytes.
   # And the bytes the silos sent PostgreSQL: the flushes' rows as the tracker writes them.
