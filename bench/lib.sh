@@ -304,7 +304,6 @@ pg_sql() {
   PGPASSWORD=$(sed -nE 's/.*Password=([^;]*).*/\1/p' <<< "$CHIHAYA_TEST_POSTGRES") \
     psql -h 127.0.0.1 -p "$CHIHAYA_PG_PORT" -U postgres -d postgres -XAtqc "$1"
 }
-# peer_rows_written: rows of tracker_peers inserted, updated or deleted since the database started
 # Bytes the given processes sent to PostgreSQL over their open connections (the kernel's count per socket). A
 # connection closed meanwhile takes its count with it, so read it over a span in which the pool keeps its
 # connections (Npgsql keeps an idle one for 5 minutes).
@@ -313,8 +312,9 @@ bytes_sent_to_pg() {  # bytes_sent_to_pg PID...
   ss -tinpH state established "( dport = :$CHIHAYA_PG_PORT )" 2>/dev/null | awk -v pids="^($pids)\$" '
     /^[^ \t]/ { keep = 0; if (match($0, /pid=[0-9]+/)) keep = (substr($0, RSTART + 4, RLENGTH - 4) ~ pids); next }
     keep && match($0, /bytes_sent:[0-9]+/) { sent += substr($0, RSTART + 11, RLENGTH - 11) }
-    END { print sent + 0 }'
+    END { printf "%.0f\n", sent }'   # mawk would print a sum above 2^31 as 5e+09
 }
+# peer_rows_written: rows of tracker_peers inserted, updated or deleted since the database started
 peer_rows_written() {
   pg_sql "select coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) from pg_stat_user_tables where relname = 'tracker_peers'"
 }

@@ -60,7 +60,7 @@ prepare_server() {  # prepare_server NAME URL SCRAPE_PREFIX [announce.lua option
 
 # A run of the measured traffic that is not measured (checked, like every run), so that the measured runs see the
 # steady state: right after the fill, the production shape's first flushes insert every filled peer's row, and
-# the first run after it had twice the p99 of the next two (17-23 ms against 9-11 ms in runs of 2026-11-28).
+# the first run after it had up to twice the p99 of the next two (15-23 ms against 8.5-15 ms in runs of 2026-11-28).
 warm_up() {  # warm_up NAME URL [announce.lua options]
   local name=$1 url=$2; shift 2
   [[ $WARMUP == 0 ]] && return

@@ -341,16 +341,20 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
         await _database.ExecuteAsync(
             $"insert into user_torrents (user_id, torrent_id, raw_uploaded, seeding_seconds, completed_at) values ({alice}, {torrentId}, 1000, 5, '2026-11-01Z')");
         var claim = await Store.ClaimSwarmAsync(torrentId);
-        UserTorrentUsage Row(long userId, long bytes) => new(userId, torrentId, new Traffic(bytes, bytes, bytes, bytes), 60, At, At);
+        UserTorrentUsage Row(long userId, long bytes) => new(userId, torrentId, new Traffic(bytes, 2 * bytes, 3 * bytes, 4 * bytes), 60, At, At);
 
         var result = await ApplyAsync(Flush(claim, 1, torrentId, alice, 0, history: [Row(alice, 100), Row(bob, 7)]));
 
         var alices = (await Store.GetUserTorrentAsync(alice, torrentId))!.Value;
-        Assert.Equal(new Traffic(1100, 100, 100, 100), alices.Traffic);
+        Assert.Equal(new Traffic(1100, 200, 300, 400), alices.Traffic);
         Assert.Equal(65, alices.SeedingSeconds);
         Assert.Equal(new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero), alices.CompletedAt);
         Assert.Equal(At, alices.LastAnnounceAt);
-        Assert.Equal(new Traffic(7, 7, 7, 7), (await Store.GetUserTorrentAsync(bob, torrentId))!.Value.Traffic);
+        var bobs = (await Store.GetUserTorrentAsync(bob, torrentId))!.Value;
+        Assert.Equal(new Traffic(7, 14, 21, 28), bobs.Traffic);
+        Assert.Equal(60, bobs.SeedingSeconds);
+        Assert.Equal(At, bobs.CompletedAt);
+        Assert.Equal(At, bobs.LastAnnounceAt);
         Assert.Equal(1, result.SnatchesCounted);
     }
 
