@@ -46,7 +46,7 @@ need_duration "BENCH_DURATION=$DURATION" "BENCH_CHECK_DURATION=$CHECK_DURATION"
 bench_start bench
 wrkopts="-t$THREADS -c$CONNS -d$DURATION"
 
-# verify + fill for one server, then how many peers it holds (scrapes); dies when the traffic is refused
+# verify + fill for one server, how many peers it holds (scrapes), then the warm-up; dies when the traffic is refused
 declare -A held
 prepare_server() {  # prepare_server NAME URL SCRAPE_PREFIX [announce.lua options]
   local name=$1 url=$2 scrape=$3; shift 3
@@ -56,6 +56,7 @@ prepare_server() {  # prepare_server NAME URL SCRAPE_PREFIX [announce.lua option
   fill_run "$name-fill" "$url" "$@"
   held[$name]=$(peers_held "$scrape" "$work/infohashes.txt")
   log "$name: holds ${held[$name]} peers after the fill (scrape)"
+  warm_up "$name" "$url" "$@"
 }
 
 # A run of the measured traffic that is not measured (checked, like every run), so that the measured runs see the
@@ -109,11 +110,9 @@ if ((THREADS * PEERS > 64511)); then wrapped=1; pool+=(wrap=1); fi
 ours=("${pool[@]}" private=1 passkeys="$PASSKEYS")
 
 prepare_server opentracker "$ot_url" "$ot_url" "${pool[@]}"
-warm_up opentracker "$ot_url" "${pool[@]}"
 measure opentracker "$ot_pid" "" "$ot_url" "${pool[@]}"
 
 prepare_server ours "$gw_url" "$gw_url/$passkey" "${ours[@]}"
-warm_up ours "$gw_url" "${ours[@]}"
 measure ours-keepalive "$gw_pid" "" "$gw_url" "${ours[@]}"
 measure ours-close "$gw_pid" "" "$gw_url" "${ours[@]}" close=1
 
@@ -121,7 +120,6 @@ if [[ $PRODUCTION == 1 ]]; then
   # The embedded tracker stops first, so the production processes have the machine to themselves.
   stop_process "$gw_pid"
   prepare_server production "$prod_url" "$prod_url/$passkey" "${ours[@]}"
-  warm_up production "$prod_url" "${ours[@]}"
   # What the measured traffic wrote to PostgreSQL: its WAL (every byte the database writes goes there first) and
   # the peer rows written, so the bytes per changed peer can be read against a peer entry's 76 bytes.
   # And the bytes the silos sent PostgreSQL: the flushes' rows as the tracker writes them.
