@@ -272,7 +272,7 @@ public sealed class ProcessCluster : IAsyncDisposable
     public string Logs => LogsTail(int.MaxValue);
 
     /// <summary>The last <paramref name="lines"/> lines of each process's output, for a message that must stay readable.</summary>
-    public string LogsTail(int lines) => string.Join("\n", Processes().Select(p => $"--- {p.Label}\n{Tail(p.Process.Output, lines)}"));
+    public string LogsTail(int lines) => string.Join("\n", Processes().Select(p => $"--- {p.Label}{(p.Process.HasExited ? " (exited)" : "")}\n{Tail(p.Process.Output, lines)}"));
 
     private IEnumerable<(string Label, ProjectProcess Process)> Processes() =>
         _silos.Select((silo, i) => ($"silo {i}", silo))

@@ -215,14 +215,26 @@ public sealed class FaultTests(ITestOutputHelper output)
         await using var cluster = await ProcessCluster.StartAsync(silos: 2, postgresServer: services?.PostgresServer, redis: services?.Redis, gateways: 2);
         var workload = await FaultWorkload.SeedAsync(cluster.Database);
         var service = workload.Service;
-        await workload.JoinAsync(cluster.Http);
-        var load = workload.StartLoad(cluster.Http, peersComeAndGo);
-        await workload.WaitUntilJoinsStoredAsync(cluster.Database);
-        service.Mark("joins stored");
-        await load.WarmUpAsync(service.Accepted + (2 * workload.Peers.Count));
-        await inject(new FaultRun(cluster, workload, load, services, Report));
-        await load.StopAsync();
-        await workload.FinishAsync(cluster.Http);
+        LoadRun? load = null;
+        try
+        {
+            await workload.JoinAsync(cluster.Http);
+            load = workload.StartLoad(cluster.Http, peersComeAndGo);
+            await workload.WaitUntilJoinsStoredAsync(cluster.Database);
+            service.Mark("joins stored");
+            await load.WarmUpAsync(service.Accepted + (2 * workload.Peers.Count));
+            await inject(new FaultRun(cluster, workload, load, services, Report));
+            await load.StopAsync();
+            await workload.FinishAsync(cluster.Http);
+        }
+        catch (Exception exception)
+        {
+            // A peer that gave up or a wait that passed its deadline: the cluster did not come back, and what its
+            // processes said last is the evidence.
+            throw new InvalidOperationException(
+                $"fault={fault}: {exception.Message}\n  timeline: {service.Timeline}\n  failed attempts: {service.FailureKinds}\n{cluster.LogsTail(80)}", exception);
+        }
+
         workload.Model.CloseOpenSeeding();
 
         // Statistics reach the tables a few flush intervals after their announce. What is still missing at the
@@ -237,7 +249,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         var (longest, longestFrom, total) = service.WithoutService();
         var siloStops = string.Join(",", stops.Select(stop =>
             !stop.WasRunning ? $"{stop.Silo}:gone" : $"{stop.Silo}:{ServiceRecord.Seconds(stop.Took)}{(stop.Graceful ? "" : "(killed)")}"));
-        Report($"fault={fault} announces={service.Accepted} goodbyes-and-rejoins={load.Goodbyes} failed={service.Failed} no-service-longest={ServiceRecord.Seconds(longest)} " +
+        Report($"fault={fault} announces={service.Accepted} goodbyes-and-rejoins={load!.Goodbyes} failed={service.Failed} no-service-longest={ServiceRecord.Seconds(longest)} " +
             $"no-service-total={ServiceRecord.Seconds(total)} {verdict.Figures} silo-stops={siloStops}");
         Report($"  longest outage from {ServiceRecord.Seconds(longestFrom)}; timeline: {service.Timeline}");
         Report($"  failed attempts: {service.FailureKinds}");
