@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Chihaya.Orleans.Gateway.Metrics;
 using Chihaya.Orleans.Gateway.Protocol;
 using Chihaya.Orleans.Grains.Interfaces;
@@ -16,11 +15,12 @@ namespace Chihaya.Orleans.Gateway.Announce;
 /// </summary>
 internal sealed class AnnounceHandler(TorrentGrainReferences swarms, ClusterRetry retry, IOptionsMonitor<TrackerOptions> trackerOptions, TimeProvider time)
 {
-    // Pooled: an announce awaits its grain call, and a state machine of its own per announce was 8 % of the gateway's allocation.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<AnnounceReply> HandleAsync(string passkey, AnnounceQuery query, PeerEndpoint endpoint, string? warning)
+    /// <summary>
+    /// Sends the announce to its swarm (again while a silo is gone or the swarm moved). Not an async method of its own:
+    /// the caller's is the only state machine kept across the grain call (each one was a few hundred bytes an announce).
+    /// </summary>
+    public ValueTask<AnnounceResult> AnnounceAsync(string passkey, in AnnounceQuery query, PeerEndpoint endpoint)
     {
-        var receivedAt = time.GetUtcNow();
         var tracker = trackerOptions.CurrentValue;
         var numWant = query.Event == AnnounceEvent.Stopped ? 0
             : query.NumWant < 0 ? tracker.DefaultNumWant
@@ -35,16 +35,21 @@ internal sealed class AnnounceHandler(TorrentGrainReferences swarms, ClusterRetr
             numWant,
             WantPeerIds: !query.Compact && !query.NoPeerId,
             Passkey.UserKeyOf(passkey),
-            UnixMicroseconds.From(receivedAt));
+            UnixMicroseconds.From(time.GetUtcNow()));
 
-        var swarm = swarms.For(query.InfoHash);
-        var result = await retry.CallAsync(
-            (swarm, command),
-            static call => call.swarm.Announce(call.command),
+        return retry.CallAsync(
+            (swarms.For(query.InfoHash), command),
+            static call => call.Item1.Announce(call.command),
             static result => result.Status == AnnounceStatus.SwarmMoved);
+    }
+
+    /// <summary>What the client is sent for the swarm's answer: peers, or a failure reason for every refusal.</summary>
+    public AnnounceReply Reply(AnnounceResult result, bool compact, string? warning)
+    {
+        var tracker = trackerOptions.CurrentValue;
         return result.Status switch
         {
-            AnnounceStatus.Accepted => new AnnounceReply(result, Seconds(tracker.AnnounceInterval), Seconds(tracker.MinAnnounceInterval), query.Compact, warning),
+            AnnounceStatus.Accepted => new AnnounceReply(result, Seconds(tracker.AnnounceInterval), Seconds(tracker.MinAnnounceInterval), compact, warning),
             AnnounceStatus.TorrentDeleted => AnnounceReply.Refused(
                 string.IsNullOrWhiteSpace(result.Reason) ? TrackerFailure.TorrentDeleted : TrackerFailure.TorrentDeletedPrefix + result.Reason,
                 RequestOutcome.Deleted),
