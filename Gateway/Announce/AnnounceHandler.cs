@@ -17,7 +17,8 @@ internal sealed class AnnounceHandler(TorrentGrainReferences swarms, ClusterRetr
 {
     /// <summary>
     /// Sends the announce to its swarm (again while a silo is gone or the swarm moved). Not an async method of its own:
-    /// the caller's is the only state machine kept across the grain call (each one was a few hundred bytes an announce).
+    /// it hands on the cluster retry's call, so only the caller's state machine and the retry's are kept across the
+    /// grain call (each one was a few hundred bytes an announce).
     /// </summary>
     public ValueTask<AnnounceResult> AnnounceAsync(string passkey, in AnnounceQuery query, PeerEndpoint endpoint)
     {

@@ -24,9 +24,10 @@ internal sealed partial class AnnounceEndpoint(
     public const string Route = "/{passkey}/announce";
 
     /// <summary>
-    /// Answers the announce. Not an async method itself: only <see cref="AnswerAsync"/>, which awaits the grain call,
-    /// keeps a state machine, and the handler's call and the cluster retry hand theirs on to it (the four state machines
-    /// this path had were about 900 bytes an announce, and at 64 connections their pool rarely had one to give back).
+    /// Answers the announce. Not an async method itself: <see cref="AnswerAsync"/>, which awaits the handler's call,
+    /// keeps this path's state machine, and the cluster retry's is the only other one kept across the grain call (the
+    /// four this path had were about 900 bytes an announce, and at 64 connections the pool of the pooled ones rarely
+    /// had one to give back).
     /// </summary>
     public Task InvokeAsync(HttpContext context)
     {
