@@ -39,8 +39,8 @@ internal sealed class AnnounceHandler(TorrentGrainReferences swarms, ClusterRetr
             UnixMicroseconds.From(time.GetUtcNow()));
 
         return retry.CallAsync(
-            (swarms.For(query.InfoHash), command),
-            static call => call.Item1.Announce(call.command),
+            (Swarm: swarms.For(query.InfoHash), Command: command),
+            static call => call.Swarm.Announce(call.Command),
             static result => result.Status == AnnounceStatus.SwarmMoved);
     }
 

@@ -90,8 +90,7 @@ internal sealed partial class AnnounceEndpoint(
 
         if (reply.Failure is not null)
         {
-            await BencodeResults.WriteFailureAsync(context.Response, reply.Failure);
-            metrics.Announced(reply.Outcome, startedAt);
+            await RefuseAsync(context, reply.Failure, reply.Outcome, startedAt);
             return;
         }
 
