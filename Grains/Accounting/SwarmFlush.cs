@@ -5,19 +5,22 @@ namespace Chihaya.Orleans.Grains.Accounting;
 
 /// <summary>
 /// One swarm's write to the site: the peers whose baselines changed and the statistics credited from exactly
-/// those changes, applied together or not at all. <see cref="Epoch"/> fences it: the store applies it only while
-/// the swarm's claim is still this activation's, so a stale or duplicate activation can never write. A write
-/// whose answer was lost is resent unchanged; <see cref="Sequence"/> (one per epoch, consecutive) makes the store
-/// apply it once.
+/// those changes, applied together or not at all. A user's traffic to add is the sum of its history rows' traffic,
+/// so the store derives it from <see cref="History"/> rather than being sent it twice. <see cref="Epoch"/> fences
+/// the flush: the store applies it only while the swarm's claim is still this activation's, so a stale or duplicate
+/// activation can never write. A write whose answer was lost is resent unchanged; <see cref="Sequence"/> (one per
+/// epoch, consecutive) makes the store apply it once.
 /// </summary>
 internal sealed record SwarmFlush(
     long TorrentId,
     long Epoch,
     long Sequence,
     PeerChanges Peers,
-    IReadOnlyList<UserUsage> Users,
     TorrentUsage Torrent,
-    IReadOnlyList<UserTorrentUsage> History);
+    IReadOnlyList<HistoryRow> History);
+
+/// <summary>What to add to a user's history row of the flush's torrent (the row is found by the user and the torrent).</summary>
+internal readonly record struct HistoryRow(long UserId, UsageTotals Totals);
 
 /// <summary>
 /// Peers to store as they are now, peers that left (remembered for a while), and departures to forget: forgotten
@@ -75,22 +78,12 @@ internal readonly record struct UserTorrentUsage(
     Traffic Traffic,
     long SeedingSeconds,
     DateTimeOffset? CompletedAt,
-    DateTimeOffset LastAnnounceAt)
-{
-    /// <summary>This flush's entry followed by a later one of the same user and torrent.</summary>
-    public UserTorrentUsage Then(UserTorrentUsage later) => this with
-    {
-        Traffic = Traffic + later.Traffic,
-        SeedingSeconds = SeedingSeconds + later.SeedingSeconds,
-        CompletedAt = CompletedAt ?? later.CompletedAt,
-        LastAnnounceAt = later.LastAnnounceAt > LastAnnounceAt ? later.LastAnnounceAt : LastAnnounceAt,
-    };
-}
+    DateTimeOffset LastAnnounceAt);
 
 /// <summary>
 /// A history row's figures without its key, in 56 bytes instead of a <see cref="UserTorrentUsage"/>'s 104: what the
-/// ledger holds per user between flushes and the in-memory site per user and torrent, so tables with an entry per
-/// peer stay small. Times are UTC ticks; 0 is no completion.
+/// ledger holds per user between flushes, a flush sends per user and the in-memory site holds per user and torrent, so
+/// tables with an entry per peer stay small. Times are UTC ticks; 0 is no completion.
 /// </summary>
 internal readonly record struct UsageTotals(Traffic Traffic, long SeedingSeconds, long CompletedAtTicks, long LastAnnounceAtTicks)
 {
@@ -100,8 +93,20 @@ internal readonly record struct UsageTotals(Traffic Traffic, long SeedingSeconds
         usage.CompletedAt?.UtcTicks ?? 0,
         usage.LastAnnounceAt.UtcTicks);
 
-    /// <summary>These figures followed by a later entry of the same user and torrent (as <see cref="UserTorrentUsage.Then"/>).</summary>
-    public UsageTotals Then(in UserTorrentUsage later) => From(ToUsage(0, 0).Then(later));
+    /// <summary>
+    /// These figures followed by later ones of the same user and torrent: traffic and seeding time add up, the
+    /// completion is the first one, the last announce the latest.
+    /// </summary>
+    public UsageTotals Then(in UsageTotals later) => new(
+        Traffic + later.Traffic,
+        SeedingSeconds + later.SeedingSeconds,
+        CompletedAtTicks != 0 ? CompletedAtTicks : later.CompletedAtTicks,
+        Math.Max(LastAnnounceAtTicks, later.LastAnnounceAtTicks));
+
+    /// <summary>When the download completed, as a UTC time; only when <see cref="CompletedAtTicks"/> is not 0.</summary>
+    public DateTime CompletedAtUtc => new(CompletedAtTicks, DateTimeKind.Utc);
+
+    public DateTime LastAnnounceAtUtc => new(LastAnnounceAtTicks, DateTimeKind.Utc);
 
     public UserTorrentUsage ToUsage(long userId, long torrentId) => new(
         userId,

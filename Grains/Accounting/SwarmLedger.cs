@@ -12,12 +12,13 @@ namespace Chihaya.Orleans.Grains.Accounting;
 /// </summary>
 internal sealed class SwarmLedger
 {
-    // Per user: the history row of this torrent to add. A user's traffic to add is the sum of its row's, so it is
-    // not kept twice. The table of a swarm that stays busy (more than KeptAfterCut users in this cut and the one
-    // before) is cleared after each cut, not made anew: it is needed again within a flush interval, and a new one
-    // each time would live just long enough to reach the oldest generation (measured: p99 latency 5 ms -> 20 ms).
-    // Any other is dropped: most swarms account an announce or two a flush, and after a burst (a new torrent everyone
-    // joins at once) a kept table would hold memory for users who announce again half an hour later.
+    // Per user: the history row of this torrent to add. A user's traffic to add is the sum of its rows', so it is
+    // neither kept nor sent twice (the store sums it). The table of a swarm that stays busy (more than KeptAfterCut
+    // users in this cut and the one before) is cleared after each cut, not made anew: it is needed again within a
+    // flush interval, and a new one each time would live just long enough to reach the oldest generation (measured:
+    // p99 latency 5 ms -> 20 ms). Any other is dropped: most swarms account an announce or two a flush, and after a
+    // burst (a new torrent everyone joins at once) a kept table would hold memory for users who announce again half
+    // an hour later.
     private const int KeptAfterCut = 8;
     private Dictionary<long, UsageTotals>? _history;
     private bool _lastCutWasBusy;
@@ -37,8 +38,8 @@ internal sealed class SwarmLedger
     /// <summary>Snatches accounted since the last cut, shown until a flush brings the site's own count.</summary>
     public long Snatches => _snatches;
 
-    /// <summary>Accounts one accepted announce of <paramref name="userId"/> on torrent <paramref name="torrentId"/>.</summary>
-    public void Record(long userId, long torrentId, AnnounceCredit credit, DateTimeOffset now)
+    /// <summary>Accounts one accepted announce of <paramref name="userId"/> on the swarm's torrent.</summary>
+    public void Record(long userId, AnnounceCredit credit, DateTimeOffset now)
     {
         var traffic = credit.Traffic;
         if (credit.Snatched)
@@ -51,9 +52,9 @@ internal sealed class SwarmLedger
             _firstRecordedAt = now.ToUnixTimeMilliseconds();
         }
 
-        var entry = new UserTorrentUsage(userId, torrentId, traffic, credit.SeedingSeconds, credit.Snatched ? now : null, now);
+        var entry = new UsageTotals(traffic, credit.SeedingSeconds, credit.Snatched ? now.UtcTicks : 0, now.UtcTicks);
         ref var totals = ref CollectionsMarshal.GetValueRefOrAddDefault(_history ??= [], userId, out var known);
-        totals = known ? totals.Then(entry) : UsageTotals.From(entry);
+        totals = known ? totals.Then(entry) : entry;
         if (!traffic.IsZero)
         {
             _torrentTraffic += traffic;
@@ -66,14 +67,15 @@ internal sealed class SwarmLedger
     /// </summary>
     public SwarmFlush Cut(long torrentId, long epoch, long sequence, PeerChanges peers, int seeders, int leechers)
     {
-        var users = new List<UserUsage>(_history?.Count ?? 0);
-        var history = new List<UserTorrentUsage>(_history?.Count ?? 0);
-        foreach (var (userId, totals) in _history ?? [])
+        // One array of the table's rows as they are: the cut runs in the swarm's turn, and a hot swarm's holds a row per
+        // user (100,000 rows copied into two lists of converted rows took 6 ms of a 10 ms budget).
+        var history = _history is { Count: > 0 } table ? new HistoryRow[table.Count] : [];
+        if (history.Length > 0)
         {
-            history.Add(totals.ToUsage(userId, torrentId));
-            if (!totals.Traffic.IsZero)
+            var at = 0;
+            foreach (var (userId, totals) in _history!)
             {
-                users.Add(new UserUsage(userId, totals.Traffic));
+                history[at++] = new HistoryRow(userId, totals);
             }
         }
 
@@ -82,7 +84,6 @@ internal sealed class SwarmLedger
             epoch,
             sequence,
             peers,
-            users,
             new TorrentUsage(torrentId, _torrentTraffic, _snatches, seeders, leechers),
             history);
         var busy = _history is { Count: > KeptAfterCut };

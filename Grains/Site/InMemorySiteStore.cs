@@ -106,29 +106,27 @@ internal sealed class InMemorySiteStore : ISiteStore
             swarm.Peers.Add(peer);
         }
 
-        foreach (var user in flush.Users)
-        {
-            _userTraffic[user.UserId] = _userTraffic.GetValueOrDefault(user.UserId) + user.Traffic;
-        }
-
-        var (traffic, snatches) = _torrentStats.GetValueOrDefault(flush.TorrentId);
-        _torrentStats[flush.TorrentId] = (traffic + flush.Torrent.Traffic, snatches);
-
         var counted = 0L;
-        foreach (var row in flush.History)
+        for (var i = 0; i < flush.History.Count; i++)
         {
-            var key = (row.UserId, row.TorrentId);
-            var known = _history.TryGetValue(key, out var earlier);
-            _history[key] = known ? earlier.Then(row) : UsageTotals.From(row);
-            // As in the database: a snatch is the history row's first completion time, once per user and torrent.
-            if (row.CompletedAt is not null && (!known || earlier.CompletedAtTicks == 0))
+            var (userId, added) = flush.History[i];
+            if (!added.Traffic.IsZero)
             {
-                var (rowTraffic, rowSnatches) = _torrentStats.GetValueOrDefault(row.TorrentId);
-                _torrentStats[row.TorrentId] = (rowTraffic, rowSnatches + 1);
+                _userTraffic[userId] = _userTraffic.GetValueOrDefault(userId) + added.Traffic;
+            }
+
+            var key = (userId, flush.TorrentId);
+            var known = _history.TryGetValue(key, out var earlier);
+            _history[key] = known ? earlier.Then(added) : added;
+            // As in the database: a snatch is the history row's first completion time, once per user and torrent.
+            if (added.CompletedAtTicks != 0 && (!known || earlier.CompletedAtTicks == 0))
+            {
                 counted++;
             }
         }
 
+        var (traffic, snatches) = _torrentStats.GetValueOrDefault(flush.TorrentId);
+        _torrentStats[flush.TorrentId] = (traffic + flush.Torrent.Traffic, snatches + counted);
         return new FlushResult(FlushStatus.Applied, counted);
     }
 

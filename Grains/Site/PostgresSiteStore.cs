@@ -369,31 +369,32 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
 
         var addHistory = new NpgsqlBatchCommand(AddHistorySql);
         AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.UserId);
-        AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.TorrentId);
-        AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.Traffic.RawUploaded);
-        AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.Traffic.RawDownloaded);
-        AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.Traffic.CreditedUploaded);
-        AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.Traffic.CreditedDownloaded);
-        AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.SeedingSeconds);
-        AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.LastAnnounceAt.UtcDateTime);
+        AddColumn(addHistory.Parameters, flushes, History, static (torrentId, _) => torrentId);
+        AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.Totals.Traffic.RawUploaded);
+        AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.Totals.Traffic.RawDownloaded);
+        AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.Totals.Traffic.CreditedUploaded);
+        AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.Totals.Traffic.CreditedDownloaded);
+        AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.Totals.SeedingSeconds);
+        AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.Totals.LastAnnounceAtUtc);
         batch.BatchCommands.Add(addHistory);
 
-        var completions = new List<UserTorrentUsage>();
+        var completions = new List<(long UserId, long TorrentId, DateTime CompletedAt)>();
         foreach (var flush in flushes)
         {
             for (var i = 0; i < flush.History.Count; i++)
             {
-                if (flush.History[i].CompletedAt is not null)
+                var (userId, added) = flush.History[i];
+                if (added.CompletedAtTicks != 0)
                 {
-                    completions.Add(flush.History[i]);
+                    completions.Add((userId, flush.TorrentId, added.CompletedAtUtc));
                 }
             }
         }
 
         var complete = new NpgsqlBatchCommand(CompleteHistorySql);
-        AddColumn(complete.Parameters, completions, h => h.UserId);
-        AddColumn(complete.Parameters, completions, h => h.TorrentId);
-        complete.Parameters.Add(new NpgsqlParameter { Value = completions.Select(h => h.CompletedAt!.Value.UtcDateTime).ToArray() });
+        AddColumn(complete.Parameters, completions, static h => h.UserId);
+        AddColumn(complete.Parameters, completions, static h => h.TorrentId);
+        complete.Parameters.Add(new NpgsqlParameter { Value = completions.Select(static h => h.CompletedAt).ToArray() });
         batch.BatchCommands.Add(complete);
 
         var flushed = new NpgsqlBatchCommand(MarkFlushedSql);
@@ -536,26 +537,32 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
     private static readonly Func<SwarmFlush, IReadOnlyList<StoredPeer>> Present = static f => f.Peers.Present;
     private static readonly Func<SwarmFlush, IReadOnlyList<DepartedPeer>> Departed = static f => f.Peers.Departed;
     private static readonly Func<SwarmFlush, IReadOnlyList<PeerKey>> Forgotten = static f => f.Peers.Forgotten;
-    private static readonly Func<SwarmFlush, IReadOnlyList<UserTorrentUsage>> History = static f => f.History;
+    private static readonly Func<SwarmFlush, IReadOnlyList<HistoryRow>> History = static f => f.History;
 
-    /// <summary>Each user's traffic from every swarm in the write as one row, in user id order (the order users are locked in).</summary>
+    /// <summary>
+    /// Each user's traffic from every swarm in the write as one row, in user id order (the order users are locked in):
+    /// the sum of the user's history rows. Users whose rows carry no traffic are left out, so they are not locked.
+    /// </summary>
     private static UserUsage[] TrafficPerUser(List<SwarmFlush> flushes)
     {
         var rows = 0;
         foreach (var flush in flushes)
         {
-            rows += flush.Users.Count;
+            rows += flush.History.Count;
         }
 
         // Sized once: a user has rows in few of the write's swarms.
         var perUser = new Dictionary<long, Traffic>(rows);
         foreach (var flush in flushes)
         {
-            for (var i = 0; i < flush.Users.Count; i++)
+            for (var i = 0; i < flush.History.Count; i++)
             {
-                var user = flush.Users[i];
-                ref var traffic = ref CollectionsMarshal.GetValueRefOrAddDefault(perUser, user.UserId, out _);
-                traffic += user.Traffic;
+                var (userId, added) = flush.History[i];
+                if (!added.Traffic.IsZero)
+                {
+                    ref var traffic = ref CollectionsMarshal.GetValueRefOrAddDefault(perUser, userId, out _);
+                    traffic += added.Traffic;
+                }
             }
         }
 

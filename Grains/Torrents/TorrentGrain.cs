@@ -256,7 +256,7 @@ internal sealed partial class TorrentGrain(
         var announce = new PeerAnnounce(command.PeerId, command.Endpoint, command.Uploaded, command.Downloaded, command.Left, command.Event, user.UserId, command.ReceivedAt);
         var userMultipliers = user.MultipliersAt(UnixMicroseconds.ToDateTimeOffset(command.ReceivedAt));
         var credit = _swarm.Announce(announce, now.ToUnixTimeSeconds(), _profile.For(user.UserId, userMultipliers, now), selection);
-        _ledger.Record(user.UserId, _torrentId, credit, now);
+        _ledger.Record(user.UserId, credit, now);
         ScheduleAfterAnnounce(now.ToUnixTimeMilliseconds());
 
         return new AnnounceResult(

@@ -44,7 +44,7 @@ public class DeltaAccountingBenchmarks
         _credit = new AnnounceCredit(TrafficCredit.Between(_previousUploaded, _previousDownloaded, _uploaded, _downloaded, _combined), Snatched: false);
         for (var user = 1; user <= UsersInLedger; user++)
         {
-            _ledger.Record(user, FilledSwarm.TorrentId, _credit, Now);
+            _ledger.Record(user, _credit, Now);
         }
     }
 
@@ -64,7 +64,7 @@ public class DeltaAccountingBenchmarks
     public bool RecordInLedger()
     {
         var user = (++_round % UsersInLedger) + 1;
-        _ledger.Record(user, FilledSwarm.TorrentId, _credit, Now);
+        _ledger.Record(user, _credit, Now);
         return _ledger.IsEmpty;
     }
 }

@@ -44,7 +44,7 @@ public class HotSwarmFlushCutBenchmarks
         {
             var announce = _swarm.Regular(peer, _round);
             var outcome = _swarm.Swarm.Announce(announce, FilledSwarm.Now, Multipliers.Neutral, _noPeers);
-            _ledger.Record(announce.UserId, FilledSwarm.TorrentId, outcome, Now);
+            _ledger.Record(announce.UserId, outcome, Now);
         }
     }
 

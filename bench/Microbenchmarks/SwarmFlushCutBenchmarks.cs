@@ -54,7 +54,7 @@ public class SwarmFlushCutBenchmarks
             {
                 var announce = swarm.Regular(peer, _round);
                 var outcome = swarm.Swarm.Announce(announce, FilledSwarm.Now, Multipliers.Neutral, _noPeers);
-                ledger.Record(announce.UserId, FilledSwarm.TorrentId, outcome, Now);
+                ledger.Record(announce.UserId, outcome, Now);
             }
         }
     }

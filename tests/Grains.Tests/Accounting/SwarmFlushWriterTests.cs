@@ -46,7 +46,7 @@ public sealed class SwarmFlushWriterTests
     }
 
     private static SwarmFlush Flush(long torrentId, long epoch) =>
-        new(torrentId, epoch, 1, new PeerChanges([], [], []), [], new TorrentUsage(torrentId, default, 0, 0, 0), []);
+        new(torrentId, epoch, 1, new PeerChanges([], [], []), new TorrentUsage(torrentId, default, 0, 0, 0), []);
 
     private sealed class RefusedByDatabase : DbException
     {

@@ -43,16 +43,20 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
 
     private protected static readonly DateTimeOffset At = new(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
 
-    /// <summary>A flush of one user's traffic on one torrent, and optionally peers and history rows.</summary>
+    /// <summary>
+    /// A flush of one user's traffic on one torrent (a history row of <paramref name="bytes"/> raw uploaded, twice that
+    /// raw downloaded, three and four times that credited), or of the given history rows instead; optionally peers.
+    /// </summary>
     private protected static SwarmFlush Flush(
         SwarmClaim claim, long sequence, long torrentId, long userId, long bytes, StoredPeer[]? peers = null, UserTorrentUsage[]? history = null) => new(
         torrentId,
         claim.Epoch,
         sequence,
         new PeerChanges(peers ?? [], [], []),
-        [new UserUsage(userId, new Traffic(bytes, bytes * 2, bytes * 3, bytes * 4))],
         new TorrentUsage(torrentId, new Traffic(bytes, bytes, bytes, bytes), 0, 1, 2),
-        history ?? []);
+        history is not null ? [.. history.Select(row => new HistoryRow(row.UserId, UsageTotals.From(row)))]
+        : bytes == 0 ? []
+        : [new HistoryRow(userId, new UsageTotals(new Traffic(bytes, bytes * 2, bytes * 3, bytes * 4), 0, 0, At.UtcTicks))]);
 
     private static StoredPeer Peer(long userId, byte id, long uploaded, bool seeder = false) => new(
         new PeerEntry
@@ -264,8 +268,8 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
         var claim = await Store.ClaimSwarmAsync(torrentId);
         var huge = new Traffic(long.MaxValue, 1, long.MaxValue, 1);
 
-        await ApplyAsync(Flush(claim, 1, torrentId, userId, 0) with { Users = [new UserUsage(userId, huge)] });
-        await ApplyAsync(Flush(claim, 2, torrentId, userId, 0) with { Users = [new UserUsage(userId, huge)] });
+        await ApplyAsync(Flush(claim, 1, torrentId, userId, 0, history: [new UserTorrentUsage(userId, torrentId, huge, 0, null, At)]));
+        await ApplyAsync(Flush(claim, 2, torrentId, userId, 0, history: [new UserTorrentUsage(userId, torrentId, huge, 0, null, At)]));
 
         Assert.Equal(new Traffic(long.MaxValue, 2, long.MaxValue, 2), await Store.GetUserTrafficAsync(userId));
     }
