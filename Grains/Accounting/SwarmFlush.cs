@@ -19,7 +19,9 @@ internal sealed record SwarmFlush(
     TorrentUsage Torrent,
     IReadOnlyList<HistoryRow> History);
 
-/// <summary>What to add to a user's history row of the flush's torrent (the row is found by the user and the torrent).</summary>
+/// <summary>
+/// What to add to a user's history row of the flush's torrent (the stored row is found by the user and the torrent).
+/// </summary>
 internal readonly record struct HistoryRow(long UserId, UsageTotals Totals);
 
 /// <summary>
@@ -59,7 +61,7 @@ internal readonly record struct FlushResult(FlushStatus Status, long SnatchesCou
     public static FlushResult Fenced => new(FlushStatus.Fenced);
 }
 
-/// <summary>Traffic to add to one user's totals.</summary>
+/// <summary>Traffic to add to one user's totals: the sum of the user's <see cref="HistoryRow"/>s in a write.</summary>
 internal readonly record struct UserUsage(long UserId, Traffic Traffic);
 
 /// <summary>
@@ -81,7 +83,7 @@ internal readonly record struct UserTorrentUsage(
     DateTimeOffset LastAnnounceAt);
 
 /// <summary>
-/// A history row's figures without its key, in 56 bytes instead of a <see cref="UserTorrentUsage"/>'s 104: what the
+/// A history row's figures without its key, in 56 bytes instead of a <see cref="UserTorrentUsage"/>'s 96: what the
 /// ledger holds per user between flushes, a flush sends per user and the in-memory site holds per user and torrent, so
 /// tables with an entry per peer stay small. Times are UTC ticks; 0 is no completion.
 /// </summary>

@@ -27,8 +27,8 @@ public static class MetricsEndpoint
 
     /// <summary>
     /// Orleans' histograms of every message's size, recorded for each message a process sends or receives (so four
-    /// times per announce between a gateway and a silo), each with three tags, one of them the remote silo: that cost
-    /// 3-9 % of the production shape's throughput in the bench (bench/README.md, 2026-11-28 08:40). Orleans' other
+    /// times per announce between a gateway and a silo), each with two or three tags (the remote silo when known): up
+    /// to 9 % of the production shape's throughput in the bench (bench/README.md, 2026-11-28 08:40). Orleans' other
     /// messaging instruments (header bytes; failed, dropped and rejected messages) and its grain-call latency stay.
     /// </summary>
     public static readonly string[] NotExported =

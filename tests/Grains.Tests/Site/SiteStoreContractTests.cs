@@ -262,6 +262,28 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ApplyFlushes_AUsersRowsFromSeveralSwarmsInOneWrite_AddUpToItsTraffic_AndRowsWithoutTrafficCreditNothing()
+    {
+        var (userId, firstTorrent) = await NewUserAndTorrentAsync();
+        var (idle, secondTorrent) = await NewUserAndTorrentAsync();
+        var first = await Store.ClaimSwarmAsync(firstTorrent);
+        var second = await Store.ClaimSwarmAsync(secondTorrent);
+        UserTorrentUsage Row(long user, long torrentId, long bytes) => new(user, torrentId, new Traffic(bytes, 2 * bytes, 3 * bytes, 4 * bytes), 0, null, At);
+
+        var results = await Store.ApplyFlushesAsync(
+        [
+            Flush(first, 1, firstTorrent, userId, 0, history: [Row(userId, firstTorrent, 10), Row(idle, firstTorrent, 0)]),
+            Flush(second, 1, secondTorrent, userId, 0, history: [Row(userId, secondTorrent, 5)]),
+        ]);
+
+        Assert.All(results, result => Assert.Equal(FlushStatus.Applied, result.Status));
+        Assert.Equal(new Traffic(15, 30, 45, 60), await Store.GetUserTrafficAsync(userId));
+        Assert.Equal(new Traffic(5, 10, 15, 20), (await Store.GetUserTorrentAsync(userId, secondTorrent))!.Value.Traffic);
+        Assert.Equal(default, await Store.GetUserTrafficAsync(idle));
+        Assert.Equal(At, (await Store.GetUserTorrentAsync(idle, firstTorrent))!.Value.LastAnnounceAt);
+    }
+
+    [Fact]
     public async Task ApplyFlushes_HugeSums_SaturateInsteadOfFailingOrWrapping()
     {
         var (userId, torrentId) = await NewUserAndTorrentAsync();
