@@ -105,7 +105,7 @@ internal readonly record struct UsageTotals(Traffic Traffic, long SeedingSeconds
         CompletedAtTicks != 0 ? CompletedAtTicks : later.CompletedAtTicks,
         Math.Max(LastAnnounceAtTicks, later.LastAnnounceAtTicks));
 
-    /// <summary>When the download completed, as a UTC time; only when <see cref="CompletedAtTicks"/> is not 0.</summary>
+    /// <summary>When the download completed, as a UTC time (only when <see cref="CompletedAtTicks"/> is not 0).</summary>
     public DateTime CompletedAtUtc => new(CompletedAtTicks, DateTimeKind.Utc);
 
     public DateTime LastAnnounceAtUtc => new(LastAnnounceAtTicks, DateTimeKind.Utc);
