@@ -315,7 +315,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
 
         // Each column is one array filled straight from the flushes, every column of a statement in the same order
         // (flush by flush, row by row): this runs for every changed peer, and lists of (torrent, row) pairs, grouped
-        // and grown as they went, were about a tenth of what a loaded silo allocated.
+        // and grown as they went, were about an eighth of what a loaded silo allocated.
         var users = TrafficPerUser(flushes);
         var lockUsers = new NpgsqlBatchCommand(LockUsersSql);
         AddColumn(lockUsers.Parameters, users, u => u.UserId);
