@@ -12,8 +12,8 @@ namespace Chihaya.Orleans.Grains.Hosting;
 /// table version is missing"), and whoever starts next writes Version 0 again, a table the running silos take for the
 /// past (their views only move to higher versions), so they never see it, split off, or find themselves missing and stop.
 /// This table remembers the newest membership it read or wrote; when Redis has lost it (no version, a lower version, or
-/// a live silo's row gone, which Orleans itself never deletes) it writes back the version and then the missing rows, so
-/// the running silos see a newer table with themselves in it. Any silo may restore at the same time as others, or as a
+/// a live silo's row gone, which Orleans itself never deletes) it writes back the missing rows and then a higher version,
+/// so the running silos see a newer table with themselves in it, and no table newer than their view lacks one of them. Any silo may restore at the same time as others, or as a
 /// new silo writes: every step is conditional on what it read, and a step that loses reads again.
 /// </summary>
 internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyncDisposable, IDisposable
@@ -23,6 +23,9 @@ internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyn
 
     // One conditional write per missing row, plus the version; a few more for steps lost to silos writing at the same time.
     private const int SpareSteps = 8;
+
+    // What Orleans writes into an empty Redis.
+    private static readonly TableVersion EmptyTableVersion = new(0, "0");
 
     private readonly IMembershipTable _inner;
     private readonly RedisClusteringOptions _redisOptions;
@@ -199,8 +202,12 @@ internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyn
     }
 
     /// <summary>
-    /// Writes back the known version, then each known row that is missing, one conditional write per step.
-    /// Returns whether the table now holds every row this silo knew, at a version at least the known one.
+    /// Writes back each known row that is missing, then a version above the known one, one conditional write per step.
+    /// Rows first: Orleans' insert moves the version up by one per row from wherever the emptied table begins, which is
+    /// below the known version, and readers (a silo's view, a client's gateway list) take only a table newer than the
+    /// one they have. Written the other way round, a reader could take a newer table with a running silo missing, and a
+    /// client closes its connection to a gateway gone from the list, with requests in flight.
+    /// Returns whether the table now holds every row this silo knew, at a version above the known one.
     /// </summary>
     private async Task<bool> RestoreAsync(CancellationToken cancellationToken)
     {
@@ -215,36 +222,54 @@ internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyn
 
             var redis = _redis.GetDatabase();
             var wrote = 0;
+            var logged = false;
             for (var step = 0; step < known.Members.Count + SpareSteps; step++)
             {
-                var version = await redis.HashGetAsync(_key, VersionField).WaitAsync(cancellationToken);
-                if (version.IsNull || (long)version < known.Version.Version)
+                if ((await redis.HashGetAsync(_key, VersionField).WaitAsync(cancellationToken)).IsNull)
                 {
-                    if (await RestoreVersionAsync(redis, version, known.Version, cancellationToken))
+                    // Begun as Orleans begins an empty table, so that rows can be inserted after it.
+                    if (!logged)
                     {
-                        Log.RestoringVersion(_logger, _key.ToString(), version.IsNull ? "none" : version.ToString(), known.Version.Version, known.Members.Count);
+                        Log.Restoring(_logger, _key.ToString(), "none", known.Members.Count, known.Version.Version);
+                        logged = true;
+                    }
+
+                    await WriteVersionAsync(redis, seen: null, EmptyTableVersion, cancellationToken);
+                    continue;
+                }
+
+                var table = await _inner.ReadAllAsync(cancellationToken);
+                var missing = known.Members.FirstOrDefault(row => table.TryGet(row.Item1.SiloAddress) is null);
+                if (missing is not null)
+                {
+                    if (!logged)
+                    {
+                        Log.Restoring(_logger, _key.ToString(), Serialized(table.Version), known.Members.Count, known.Version.Version);
+                        logged = true;
+                    }
+
+                    // Orleans' own insert: it fails (and the next step reads again) if anyone wrote since this read.
+                    if (await _inner.InsertRowAsync(missing.Item1, table.Version.Next(), cancellationToken))
+                    {
                         wrote++;
                     }
 
                     continue;
                 }
 
-                var table = await _inner.ReadAllAsync(cancellationToken);
-                var missing = known.Members.FirstOrDefault(row => table.TryGet(row.Item1.SiloAddress) is null);
-                if (missing is null)
+                if (table.Version.Version > known.Version.Version)
                 {
-                    if (wrote > 0)
-                    {
-                        Log.Restored(_logger, wrote, table.ToString());
-                    }
-
+                    // Put back, by this silo or another.
                     return true;
                 }
 
-                // Orleans' own insert: it fails (and the next step reads again) if anyone wrote since this read.
-                if (await _inner.InsertRowAsync(missing.Item1, table.Version.Next(), cancellationToken))
+                // Every known row is back: now a version above the known one, which every reader takes as newer. (Also
+                // when nothing was lost, only a Redis call failed: a newer table with the same rows changes nothing.)
+                var restored = known.Version.Version + 1;
+                if (await WriteVersionAsync(redis, table.Version, new TableVersion(restored, restored.ToString(CultureInfo.InvariantCulture)), cancellationToken))
                 {
-                    wrote++;
+                    Log.Restored(_logger, wrote + 1, restored);
+                    return true;
                 }
             }
 
@@ -258,17 +283,18 @@ internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyn
     }
 
     /// <summary>
-    /// Sets the version back to <paramref name="known"/>, so running silos take the restored table as newer than their
-    /// view. Only if the version is still <paramref name="seen"/> (absent, or what a new silo or another restore wrote).
+    /// Sets the version to <paramref name="version"/>, only if it is still <paramref name="seen"/> (null: absent).
     /// </summary>
-    private async Task<bool> RestoreVersionAsync(IDatabase redis, RedisValue seen, TableVersion known, CancellationToken cancellationToken)
+    private async Task<bool> WriteVersionAsync(IDatabase redis, TableVersion? seen, TableVersion version, CancellationToken cancellationToken)
     {
         var transaction = redis.CreateTransaction();
-        transaction.AddCondition(seen.IsNull ? Condition.HashNotExists(_key, VersionField) : Condition.HashEqual(_key, VersionField, seen));
-        // Orleans writes the version as a plain invariant integer, and compares it as text.
-        _ = transaction.HashSetAsync(_key, VersionField, known.Version.ToString(CultureInfo.InvariantCulture));
+        transaction.AddCondition(seen is null ? Condition.HashNotExists(_key, VersionField) : Condition.HashEqual(_key, VersionField, Serialized(seen)));
+        _ = transaction.HashSetAsync(_key, VersionField, Serialized(version));
         return await transaction.ExecuteAsync().WaitAsync(cancellationToken);
     }
+
+    // Orleans writes the version as a plain invariant integer, and compares it as text.
+    private static string Serialized(TableVersion version) => version.Version.ToString(CultureInfo.InvariantCulture);
 
     private void Remember(MembershipTableData table)
     {
@@ -322,11 +348,11 @@ internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyn
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Warning, "Redis lost the membership table {Key} (version {Found}): writing back version {Version} and the {Rows} rows this silo knew")]
-        public static partial void RestoringVersion(ILogger logger, string key, string found, int version, int rows);
+        [LoggerMessage(1, LogLevel.Warning, "Redis lost the membership table {Key} (version {Found}): writing back the {Rows} rows this silo knew, then version {Version}")]
+        public static partial void Restoring(ILogger logger, string key, string found, int rows, int version);
 
-        [LoggerMessage(2, LogLevel.Warning, "Membership table restored with {Writes} writes from this silo: {Table}")]
-        public static partial void Restored(ILogger logger, int writes, string table);
+        [LoggerMessage(2, LogLevel.Warning, "Membership table restored with {Writes} writes from this silo, at version {Version}")]
+        public static partial void Restored(ILogger logger, int writes, int version);
 
         [LoggerMessage(3, LogLevel.Warning, "Restoring the membership table did not finish in {Steps} steps (other silos writing at the same time); the next read tries again")]
         public static partial void RestoreUnfinished(ILogger logger, int steps);
