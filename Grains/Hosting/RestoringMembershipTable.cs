@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Newtonsoft.Json;
 using Orleans.Clustering.Redis;
 using Orleans.Configuration;
 using StackExchange.Redis;
@@ -12,8 +13,8 @@ namespace Chihaya.Orleans.Grains.Hosting;
 /// table version is missing"), and whoever starts next writes Version 0 again, a table the running silos take for the
 /// past (their views only move to higher versions), so they never see it, split off, or find themselves missing and stop.
 /// This table remembers the newest membership it read or wrote; when Redis has lost it (no version, a lower version, or
-/// a live silo's row gone, which Orleans itself never deletes) it writes back the missing rows and then a higher version,
-/// so the running silos see a newer table with themselves in it, and no table newer than their view lacks one of them. Any silo may restore at the same time as others, or as a
+/// a live silo's row gone, which Orleans itself never deletes) it writes back the missing rows and the version in one
+/// transaction, so the running silos find themselves in it, and no table newer than their view lacks one of them. Any silo may restore at the same time as others, or as a
 /// new silo writes: every step is conditional on what it read, and a step that loses reads again.
 /// </summary>
 internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyncDisposable, IDisposable
@@ -21,11 +22,8 @@ internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyn
     // RedisMembershipTable's field for the table version, beside one field per silo.
     private const string VersionField = "Version";
 
-    // One conditional write per missing row, plus the version; a few more for steps lost to silos writing at the same time.
-    private const int SpareSteps = 8;
-
-    // What Orleans writes into an empty Redis.
-    private static readonly TableVersion EmptyTableVersion = new(0, "0");
+    // One step writes everything; the others are for steps lost to silos writing at the same time.
+    private const int RestoreSteps = 8;
 
     private readonly IMembershipTable _inner;
     private readonly RedisClusteringOptions _redisOptions;
@@ -202,12 +200,14 @@ internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyn
     }
 
     /// <summary>
-    /// Writes back each known row that is missing, then a version above the known one, one conditional write per step.
-    /// Rows first: Orleans' insert moves the version up by one per row from wherever the emptied table begins, which is
-    /// below the known version, and readers (a silo's view, a client's gateway list) take only a table newer than the
-    /// one they have. Written the other way round, a reader could take a newer table with a running silo missing, and a
-    /// client closes its connection to a gateway gone from the list, with requests in flight.
-    /// Returns whether the table now holds every row this silo knew, at a version above the known one.
+    /// Writes back the known rows that are missing and the version, all in one transaction on the version this step read
+    /// (a step that loses to another writer reads again). One transaction, because readers take any table newer than
+    /// theirs: rows written one at a time would show a newer table with a running silo missing for a moment, and a
+    /// client closes its connection to a gateway gone from its list, with requests in flight.
+    /// The version written is the known one, which readers that knew it leave alone; one above it when the table also
+    /// holds silos this silo did not know (they joined the emptied table), so that readers take them in. A table
+    /// already at or past the known version (silos joined meanwhile) only gets the running silos it lacks, one above.
+    /// Returns whether the table now holds every row this silo knew, at a version no lower than the known one.
     /// </summary>
     private async Task<bool> RestoreAsync(CancellationToken cancellationToken)
     {
@@ -221,59 +221,57 @@ internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyn
             }
 
             var redis = _redis.GetDatabase();
-            var wrote = 0;
+            var wrote = false;
             var logged = false;
-            for (var step = 0; step < known.Members.Count + SpareSteps; step++)
+            for (var step = 0; step < RestoreSteps; step++)
             {
-                if ((await redis.HashGetAsync(_key, VersionField).WaitAsync(cancellationToken)).IsNull)
+                var version = await redis.HashGetAsync(_key, VersionField).WaitAsync(cancellationToken);
+                var table = version.IsNull ? null : await _inner.ReadAllAsync(cancellationToken);
+                var older = table is null || table.Version.Version < known.Version.Version;
+                // An older table lost every row it lacks; one at least as new may lack only rows Orleans deletes (dead silos').
+                var missing = known.Members
+                    .Select(row => row.Item1)
+                    .Where(entry => table?.TryGet(entry.SiloAddress) is null && (older || entry.Status != SiloStatus.Dead))
+                    .ToList();
+                var joinedMeanwhile = table is not null && table.Members.Any(row => known.TryGet(row.Item1.SiloAddress) is null);
+                int restored;
+                if (older)
                 {
-                    // Begun as Orleans begins an empty table, so that rows can be inserted after it.
-                    if (!logged)
-                    {
-                        Log.Restoring(_logger, _key.ToString(), "none", known.Members.Count, known.Version.Version);
-                        logged = true;
-                    }
-
-                    await WriteVersionAsync(redis, seen: null, EmptyTableVersion, cancellationToken);
-                    continue;
+                    restored = known.Version.Version + (joinedMeanwhile ? 1 : 0);
                 }
-
-                var table = await _inner.ReadAllAsync(cancellationToken);
-                var missing = known.Members.FirstOrDefault(row => table.TryGet(row.Item1.SiloAddress) is null);
-                if (missing is not null)
+                else if (missing.Count > 0 || (joinedMeanwhile && table!.Version.Version == known.Version.Version))
                 {
-                    if (!logged)
-                    {
-                        Log.Restoring(_logger, _key.ToString(), Serialized(table.Version), known.Members.Count, known.Version.Version);
-                        logged = true;
-                    }
-
-                    // Orleans' own insert: it fails (and the next step reads again) if anyone wrote since this read.
-                    if (await _inner.InsertRowAsync(missing.Item1, table.Version.Next(), cancellationToken))
-                    {
-                        wrote++;
-                    }
-
-                    continue;
+                    restored = table!.Version.Version + 1;
                 }
-
-                if (table.Version.Version > known.Version.Version)
+                else
                 {
-                    // Put back, by this silo or another.
+                    if (wrote)
+                    {
+                        Log.Restored(_logger, table!.Version.Version, table.Members.Count);
+                    }
+
                     return true;
                 }
 
-                // Every known row is back: now a version above the known one, which every reader takes as newer. (Also
-                // when nothing was lost, only a Redis call failed: a newer table with the same rows changes nothing.)
-                var restored = known.Version.Version + 1;
-                if (await WriteVersionAsync(redis, table.Version, new TableVersion(restored, restored.ToString(CultureInfo.InvariantCulture)), cancellationToken))
+                if (!logged)
                 {
-                    Log.Restored(_logger, wrote + 1, restored);
-                    return true;
+                    Log.Restoring(_logger, _key.ToString(), version.IsNull ? "none" : version.ToString(), missing.Count, restored);
+                    logged = true;
                 }
+
+                var transaction = redis.CreateTransaction();
+                transaction.AddCondition(version.IsNull ? Condition.HashNotExists(_key, VersionField) : Condition.HashEqual(_key, VersionField, version));
+                foreach (var entry in missing)
+                {
+                    _ = transaction.HashSetAsync(_key, entry.SiloAddress.ToString(), MembershipRow.Serialize(entry));
+                }
+
+                // Orleans writes the version as a plain invariant integer, and compares it as text.
+                _ = transaction.HashSetAsync(_key, VersionField, restored.ToString(CultureInfo.InvariantCulture));
+                wrote |= await transaction.ExecuteAsync().WaitAsync(cancellationToken);
             }
 
-            Log.RestoreUnfinished(_logger, known.Members.Count + SpareSteps);
+            Log.RestoreUnfinished(_logger, RestoreSteps);
             return false;
         }
         finally
@@ -281,20 +279,6 @@ internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyn
             _restoring.Release();
         }
     }
-
-    /// <summary>
-    /// Sets the version to <paramref name="version"/>, only if it is still <paramref name="seen"/> (null: absent).
-    /// </summary>
-    private async Task<bool> WriteVersionAsync(IDatabase redis, TableVersion? seen, TableVersion version, CancellationToken cancellationToken)
-    {
-        var transaction = redis.CreateTransaction();
-        transaction.AddCondition(seen is null ? Condition.HashNotExists(_key, VersionField) : Condition.HashEqual(_key, VersionField, Serialized(seen)));
-        _ = transaction.HashSetAsync(_key, VersionField, Serialized(version));
-        return await transaction.ExecuteAsync().WaitAsync(cancellationToken);
-    }
-
-    // Orleans writes the version as a plain invariant integer, and compares it as text.
-    private static string Serialized(TableVersion version) => version.Version.ToString(CultureInfo.InvariantCulture);
 
     private void Remember(MembershipTableData table)
     {
@@ -346,13 +330,50 @@ internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyn
         _restoring.Dispose();
     }
 
+    /// <summary>
+    /// A row as Orleans' Redis table stores it: the entry in Json.NET's default form, a silo address as an object with
+    /// its parsable string, times in UTC. A restore writes the rows in the same transaction as the version, which
+    /// Orleans' table cannot do; <c>RestoringMembershipTableTests</c> reads them back through Orleans' table, and its
+    /// heartbeat (which edits the row's <c>IAmAliveTime</c> in place) runs on them.
+    /// </summary>
+    private static class MembershipRow
+    {
+        private static readonly JsonSerializerSettings Settings = new()
+        {
+            Formatting = Formatting.None,
+            TypeNameHandling = TypeNameHandling.None,
+            DefaultValueHandling = DefaultValueHandling.Include,
+            DateTimeZoneHandling = DateTimeZoneHandling.Utc,
+            Culture = CultureInfo.InvariantCulture,
+            Converters = { new SiloAddressAsParsableString() },
+        };
+
+        public static string Serialize(MembershipEntry entry) => JsonConvert.SerializeObject(entry, Settings);
+
+        private sealed class SiloAddressAsParsableString : JsonConverter<SiloAddress>
+        {
+            public override bool CanRead => false;
+
+            public override void WriteJson(JsonWriter writer, SiloAddress? value, JsonSerializer serializer)
+            {
+                writer.WriteStartObject();
+                writer.WritePropertyName("SiloAddress");
+                writer.WriteValue(value!.ToParsableString());
+                writer.WriteEndObject();
+            }
+
+            public override SiloAddress ReadJson(JsonReader reader, Type objectType, SiloAddress? existingValue, bool hasExistingValue, JsonSerializer serializer) =>
+                throw new NotSupportedException("Rows are only written here; Orleans' table reads them.");
+        }
+    }
+
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Warning, "Redis lost the membership table {Key} (version {Found}): writing back the {Rows} rows this silo knew, then version {Version}")]
+        [LoggerMessage(1, LogLevel.Warning, "Redis lost the membership table {Key} (version {Found}): writing back {Rows} rows this silo knew, at version {Version}")]
         public static partial void Restoring(ILogger logger, string key, string found, int rows, int version);
 
-        [LoggerMessage(2, LogLevel.Warning, "Membership table restored with {Writes} writes from this silo, at version {Version}")]
-        public static partial void Restored(ILogger logger, int writes, int version);
+        [LoggerMessage(2, LogLevel.Warning, "Membership table restored: version {Version}, {Rows} rows")]
+        public static partial void Restored(ILogger logger, int version, int rows);
 
         [LoggerMessage(3, LogLevel.Warning, "Restoring the membership table did not finish in {Steps} steps (other silos writing at the same time); the next read tries again")]
         public static partial void RestoreUnfinished(ILogger logger, int steps);

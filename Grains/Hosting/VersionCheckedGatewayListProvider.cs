@@ -10,9 +10,8 @@ namespace Chihaya.Orleans.Grains.Hosting;
 /// RedisGatewayListProvider lists them, with two differences for a Redis that lost the table under running silos.
 /// It never creates the table: Orleans' provider writes Version 0 when it starts on an empty Redis, which hands every
 /// other client an empty gateway list (the client then closes all its connections) until the silos restore the table.
-/// It refuses a table older than one it has read (a refresh that fails keeps the client's list): that is a table
+/// And it refuses a table older than one it has read (a refresh that fails keeps the client's list): that is a table
 /// lost and begun again, perhaps by a lone new silo, while the running silos are about to write back the newer one.
-/// And it changes its list only on a newer version, as silos change their view.
 /// </summary>
 internal sealed class VersionCheckedGatewayListProvider(IMembershipTable table, IOptions<GatewayOptions> options, TimeProvider time) : IGatewayListProvider
 {
@@ -22,7 +21,6 @@ internal sealed class VersionCheckedGatewayListProvider(IMembershipTable table, 
 
     private readonly Lock _gate = new();
     private int _newestVersion = -1;
-    private IList<Uri>? _gateways;
     private DateTimeOffset? _olderSince;
     private bool _initialized;
 
@@ -55,25 +53,11 @@ internal sealed class VersionCheckedGatewayListProvider(IMembershipTable table, 
             return [];
         }
 
-        IList<Uri> listed = [.. membership.Members
+        Accept(membership.Version);
+        return [.. membership.Members
             .Select(row => row.Item1)
             .Where(entry => entry.Status == SiloStatus.Active && entry.ProxyPort != 0)
             .Select(entry => SiloAddress.New(entry.SiloAddress.Endpoint.Address, entry.ProxyPort, entry.SiloAddress.Generation).ToGatewayUri())];
-        lock (_gate)
-        {
-            if (membership.Version.Version == _newestVersion && _gateways is not null)
-            {
-                // Every status change moves the version up, so the same version lists the same gateways; a table being
-                // restored can show fewer rows at a version already read, and a gateway gone from the list would have its
-                // connection closed with requests in flight.
-                _olderSince = null;
-                return _gateways;
-            }
-
-            Accept(membership.Version);
-            _gateways = listed;
-            return listed;
-        }
     }
 
     public Task InitializeGatewayListProvider() => InitializeGatewayListProviderAsync();
@@ -91,22 +75,24 @@ internal sealed class VersionCheckedGatewayListProvider(IMembershipTable table, 
         }
     }
 
-    // Under _gate.
     private void Accept(TableVersion version)
     {
-        if (version.Version >= _newestVersion)
+        lock (_gate)
         {
+            if (version.Version >= _newestVersion)
+            {
+                (_newestVersion, _olderSince) = (version.Version, null);
+                return;
+            }
+
+            var now = time.GetUtcNow();
+            _olderSince ??= now;
+            if (now - _olderSince < TrustOlderTableAfter)
+            {
+                throw new RedisClusteringException($"The Redis membership table is at version {version.Version}, older than version {_newestVersion} read before: Redis lost it, and the running silos restore it; the gateway list stays as it was meanwhile.");
+            }
+
             (_newestVersion, _olderSince) = (version.Version, null);
-            return;
         }
-
-        var now = time.GetUtcNow();
-        _olderSince ??= now;
-        if (now - _olderSince < TrustOlderTableAfter)
-        {
-            throw new RedisClusteringException($"The Redis membership table is at version {version.Version}, older than version {_newestVersion} read before: Redis lost it, and the running silos restore it; the gateway list stays as it was meanwhile.");
-        }
-
-        (_newestVersion, _olderSince) = (version.Version, null);
     }
 }

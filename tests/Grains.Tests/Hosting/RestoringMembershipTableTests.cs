@@ -57,7 +57,9 @@ public sealed class RestoringMembershipTableTests
             }
             else if (loss == Loss.JoinedByNewSilo)
             {
+                // As Orleans joins: Joining, then Active.
                 newcomer = await SiloTable.StartAsync(clusterId, 100 + round);
+                await newcomer.WriteStatusAsync(SiloStatus.Joining);
                 await newcomer.WriteStatusAsync(SiloStatus.Active);
             }
 
@@ -75,7 +77,8 @@ public sealed class RestoringMembershipTableTests
             var expected = new[] { first.Entry.SiloAddress, second.Entry.SiloAddress }.Concat(newcomer is null ? [] : [newcomer.Entry.SiloAddress]).ToHashSet();
             foreach (var table in reads.Append(await first.Table.ReadAllAsync()))
             {
-                Assert.True(table.Version.Version > before.Version.Version, $"round {round}: version {table.Version} after the loss, {before.Version} before");
+                // Newer than the silos' view when it holds a silo they do not know yet, so that they take it in.
+                Assert.True(newcomer is null ? table.Version.Version >= before.Version.Version : table.Version.Version > before.Version.Version, $"round {round}: version {table.Version} after the loss, {before.Version} before");
                 Assert.Equal(expected, table.Members.Select(row => row.Item1.SiloAddress).ToHashSet());
                 Assert.All(table.Members, row => Assert.Equal(SiloStatus.Active, row.Item1.Status));
             }
@@ -94,38 +97,34 @@ public sealed class RestoringMembershipTableTests
         await redis.GetDatabase().KeyDeleteAsync(key);
     }
 
-    // The failure this pins: a gateway's client read a table newer than it had seen, without a silo the silos were
-    // writing back, and closed its connection to that silo with announces in flight.
     [Fact]
-    public async Task TableLost_ASiloKnewAnOlderTable_NoTableNewerThanTheRunningSilosViewLacksOneOfThem()
+    public async Task TableLost_RowsWrittenBack_ReadByOrleansAsTheyWere_AndTheHeartbeatStillUpdatesThem()
     {
+        var clusterId = "restore-" + Guid.NewGuid().ToString("N")[..12];
         await using var redis = await ConnectionMultiplexer.ConnectAsync(Redis);
-        // Repeated, because a table written mid-restore lives for a few Redis round trips only.
-        for (var round = 0; round < 10; round++)
-        {
-            var clusterId = "restore-" + Guid.NewGuid().ToString("N")[..12];
-            var key = $"chihaya/members/{clusterId}";
-            await using var first = await SiloTable.StartAsync(clusterId, 1);
-            await using var second = await SiloTable.StartAsync(clusterId, 2);
-            await first.WriteStatusAsync(SiloStatus.Active);
-            // The second joins (two writes) while the first reads nothing: it knows only itself.
-            await second.WriteStatusAsync(SiloStatus.Joining);
-            await second.WriteStatusAsync(SiloStatus.Active);
-            var newest = await second.Table.ReadAllAsync();
+        var key = $"chihaya/members/{clusterId}";
+        await using var first = await SiloTable.StartAsync(clusterId, 1);
+        await using var second = await SiloTable.StartAsync(clusterId, 2);
+        await first.WriteStatusAsync(SiloStatus.Active);
+        await second.WriteStatusAsync(SiloStatus.Active, suspectedBy: first.Entry.SiloAddress);
+        var before = await first.Table.ReadAllAsync();
 
-            await using var watcher = TableWatcher.Start(redis, key, newest.Version.Version, [first.Entry.SiloAddress, second.Entry.SiloAddress]);
-            await redis.GetDatabase().KeyDeleteAsync(key);
-            // The first notices the loss first, and writes back what it knew; then the second.
-            await first.Table.UpdateIAmAliveAsync(first.Entry);
-            await second.Table.UpdateIAmAliveAsync(second.Entry);
+        await redis.GetDatabase().KeyDeleteAsync(key);
+        await first.Table.ReadAllAsync();
 
-            Assert.Empty(await watcher.StopAsync());
-            var restored = await first.Table.ReadAllAsync();
-            Assert.True(restored.Version.Version > newest.Version.Version, $"round {round}: version {restored.Version} after the loss, {newest.Version} before");
-            Assert.Equal(new[] { first.Entry.SiloAddress, second.Entry.SiloAddress }.ToHashSet(), restored.Members.Select(row => row.Item1.SiloAddress).ToHashSet());
-            await redis.GetDatabase().KeyDeleteAsync(key);
-        }
+        // Read through the second silo's table, which is Orleans' own underneath.
+        var restored = await second.Table.ReadAllAsync();
+        Assert.Equal(before.Version.Version, restored.Version.Version);
+        Assert.Equal(before.Members.Select(row => Described(row.Item1)).Order(), restored.Members.Select(row => Described(row.Item1)).Order());
+        var alive = second.Entry.IAmAliveTime.AddSeconds(10);
+        second.Entry.IAmAliveTime = alive;
+        await second.Table.UpdateIAmAliveAsync(second.Entry);
+        Assert.Equal(alive, (await first.Table.ReadAllAsync()).TryGet(second.Entry.SiloAddress)!.Item1.IAmAliveTime);
+        await redis.GetDatabase().KeyDeleteAsync(key);
     }
+
+    private static string Described(MembershipEntry entry) =>
+        FormattableString.Invariant($"{entry.SiloAddress.ToParsableString()} {entry.Status} {entry.ProxyPort} {entry.HostName} {entry.SiloName} {entry.RoleName} {entry.UpdateZone} {entry.FaultZone} {entry.StartTime:O} {entry.IAmAliveTime:O} {entry.StartTime.Kind} {string.Join(",", (entry.SuspectTimes ?? []).Select(suspect => $"{suspect.Item1.ToParsableString()}@{suspect.Item2:O}"))}");
 
     /// <summary>
     /// Reads the table's hash from Redis as fast as it can while silos restore it, as a client's gateway list or a silo's
@@ -216,7 +215,7 @@ public sealed class RestoringMembershipTableTests
         }
 
         /// <summary>Writes this silo's row with <paramref name="status"/> as Orleans does: read, then a conditional write at the next version.</summary>
-        public async Task WriteStatusAsync(SiloStatus status)
+        public async Task WriteStatusAsync(SiloStatus status, SiloAddress? suspectedBy = null)
         {
             var table = await Table.ReadAllAsync();
             Entry = new MembershipEntry
@@ -227,7 +226,9 @@ public sealed class RestoringMembershipTableTests
                 Status = status,
                 ProxyPort = Entry.ProxyPort,
                 RoleName = Entry.RoleName,
-                SuspectTimes = [],
+                UpdateZone = 3,
+                FaultZone = 5,
+                SuspectTimes = suspectedBy is null ? [] : [Tuple.Create(suspectedBy, DateTime.UtcNow)],
                 StartTime = Entry.StartTime,
                 IAmAliveTime = DateTime.UtcNow,
             };

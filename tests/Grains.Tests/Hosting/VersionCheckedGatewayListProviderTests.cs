@@ -47,20 +47,6 @@ public sealed class VersionCheckedGatewayListProviderTests
     }
 
     [Fact]
-    public async Task GetGateways_TableAtTheVersionReadWithARowMissing_KeepsTheListUntilANewerVersion()
-    {
-        _table.Next(Table(7, (1, SiloStatus.Active, 30001), (2, SiloStatus.Active, 30002)));
-        Assert.Equal(2, (await _gateways.GetGatewaysAsync()).Count);
-
-        // Silos writing back a lost table, one row still to come, at the version the client read.
-        _table.Next(Table(7, (1, SiloStatus.Active, 30001)));
-        Assert.Equal([30001, 30002], (await _gateways.GetGatewaysAsync()).Select(gateway => gateway.Port));
-
-        _table.Next(Table(8, (1, SiloStatus.Active, 30001), (2, SiloStatus.ShuttingDown, 30002)));
-        Assert.Equal(30001, Assert.Single(await _gateways.GetGatewaysAsync()).Port);
-    }
-
-    [Fact]
     public async Task GetGateways_TableMissing_NoGatewaysBeforeAnyRead_ThenARefusal()
     {
         _table.Next(new RedisClusteringException("The Redis membership table version is missing."));
