@@ -200,7 +200,7 @@ internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyn
     }
 
     /// <summary>
-    /// Writes back the known rows that are missing and the version, all in one transaction on the version this step read
+    /// Writes back the known rows that are missing (or behind) and the version, all in one transaction on the version this step read
     /// (a step that loses to another writer reads again). One transaction, because readers take any table newer than
     /// theirs: rows written one at a time would show a newer table with a running silo missing for a moment, and a
     /// client closes its connection to a gateway gone from its list, with requests in flight.
@@ -228,10 +228,14 @@ internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyn
                 var version = await redis.HashGetAsync(_key, VersionField).WaitAsync(cancellationToken);
                 var table = version.IsNull ? null : await _inner.ReadAllAsync(cancellationToken);
                 var older = table is null || table.Version.Version < known.Version.Version;
-                // An older table lost every row it lacks; one at least as new may lack only rows Orleans deletes (dead silos').
                 var missing = known.Members
                     .Select(row => row.Item1)
-                    .Where(entry => table?.TryGet(entry.SiloAddress) is null && (older || entry.Status != SiloStatus.Dead))
+                    .Where(entry => table?.TryGet(entry.SiloAddress)?.Item1 is not { } stored
+                        // An older table lost every row it lacks; one at least as new may lack only rows Orleans deletes (dead silos').
+                        ? older || entry.Status != SiloStatus.Dead
+                        // Written back by a silo that knew less: a silo's status only moves on (Joining, Active, ShuttingDown,
+                        // Stopping, Dead), and a row left behind would stay so, since its silo never writes that status again.
+                        : stored.Status < entry.Status)
                     .ToList();
                 var joinedMeanwhile = table is not null && table.Members.Any(row => known.TryGet(row.Item1.SiloAddress) is null);
                 int restored;

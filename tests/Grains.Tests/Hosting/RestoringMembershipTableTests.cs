@@ -97,6 +97,35 @@ public sealed class RestoringMembershipTableTests
         await redis.GetDatabase().KeyDeleteAsync(key);
     }
 
+    // Silos restore what they knew, and one may have known less: the table must end as the newest knowledge has it.
+    [Fact]
+    public async Task TableLost_ASiloThatKnewLessRestoresFirst_TheSiloThatKnewMoreBringsEveryRowUpToDate()
+    {
+        var clusterId = "restore-" + Guid.NewGuid().ToString("N")[..12];
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(Redis);
+        var key = $"chihaya/members/{clusterId}";
+        await using var first = await SiloTable.StartAsync(clusterId, 1);
+        await using var second = await SiloTable.StartAsync(clusterId, 2);
+        await using var third = await SiloTable.StartAsync(clusterId, 3);
+        await first.WriteStatusAsync(SiloStatus.Active);
+        await second.WriteStatusAsync(SiloStatus.Active);
+        await third.WriteStatusAsync(SiloStatus.Joining);
+        // The first last read the third joining; the second read it active, at a newer version.
+        await first.Table.ReadAllAsync();
+        await third.WriteStatusAsync(SiloStatus.Active);
+        var newest = await second.Table.ReadAllAsync();
+
+        await redis.GetDatabase().KeyDeleteAsync(key);
+        await first.Table.ReadAllAsync();
+        var restored = await second.Table.ReadAllAsync();
+
+        Assert.True(restored.Version.Version >= newest.Version.Version, $"version {restored.Version} after the loss, {newest.Version} before");
+        Assert.Equal(
+            newest.Members.Select(row => (row.Item1.SiloAddress, row.Item1.Status)).OrderBy(row => row.SiloAddress.ToParsableString()),
+            restored.Members.Select(row => (row.Item1.SiloAddress, row.Item1.Status)).OrderBy(row => row.SiloAddress.ToParsableString()));
+        await redis.GetDatabase().KeyDeleteAsync(key);
+    }
+
     [Fact]
     public async Task TableLost_RowsWrittenBack_ReadByOrleansAsTheyWere_AndTheHeartbeatStillUpdatesThem()
     {
