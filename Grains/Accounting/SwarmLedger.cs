@@ -6,9 +6,9 @@ namespace Chihaya.Orleans.Grains.Accounting;
 
 /// <summary>
 /// A swarm's statistics accounted since its last flush was cut: per user on this torrent (the history rows to add,
-/// whose traffic is also the users' traffic to add) and for the torrent itself. It lives only in memory, beside the peers it was credited from: a flush
-/// takes both at once, and if the activation dies first both are forgotten together, so the peers' next
-/// announces credit the same traffic again from the baselines the site still holds.
+/// whose traffic is also the users' traffic to add) and for the torrent itself. It lives only in memory, beside the
+/// peers it was credited from: a flush takes both at once, and if the activation dies first both are forgotten
+/// together, so the peers' next announces credit the same traffic again from the baselines the site still holds.
 /// </summary>
 internal sealed class SwarmLedger
 {

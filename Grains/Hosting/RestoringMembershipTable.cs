@@ -14,8 +14,9 @@ namespace Chihaya.Orleans.Grains.Hosting;
 /// past (their views only move to higher versions), so they never see it, split off, or find themselves missing and stop.
 /// This table remembers the newest membership it read or wrote; when Redis has lost it (no version, a lower version, or
 /// a live silo's row gone, which Orleans itself never deletes) it writes back the missing rows and the version in one
-/// transaction, so the running silos find themselves in it, and no table newer than their view lacks one of them. Any silo may restore at the same time as others, or as a
-/// new silo writes: every step is conditional on what it read, and a step that loses reads again.
+/// transaction, so the running silos find themselves in it, and no table newer than their view lacks one of them.
+/// Any silo may restore at the same time as others, or as a new silo writes: every step is conditional on what it
+/// read, and a step that loses reads again.
 /// </summary>
 internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyncDisposable, IDisposable
 {
@@ -200,8 +201,8 @@ internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyn
     }
 
     /// <summary>
-    /// Writes back the known rows that are missing (or behind) and the version, all in one transaction on the version this step read
-    /// (a step that loses to another writer reads again). One transaction, because readers take any table newer than
+    /// Writes back the known rows that are missing (or behind) and the version, all in one transaction on the version
+    /// this step read (a step that loses to another writer reads again). One transaction, because readers take any table newer than
     /// theirs: rows written one at a time would show a newer table with a running silo missing for a moment, and a
     /// client closes its connection to a gateway gone from its list, with requests in flight.
     /// The version written is the known one, which readers that knew it leave alone; one above it when the table also
@@ -228,7 +229,7 @@ internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyn
                 var version = await redis.HashGetAsync(_key, VersionField).WaitAsync(cancellationToken);
                 var table = version.IsNull ? null : await _inner.ReadAllAsync(cancellationToken);
                 var older = table is null || table.Version.Version < known.Version.Version;
-                var missing = known.Members
+                var rowsToWrite = known.Members
                     .Select(row => row.Item1)
                     .Where(entry => table?.TryGet(entry.SiloAddress)?.Item1 is not { } stored
                         // An older table lost every row it lacks; one at least as new may lack only rows Orleans deletes (dead silos').
@@ -243,7 +244,7 @@ internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyn
                 {
                     restored = known.Version.Version + (joinedMeanwhile ? 1 : 0);
                 }
-                else if (missing.Count > 0 || (joinedMeanwhile && table!.Version.Version == known.Version.Version))
+                else if (rowsToWrite.Count > 0 || (joinedMeanwhile && table!.Version.Version == known.Version.Version))
                 {
                     restored = table!.Version.Version + 1;
                 }
@@ -259,13 +260,13 @@ internal sealed partial class RestoringMembershipTable : IMembershipTable, IAsyn
 
                 if (!logged)
                 {
-                    Log.Restoring(_logger, _key.ToString(), version.IsNull ? "none" : version.ToString(), missing.Count, restored);
+                    Log.Restoring(_logger, _key.ToString(), version.IsNull ? "none" : version.ToString(), rowsToWrite.Count, restored);
                     logged = true;
                 }
 
                 var transaction = redis.CreateTransaction();
                 transaction.AddCondition(version.IsNull ? Condition.HashNotExists(_key, VersionField) : Condition.HashEqual(_key, VersionField, version));
-                foreach (var entry in missing)
+                foreach (var entry in rowsToWrite)
                 {
                     _ = transaction.HashSetAsync(_key, entry.SiloAddress.ToString(), MembershipRow.Serialize(entry));
                 }
