@@ -1,6 +1,7 @@
 using System.Net;
 using Npgsql;
 using Chihaya.Orleans.Grains.Accounting;
+using Chihaya.Orleans.Grains.Database;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Site;
@@ -58,7 +59,7 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
         : bytes == 0 ? []
         : [new HistoryRow(userId, new UsageTotals(new Traffic(bytes, bytes * 2, bytes * 3, bytes * 4), 0, 0, At.UtcTicks))]);
 
-    private static StoredPeer Peer(long userId, byte id, long uploaded, bool seeder = false) => new(
+    private protected static StoredPeer Peer(long userId, byte id, long uploaded, bool seeder = false) => new(
         new PeerEntry
         {
             PeerId = PeerId.Read(Enumerable.Repeat(id, 20).ToArray()),
@@ -382,6 +383,62 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
         Assert.Equal(At, bobs.CompletedAt);
         Assert.Equal(At, bobs.LastAnnounceAt);
         Assert.Equal(1, result.SnatchesCounted);
+    }
+
+    [Fact]
+    public async Task ApplyFlushes_FindEveryRowByItsKey_NeverScanningAWholeTable()
+    {
+        // The store on one connection, so the table statistics read below are that backend's own, flushed on request.
+        await using var oneConnection = DatabaseRegistration.CreateDataSource(
+            new NpgsqlConnectionStringBuilder(_database.ConnectionString) { MaxPoolSize = 1 }.ConnectionString);
+        Store = new PostgresSiteStore(oneConnection, Clock);
+        var swarms = new List<(long UserId, long TorrentId, SwarmClaim Claim)>();
+        for (var i = 0; i < 20; i++)
+        {
+            var (userId, torrentId) = await NewUserAndTorrentAsync();
+            swarms.Add((userId, torrentId, await Store.ClaimSwarmAsync(torrentId)));
+        }
+
+        await Store.ApplyFlushesAsync([.. swarms.Select(s => Flush(s.Claim, 1, s.TorrentId, s.UserId, 10, peers: [Peer(s.UserId, 1, 100), Peer(s.UserId, 2, 100)]))]);
+        var scansBefore = await TableScansAsync(oneConnection);
+
+        // A write of every kind of row a flush touches: a peer changed, one gone, a departure forgotten, history with a
+        // completion, the users' and torrents' totals, the swarms' claims.
+        var results = await Store.ApplyFlushesAsync(
+        [
+            .. swarms.Select(s => Flush(s.Claim, 2, s.TorrentId, s.UserId, 0, history: [new UserTorrentUsage(s.UserId, s.TorrentId, new Traffic(5, 5, 5, 5), 60, At, At)]) with
+            {
+                Peers = new PeerChanges(
+                    [Peer(s.UserId, 1, 150)],
+                    [new DepartedPeer(new PeerKey(Peer(s.UserId, 2, 0).Entry.PeerId, s.UserId), 77, At.ToUnixTimeSeconds())],
+                    [new PeerKey(Peer(s.UserId, 3, 0).Entry.PeerId, s.UserId)]),
+            }),
+        ]);
+        var scansAfter = await TableScansAsync(oneConnection);
+
+        Assert.All(results, result => Assert.Equal(new FlushResult(FlushStatus.Applied, 1), result));
+        Assert.Equal(new Traffic(15, 25, 35, 45), await Store.GetUserTrafficAsync(swarms[0].UserId));
+        Assert.Empty(scansAfter.Where(table => table.Value != scansBefore[table.Key]).Select(table => $"{table.Key} scanned whole"));
+    }
+
+    /// <summary>Whole-table scans so far per table, read after the connection's own statistics are flushed.</summary>
+    private static async Task<Dictionary<string, long>> TableScansAsync(NpgsqlDataSource oneConnection)
+    {
+        await using var connection = await oneConnection.OpenConnectionAsync();
+        await using (var flushStatistics = new NpgsqlCommand("select pg_stat_force_next_flush()", connection))
+        {
+            await flushStatistics.ExecuteNonQueryAsync();
+        }
+
+        await using var read = new NpgsqlCommand("select relname, seq_scan from pg_stat_user_tables", connection);
+        await using var reader = await read.ExecuteReaderAsync();
+        var scans = new Dictionary<string, long>();
+        while (await reader.ReadAsync())
+        {
+            scans[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        return scans;
     }
 
     [Fact]
