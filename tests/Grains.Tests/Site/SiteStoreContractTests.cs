@@ -388,10 +388,7 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
     [Fact]
     public async Task ApplyFlushes_FindEveryRowByItsKey_NeverScanningAWholeTable()
     {
-        // The store on one connection, so the table statistics read below are that backend's own, flushed on request.
-        await using var oneConnection = DatabaseRegistration.CreateDataSource(
-            new NpgsqlConnectionStringBuilder(_database.ConnectionString) { MaxPoolSize = 1 }.ConnectionString);
-        Store = new PostgresSiteStore(oneConnection, Clock);
+        await using var oneConnection = StoreOnOneConnection();
         var swarms = new List<(long UserId, long TorrentId, SwarmClaim Claim)>();
         for (var i = 0; i < 20; i++)
         {
@@ -400,7 +397,7 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
         }
 
         await Store.ApplyFlushesAsync([.. swarms.Select(s => Flush(s.Claim, 1, s.TorrentId, s.UserId, 10, peers: [Peer(s.UserId, 1, 100), Peer(s.UserId, 2, 100)]))]);
-        var scansBefore = await TableScansAsync(oneConnection);
+        var scansBefore = await TableStatisticsAsync(oneConnection, WholeTableScansSql);
 
         // A write of every kind of row a flush touches: a peer changed, one gone, a departure forgotten, history with a
         // completion, the users' and torrents' totals, the swarms' claims.
@@ -414,15 +411,55 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
                     [new PeerKey(Peer(s.UserId, 3, 0).Entry.PeerId, s.UserId)]),
             }),
         ]);
-        var scansAfter = await TableScansAsync(oneConnection);
+        var scansAfter = await TableStatisticsAsync(oneConnection, WholeTableScansSql);
 
         Assert.All(results, result => Assert.Equal(new FlushResult(FlushStatus.Applied, 1), result));
         Assert.Equal(new Traffic(15, 25, 35, 45), await Store.GetUserTrafficAsync(swarms[0].UserId));
         Assert.Empty(scansAfter.Where(table => table.Value != scansBefore[table.Key]).Select(table => $"{table.Key} scanned whole"));
     }
 
-    /// <summary>Whole-table scans so far per table, read after the connection's own statistics are flushed.</summary>
-    private static async Task<Dictionary<string, long>> TableScansAsync(NpgsqlDataSource oneConnection)
+    [Fact]
+    public async Task FindTorrent_ReadsItsOwnTokens_NotEveryTokenOfTheSite()
+    {
+        // A site with 20,000 freeleech tokens on other torrents (200 users, 100 torrents), and one on this torrent.
+        await _database.ExecuteAsync("insert into users (id, passkey) select 100000 + u, 'tokenuser' || u from generate_series(1, 200) u");
+        await _database.ExecuteAsync(
+            "insert into torrents (id, info_hash) select 100000 + t, substring(sha256(t::text::bytea) from 1 for 20) from generate_series(1, 100) t");
+        await _database.ExecuteAsync(
+            "insert into freeleech_tokens select 100000 + u, 100000 + t, now() + interval '1 day' from generate_series(1, 200) u, generate_series(1, 100) t");
+        var (userId, torrentId) = (NextId(), NextId());
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await Store.PutUserAsync(new Passkey(Guid.NewGuid().ToString("N")), new UserProfile(userId, Multipliers.Neutral, true));
+        await Store.PutTorrentAsync(hash, new TorrentProfile(torrentId, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        await _database.ExecuteAsync($"insert into freeleech_tokens values ({userId}, {torrentId}, now() + interval '1 day')");
+        await _database.ExecuteAsync("analyze freeleech_tokens");
+        await using var oneConnection = StoreOnOneConnection();
+        var pagesBefore = await TableStatisticsAsync(oneConnection, PagesReadSql);
+
+        var profile = await Store.FindTorrentAsync(hash);
+        var pagesAfter = await TableStatisticsAsync(oneConnection, PagesReadSql);
+
+        Assert.Equal([userId], profile!.FreeleechTokens!.Keys);
+        // A few pages of an index and the table; the tokens' table and its primary key are well over a hundred.
+        Assert.InRange(pagesAfter["freeleech_tokens"] - pagesBefore["freeleech_tokens"], 1, 10);
+    }
+
+    /// <summary>The store on one connection, so the table statistics read through it are that backend's own.</summary>
+    private NpgsqlDataSource StoreOnOneConnection()
+    {
+        var oneConnection = DatabaseRegistration.CreateDataSource(
+            new NpgsqlConnectionStringBuilder(_database.ConnectionString) { MaxPoolSize = 1 }.ConnectionString);
+        Store = new PostgresSiteStore(oneConnection, Clock);
+        return oneConnection;
+    }
+
+    private const string WholeTableScansSql = "select relname, seq_scan from pg_stat_user_tables";
+
+    private const string PagesReadSql =
+        "select relname, heap_blks_read + heap_blks_hit + coalesce(idx_blks_read, 0) + coalesce(idx_blks_hit, 0) from pg_statio_user_tables";
+
+    /// <summary>A figure per table (<paramref name="sql"/> selects name and figure), read after the connection's own statistics are flushed.</summary>
+    private static async Task<Dictionary<string, long>> TableStatisticsAsync(NpgsqlDataSource oneConnection, string sql)
     {
         await using var connection = await oneConnection.OpenConnectionAsync();
         await using (var flushStatistics = new NpgsqlCommand("select pg_stat_force_next_flush()", connection))
@@ -430,15 +467,15 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
             await flushStatistics.ExecuteNonQueryAsync();
         }
 
-        await using var read = new NpgsqlCommand("select relname, seq_scan from pg_stat_user_tables", connection);
+        await using var read = new NpgsqlCommand(sql, connection);
         await using var reader = await read.ExecuteReaderAsync();
-        var scans = new Dictionary<string, long>();
+        var figures = new Dictionary<string, long>();
         while (await reader.ReadAsync())
         {
-            scans[reader.GetString(0)] = reader.GetInt64(1);
+            figures[reader.GetString(0)] = reader.GetInt64(1);
         }
 
-        return scans;
+        return figures;
     }
 
     [Fact]
