@@ -20,6 +20,9 @@ public sealed class FaultTests(ITestOutputHelper output)
     // How long the load runs after the last fault has healed, so what the fault left behind is exercised.
     private static readonly TimeSpan AfterHealing = TimeSpan.FromSeconds(10);
 
+    // Orleans' membership table refresh (a minute by default), with room for a slow machine.
+    private static readonly TimeSpan DeclaredDeadSiloEndsWithin = TimeSpan.FromSeconds(90);
+
     private static readonly TimeSpan ServiceOutage = TimeSpan.FromSeconds(30);
 
     // Long enough for the cluster to declare a silent silo dead and move on. Orleans does not vote a silo dead while
@@ -70,6 +73,11 @@ public sealed class FaultTests(ITestOutputHelper output)
                 run.Mark("SIGCONT silo 0");
                 cutOff.Resume();
                 await run.Load.RunForAsync(AfterHealing);
+                // Declared dead, it ends itself (with a non-zero status) once it reads the membership table again, within
+                // Orleans' table refresh. Waited for here: stopped before that, it would find itself dead while stopping
+                // and end the same way, which the run's final stop would count as a silo that did not stop gracefully.
+                await cutOff.WaitForExitAsync(DeclaredDeadSiloEndsWithin);
+                run.Mark("silo 0 ended itself");
                 var fenced = Occurrences(cutOff.Output, FencedLogLine);
                 run.Report($"  fenced flushes of the cut-off silo: {fenced}");
                 // Not asserted: whether the resumed silo's timers flush before it learns it was declared dead and exits
