@@ -256,7 +256,8 @@ public sealed class FaultTests(ITestOutputHelper output)
 
         var (longest, longestFrom, total) = service.WithoutService();
         var siloStops = string.Join(",", stops.Select(stop =>
-            !stop.WasRunning ? $"{stop.Silo}:gone" : $"{stop.Silo}:{ServiceRecord.Seconds(stop.Took)}{(stop.Graceful ? "" : "(killed)")}"));
+            !stop.WasRunning ? $"{stop.Silo}:gone"
+            : $"{stop.Silo}:{ServiceRecord.Seconds(stop.Took)}{(stop.Graceful ? "" : WasKilled(stop) ? "(killed)" : "(failed)")}"));
         Report($"fault={fault} announces={service.Accepted} goodbyes-and-rejoins={load!.Goodbyes} failed={service.Failed} no-service-longest={ServiceRecord.Seconds(longest)} " +
             $"no-service-total={ServiceRecord.Seconds(total)} {verdict.Figures} silo-stops={siloStops}");
         Report($"  longest outage from {ServiceRecord.Seconds(longestFrom)}; timeline: {service.Timeline}");
@@ -269,11 +270,16 @@ public sealed class FaultTests(ITestOutputHelper output)
 
         var problems = verdict.Problems(seedingMayBeLost);
         problems.AddRange(stops.Where(stop => stop.WasRunning && !stop.Graceful)
-            .Select(stop => $"silo {stop.Silo} did not stop within {SiloStopLimit.TotalSeconds} s of SIGTERM and was killed"));
+            .Select(stop => WasKilled(stop)
+                ? $"silo {stop.Silo} did not stop within {SiloStopLimit.TotalSeconds} s of SIGTERM and was killed"
+                : $"silo {stop.Silo} ended with a failure status {ServiceRecord.Seconds(stop.Took)} after SIGTERM"));
         Assert.True(
             problems.Count == 0,
             $"fault={fault}: {string.Join("; ", problems)}\n{string.Join("\n", verdict.Details())}\n{cluster.LogsTail(60)}");
     }
+
+    // A stop that was not graceful either ran out of time (and was killed) or ended early with a failure status.
+    private static bool WasKilled(SiloStop stop) => stop.Took >= SiloStopLimit;
 
     /// <summary>To the test's output and to the console, so a CI log shows the figures of passing runs too.</summary>
     private void Report(string line)
