@@ -28,10 +28,14 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
     // Every statement below runs in the flush's transaction, after the swarms' claims were checked and locked, and
     // only for the flushes that passed. Sums saturate instead of overflowing: a client lying about its totals must
     // fail no one's write.
-    // Users, then torrents, each in id order: a site's own transactions that lock both should take them in this order.
-    private const string LockUsersSql = "select 1 from users where id = any($1) order by id for update";
+    // Rows are taken in this order: the swarms' peers and history rows, then users, then torrents, each in id order. A
+    // site's own transaction that locks more than one of these should take them in the same order. The lock is the
+    // one the update itself takes (no key update): it does not wait for rows that merely reference a user or torrent
+    // (the key share lock of a foreign key, as a site granting a freeleech token takes until it commits), and two
+    // writes whose rows reference the same user cannot deadlock over it.
+    private const string LockUsersSql = "select 1 from users where id = any($1) order by id for no key update";
 
-    private const string LockTorrentsSql = "select 1 from torrents where id = any($1) order by id for update";
+    private const string LockTorrentsSql = "select 1 from torrents where id = any($1) order by id for no key update";
 
     // A peer that left goes from the peers to the departures, which keep when its goodbye was received.
     private const string DepartPeersSql = """
@@ -326,15 +330,6 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         // (flush by flush, row by row): this runs for every changed peer, and lists of (torrent, row) pairs, grouped
         // and grown as they went, were about an eighth of what a loaded silo allocated.
         var users = TrafficPerUser(flushes);
-        var lockUsers = new NpgsqlBatchCommand(LockUsersSql);
-        AddColumn(lockUsers.Parameters, users, u => u.UserId);
-        batch.BatchCommands.Add(lockUsers);
-
-        var lockTorrents = new NpgsqlBatchCommand(LockTorrentsSql);
-        var torrentIds = PerFlush(flushes, static f => f.TorrentId);
-        Array.Sort(torrentIds);
-        lockTorrents.Parameters.Add(new NpgsqlParameter { Value = torrentIds });
-        batch.BatchCommands.Add(lockTorrents);
 
         var depart = new NpgsqlBatchCommand(DepartPeersSql);
         AddColumn(depart.Parameters, flushes, Departed, static (torrentId, _) => torrentId);
@@ -365,17 +360,6 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         AddColumn(parameters, flushes, Present, static (_, p) => UnixMicroseconds.ToDateTime(p.Entry.ReceivedAt));
         batch.BatchCommands.Add(store);
 
-        var addUsers = new NpgsqlBatchCommand(AddUserTrafficSql);
-        AddTrafficColumns(addUsers.Parameters, users, u => u.UserId, u => u.Traffic);
-        batch.BatchCommands.Add(addUsers);
-
-        var torrents = PerFlush(flushes, static f => f.Torrent);
-        var addTorrents = new NpgsqlBatchCommand(AddTorrentTrafficSql);
-        AddTrafficColumns(addTorrents.Parameters, torrents, t => t.TorrentId, t => t.Traffic);
-        addTorrents.Parameters.Add(new NpgsqlParameter { Value = PerFlush(flushes, static f => f.Torrent.Seeders) });
-        addTorrents.Parameters.Add(new NpgsqlParameter { Value = PerFlush(flushes, static f => f.Torrent.Leechers) });
-        batch.BatchCommands.Add(addTorrents);
-
         var addHistory = new NpgsqlBatchCommand(AddHistorySql);
         AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.UserId);
         AddColumn(addHistory.Parameters, flushes, History, static (torrentId, _) => torrentId);
@@ -386,6 +370,35 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.Totals.SeedingSeconds);
         AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.Totals.LastAnnounceAtUtc);
         batch.BatchCommands.Add(addHistory);
+
+        var flushed = new NpgsqlBatchCommand(MarkFlushedSql);
+        AddColumn(flushed.Parameters, flushes, f => f.TorrentId);
+        AddColumn(flushed.Parameters, flushes, f => f.Sequence);
+        batch.BatchCommands.Add(flushed);
+
+        // The rows other writers share come last, so they are held only from here to the commit: a user's row is
+        // credited by every silo whose swarms the user is in (a seedbox is in all), and a write waiting on one swarm's
+        // rows (a site's job holding a history row, a slow disk) must not hold up every other silo's writes for its users.
+        var lockUsers = new NpgsqlBatchCommand(LockUsersSql);
+        AddColumn(lockUsers.Parameters, users, u => u.UserId);
+        batch.BatchCommands.Add(lockUsers);
+
+        var lockTorrents = new NpgsqlBatchCommand(LockTorrentsSql);
+        var torrentIds = PerFlush(flushes, static f => f.TorrentId);
+        Array.Sort(torrentIds);
+        lockTorrents.Parameters.Add(new NpgsqlParameter { Value = torrentIds });
+        batch.BatchCommands.Add(lockTorrents);
+
+        var addUsers = new NpgsqlBatchCommand(AddUserTrafficSql);
+        AddTrafficColumns(addUsers.Parameters, users, u => u.UserId, u => u.Traffic);
+        batch.BatchCommands.Add(addUsers);
+
+        var torrents = PerFlush(flushes, static f => f.Torrent);
+        var addTorrents = new NpgsqlBatchCommand(AddTorrentTrafficSql);
+        AddTrafficColumns(addTorrents.Parameters, torrents, t => t.TorrentId, t => t.Traffic);
+        addTorrents.Parameters.Add(new NpgsqlParameter { Value = PerFlush(flushes, static f => f.Torrent.Seeders) });
+        addTorrents.Parameters.Add(new NpgsqlParameter { Value = PerFlush(flushes, static f => f.Torrent.Leechers) });
+        batch.BatchCommands.Add(addTorrents);
 
         var completions = new List<(long UserId, long TorrentId, DateTime CompletedAt)>();
         foreach (var flush in flushes)
@@ -406,15 +419,10 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         complete.Parameters.Add(new NpgsqlParameter { Value = completions.Select(static h => h.CompletedAt).ToArray() });
         batch.BatchCommands.Add(complete);
 
-        var flushed = new NpgsqlBatchCommand(MarkFlushedSql);
-        AddColumn(flushed.Parameters, flushes, f => f.TorrentId);
-        AddColumn(flushed.Parameters, flushes, f => f.Sequence);
-        batch.BatchCommands.Add(flushed);
-
         var snatches = new Dictionary<long, long>();
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        // The user lock is the first result; the snatch counts follow it.
-        while (await reader.NextResultAsync(cancellationToken))
+        // The snatch counts are the only result of two columns (the locks' have one, the writes' none).
+        do
         {
             if (reader.FieldCount == 2)
             {
@@ -424,6 +432,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
                 }
             }
         }
+        while (await reader.NextResultAsync(cancellationToken));
 
         return snatches;
     }

@@ -360,6 +360,77 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
     }
 
     [Fact]
+    public async Task ApplyFlushes_AWriteHeldUpOnOneSwarmsRows_DoesNotHoldUpAnotherSwarmsWriteForTheSameUser()
+    {
+        // A user seeding on every silo (a seedbox) is credited by every silo's writes: they all update the user's row.
+        var (userId, heldUpTorrent) = await NewUserAndTorrentAsync();
+        var otherTorrent = NextId();
+        await Store.PutTorrentAsync(InfoHash.Read(UrlBytes.Random20()), new TorrentProfile(otherTorrent, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var heldUpClaim = await Store.ClaimSwarmAsync(heldUpTorrent);
+        var otherClaim = await Store.ClaimSwarmAsync(otherTorrent);
+        await ApplyAsync(Flush(heldUpClaim, 1, heldUpTorrent, userId, 1));
+
+        // The site holds the user's history row of one torrent (its own job updating it), so that swarm's write waits.
+        await using var site = await _database.DataSource.OpenConnectionAsync();
+        await using var transaction = await site.BeginTransactionAsync();
+        await using (var hold = new NpgsqlCommand("select 1 from user_torrents where user_id = $1 and torrent_id = $2 for update", site, transaction))
+        {
+            hold.Parameters.Add(new NpgsqlParameter { Value = userId });
+            hold.Parameters.Add(new NpgsqlParameter { Value = heldUpTorrent });
+            Assert.Equal(1, await hold.ExecuteScalarAsync());
+        }
+
+        var heldUp = Store.ApplyFlushesAsync([Flush(heldUpClaim, 2, heldUpTorrent, userId, 10)]).AsTask();
+        await Eventually.TrueAsync(
+            async () => await _database.ScalarAsync<long>("select count(*) from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()") > 0,
+            "the held-up write waiting for the history row");
+
+        // Another swarm's write crediting the same user (another silo's, in a cluster) goes through meanwhile.
+        var other = Store.ApplyFlushesAsync([Flush(otherClaim, 1, otherTorrent, userId, 100)]).AsTask();
+        // Well within the database's command timeout (30 s), which would end both writes.
+        var otherWentThrough = await Task.WhenAny(other, Task.Delay(TimeSpan.FromSeconds(20))) == other;
+        var heldUpWhileTheOtherWent = !heldUp.IsCompleted;
+        await transaction.CommitAsync();
+        var heldUpResults = await heldUp;
+        var otherResults = await other;
+
+        Assert.True(otherWentThrough, "a write for another swarm waited for the held-up write's user row");
+        Assert.True(heldUpWhileTheOtherWent);
+        Assert.Equal(FlushStatus.Applied, Assert.Single(heldUpResults).Status);
+        Assert.Equal(FlushStatus.Applied, Assert.Single(otherResults).Status);
+        Assert.Equal(new Traffic(111, 222, 333, 444), await Store.GetUserTrafficAsync(userId));
+    }
+
+    [Fact]
+    public async Task ApplyFlushes_DoNotWaitForASiteTransactionThatOnlyReferencesTheUserAndTorrent()
+    {
+        var (userId, torrentId) = await NewUserAndTorrentAsync();
+        var claim = await Store.ClaimSwarmAsync(torrentId);
+
+        // The site grants the user a freeleech token on the torrent and has not committed yet: its foreign keys hold
+        // the user's and the torrent's rows against deletion (a key share lock), not against a change of totals.
+        await using var site = await _database.DataSource.OpenConnectionAsync();
+        await using var transaction = await site.BeginTransactionAsync();
+        await using (var grant = new NpgsqlCommand("insert into freeleech_tokens (user_id, torrent_id, expires_at) values ($1, $2, now() + interval '1 day')", site, transaction))
+        {
+            grant.Parameters.Add(new NpgsqlParameter { Value = userId });
+            grant.Parameters.Add(new NpgsqlParameter { Value = torrentId });
+            await grant.ExecuteNonQueryAsync();
+        }
+
+        var write = Store.ApplyFlushesAsync([Flush(claim, 1, torrentId, userId, 100)]).AsTask();
+        // Well within the database's command timeout (30 s), which would end the write.
+        var wentThrough = await Task.WhenAny(write, Task.Delay(TimeSpan.FromSeconds(20))) == write;
+        await transaction.CommitAsync();
+        var results = await write;
+
+        Assert.True(wentThrough, "the write waited for the site's transaction to end");
+        Assert.Equal(FlushStatus.Applied, Assert.Single(results).Status);
+        Assert.Equal(new Traffic(100, 200, 300, 400), await Store.GetUserTrafficAsync(userId));
+        Assert.Equal(new Traffic(100, 100, 100, 100), await Store.GetTorrentTrafficAsync(torrentId));
+    }
+
+    [Fact]
     public async Task ApplyFlushes_AddToHistoryRowsTheSiteMade_AndMakeTheMissingOnesInTheSameWrite()
     {
         var (alice, torrentId) = await NewUserAndTorrentAsync();
