@@ -28,11 +28,11 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
     // Every statement below runs in the flush's transaction, after the swarms' claims were checked and locked, and
     // only for the flushes that passed. Sums saturate instead of overflowing: a client lying about its totals must
     // fail no one's write.
-    // Rows are taken in this order: the swarms' peers and history rows, then users, then torrents, each in id order. A
-    // site's own transaction that locks more than one of these should take them in the same order. The lock is the
-    // one the update itself takes (no key update): it does not wait for rows that merely reference a user or torrent
-    // (the key share lock of a foreign key, as a site granting a freeleech token takes until it commits), and two
-    // writes whose rows reference the same user cannot deadlock over it.
+    // Rows are taken in this order: the swarms' claims (by torrent id), their peers' and history rows, then users, then
+    // torrents (each by id). A site's own transaction that locks more than one of these should take them in the same
+    // order. The lock is the one the update itself takes (no key update): it does not wait for rows that merely
+    // reference a user or torrent (the key share lock of a foreign key, as a site granting a freeleech token takes
+    // until it commits), and two writes whose rows reference the same user cannot deadlock over it.
     private const string LockUsersSql = "select 1 from users where id = any($1) order by id for no key update";
 
     private const string LockTorrentsSql = "select 1 from torrents where id = any($1) order by id for no key update";
@@ -378,7 +378,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
 
         // The rows other writers share come last, so they are held only from here to the commit: a user's row is
         // credited by every silo whose swarms the user is in (a seedbox is in all), and a write waiting on one swarm's
-        // rows (a site's job holding a history row, a slow disk) must not hold up every other silo's writes for its users.
+        // rows (a site's job holding a history row) must not hold up every other silo's writes for its users.
         var lockUsers = new NpgsqlBatchCommand(LockUsersSql);
         AddColumn(lockUsers.Parameters, users, u => u.UserId);
         batch.BatchCommands.Add(lockUsers);
