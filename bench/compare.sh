@@ -49,7 +49,7 @@ version_source() {
 }
 # publish_version NAME REVISION: its gateway and silo in $work/NAME-gateway and $work/NAME-silo
 publish_version() {
-  local src
+  local src project
   src=$(version_source "$1" "$2")
   log "$1: $2"
   for project in Gateway/Chihaya.Orleans.Gateway Silo/Chihaya.Orleans.Silo; do
