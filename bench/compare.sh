@@ -49,15 +49,11 @@ version_source() {
 }
 # publish_version NAME REVISION: its gateway and silo in $work/NAME-gateway and $work/NAME-silo
 publish_version() {
-  local src project
+  local src
   src=$(version_source "$1" "$2")
   log "$1: $2"
-  for project in Gateway/Chihaya.Orleans.Gateway Silo/Chihaya.Orleans.Silo; do
-    local out=$work/$1-$(basename "${project%%/*}" | tr '[:upper:]' '[:lower:]')
-    log "publishing $(basename "$project") of $1 into $out"
-    dotnet publish "$src/$project.csproj" -c Release -o "$out" --artifacts-path "$work/artifacts-$1" -v quiet -nologo \
-      > "$out.log" 2>&1 || { tail -n 40 "$out.log" >&2; die "dotnet publish of $project ($1) failed"; }
-  done
+  publish "$src/Gateway/Chihaya.Orleans.Gateway.csproj" "$work/$1-gateway" "$work/artifacts-$1"
+  publish "$src/Silo/Chihaya.Orleans.Silo.csproj" "$work/$1-silo" "$work/artifacts-$1"
 }
 publish_version base "$base"
 publish_version changed "$changed"

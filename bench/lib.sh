@@ -183,11 +183,11 @@ peers_held() {
 
 # ------------------------------------------------------------------ build
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-# publish PROJECT_CSPROJ OUT_DIR: Release; intermediate files go to the work folder too, so the repo's own
-# bin/ and obj/ folders are left alone
+# publish PROJECT_CSPROJ OUT_DIR [ARTIFACTS_DIR]: Release; intermediate files go to the work folder too (ARTIFACTS_DIR,
+# default $work/artifacts; one per source tree), so the repo's own bin/ and obj/ folders are left alone
 publish() {
   log "publishing $(basename "$1" .csproj) (Release) into $2"
-  dotnet publish "$1" -c Release -o "$2" --artifacts-path "$work/artifacts" -v quiet -nologo > "$2.log" 2>&1 \
+  dotnet publish "$1" -c Release -o "$2" --artifacts-path "${3:-$work/artifacts}" -v quiet -nologo > "$2.log" 2>&1 \
     || { tail -n 40 "$2.log" >&2; die "dotnet publish of $1 failed"; }
 }
 publish_gateway() {
