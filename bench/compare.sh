@@ -9,7 +9,8 @@
 # whole-run throughput spreads by 10 % or more between runs of one commit; CPU per announce and alternating runs are
 # what make a change visible. With BENCH_EXPLAIN=1 PostgreSQL logs every statement's plan and time
 # (auto_explain), and each run also prints the mean time per execution of the statements of the measured run, by
-# the statement's first words: where the flushes' time goes, waits on row locks included.
+# the statement's first words: where the flushes' time goes, waits on row locks included. Each run also prints the
+# WAL PostgreSQL wrote per tracker_peers row written (bytes, which CPU noise does not move).
 set -euo pipefail
 
 ROUNDS=${BENCH_ROUNDS:-2}                 # runs per version, alternating
@@ -81,7 +82,7 @@ statements() {
 
 rows=()
 one_run() {  # one_run VERSION ROUND
-  local name=$1-$2 dir=$work/svc-$1-$2 pglog offset=0 requests p99 t0 t1 g0 g1 p0 p1 s0=0 s1=0 pid
+  local name=$1-$2 dir=$work/svc-$1-$2 pglog offset=0 requests p99 t0 t1 g0 g1 p0 p1 s0=0 s1=0 pid w0 w1 r0 r1 wal
   start_services "$dir"
   pglog=$dir/pg/server.log
   if [[ $EXPLAIN == 1 ]]; then
@@ -99,16 +100,21 @@ one_run() {  # one_run VERSION ROUND
   [[ $EXPLAIN == 1 ]] && offset=$(stat -c %s "$pglog")
   g0=$(cpu_ticks "$prod_pid"); p0=$(pg_ticks)
   for pid in "${silo_pids[@]}"; do s0=$((s0 + $(cpu_ticks "$pid"))); done
+  w0=$(pg_sql "select pg_current_wal_lsn()"); r0=$(peer_rows_written)
   t0=$(date +%s.%N)
   wrk_once "$name-run" "$prod_url" "$wrkopts -d$DURATION" "${ours[@]}" warm=1
   t1=$(date +%s.%N)
   g1=$(cpu_ticks "$prod_pid"); p1=$(pg_ticks)
   for pid in "${silo_pids[@]}"; do s1=$((s1 + $(cpu_ticks "$pid"))); done
+  # The flushes of the run's last seconds land after it: wait for the next flush interval's writes (5 s) to count them.
+  sleep 6
+  w1=$(pg_sql "select pg_current_wal_lsn()"); r1=$(peer_rows_written)
+  wal=$(pg_sql "select round(pg_wal_lsn_diff('$w1', '$w0') / greatest($((r1 - r0)), 1))")
   requests=$(field "$name-run" requests); p99=$(field "$name-run" p99_us)
   ((${requests:-0} > 0)) || die "$name: the measured run answered nothing (see $work/$name-run.log)"
-  rows+=("$(printf '%-8s %5s %8.0f %8.2f %12s %12s %12s' "$1" "$2" "$(echo "$requests / ($t1 - $t0)" | bc -l)" \
+  rows+=("$(printf '%-8s %5s %8.0f %8.2f %12s %12s %12s %12s' "$1" "$2" "$(echo "$requests / ($t1 - $t0)" | bc -l)" \
     "$(echo "$p99 / 1000" | bc -l)" "$(us_per_announce $((g1 - g0)) "$requests")" \
-    "$(us_per_announce $((s1 - s0)) "$requests")" "$(us_per_announce $((p1 - p0)) "$requests")")")
+    "$(us_per_announce $((s1 - s0)) "$requests")" "$(us_per_announce $((p1 - p0)) "$requests")" "$wal")")
   log "${rows[-1]}"
   if [[ $EXPLAIN == 1 ]]; then
     { echo "$name: statements of the measured run (total, executions, mean per execution, statement)"; statements "$pglog" "$offset"; } \
@@ -126,7 +132,8 @@ done
 
 header_line "bench/compare.sh"
 echo "base $base, changed $changed; load: bench/load/announce.lua torrents=$TORRENTS peers=$PEERS (x$THREADS thread(s)), private=1 passkeys=$PASSKEYS; wrk $wrkopts -d$DURATION warm=1 after a ${WARMUP} warm-up"
-printf '%-8s %5s %8s %8s %12s %12s %12s\n' version round req/s p99_ms gateway_us silos_us postgres_us
+printf '%-8s %5s %8s %8s %12s %12s %12s %12s\n' version round req/s p99_ms gateway_us silos_us postgres_us wal_B/row
 printf '%s\n' "${rows[@]}"
 echo "*_us: CPU time (utime + stime) of the process(es) per announce over the measured run."
+echo "wal_B/row: PostgreSQL's WAL per tracker_peers row written, over the measured run and the flushes of the 6 s after it."
 if [[ $EXPLAIN == 1 ]]; then cat "$work"/*-statements.txt; fi

@@ -8,12 +8,12 @@
 #
 # It fills the tables as bench/run.sh's fill leaves them (users, torrents, swarm claims, a peer row and a history row
 # per peer), then replays writes shaped like a silo's flush: per write, BENCH_WRITE_SWARMS swarms with
-# BENCH_WRITE_PEERS changed peers each, one transaction that locks the swarms' claims, updates the changed peers' rows
-# and their history rows in place by key, marks the swarms flushed, locks and adds to the users' and torrents'
-# totals (the statements' shapes of Grains/Site/PostgresSiteStore.cs, not its code). Every peer changes once a round.
+# BENCH_WRITE_PEERS changed peers each, one transaction that advances the swarms' claims (the update that checks and
+# locks them), updates the changed peers' rows and their history rows in place by key, then locks and adds to the
+# users' and torrents' totals (the statements' shapes of Grains/Site/PostgresSiteStore.cs, not its code). Every peer changes once a round.
 # Five variants tell the rows apart: both rows (what the tracker writes), the peer row alone, the history row alone,
-# neither (claims, users, torrents), and neither without the statements that lock claims and torrents before updating
-# them (what those locks cost). Each variant runs a round to settle its pages, then one round right after a
+# neither (claims, users, torrents), and neither without the statement that locks the torrents before their update
+# (what that lock costs). Each variant runs a round to settle its pages, then one round right after a
 # CHECKPOINT (every page's first change after a checkpoint is logged whole, a full-page image) and one more (none).
 set -euo pipefail
 
@@ -75,9 +75,9 @@ db "create unlogged table replay_order as
    "create unique index on replay_order (position)" \
    "vacuum analyze" > /dev/null
 
-# replay_round(peer rows?, history rows?, lock statements?): every peer changes once, a write of WRITE_SWARMS x
-# WRITE_PEERS at a time; without the lock statements of claims and torrents, the updates lock those rows themselves
-db "create procedure replay_round(peer_rows boolean, history_rows boolean, lock_statements boolean) language plpgsql as \$\$
+# replay_round(peer rows?, history rows?, torrent locks?): every peer changes once, a write of WRITE_SWARMS x
+# WRITE_PEERS at a time; without the torrents' lock statement, their update locks those rows itself
+db "create procedure replay_round(peer_rows boolean, history_rows boolean, torrent_locks boolean) language plpgsql as \$\$
     declare
       write_size int := $WRITE_SWARMS * $WRITE_PEERS;
       writes int := (select (count(*) + write_size - 1) / write_size from replay_order);
@@ -88,9 +88,7 @@ db "create procedure replay_round(peer_rows boolean, history_rows boolean, lock_
           from replay_order where position > w * write_size and position <= (w + 1) * write_size;
         select array_agg(distinct id order by id) into swarms from unnest(torrent_ids) id;
         select array_agg(distinct id order by id) into users_credited from unnest(user_ids) id;
-        if lock_statements then
-          perform 1 from tracker_swarms where torrent_id = any(swarms) order by torrent_id for update;
-        end if;
+        update tracker_swarms s set flushed_sequence = s.flushed_sequence + 1 where s.torrent_id = any(swarms) and s.epoch = 1;
         if peer_rows then
           update tracker_peers p set ip = p.ip, port = p.port, uploaded = p.uploaded + 16384,
               downloaded = p.downloaded + 16384, seeder = p.seeder, snatched = p.snatched, last_announce_at = now(),
@@ -105,9 +103,8 @@ db "create procedure replay_round(peer_rows boolean, history_rows boolean, lock_
             from unnest(user_ids, torrent_ids) v(user_id, torrent_id)
             where h.user_id = v.user_id and h.torrent_id = v.torrent_id;
         end if;
-        update tracker_swarms s set flushed_sequence = s.flushed_sequence + 1 where s.torrent_id = any(swarms);
         perform 1 from users where id = any(users_credited) order by id for no key update;
-        if lock_statements then
+        if torrent_locks then
           perform 1 from torrents where id = any(swarms) order by id for no key update;
         end if;
         update users u set raw_uploaded = u.raw_uploaded + 16384, raw_downloaded = u.raw_downloaded + 16384,
@@ -122,23 +119,23 @@ db "create procedure replay_round(peer_rows boolean, history_rows boolean, lock_
     end \$\$" > /dev/null
 
 peers_total=$((TORRENTS * PEERS))
-# round LABEL PEER_ROWS HISTORY_ROWS LOCK_STATEMENTS: one replay round; prints its WAL per changed peer and its
+# round LABEL PEER_ROWS HISTORY_ROWS TORRENT_LOCKS: one replay round; prints its WAL per changed peer and its
 # full-page images
 round() {
   local before after
   before=$(db "select pg_current_wal_lsn() || ' ' || wal_fpi from pg_stat_wal")
   db "call replay_round($2, $3, $4)" > /dev/null
   after=$(db "select pg_current_wal_lsn() || ' ' || wal_fpi from pg_stat_wal")
-  db "select format('%-26s %-9s %-12s %-15s %10s %7s', '$1', '$2', '$3', '$4',
+  db "select format('%-26s %-9s %-12s %-13s %10s %7s', '$1', '$2', '$3', '$4',
         round(pg_wal_lsn_diff('${after% *}', '${before% *}') / $peers_total.0), ${after#* } - ${before#* })"
 }
 
 log "replaying writes of $WRITE_SWARMS swarms x $WRITE_PEERS changed peers ($peers_total changed peers a round)"
-printf '%-26s %-9s %-12s %-15s %10s %7s\n' round peer_rows history_rows lock_statements wal_B/peer fpi
+printf '%-26s %-9s %-12s %-13s %10s %7s\n' round peer_rows history_rows torrent_locks wal_B/peer fpi
 for variant in "true true true" "true false true" "false true true" "false false true" "false false false"; do
-  read -r peer_rows history_rows lock_statements <<< "$variant"
-  db "call replay_round($peer_rows, $history_rows, $lock_statements)" > /dev/null   # settles the pages (pruned, rows in place)
+  read -r peer_rows history_rows torrent_locks <<< "$variant"
+  db "call replay_round($peer_rows, $history_rows, $torrent_locks)" > /dev/null   # settles the pages (pruned, rows in place)
   db "checkpoint" > /dev/null
-  round "right after a checkpoint" "$peer_rows" "$history_rows" "$lock_statements"
-  round "steady (no checkpoint)" "$peer_rows" "$history_rows" "$lock_statements"
+  round "right after a checkpoint" "$peer_rows" "$history_rows" "$torrent_locks"
+  round "steady (no checkpoint)" "$peer_rows" "$history_rows" "$torrent_locks"
 done

@@ -28,8 +28,8 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
     // Every statement below runs in the flush's transaction, after the swarms' claims were checked and locked, and
     // only for the flushes that passed. Sums saturate instead of overflowing: a client lying about its totals must
     // fail no one's write.
-    // Rows are taken in this order: the swarms' claims (by torrent id), their peers' and history rows, then users, then
-    // torrents (each by id). A site's own transaction that locks more than one of these should take them in the same
+    // Rows are taken in this order: the swarms' claims (only the write's own, see AdvanceClaimsSql), their peers' and
+    // history rows, then users, then torrents (each by id). A site's own transaction that locks more than one of these should take them in the same
     // order. The lock is the one the update itself takes (no key update): it does not wait for rows that merely
     // reference a user or torrent (the key share lock of a foreign key, as a site granting a freeleech token takes
     // until it commits), and two writes whose rows reference the same user cannot deadlock over it.
@@ -154,10 +154,25 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         select torrent_id, snatches from counted
         """;
 
-    private const string MarkFlushedSql = """
-        update tracker_swarms s set flushed_sequence = v.sequence
-        from unnest($1::bigint[], $2::bigint[]) as v(torrent_id, sequence)
-        where s.torrent_id = v.torrent_id
+    // A write's check is the update of its claims: a swarm's claim moves to the flush's sequence only while it is still
+    // the flush's epoch and the flush is the next one, and the update keeps exactly those rows locked until the commit
+    // (a newer claim waits for it). The claims it passes over are only read, as they were before the update: such a
+    // flush was applied by an earlier try (its sequence is there already) or is fenced (a newer claim, no claim, a
+    // skipped sequence), and neither can change, since only the activation holding a claim advances it, one flush at
+    // a time. Writers need no lock order for claims: a claim's row is locked only by the one writer whose epoch it holds
+    // or by a new claim (one row alone). One statement instead of locking every claim (PostgreSQL logs each row lock)
+    // and marking the applied ones later.
+    private const string AdvanceClaimsSql = """
+        with v as (
+            select * from unnest($1::bigint[], $2::bigint[], $3::bigint[]) as v(torrent_id, epoch, sequence)
+        ), advanced as (
+            update tracker_swarms s set flushed_sequence = v.sequence
+            from v
+            where s.torrent_id = v.torrent_id and s.epoch = v.epoch and s.flushed_sequence = v.sequence - 1
+            returning s.torrent_id
+        )
+        select v.torrent_id, s.epoch, s.flushed_sequence, exists (select from advanced a where a.torrent_id = v.torrent_id)
+        from v left join tracker_swarms s on s.torrent_id = v.torrent_id
         """;
 
     public async ValueTask<UserProfile?> FindUserAsync(UserKey userKey, CancellationToken cancellationToken = default)
@@ -268,19 +283,21 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
-        // Claims first, locked in one order (as every writer does), so writers on two silos never deadlock.
-        var claims = new Dictionary<long, (long Epoch, long Flushed)>();
+        // Claims first: each flush's claim advances to its sequence, or the flush is told apart from there.
+        var claims = new Dictionary<long, (long? Epoch, long? Flushed, bool Advanced)>();
         await using (var check = new NpgsqlBatch(connection, transaction))
         {
             check.BatchCommands.Add(new NpgsqlBatchCommand(KeyedRowsOnlySql));
-            var claim = new NpgsqlBatchCommand(
-                "select torrent_id, epoch, flushed_sequence from tracker_swarms where torrent_id = any($1) order by torrent_id for update");
-            claim.Parameters.Add(new NpgsqlParameter { Value = flushes.Select(f => f.TorrentId).ToArray() });
-            check.BatchCommands.Add(claim);
+            var advance = new NpgsqlBatchCommand(AdvanceClaimsSql);
+            AddColumn(advance.Parameters, flushes, f => f.TorrentId);
+            AddColumn(advance.Parameters, flushes, f => f.Epoch);
+            AddColumn(advance.Parameters, flushes, f => f.Sequence);
+            check.BatchCommands.Add(advance);
             await using var reader = await check.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                claims[reader.GetInt64(0)] = (reader.GetInt64(1), reader.GetInt64(2));
+                claims[reader.GetInt64(0)] = (
+                    reader.IsDBNull(1) ? null : reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetInt64(2), reader.GetBoolean(3));
             }
         }
 
@@ -288,19 +305,20 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         for (var i = 0; i < flushes.Count; i++)
         {
             var flush = flushes[i];
-            if (!claims.TryGetValue(flush.TorrentId, out var claim) || claim.Epoch != flush.Epoch || flush.Sequence > claim.Flushed + 1)
+            var claim = claims[flush.TorrentId];
+            if (claim.Advanced)
             {
-                results[i] = FlushResult.Fenced;
+                results[i] = new FlushResult(FlushStatus.Applied);
+                applying.Add(flush);
             }
-            else if (flush.Sequence <= claim.Flushed)
+            else if (claim.Epoch == flush.Epoch && flush.Sequence <= claim.Flushed)
             {
                 // Applied by an earlier try whose answer was lost.
                 results[i] = new FlushResult(FlushStatus.Applied);
             }
             else
             {
-                results[i] = new FlushResult(FlushStatus.Applied);
-                applying.Add(flush);
+                results[i] = FlushResult.Fenced;
             }
         }
 
@@ -370,11 +388,6 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.Totals.SeedingSeconds);
         AddColumn(addHistory.Parameters, flushes, History, static (_, h) => h.Totals.LastAnnounceAtUtc);
         batch.BatchCommands.Add(addHistory);
-
-        var flushed = new NpgsqlBatchCommand(MarkFlushedSql);
-        AddColumn(flushed.Parameters, flushes, f => f.TorrentId);
-        AddColumn(flushed.Parameters, flushes, f => f.Sequence);
-        batch.BatchCommands.Add(flushed);
 
         // The rows other writers share come last, so they are held only from here to the commit: a user's row is
         // credited by every silo whose swarms the user is in (a seedbox is in all), and a write waiting on one swarm's

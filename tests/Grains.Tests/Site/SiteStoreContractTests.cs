@@ -360,6 +360,38 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
     }
 
     [Fact]
+    public async Task ApplyFlushes_OfAStaleClaim_DoNotWaitForTheCurrentClaimsWrite_NorHoldUpTheOtherSwarmsWrittenWithThem()
+    {
+        // A swarm activated again elsewhere (a silo cut off, then back) while the old activation still flushes: the
+        // old silo's write carries the stale flush beside its other swarms' flushes.
+        var (userId, torrentId) = await NewUserAndTorrentAsync();
+        var stale = await Store.ClaimSwarmAsync(torrentId);
+        var current = await Store.ClaimSwarmAsync(torrentId);
+        var otherTorrent = NextId();
+        var otherClaim = await Store.ClaimSwarmAsync(otherTorrent);
+
+        // The current activation's write is in progress, holding its claim's row.
+        await using var writing = await _database.DataSource.OpenConnectionAsync();
+        await using var transaction = await writing.BeginTransactionAsync();
+        await using (var hold = new NpgsqlCommand("update tracker_swarms set flushed_sequence = 1 where torrent_id = $1 and epoch = $2", writing, transaction))
+        {
+            hold.Parameters.Add(new NpgsqlParameter { Value = torrentId });
+            hold.Parameters.Add(new NpgsqlParameter { Value = current.Epoch });
+            Assert.Equal(1, await hold.ExecuteNonQueryAsync());
+        }
+
+        var staleWrite = Store.ApplyFlushesAsync([Flush(stale, 1, torrentId, userId, 10), Flush(otherClaim, 1, otherTorrent, userId, 1)]).AsTask();
+        // Well within the database's command timeout (30 s), which would end the write.
+        var wentThrough = await Task.WhenAny(staleWrite, Task.Delay(TimeSpan.FromSeconds(20))) == staleWrite;
+        await transaction.RollbackAsync();
+        var results = await staleWrite;
+
+        Assert.True(wentThrough, "the stale activation's write waited for the current activation's write");
+        Assert.Equal([FlushStatus.Fenced, FlushStatus.Applied], results.Select(r => r.Status));
+        Assert.Equal(new Traffic(1, 2, 3, 4), await Store.GetUserTrafficAsync(userId));
+    }
+
+    [Fact]
     public async Task ApplyFlushes_AWriteHeldUpOnOneSwarmsRows_DoesNotHoldUpAnotherSwarmsWriteForTheSameUser()
     {
         // A user seeding on every silo (a seedbox) is credited by every silo's writes: they all update the user's row.
