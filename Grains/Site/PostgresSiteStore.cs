@@ -161,17 +161,19 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
     // skipped sequence), and neither can change, since only the activation holding a claim advances it, one flush at
     // a time. Writers need no lock order for claims: a claim's row is locked only by the one writer whose epoch it holds
     // or by a new claim (one row alone). One statement instead of locking every claim (PostgreSQL logs each row lock)
-    // and marking the applied ones later.
+    // and marking the applied ones later. Rows are answered by their flush's position in the write, so two flushes of
+    // one swarm in a write (which a swarm never sends: it has one flush out at a time) could not both pass: a claim
+    // advances once.
     private const string AdvanceClaimsSql = """
         with v as (
-            select * from unnest($1::bigint[], $2::bigint[], $3::bigint[]) as v(torrent_id, epoch, sequence)
+            select * from unnest($1::bigint[], $2::bigint[], $3::bigint[]) with ordinality as v(torrent_id, epoch, sequence, position)
         ), advanced as (
             update tracker_swarms s set flushed_sequence = v.sequence
             from v
             where s.torrent_id = v.torrent_id and s.epoch = v.epoch and s.flushed_sequence = v.sequence - 1
-            returning s.torrent_id
+            returning v.position
         )
-        select v.torrent_id, s.epoch, s.flushed_sequence, exists (select from advanced a where a.torrent_id = v.torrent_id)
+        select v.position, s.epoch, s.flushed_sequence, exists (select from advanced a where a.position = v.position)
         from v left join tracker_swarms s on s.torrent_id = v.torrent_id
         """;
 
@@ -284,7 +286,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
         // Claims first: each flush's claim advances to its sequence, or the flush is told apart from there.
-        var claims = new Dictionary<long, (long? Epoch, long? Flushed, bool Advanced)>();
+        var claims = new (long? Epoch, long? Flushed, bool Advanced)[flushes.Count];
         await using (var check = new NpgsqlBatch(connection, transaction))
         {
             check.BatchCommands.Add(new NpgsqlBatchCommand(KeyedRowsOnlySql));
@@ -296,7 +298,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
             await using var reader = await check.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                claims[reader.GetInt64(0)] = (
+                claims[reader.GetInt64(0) - 1] = (
                     reader.IsDBNull(1) ? null : reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetInt64(2), reader.GetBoolean(3));
             }
         }
@@ -305,7 +307,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         for (var i = 0; i < flushes.Count; i++)
         {
             var flush = flushes[i];
-            var claim = claims[flush.TorrentId];
+            var claim = claims[i];
             if (claim.Advanced)
             {
                 results[i] = new FlushResult(FlushStatus.Applied);

@@ -201,6 +201,20 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ApplyFlushes_TheSameFlushTwiceInOneWrite_CountsOnce()
+    {
+        // A swarm has one flush out at a time, so this never comes from the tracker; the store must not count it twice.
+        var (userId, torrentId) = await NewUserAndTorrentAsync();
+        var claim = await Store.ClaimSwarmAsync(torrentId);
+
+        var results = await Store.ApplyFlushesAsync([Flush(claim, 1, torrentId, userId, 10), Flush(claim, 1, torrentId, userId, 10)]);
+
+        Assert.Contains(results, result => result.Status == FlushStatus.Applied);
+        Assert.Equal(new Traffic(10, 20, 30, 40), await Store.GetUserTrafficAsync(userId));
+        Assert.Equal(FlushStatus.Applied, (await ApplyAsync(Flush(claim, 2, torrentId, userId, 1))).Status);
+    }
+
+    [Fact]
     public async Task Flush_OfAnUnclaimedSwarmOrSkippingASequence_IsFenced()
     {
         var (userId, torrentId) = await NewUserAndTorrentAsync();
