@@ -29,8 +29,8 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
     // only for the flushes that passed. Sums saturate instead of overflowing: a client lying about its totals must
     // fail no one's write.
     // Rows are taken in this order: the swarms' claims (only the write's own, see AdvanceClaimsSql), their peers' and
-    // history rows, then users, then torrents (each by id). A site's own transaction that locks more than one of these should take them in the same
-    // order. The lock is the one the update itself takes (no key update): it does not wait for rows that merely
+    // history rows, then users, then torrents (each by id). A site's own transaction that locks more than one of these
+    // should take them in the same order. The lock is the one the update itself takes (no key update): it does not wait for rows that merely
     // reference a user or torrent (the key share lock of a foreign key, as a site granting a freeleech token takes
     // until it commits), and two writes whose rows reference the same user cannot deadlock over it.
     private const string LockUsersSql = "select 1 from users where id = any($1) order by id for no key update";
@@ -156,11 +156,14 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
 
     // A write's check is the update of its claims: a swarm's claim moves to the flush's sequence only while it is still
     // the flush's epoch and the flush is the next one, and the update keeps exactly those rows locked until the commit
-    // (a newer claim waits for it). The claims it passes over are only read, as they were before the update: such a
+    // (a newer claim waits for it). The claims it passes over are classified as they were before the update: such a
     // flush was applied by an earlier try (its sequence is there already) or is fenced (a newer claim, no claim, a
-    // skipped sequence), and neither can change, since only the activation holding a claim advances it, one flush at
-    // a time. Writers need no lock order for claims: a claim's row is locked only by the one writer whose epoch it holds
-    // or by a new claim (one row alone). One statement instead of locking every claim (PostgreSQL logs each row lock)
+    // skipped sequence). Only the activation holding a claim advances it, one flush at a time, so writers need no
+    // lock order for claims: a claim's row is locked by the one writer whose epoch it holds or by a new claim (one row
+    // alone). Two exceptions, both harmless: a row whose re-check after a wait fails stays locked by the update until
+    // the commit; and a resend overlapping its timed-out original can deadlock with it (PostgreSQL ends one, which is
+    // resent) or, if the original commits first, is answered fenced (nothing lost or counted twice; the activation
+    // deactivates, and its next one restores from what the original stored). One statement instead of locking every claim (PostgreSQL logs each row lock)
     // and marking the applied ones later. Rows are answered by their flush's position in the write, so two flushes of
     // one swarm in a write (which a swarm never sends: it has one flush out at a time) could not both pass: a claim
     // advances once.

@@ -215,6 +215,21 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ApplyFlushes_AStaleAndTheCurrentFlushOfOneTorrentInOneWrite_OnlyTheCurrentOneCounts()
+    {
+        // One torrent id under two info hashes for a moment (the site moved it), both swarms on one silo: the old
+        // hash's swarm holds a stale claim, and both flushes go into one write.
+        var (userId, torrentId) = await NewUserAndTorrentAsync();
+        var stale = await Store.ClaimSwarmAsync(torrentId);
+        var current = await Store.ClaimSwarmAsync(torrentId);
+
+        var results = await Store.ApplyFlushesAsync([Flush(stale, 1, torrentId, userId, 10), Flush(current, 1, torrentId, userId, 1)]);
+
+        Assert.Equal([FlushStatus.Fenced, FlushStatus.Applied], results.Select(r => r.Status));
+        Assert.Equal(new Traffic(1, 2, 3, 4), await Store.GetUserTrafficAsync(userId));
+    }
+
+    [Fact]
     public async Task Flush_OfAnUnclaimedSwarmOrSkippingASequence_IsFenced()
     {
         var (userId, torrentId) = await NewUserAndTorrentAsync();
