@@ -25,8 +25,9 @@ internal sealed record SwarmFlush(
 internal readonly record struct HistoryRow(long UserId, UsageTotals Totals);
 
 /// <summary>
-/// Peers to store as they are now, peers that left (remembered for a while), and departures to forget: forgotten
-/// in time, or of peers that joined again.
+/// Peers to store as they are now, peers that left (remembered for a while), and peers and departures to forget: peers
+/// pruned as silent, departures forgotten in time, and the departures of peers that joined again. The store deletes
+/// what it holds of a forgotten key before it stores the present peers.
 /// </summary>
 internal sealed record PeerChanges(IReadOnlyList<StoredPeer> Present, IReadOnlyList<DepartedPeer> Departed, IReadOnlyList<PeerKey> Forgotten)
 {

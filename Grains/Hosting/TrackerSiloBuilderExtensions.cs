@@ -63,6 +63,8 @@ public static class TrackerSiloBuilderExtensions
         services.AddSingleton<SwarmFlushWriter>();
         services.AddSingleton<SwarmSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<SwarmSweeper>());
+        services.AddSingleton<OrphanedSwarmSweeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<OrphanedSwarmSweeper>());
 
         // Grains stay in memory well past their last call: a swarm outlives its peers' timeout, so it prunes them on
         // time; and an activation reads the site's database, so while that is down only grains already in memory

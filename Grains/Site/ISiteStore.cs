@@ -34,6 +34,21 @@ internal interface ISiteStore
     ValueTask<IReadOnlyList<FlushResult>> ApplyFlushesAsync(IReadOnlyList<SwarmFlush> flushes, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Torrents holding a stored peer silent since before <paramref name="silentBefore"/> (or a departure taken before
+    /// it), in torrent id order after <paramref name="afterTorrentId"/>, at most <paramref name="limit"/>: each with its
+    /// info hash while the site has the torrent, none once it has removed it. A live swarm prunes such peers itself, so
+    /// these are mostly rows an activation lost with its silo left behind.
+    /// </summary>
+    ValueTask<IReadOnlyList<SilentSwarm>> FindSwarmsWithSilentPeersAsync(DateTimeOffset silentBefore, long afterTorrentId, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes the stored peers silent since before <paramref name="silentBefore"/>, and the departures taken before it,
+    /// of those of <paramref name="torrentIds"/> the site has removed: no swarm prunes them, since a swarm is found by
+    /// its torrent's info hash. Returns how many peers went.
+    /// </summary>
+    ValueTask<int> DeleteSilentPeersOfRemovedTorrentsAsync(IReadOnlyList<long> torrentIds, DateTimeOffset silentBefore, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Adds or changes the user <see cref="UserProfile.UserId"/> with this passkey. A user has one passkey: a
     /// new passkey for a known id replaces the old one (a passkey reset), whose user key is returned.
     /// </summary>
@@ -58,3 +73,6 @@ internal interface ISiteStore
     /// <summary>The torrent's traffic as written back so far.</summary>
     ValueTask<Traffic> GetTorrentTrafficAsync(long torrentId, CancellationToken cancellationToken = default);
 }
+
+/// <summary>A torrent with silent stored peers: its info hash, or null when the site no longer has the torrent.</summary>
+internal readonly record struct SilentSwarm(long TorrentId, InfoHash? InfoHash);

@@ -96,6 +96,7 @@ internal sealed class InMemorySiteStore : ISiteStore
 
         foreach (var key in flush.Peers.Forgotten)
         {
+            swarm.Peers.Remove(StoredSwarm.Probe(key));
             swarm.Departed?.Remove(key);
         }
 
@@ -180,6 +181,48 @@ internal sealed class InMemorySiteStore : ISiteStore
         }
     }
 
+    public ValueTask<IReadOnlyList<SilentSwarm>> FindSwarmsWithSilentPeersAsync(DateTimeOffset silentBefore, long afterTorrentId, int limit, CancellationToken cancellationToken = default)
+    {
+        var cutoff = silentBefore.ToUnixTimeSeconds();
+        lock (_gate)
+        {
+            var hashes = _torrents.ToDictionary(torrent => torrent.Value.TorrentId, torrent => torrent.Key);
+            IReadOnlyList<SilentSwarm> silent =
+            [
+                .. _swarms
+                    .Where(swarm => swarm.Key > afterTorrentId && swarm.Value.HasSilent(cutoff))
+                    .Select(swarm => swarm.Key)
+                    .Order()
+                    .Take(limit)
+                    .Select(torrentId => new SilentSwarm(torrentId, hashes.TryGetValue(torrentId, out var hash) ? hash : null)),
+            ];
+            return ValueTask.FromResult(silent);
+        }
+    }
+
+    public ValueTask<int> DeleteSilentPeersOfRemovedTorrentsAsync(IReadOnlyList<long> torrentIds, DateTimeOffset silentBefore, CancellationToken cancellationToken = default)
+    {
+        var cutoff = silentBefore.ToUnixTimeSeconds();
+        lock (_gate)
+        {
+            var registered = _torrents.Values.Select(torrent => torrent.TorrentId).ToHashSet();
+            var deleted = 0;
+            foreach (var torrentId in torrentIds)
+            {
+                if (!registered.Contains(torrentId) && _swarms.TryGetValue(torrentId, out var swarm))
+                {
+                    deleted += swarm.Peers.RemoveWhere(peer => peer.Entry.LastSeen < cutoff);
+                    foreach (var key in swarm.Departed?.Where(departure => departure.Value.DepartedAt < cutoff).Select(departure => departure.Key).ToList() ?? [])
+                    {
+                        swarm.Departed!.Remove(key);
+                    }
+                }
+            }
+
+            return ValueTask.FromResult(deleted);
+        }
+    }
+
     // The embedded site has no client policy: every client may announce.
     public ValueTask<IReadOnlyList<byte[]>> GetAllowedClientPrefixesAsync(CancellationToken cancellationToken = default) =>
         ValueTask.FromResult<IReadOnlyList<byte[]>>([]);
@@ -217,6 +260,10 @@ internal sealed class InMemorySiteStore : ISiteStore
         public readonly HashSet<StoredPeer> Peers = new(PeerRowKey.Instance);
         // Null while empty, as it is in most swarms.
         public Dictionary<PeerKey, DepartedPeer>? Departed;
+
+        /// <summary>Holds a peer silent since before <paramref name="cutoff"/> (Unix seconds) or a departure taken before it.</summary>
+        public bool HasSilent(long cutoff) =>
+            Peers.Any(peer => peer.Entry.LastSeen < cutoff) || (Departed?.Values.Any(departure => departure.DepartedAt < cutoff) ?? false);
 
         /// <summary>A row with only the key set, to find or remove the row of that key.</summary>
         public static StoredPeer Probe(PeerKey key) => new(new PeerEntry { PeerId = key.PeerId, UserId = key.UserId }, false);

@@ -49,10 +49,18 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         on conflict (torrent_id, user_id, peer_id) do update set received_at = excluded.received_at, departed_at = excluded.departed_at
         """;
 
-    // Departures forgotten in time, and those of peers that joined again.
-    private const string ForgetDeparturesSql = """
+    // Peers pruned as silent, departures forgotten in time, and the departures of peers that joined again (whose rows
+    // are stored again by the statement after this one).
+    private const string ForgetPeersSql = """
+        with v as (
+            select * from unnest($1::bigint[], $2::bigint[], $3::bytea[]) as v(torrent_id, user_id, peer_id)
+        ), pruned as (
+            delete from tracker_peers p
+            using v
+            where p.torrent_id = v.torrent_id and p.user_id = v.user_id and p.peer_id = v.peer_id
+        )
         delete from tracker_departed_peers d
-        using unnest($1::bigint[], $2::bigint[], $3::bytea[]) as v(torrent_id, user_id, peer_id)
+        using v
         where d.torrent_id = v.torrent_id and d.user_id = v.user_id and d.peer_id = v.peer_id
         """;
 
@@ -362,7 +370,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         AddColumn(depart.Parameters, flushes, Departed, static (_, d) => DateTimeOffset.FromUnixTimeSeconds(d.DepartedAt).UtcDateTime);
         batch.BatchCommands.Add(depart);
 
-        var forget = new NpgsqlBatchCommand(ForgetDeparturesSql);
+        var forget = new NpgsqlBatchCommand(ForgetPeersSql);
         AddColumn(forget.Parameters, flushes, Forgotten, static (torrentId, _) => torrentId);
         AddColumn(forget.Parameters, flushes, Forgotten, static (_, key) => key.UserId);
         AddColumn(forget.Parameters, flushes, Forgotten, static (_, key) => key.PeerId.Value.ToArray());
@@ -506,6 +514,58 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         await using var command = dataSource.CreateCommand("delete from torrents where info_hash = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = infoHash.Value.ToArray() });
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+    }
+
+    public async ValueTask<IReadOnlyList<SilentSwarm>> FindSwarmsWithSilentPeersAsync(DateTimeOffset silentBefore, long afterTorrentId, int limit, CancellationToken cancellationToken = default)
+    {
+        // A whole-table read of the peers (no index on last_announce_at: every flush changes it, and an index on it
+        // would end the peers' in-place updates), run a few times an hour per silo.
+        await using var command = dataSource.CreateCommand("""
+            select silent.torrent_id, t.info_hash
+            from (
+                select torrent_id from tracker_peers where last_announce_at < $1 and torrent_id > $2
+                union
+                select torrent_id from tracker_departed_peers where departed_at < $1 and torrent_id > $2
+                order by torrent_id
+                limit $3
+            ) silent
+            left join torrents t on t.id = silent.torrent_id
+            order by silent.torrent_id
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = silentBefore.UtcDateTime });
+        command.Parameters.Add(new NpgsqlParameter { Value = afterTorrentId });
+        command.Parameters.Add(new NpgsqlParameter { Value = limit });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var swarms = new List<SilentSwarm>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            swarms.Add(new SilentSwarm(reader.GetInt64(0), reader.IsDBNull(1) ? null : InfoHash.Read(reader.GetFieldValue<byte[]>(1))));
+        }
+
+        return swarms;
+    }
+
+    public async ValueTask<int> DeleteSilentPeersOfRemovedTorrentsAsync(IReadOnlyList<long> torrentIds, DateTimeOffset silentBefore, CancellationToken cancellationToken = default)
+    {
+        // The torrent's absence is checked in the statements themselves, so a torrent the site registers again meanwhile keeps its rows.
+        await using var batch = dataSource.CreateBatch();
+        var peers = new NpgsqlBatchCommand("""
+            delete from tracker_peers p
+            where p.torrent_id = any($1) and p.last_announce_at < $2 and not exists (select from torrents t where t.id = p.torrent_id)
+            """);
+        var departures = new NpgsqlBatchCommand("""
+            delete from tracker_departed_peers d
+            where d.torrent_id = any($1) and d.departed_at < $2 and not exists (select from torrents t where t.id = d.torrent_id)
+            """);
+        foreach (var statement in (NpgsqlBatchCommand[])[peers, departures])
+        {
+            statement.Parameters.Add(new NpgsqlParameter { Value = torrentIds.ToArray() });
+            statement.Parameters.Add(new NpgsqlParameter { Value = silentBefore.UtcDateTime });
+            batch.BatchCommands.Add(statement);
+        }
+
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        return peers.RecordsAffected;
     }
 
     public async ValueTask<IReadOnlyList<byte[]>> GetAllowedClientPrefixesAsync(CancellationToken cancellationToken = default)

@@ -77,6 +77,9 @@ internal sealed partial class TorrentGrain(
     private long _pruneDueAt = long.MaxValue;
     private long _refreshDueAt = long.MaxValue;
     private long _forgetDueAt = long.MaxValue;
+    // Restored peers get a peer timeout from the activation to announce, however long they were silent before (a
+    // cluster stopped for hours): no peer is pruned before this (Unix ms).
+    private long _pruneNotBefore;
 
     // The flush cut but not yet answered: when its oldest announce was accounted, and its raw bytes (for metrics).
     private long _outstandingSince = long.MaxValue;
@@ -97,6 +100,14 @@ internal sealed partial class TorrentGrain(
         var now = NowMilliseconds();
         _refreshDueAt = now + Milliseconds(siteOptions.Value.RefreshInterval);
         ScheduleForgetIfUnregistered(now);
+        if (_swarm.Count > 0 || _swarm.HasDepartures)
+        {
+            // Restored peers time out whether anyone announces or not: a swarm activated by a scrape, a change notice
+            // or the orphaned-swarm sweep prunes them too, and so deletes the rows a lost activation left.
+            _pruneNotBefore = now + Milliseconds(trackerOptions.Value.PeerTimeout);
+            _pruneDueAt = now + Milliseconds(trackerOptions.Value.PruneInterval);
+        }
+
         // A swarm restored from the site writes its size once, so the torrent's counts are current.
         ScheduleFlushIfUnwritten();
         _schedule = new SwarmSchedule(this.AsReference<ITorrentGrain>(), _infoHash);
@@ -122,6 +133,7 @@ internal sealed partial class TorrentGrain(
         if (now >= _pruneDueAt)
         {
             PruneSilentPeers();
+            LeaveIfUnused();
         }
 
         var flush = Task.CompletedTask;
@@ -181,6 +193,14 @@ internal sealed partial class TorrentGrain(
         if (_schedule is not null)
         {
             sweeper.Remove(_schedule);
+        }
+
+        // An idle swarm goes a peer timeout and more after its last call, by when every peer it still holds has timed
+        // out (restored ones too): pruned and written here, no row outlives the swarm. A stopping silo's swarms prune
+        // only what their next prune would have.
+        if (_epoch != 0 && !_fenced)
+        {
+            PruneSilentPeers();
         }
 
         await FlushUntilWrittenAsync(cancellationToken);
@@ -286,10 +306,7 @@ internal sealed partial class TorrentGrain(
         await ReloadProfileAsync();
 
         // A change notice for a torrent nobody is using must not keep a swarm grain in memory.
-        if (!_served && _swarm.Count == 0 && _ledger.IsEmpty && _outstanding is null)
-        {
-            this.DeactivateOnIdle();
-        }
+        LeaveIfUnused();
     }
 
     public async ValueTask FlushUsage() => await FlushUntilWrittenAsync(CancellationToken.None);
@@ -436,12 +453,22 @@ internal sealed partial class TorrentGrain(
     private void ScheduleForgetIfUnregistered(long now) =>
         _forgetDueAt = _profile is null ? now + Milliseconds(siteOptions.Value.UnknownKeyLifetime) : long.MaxValue;
 
+    /// <summary>A swarm that only a change notice or the orphaned-swarm sweep activated need not stay in memory once empty.</summary>
+    private void LeaveIfUnused()
+    {
+        if (!_served && _swarm.Count == 0 && !_swarm.HasDepartures && _ledger.IsEmpty && _outstanding is null)
+        {
+            // Its deactivation writes what the prune changed.
+            this.DeactivateOnIdle();
+        }
+    }
+
     private void PruneSilentPeers()
     {
         var now = time.GetUtcNow();
         _swarm.ForgetDepartures(now.Subtract(MaxAnnounceAge).ToUnixTimeSeconds());
         var peerTimeout = trackerOptions.Value.PeerTimeout;
-        var removed = _swarm.RemoveSilentPeers(now.Subtract(peerTimeout).ToUnixTimeSeconds());
+        var removed = now.ToUnixTimeMilliseconds() < _pruneNotBefore ? 0 : _swarm.RemoveSilentPeers(now.Subtract(peerTimeout).ToUnixTimeSeconds());
         if (removed > 0)
         {
             Log.PrunedPeers(logger, _infoHash.ToGrainKey(), removed);
@@ -452,7 +479,7 @@ internal sealed partial class TorrentGrain(
         // but never sooner than a prune interval from now.
         var (oldestLastSeen, oldestDeparture) = _swarm.Oldest();
         var due = Math.Min(
-            oldestLastSeen == long.MaxValue ? long.MaxValue : (oldestLastSeen * 1000) + Milliseconds(peerTimeout),
+            oldestLastSeen == long.MaxValue ? long.MaxValue : Math.Max((oldestLastSeen * 1000) + Milliseconds(peerTimeout), _pruneNotBefore),
             oldestDeparture == long.MaxValue ? long.MaxValue : (oldestDeparture * 1000) + Milliseconds(MaxAnnounceAge));
         _pruneDueAt = Math.Max(due, now.ToUnixTimeMilliseconds() + Milliseconds(trackerOptions.Value.PruneInterval));
     }

@@ -314,6 +314,84 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ApplyFlushes_APrunedPeer_LeavesThePeersTable_WhileOneForgottenAndStoredInTheSameFlushStays()
+    {
+        var (userId, torrentId) = await NewUserAndTorrentAsync();
+        var claim = await Store.ClaimSwarmAsync(torrentId);
+        await ApplyAsync(Flush(claim, 1, torrentId, userId, 0, [Peer(userId, 1, 10), Peer(userId, 2, 10)]));
+        var pruned = new PeerKey(Peer(userId, 1, 10).Entry.PeerId, userId);
+        var rejoined = new PeerKey(Peer(userId, 2, 10).Entry.PeerId, userId);
+
+        await ApplyAsync(Flush(claim, 2, torrentId, userId, 0) with { Peers = new PeerChanges([Peer(userId, 2, 20)], [], [pruned, rejoined]) });
+
+        var stored = Assert.Single((await Store.ClaimSwarmAsync(torrentId)).Peers);
+        Assert.Equal((rejoined.PeerId, 20L), (stored.Entry.PeerId, stored.Entry.Uploaded));
+    }
+
+    [Fact]
+    public async Task FindSwarmsWithSilentPeers_FindsTorrentsWithAPeerOrDepartureOlderThanTheCutoff_InIdOrder_PageByPage()
+    {
+        var (userId, _) = await NewUserAndTorrentAsync();
+        var silentBefore = At.AddMinutes(-30);
+        var (silent, silentHash) = await NewTorrentAsync();
+        var (recent, _) = await NewTorrentAsync();
+        var (departedOnly, departedHash) = await NewTorrentAsync();
+        var (removed, removedHash) = await NewTorrentAsync();
+        await StorePeersAsync(silent, [Silent(Peer(userId, 1, 10), At.AddHours(-2)), Peer(userId, 2, 10)]);
+        await StorePeersAsync(recent, [Peer(userId, 1, 10), Silent(Peer(userId, 2, 10), silentBefore.AddSeconds(1))]);
+        await StorePeersAsync(departedOnly, [], [new DepartedPeer(new PeerKey(PeerId.Read(new byte[20]), userId), 0, At.AddHours(-1).ToUnixTimeSeconds())]);
+        await StorePeersAsync(removed, [Silent(Peer(userId, 1, 10), At.AddHours(-2))]);
+        await Store.RemoveTorrentAsync(removedHash);
+
+        var all = await Store.FindSwarmsWithSilentPeersAsync(silentBefore, 0, 100);
+        var firstPage = await Store.FindSwarmsWithSilentPeersAsync(silentBefore, 0, 2);
+        var secondPage = await Store.FindSwarmsWithSilentPeersAsync(silentBefore, firstPage[^1].TorrentId, 2);
+
+        Assert.Equal([new SilentSwarm(silent, silentHash), new SilentSwarm(departedOnly, departedHash), new SilentSwarm(removed, null)], all);
+        Assert.Equal([.. all.Take(2)], firstPage);
+        Assert.Equal([.. all.Skip(2)], secondPage);
+    }
+
+    [Fact]
+    public async Task DeleteSilentPeersOfRemovedTorrents_DeletesOnlyTheSilentRowsOfTorrentsTheSiteNoLongerHas()
+    {
+        var (userId, _) = await NewUserAndTorrentAsync();
+        var silentBefore = At.AddMinutes(-30);
+        var (removed, removedHash) = await NewTorrentAsync();
+        var (registered, registeredHash) = await NewTorrentAsync();
+        var departure = new DepartedPeer(new PeerKey(PeerId.Read(new byte[20]), userId), 0, At.AddHours(-1).ToUnixTimeSeconds());
+        await StorePeersAsync(removed, [Silent(Peer(userId, 1, 10), At.AddHours(-2)), Silent(Peer(userId, 2, 10), At.AddHours(-3)), Peer(userId, 3, 10)], [departure]);
+        await StorePeersAsync(registered, [Silent(Peer(userId, 1, 10), At.AddHours(-2))]);
+        await Store.RemoveTorrentAsync(removedHash);
+
+        var deleted = await Store.DeleteSilentPeersOfRemovedTorrentsAsync([removed, registered], silentBefore);
+
+        Assert.Equal(2, deleted);
+        var removedLeft = await Store.ClaimSwarmAsync(removed);
+        Assert.Equal(Peer(userId, 3, 10).Entry.PeerId, Assert.Single(removedLeft.Peers).Entry.PeerId);
+        Assert.Empty(removedLeft.Departures);
+        Assert.Single((await Store.ClaimSwarmAsync(registered)).Peers);
+        Assert.Equal([new SilentSwarm(registered, registeredHash)], await Store.FindSwarmsWithSilentPeersAsync(silentBefore, 0, 10));
+    }
+
+    private async Task<(long TorrentId, InfoHash Hash)> NewTorrentAsync()
+    {
+        var (torrentId, hash) = (NextId(), InfoHash.Read(UrlBytes.Random20()));
+        await Store.PutTorrentAsync(hash, new TorrentProfile(torrentId, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        return (torrentId, hash);
+    }
+
+    /// <summary>Stores a swarm's peers and departures as an activation's first flush would.</summary>
+    private async Task StorePeersAsync(long torrentId, StoredPeer[] peers, DepartedPeer[]? departures = null)
+    {
+        var claim = await Store.ClaimSwarmAsync(torrentId);
+        var flush = Flush(claim, 1, torrentId, 0, 0, peers) with { Peers = new PeerChanges(peers, departures ?? [], []) };
+        Assert.Equal(FlushStatus.Applied, (await ApplyAsync(flush)).Status);
+    }
+
+    private static StoredPeer Silent(StoredPeer peer, DateTimeOffset lastSeen) => peer with { Entry = peer.Entry with { LastSeen = lastSeen.ToUnixTimeSeconds() } };
+
+    [Fact]
     public async Task ApplyFlushes_HugeSums_SaturateInsteadOfFailingOrWrapping()
     {
         var (userId, torrentId) = await NewUserAndTorrentAsync();

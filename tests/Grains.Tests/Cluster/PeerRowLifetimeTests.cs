@@ -1,0 +1,213 @@
+using System.Net;
+using Chihaya.Orleans.Grains.Accounting;
+using Chihaya.Orleans.Grains.Interfaces;
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Interfaces.Options;
+using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.Grains.Torrents;
+using Chihaya.Orleans.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.TestingHost;
+
+namespace Chihaya.Orleans.Grains.Tests.Cluster;
+
+/// <summary>
+/// A peer's row in the site's <c>tracker_peers</c>, which sites read as the active peers, goes when the peer does, on
+/// the real PostgreSQL: when a live swarm prunes it as silent, and when its swarm's activation was lost with its silo
+/// and nobody announces to that swarm again (the silo's sweep finds the silent rows, and the swarm prunes them as it
+/// prunes any silent peer, its counts in <c>torrents</c> included).
+/// </summary>
+public sealed class PeerRowLifetimeTests : IAsyncLifetime
+{
+    // The silo's clock; a new one per test (the tests of a class run one at a time), as Orleans keeps time by it too.
+    private static FakeTimeProvider Clock = new(DateTimeOffset.UtcNow);
+    private static readonly TrackerOptions Tracker = new();
+    private PostgresTestDatabase _database = null!;
+    private TestCluster _cluster = null!;
+
+    private IServiceProvider Silo => ((InProcessSiloHandle)_cluster.Primary!).SiloHost.Services;
+
+    public async Task InitializeAsync()
+    {
+        Clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        _database = await PostgresTestDatabase.CreateAsync();
+        Configurator.ConnectionString = _database.ConnectionString;
+        _cluster = new TestClusterBuilder(1).AddSiloBuilderConfigurator<Configurator>().Build();
+        await _cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cluster.StopAllSilosAsync();
+        await _cluster.DisposeAsync();
+        await _database.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task PeerThatTimesOut_InALiveSwarm_LeavesThePeersTable()
+    {
+        var passkey = new Passkey("peerrowlifetime01");
+        await _database.ExecuteAsync("insert into users (id, passkey) values (3, $1)", passkey.Value);
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await _database.ExecuteAsync("insert into torrents (id, info_hash) values (3, $1)", hash.Value.ToArray());
+        Task PeerAnnouncesAsync(byte peer) => AnnounceAsync(hash, passkey, peer, uploaded: 0, left: 100);
+
+        await PeerAnnouncesAsync(1);
+        await PeerAnnouncesAsync(2);
+        await TickAsync(TimeSpan.FromSeconds(10));
+        await Eventually.TrueAsync(async () => await PeerRowsAsync(3) == 2, "both peers stored");
+        // Peer 2 announces every half hour; peer 1 is gone without a goodbye (a client that crashed).
+        for (var halfHours = 0; halfHours < 3; halfHours++)
+        {
+            for (var minute = 0; minute < 30; minute += 5)
+            {
+                await TickAsync(TimeSpan.FromMinutes(5));
+            }
+
+            await PeerAnnouncesAsync(2);
+        }
+
+        await TickAsync(TimeSpan.FromSeconds(10));
+        await Eventually.TrueAsync(async () => await PeerRowsAsync(3) == 1, "the silent peer's row deleted");
+        Assert.Equal(Enumerable.Repeat((byte)2, 20).ToArray(), await _database.ScalarAsync<byte[]>("select peer_id from tracker_peers where torrent_id = 3"));
+        Assert.Equal(1, await _database.ScalarAsync<int>("select leechers from torrents where id = 3"));
+    }
+
+    [Fact]
+    public async Task ClusterStoppedLongerThanThePeerTimeout_ItsRestoredPeersHaveAPeerTimeoutToAnnounce_AndAreCreditedFromTheirStoredTotals()
+    {
+        var passkey = new Passkey("peerrowlifetime04");
+        await _database.ExecuteAsync("insert into users (id, passkey) values (1, $1)", passkey.Value);
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await _database.ExecuteAsync("insert into torrents (id, info_hash) values (4, $1)", hash.Value.ToArray());
+        // Stored at the stop: peers 1 and 2 (1,000 and 2,000 bytes up), and a goodbye of peer 3 a moment before.
+        var goodbye = new DepartedPeer(new PeerKey(PeerId.Read(Enumerable.Repeat((byte)3, 20).ToArray()), 1), UnixMicroseconds.From(Clock.GetUtcNow()), Clock.GetUtcNow().ToUnixTimeSeconds());
+        await LeaveSwarmAsync(torrentId: 4, [Peer(1, seeder: true), Peer(2, seeder: true)], [goodbye]);
+        await TickAsync(TimeSpan.FromHours(3));
+        Task PeerAnnouncesAsync(byte peer, long uploaded) => AnnounceAsync(hash, passkey, peer, uploaded, left: 0);
+
+        // Back after three hours: peer 1 announces at once, peer 2 forty minutes later, after the goodbye is forgotten.
+        await PeerAnnouncesAsync(1, 1_100);
+        for (var minute = 0; minute < 40; minute += 5)
+        {
+            await TickAsync(TimeSpan.FromMinutes(5));
+        }
+
+        await PeerAnnouncesAsync(2, 2_200);
+        await TickAsync(TimeSpan.FromSeconds(10));
+
+        await Eventually.TrueAsync(
+            async () => await _database.ScalarAsync<long>("select raw_uploaded from users where id = 1") == 300,
+            "both peers credited from their stored totals (100 + 200 bytes)");
+        Assert.Equal(0, await _database.ScalarAsync<long>("select count(*) from tracker_departed_peers"));
+    }
+
+    [Fact]
+    public async Task SwarmOfALostActivation_WithNobodyAnnouncing_LosesItsRowsAndCountsOncePrunedAsAnySwarmWould_AndCreditsNothing()
+    {
+        await _database.ExecuteAsync("insert into users (id, passkey) values (1, 'orphanedswarm0001')");
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await _database.ExecuteAsync("insert into torrents (id, info_hash) values (1, $1), (2, $2)", hash.Value.ToArray(), UrlBytes.Random20());
+        // Activations on a silo that then died: each claimed its swarm and wrote its peers, and nobody announced again.
+        await LeaveSwarmAsync(torrentId: 1, [Peer(1, seeder: true), Peer(2, seeder: false)]);
+        await LeaveSwarmAsync(torrentId: 2, [Peer(1, seeder: true)]);
+        await _database.ExecuteAsync("delete from torrents where id = 2");
+        var lostEpoch = await EpochAsync();
+
+        var whileRecent = await Sweeper.SweepAsync();
+        await TickAsync(Tracker.PeerTimeout);
+        var atTheTimeout = await Sweeper.SweepAsync();
+        await TickAsync(TimeSpan.FromMinutes(3));
+        var pastTheTimeout = await Sweeper.SweepAsync();
+        var removedTorrentsPeers = await PeerRowsAsync(2);
+
+        // The woken swarm gives its restored peers a peer timeout to announce, as any restored swarm does.
+        await Eventually.TrueAsync(async () => await EpochAsync() > lostEpoch, "the woken swarm claimed its peers");
+        for (var waited = TimeSpan.Zero; waited < Tracker.PeerTimeout - (2 * Tracker.PruneInterval); waited += Tracker.PruneInterval)
+        {
+            await TickAsync(Tracker.PruneInterval);
+        }
+
+        var peersDuringTheirLastTimeout = await PeerRowsAsync(1);
+        for (var step = 0; step < 4; step++)
+        {
+            await TickAsync(Tracker.PruneInterval);
+        }
+
+        await Eventually.TrueAsync(async () => await PeerRowsAsync(1) == 0, "the woken swarm's pruned peers deleted");
+        await Eventually.TrueAsync(
+            async () => await _database.ScalarAsync<long>("select (seeders + leechers)::bigint from torrents where id = 1") == 0,
+            "the torrent's counts written as empty");
+
+        Assert.Equal(new OrphanedSwarms(0, 0), whileRecent);
+        Assert.Equal(new OrphanedSwarms(0, 0), atTheTimeout);
+        Assert.Equal(new OrphanedSwarms(1, 1), pastTheTimeout);
+        Assert.Equal(0, removedTorrentsPeers);
+        Assert.Equal(2, peersDuringTheirLastTimeout);
+        Assert.Equal(0, await _database.ScalarAsync<long>("select raw_uploaded + raw_downloaded + credited_uploaded + credited_downloaded from users where id = 1"));
+        Assert.Equal(0, await _database.ScalarAsync<long>("select count(*) from user_torrents"));
+        Assert.Equal(new OrphanedSwarms(0, 0), await Sweeper.SweepAsync());
+    }
+
+    /// <summary>An announce of peer <paramref name="peer"/> (its id that byte 20 times), downloaded 2,000 bytes a peer number, as the clock reads now.</summary>
+    private async Task AnnounceAsync(InfoHash hash, Passkey passkey, byte peer, long uploaded, long left)
+    {
+        var reply = await _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey()).Announce(new AnnounceCommand(
+            PeerId.Read(Enumerable.Repeat(peer, 20).ToArray()), PeerEndpoint.From(IPAddress.Loopback, 6880 + peer), uploaded, 2_000 * peer, left,
+            AnnounceEvent.None, 10, false, passkey.ToUserKey(), UnixMicroseconds.From(Clock.GetUtcNow())));
+        Assert.Equal(AnnounceStatus.Accepted, reply.Status);
+    }
+
+    private OrphanedSwarmSweeper Sweeper => Silo.GetRequiredService<OrphanedSwarmSweeper>();
+
+    private async Task LeaveSwarmAsync(long torrentId, StoredPeer[] peers, DepartedPeer[]? departures = null)
+    {
+        var store = Silo.GetRequiredService<ISiteStore>();
+        var claim = await store.ClaimSwarmAsync(torrentId);
+        var seeders = peers.Count(peer => peer.Seeder);
+        var flush = new SwarmFlush(
+            torrentId, claim.Epoch, 1, new PeerChanges(peers, departures ?? [], []), new TorrentUsage(torrentId, default, 0, seeders, peers.Length - seeders), []);
+        Assert.Equal(FlushStatus.Applied, (await store.ApplyFlushesAsync([flush]))[0].Status);
+    }
+
+    private static StoredPeer Peer(byte id, bool seeder) => new(
+        new PeerEntry
+        {
+            PeerId = PeerId.Read(Enumerable.Repeat(id, 20).ToArray()),
+            Endpoint = PeerEndpoint.From(IPAddress.Loopback, 6880 + id),
+            Uploaded = 1_000 * id,
+            Downloaded = 2_000 * id,
+            UserId = 1,
+            LastSeen = Clock.GetUtcNow().ToUnixTimeSeconds(),
+            ReceivedAt = UnixMicroseconds.From(Clock.GetUtcNow()),
+        },
+        seeder);
+
+    private Task<long> EpochAsync() => _database.ScalarAsync<long>("select epoch from tracker_swarms where torrent_id = 1");
+
+    private Task<long> PeerRowsAsync(long torrentId) => _database.ScalarAsync<long>("select count(*) from tracker_peers where torrent_id = $1", torrentId);
+
+    /// <summary>Moves the clock on and waits until the silo's swarm sweeper has finished a tick after that.</summary>
+    private async Task TickAsync(TimeSpan step)
+    {
+        var sweeper = Silo.GetRequiredService<SwarmSweeper>();
+        var before = sweeper.CompletedSweeps;
+        Clock.Advance(step);
+        await Eventually.TrueAsync(() => Task.FromResult(sweeper.CompletedSweeps > before), "the swarm sweeper finished a tick");
+    }
+
+    private sealed class Configurator : ISiloConfigurator
+    {
+        public static string ConnectionString { get; set; } = "";
+
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            siloBuilder.Services.AddSingleton<TimeProvider>(Clock);
+            PostgresSilo.Configure(siloBuilder, ConnectionString, sp => ActivatorUtilities.CreateInstance<PostgresSiteStore>(sp));
+            // Swarms write as in production, so a prune reaches the database without the test asking.
+            siloBuilder.Services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromSeconds(5));
+        }
+    }
+}
