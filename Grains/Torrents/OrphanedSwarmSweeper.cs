@@ -93,8 +93,14 @@ internal sealed partial class OrphanedSwarmSweeper(
                 {
                     await SweepAsync(stoppingToken);
                 }
-                catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+                catch (Exception exception)
                 {
+                    if (stoppingToken.IsCancellationRequested)
+                    {
+                        // Stopping: whatever the sweep was doing when it was cut short, the next start's sweeps redo it.
+                        break;
+                    }
+
                     // The rows stay until the next sweep finds them again.
                     Log.SweepFailed(logger, exception);
                 }
