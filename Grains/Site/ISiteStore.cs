@@ -34,12 +34,12 @@ internal interface ISiteStore
     ValueTask<IReadOnlyList<FlushResult>> ApplyFlushesAsync(IReadOnlyList<SwarmFlush> flushes, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Torrents holding a stored peer silent since before <paramref name="silentBefore"/> (or a departure taken before
-    /// it), in torrent id order after <paramref name="afterTorrentId"/>, at most <paramref name="limit"/>: each with its
-    /// info hash while the site has the torrent, none once it has removed it. A live swarm prunes such peers itself, so
-    /// these are mostly rows an activation lost with its silo left behind.
+    /// Every torrent holding a stored peer silent since before <paramref name="silentBefore"/> (or a departure taken
+    /// before it), in torrent id order: each with its info hash while the site has the torrent, none once it has
+    /// removed it. A live swarm prunes such peers itself, so these are mostly rows an activation lost with its silo left
+    /// behind. One read of the peers and the departures, whatever the number found.
     /// </summary>
-    ValueTask<IReadOnlyList<SilentSwarm>> FindSwarmsWithSilentPeersAsync(DateTimeOffset silentBefore, long afterTorrentId, int limit, CancellationToken cancellationToken = default);
+    ValueTask<IReadOnlyList<SilentSwarm>> FindSwarmsWithSilentPeersAsync(DateTimeOffset silentBefore, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Deletes the stored peers silent since before <paramref name="silentBefore"/>, and the departures taken before it,

@@ -181,19 +181,24 @@ internal sealed class InMemorySiteStore : ISiteStore
         }
     }
 
-    public ValueTask<IReadOnlyList<SilentSwarm>> FindSwarmsWithSilentPeersAsync(DateTimeOffset silentBefore, long afterTorrentId, int limit, CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyList<SilentSwarm>> FindSwarmsWithSilentPeersAsync(DateTimeOffset silentBefore, CancellationToken cancellationToken = default)
     {
         var cutoff = silentBefore.ToUnixTimeSeconds();
         lock (_gate)
         {
-            var hashes = _torrents.ToDictionary(torrent => torrent.Value.TorrentId, torrent => torrent.Key);
+            // Two info hashes can carry one torrent id here (a torrent given a new hash keeps the old entry): either finds it.
+            var hashes = new Dictionary<long, InfoHash>();
+            foreach (var (hash, torrent) in _torrents)
+            {
+                hashes.TryAdd(torrent.TorrentId, hash);
+            }
+
             IReadOnlyList<SilentSwarm> silent =
             [
                 .. _swarms
-                    .Where(swarm => swarm.Key > afterTorrentId && swarm.Value.HasSilent(cutoff))
+                    .Where(swarm => swarm.Value.HasSilent(cutoff))
                     .Select(swarm => swarm.Key)
                     .Order()
-                    .Take(limit)
                     .Select(torrentId => new SilentSwarm(torrentId, hashes.TryGetValue(torrentId, out var hash) ? hash : null)),
             ];
             return ValueTask.FromResult(silent);

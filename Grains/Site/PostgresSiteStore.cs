@@ -516,25 +516,22 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
 
-    public async ValueTask<IReadOnlyList<SilentSwarm>> FindSwarmsWithSilentPeersAsync(DateTimeOffset silentBefore, long afterTorrentId, int limit, CancellationToken cancellationToken = default)
+    public async ValueTask<IReadOnlyList<SilentSwarm>> FindSwarmsWithSilentPeersAsync(DateTimeOffset silentBefore, CancellationToken cancellationToken = default)
     {
-        // A whole-table read of the peers (no index on last_announce_at: every flush changes it, and an index on it
-        // would end the peers' in-place updates), run a few times an hour per silo.
+        // One whole-table read of the peers and of the departures (no index on last_announce_at: every flush changes
+        // it, and an index on it would end the peers' in-place updates), a few times an hour per silo. Not paged: each
+        // page would read the tables again.
         await using var command = dataSource.CreateCommand("""
             select silent.torrent_id, t.info_hash
             from (
-                select torrent_id from tracker_peers where last_announce_at < $1 and torrent_id > $2
+                select torrent_id from tracker_peers where last_announce_at < $1
                 union
-                select torrent_id from tracker_departed_peers where departed_at < $1 and torrent_id > $2
-                order by torrent_id
-                limit $3
+                select torrent_id from tracker_departed_peers where departed_at < $1
             ) silent
             left join torrents t on t.id = silent.torrent_id
             order by silent.torrent_id
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = silentBefore.UtcDateTime });
-        command.Parameters.Add(new NpgsqlParameter { Value = afterTorrentId });
-        command.Parameters.Add(new NpgsqlParameter { Value = limit });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var swarms = new List<SilentSwarm>();
         while (await reader.ReadAsync(cancellationToken))

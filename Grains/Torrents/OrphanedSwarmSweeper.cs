@@ -25,11 +25,16 @@ internal sealed partial class OrphanedSwarmSweeper(
     TimeProvider time,
     ILogger<OrphanedSwarmSweeper> logger) : BackgroundService
 {
-    // Torrents read per query; a sweep reads pages until the table is done.
-    private const int PageSize = 1000;
+    // Removed torrents whose rows one statement deletes.
+    private const int DeleteChunk = 1000;
 
     // Swarms activated at once: each reads its peers from the database.
     private const int ActivationsAtOnce = 4;
+
+    private long _timedSweeps;
+
+    /// <summary>How many of the timer's sweeps have ended, done or failed (for tests that move the clock).</summary>
+    public long CompletedTimedSweeps => Interlocked.Read(ref _timedSweeps);
 
     /// <summary>
     /// How long a stored peer must have been silent to count as orphaned: the peer timeout, plus the time a live swarm
@@ -46,34 +51,20 @@ internal sealed partial class OrphanedSwarmSweeper(
     public async Task<OrphanedSwarms> SweepAsync(CancellationToken cancellationToken = default)
     {
         var silentBefore = time.GetUtcNow() - SilenceFor(trackerOptions.Value, statsOptions.Value);
-        var (woken, deleted, after) = (0, 0, 0L);
-        while (true)
+        var silent = await store.FindSwarmsWithSilentPeersAsync(silentBefore, cancellationToken);
+        var removed = silent.Where(swarm => swarm.InfoHash is null).Select(swarm => swarm.TorrentId).ToList();
+        var deleted = 0;
+        foreach (var chunk in removed.Chunk(DeleteChunk))
         {
-            var page = await store.FindSwarmsWithSilentPeersAsync(silentBefore, after, PageSize, cancellationToken);
-            if (page.Count == 0)
-            {
-                break;
-            }
-
-            after = page[^1].TorrentId;
-            var removed = page.Where(swarm => swarm.InfoHash is null).Select(swarm => swarm.TorrentId).ToList();
-            if (removed.Count > 0)
-            {
-                deleted += await store.DeleteSilentPeersOfRemovedTorrentsAsync(removed, silentBefore, cancellationToken);
-            }
-
-            var registered = page.Where(swarm => swarm.InfoHash is not null).ToList();
-            await Parallel.ForEachAsync(
-                registered,
-                new ParallelOptions { MaxDegreeOfParallelism = ActivationsAtOnce, CancellationToken = cancellationToken },
-                async (swarm, _) => await WakeAsync(swarm));
-            woken += registered.Count;
-            if (page.Count < PageSize)
-            {
-                break;
-            }
+            deleted += await store.DeleteSilentPeersOfRemovedTorrentsAsync(chunk, silentBefore, cancellationToken);
         }
 
+        var registered = silent.Where(swarm => swarm.InfoHash is not null).ToList();
+        await Parallel.ForEachAsync(
+            registered,
+            new ParallelOptions { MaxDegreeOfParallelism = ActivationsAtOnce, CancellationToken = cancellationToken },
+            async (swarm, _) => await WakeAsync(swarm));
+        var woken = registered.Count;
         if (woken > 0 || deleted > 0)
         {
             Log.Swept(logger, woken, deleted);
@@ -104,6 +95,8 @@ internal sealed partial class OrphanedSwarmSweeper(
                     // The rows stay until the next sweep finds them again.
                     Log.SweepFailed(logger, exception);
                 }
+
+                Interlocked.Increment(ref _timedSweeps);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

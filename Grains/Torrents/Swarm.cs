@@ -250,7 +250,9 @@ internal sealed class Swarm
         var completed = announce.Event == AnnounceEvent.Completed && announce.IsSeeder;
         var snatched = completed && (_snatchers ??= []).Add(announce.UserId);
         var key = new PeerKey(announce.PeerId, announce.UserId);
-        if (_departed?.Remove(key) == true)
+        // Also a peer whose departure was forgotten, or that was pruned, since the last cut: the cut would skip its key
+        // (the peer is back), and its departure row would outlive it.
+        if (_departed?.Remove(key) == true || _removed?.Contains(key) == true)
         {
             (_rejoined ??= []).Add(key);
         }

@@ -77,7 +77,7 @@ internal sealed partial class TorrentGrain(
     private long _pruneDueAt = long.MaxValue;
     private long _refreshDueAt = long.MaxValue;
     private long _forgetDueAt = long.MaxValue;
-    // Restored peers get a peer timeout from the activation to announce, however long they were silent before (a
+    // Restored peers get a peer timeout from the claim that restored them to announce, however long they were silent before (a
     // cluster stopped for hours): no peer is pruned before this (Unix ms).
     private long _pruneNotBefore;
 
@@ -100,14 +100,6 @@ internal sealed partial class TorrentGrain(
         var now = NowMilliseconds();
         _refreshDueAt = now + Milliseconds(siteOptions.Value.RefreshInterval);
         ScheduleForgetIfUnregistered(now);
-        if (_swarm.Count > 0 || _swarm.HasDepartures)
-        {
-            // Restored peers time out whether anyone announces or not: a swarm activated by a scrape, a change notice
-            // or the orphaned-swarm sweep prunes them too, and so deletes the rows a lost activation left.
-            _pruneNotBefore = now + Milliseconds(trackerOptions.Value.PeerTimeout);
-            _pruneDueAt = now + Milliseconds(trackerOptions.Value.PruneInterval);
-        }
-
         // A swarm restored from the site writes its size once, so the torrent's counts are current.
         ScheduleFlushIfUnwritten();
         _schedule = new SwarmSchedule(this.AsReference<ITorrentGrain>(), _infoHash);
@@ -195,9 +187,9 @@ internal sealed partial class TorrentGrain(
             sweeper.Remove(_schedule);
         }
 
-        // An idle swarm goes a peer timeout and more after its last call, by when every peer it still holds has timed
-        // out (restored ones too): pruned and written here, no row outlives the swarm. A stopping silo's swarms prune
-        // only what their next prune would have.
+        // A swarm left idle (its collection age is a peer timeout and more) holds only peers that have timed out,
+        // restored ones too: pruned and written here, so no row outlives the swarm. A stopping silo's swarms prune only
+        // what their next prune would have.
         if (_epoch != 0 && !_fenced)
         {
             PruneSilentPeers();
@@ -357,6 +349,20 @@ internal sealed partial class TorrentGrain(
         _swarm.Restore(claim.Peers, claim.Departures);
         _torrentId = torrentId;
         _epoch = claim.Epoch;
+        if (_swarm.Count > 0 || _swarm.HasDepartures)
+        {
+            // Restored peers time out whether anyone announces or not: a swarm activated by a scrape, a change notice
+            // or the orphaned-swarm sweep prunes them too, and so deletes the rows a lost activation left. They have a
+            // peer timeout from now to announce first.
+            var now = NowMilliseconds();
+            _pruneNotBefore = now + Milliseconds(trackerOptions.Value.PeerTimeout);
+            _pruneDueAt = Math.Min(_pruneDueAt, now + Milliseconds(trackerOptions.Value.PruneInterval));
+            if (_schedule is not null)
+            {
+                // Claimed after the activation (the torrent was registered later): the sweeper must learn the new due time.
+                PublishSchedule();
+            }
+        }
     }
 
     private void SetProfile(TorrentProfile? profile)

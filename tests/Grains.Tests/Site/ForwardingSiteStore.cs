@@ -16,8 +16,8 @@ internal abstract class ForwardingSiteStore(ISiteStore inner) : ISiteStore
 
     public virtual ValueTask<IReadOnlyList<FlushResult>> ApplyFlushesAsync(IReadOnlyList<SwarmFlush> flushes, CancellationToken cancellationToken = default) => inner.ApplyFlushesAsync(flushes, cancellationToken);
 
-    public ValueTask<IReadOnlyList<SilentSwarm>> FindSwarmsWithSilentPeersAsync(DateTimeOffset silentBefore, long afterTorrentId, int limit, CancellationToken cancellationToken = default) =>
-        inner.FindSwarmsWithSilentPeersAsync(silentBefore, afterTorrentId, limit, cancellationToken);
+    public ValueTask<IReadOnlyList<SilentSwarm>> FindSwarmsWithSilentPeersAsync(DateTimeOffset silentBefore, CancellationToken cancellationToken = default) =>
+        inner.FindSwarmsWithSilentPeersAsync(silentBefore, cancellationToken);
 
     public ValueTask<int> DeleteSilentPeersOfRemovedTorrentsAsync(IReadOnlyList<long> torrentIds, DateTimeOffset silentBefore, CancellationToken cancellationToken = default) =>
         inner.DeleteSilentPeersOfRemovedTorrentsAsync(torrentIds, silentBefore, cancellationToken);

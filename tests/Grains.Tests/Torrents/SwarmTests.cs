@@ -281,6 +281,22 @@ public sealed class SwarmTests
     }
 
     [Fact]
+    public void Join_OfAPeerWhoseDepartureWasForgottenSinceTheLastCut_TellsTheCutToForgetItsDeparture()
+    {
+        Announce(Peer(1, left: 100) with { ReceivedAt = 10 }, now: Now);
+        Announce(Peer(1, left: 100, ev: AnnounceEvent.Stopped) with { ReceivedAt = 20 }, now: Now);
+        var departed = _swarm.CutChanges();
+
+        _swarm.ForgetDepartures(Now + 50);
+        Announce(Peer(1, left: 100, ev: AnnounceEvent.Started) with { ReceivedAt = 30 }, now: Now + 60);
+        var changes = _swarm.CutChanges();
+
+        Assert.Equal(Id(1), Assert.Single(departed.Departed).Key.PeerId);
+        Assert.Equal(Id(1), Assert.Single(changes.Present).Entry.PeerId);
+        Assert.Equal(Id(1), Assert.Single(changes.Forgotten).PeerId);
+    }
+
+    [Fact]
     public void Announce_PeerIdReusedByAnotherUser_IsASeparatePeerAndLeavesTheOwnerAlone()
     {
         Announce(Peer(1, left: 100, up: 0, down: 0, user: 1));
