@@ -44,7 +44,10 @@ internal sealed partial class OrphanedSwarmSweeper(
     public static TimeSpan SilenceFor(TrackerOptions tracker, StatsOptions stats) =>
         tracker.PeerTimeout + tracker.PruneInterval + stats.FlushInterval + TimeSpan.FromMinutes(1);
 
-    /// <summary>A sweep every quarter of the peer timeout: orphaned rows go within about two timeouts of their last announce.</summary>
+    /// <summary>
+    /// A sweep every quarter of the peer timeout: orphaned rows go at most about two and a half timeouts after their
+    /// last announce (silent past <see cref="SilenceFor"/>, up to a sweep interval until found, a timeout of grace).
+    /// </summary>
     public static TimeSpan IntervalFor(TrackerOptions tracker) => tracker.PeerTimeout / 4;
 
     /// <summary>One pass over the stored peers: the swarms it activated and the rows of removed torrents it deleted.</summary>
