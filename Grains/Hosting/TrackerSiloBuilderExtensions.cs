@@ -21,6 +21,17 @@ public static class TrackerSiloBuilderExtensions
     /// <summary>How long an idle swarm or cached user stays in memory at least: through a database outage of that length, they keep answering.</summary>
     public static readonly TimeSpan ActiveAtLeast = TimeSpan.FromMinutes(65);
 
+    /// <summary>
+    /// How long a swarm stays in memory after its last announce or scrape: past its peers' timeout, so it prunes them
+    /// on time, and at least <see cref="ActiveAtLeast"/>. Orleans' collection age for torrent grains, and the age at
+    /// which an empty swarm leaves by itself (the sweeper's calls would keep it in memory for ever otherwise).
+    /// </summary>
+    internal static TimeSpan SwarmLifetime(TrackerOptions tracker)
+    {
+        var pastPeerTimeout = tracker.PeerTimeout + TimeSpan.FromMinutes(5);
+        return pastPeerTimeout > ActiveAtLeast ? pastPeerTimeout : ActiveAtLeast;
+    }
+
     /// <summary>Registers the tracker's grains, their options and the site store.</summary>
     public static ISiloBuilder AddTrackerGrains(this ISiloBuilder silo, IConfiguration configuration)
     {
@@ -70,10 +81,7 @@ public static class TrackerSiloBuilderExtensions
         // time; and an activation reads the site's database, so while that is down only grains already in memory
         // answer. Keeping swarms (and users, in UserDirectory) for over an hour keeps everyone active in the last hour served.
         services.AddOptions<GrainCollectionOptions>().Configure<IOptions<TrackerOptions>>((collection, tracker) =>
-        {
-            var peerTimeout = tracker.Value.PeerTimeout + TimeSpan.FromMinutes(5);
-            collection.ClassSpecificCollectionAge[typeof(TorrentGrain).FullName!] = peerTimeout > ActiveAtLeast ? peerTimeout : ActiveAtLeast;
-        });
+            collection.ClassSpecificCollectionAge[typeof(TorrentGrain).FullName!] = SwarmLifetime(tracker.Value));
         return silo;
     }
 }

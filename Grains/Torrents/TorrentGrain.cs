@@ -1,4 +1,5 @@
 using Chihaya.Orleans.Grains.Accounting;
+using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
@@ -62,8 +63,10 @@ internal sealed partial class TorrentGrain(
     private int _lastWrittenSeeders = -1;
     private int _lastWrittenLeechers = -1;
     private Task _flush = Task.CompletedTask;
-    // False while the grain has only been asked to reload: then it need not stay in memory afterwards.
-    private bool _served;
+    // When an announce or a scrape last reached the swarm (Unix ms); 0 while it has only been asked to reload or woken
+    // by the orphaned-swarm sweep: then it need not stay in memory once empty. Once empty, a swarm leaves
+    // SwarmLifetime after this: the sweeper's calls count as use to Orleans, so its collector would never take it.
+    private long _lastServedAt;
     // A newer activation has claimed the swarm: this one's peers and statistics are stale, so it writes nothing and goes.
     private bool _fenced;
     // The site gave the info hash another torrent id: this activation writes what it accounted under the old id and
@@ -206,7 +209,7 @@ internal sealed partial class TorrentGrain(
 
     public ValueTask<AnnounceResult> Announce(AnnounceCommand command)
     {
-        _served = true;
+        MarkServed();
 
         // Nearly always cached: then the whole announce is this one turn.
         return users.TryGet(command.User, out var user)
@@ -285,7 +288,7 @@ internal sealed partial class TorrentGrain(
 
     public ValueTask<TorrentCounts> Scrape()
     {
-        _served = true;
+        MarkServed();
         return ValueTask.FromResult(_profile is { Status: TorrentStatus.Active }
             ? new TorrentCounts(true, _swarm.Seeders, _swarm.Leechers, Snatches)
             : TorrentCounts.Unregistered);
@@ -459,10 +462,27 @@ internal sealed partial class TorrentGrain(
     private void ScheduleForgetIfUnregistered(long now) =>
         _forgetDueAt = _profile is null ? now + Milliseconds(siteOptions.Value.UnknownKeyLifetime) : long.MaxValue;
 
-    /// <summary>A swarm that only a change notice or the orphaned-swarm sweep activated need not stay in memory once empty.</summary>
+    private void MarkServed()
+    {
+        _lastServedAt = NowMilliseconds();
+        if (_pruneDueAt == long.MaxValue)
+        {
+            // An empty swarm (only scraped, or its announces refused) has no prune due, which is where it would leave.
+            _pruneDueAt = _lastServedAt + Milliseconds(SwarmLifetime);
+            PublishSchedule();
+        }
+    }
+
+    private TimeSpan SwarmLifetime => TrackerSiloBuilderExtensions.SwarmLifetime(trackerOptions.Value);
+
+    /// <summary>
+    /// An empty swarm leaves memory when nobody has announced to it or scraped it for its lifetime, or at once when
+    /// only a change notice or the orphaned-swarm sweep activated it.
+    /// </summary>
     private void LeaveIfUnused()
     {
-        if (!_served && _swarm.Count == 0 && !_swarm.HasDepartures && _ledger.IsEmpty && _outstanding is null)
+        if (_swarm.Count == 0 && !_swarm.HasDepartures && _ledger.IsEmpty && _outstanding is null
+            && (_lastServedAt == 0 || NowMilliseconds() - _lastServedAt >= Milliseconds(SwarmLifetime)))
         {
             // Its deactivation writes what the prune changed.
             this.DeactivateOnIdle();
@@ -481,12 +501,17 @@ internal sealed partial class TorrentGrain(
             ScheduleFlushIfUnwritten();
         }
 
-        // Due again when the most silent peer times out or the oldest departure may be forgotten, whichever is first,
-        // but never sooner than a prune interval from now.
+        // Due again when the most silent peer times out or the oldest departure may be forgotten, whichever is first
+        // (an empty swarm that was served: when its lifetime since then is up, so it leaves), but never sooner than a
+        // prune interval from now.
         var (oldestLastSeen, oldestDeparture) = _swarm.Oldest();
         var due = Math.Min(
             oldestLastSeen == long.MaxValue ? long.MaxValue : Math.Max((oldestLastSeen * 1000) + Milliseconds(peerTimeout), _pruneNotBefore),
             oldestDeparture == long.MaxValue ? long.MaxValue : (oldestDeparture * 1000) + Milliseconds(MaxAnnounceAge));
+        if (oldestLastSeen == long.MaxValue && oldestDeparture == long.MaxValue && _lastServedAt != 0)
+        {
+            due = _lastServedAt + Milliseconds(SwarmLifetime);
+        }
         _pruneDueAt = Math.Max(due, now.ToUnixTimeMilliseconds() + Milliseconds(trackerOptions.Value.PruneInterval));
     }
 

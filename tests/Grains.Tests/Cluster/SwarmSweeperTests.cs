@@ -5,6 +5,7 @@ using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Interfaces.Options;
+using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.Grains.Torrents;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.Configuration;
@@ -81,6 +82,51 @@ public sealed class SwarmSweeperTests : IAsyncLifetime
         Assert.True(sweepsInTheIdleHour <= 2 * Swarms, $"{sweepsInTheIdleHour} sweeps of {Swarms} idle swarms in an hour");
         Assert.Equal(1, seedersBeforeTimeout);
         Assert.All(seedersAfterTimeout, seeders => Assert.Equal(0, seeders));
+    }
+
+    [Fact]
+    public async Task EmptySwarms_LeaveMemoryOnceNobodyAnnouncedToThemOrScrapedThemForTheirLifetime()
+    {
+        var admin = _cluster.GrainFactory.GetGrain<ISiteAdminGrain>(0);
+        var passkey = new Passkey(Guid.NewGuid().ToString("N"));
+        await admin.PutUser(passkey, new UserProfile(2, Multipliers.Neutral, true));
+        var (everyoneLeft, onlyScraped) = (InfoHash.Read(UrlBytes.Random20()), InfoHash.Read(UrlBytes.Random20()));
+        await admin.PutTorrent(everyoneLeft, new TorrentProfile(200, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        await admin.PutTorrent(onlyScraped, new TorrentProfile(201, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var swarms = new[] { everyoneLeft, onlyScraped }.Select(hash => _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey())).ToArray();
+        foreach (var announced in new[] { AnnounceEvent.Started, AnnounceEvent.Stopped })
+        {
+            var reply = await swarms[0].Announce(new AnnounceCommand(
+                PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), 0, 0, 100, announced, 10, false,
+                passkey.ToUserKey(), UnixMicroseconds.From(Clock.GetUtcNow())));
+            Assert.Equal(AnnounceStatus.Accepted, reply.Status);
+        }
+
+        // An hour after the peer left, both are scraped, then nobody uses them: the hourly re-read of their torrents
+        // (a sweeper's call) must not keep them in memory, nor may they leave before their lifetime after the scrape.
+        var lifetime = TrackerSiloBuilderExtensions.SwarmLifetime(new TrackerOptions());
+        var step = new TrackerOptions().PruneInterval;
+        await AdvanceAsync(TimeSpan.FromHours(1), step);
+        Assert.All(await Task.WhenAll(swarms.Select(swarm => swarm.Scrape().AsTask())), counts => Assert.Equal(0, counts.Incomplete));
+        await AdvanceAsync(lifetime - (2 * step), step);
+        var activeJustBeforeTheirLifetime = new[] { Activations.Contains(everyoneLeft), Activations.Contains(onlyScraped) };
+        await AdvanceAsync(4 * step, step);
+
+        Assert.Equal([true, true], activeJustBeforeTheirLifetime);
+        await Eventually.TrueAsync(
+            () => Task.FromResult(!Activations.Contains(everyoneLeft) && !Activations.Contains(onlyScraped)), "the unused empty swarms deactivated");
+        await AdvanceAsync(TimeSpan.FromHours(2), step);
+        Assert.False(Activations.Contains(everyoneLeft) || Activations.Contains(onlyScraped), "nothing brought a swarm back");
+    }
+
+    private LocalActivations Activations => ((InProcessSiloHandle)_cluster.Primary!).SiloHost.Services.GetRequiredService<LocalActivations>();
+
+    private async Task AdvanceAsync(TimeSpan span, TimeSpan step)
+    {
+        for (var elapsed = TimeSpan.Zero; elapsed < span; elapsed += step)
+        {
+            await TickAsync(step);
+        }
     }
 
     /// <summary>Moves the clock on and waits until the sweeper has finished a tick after that.</summary>
