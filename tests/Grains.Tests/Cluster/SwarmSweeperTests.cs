@@ -22,7 +22,9 @@ namespace Chihaya.Orleans.Grains.Tests.Cluster;
 /// </summary>
 public sealed class SwarmSweeperTests : IAsyncLifetime
 {
-    private static readonly FakeTimeProvider Clock = new(DateTimeOffset.UtcNow);
+    // The silo's clock; a new one per test (the tests of a class run one at a time): Orleans keeps time by it too, and a
+    // cluster started on a clock an earlier test moved hours on could not connect its client.
+    private static FakeTimeProvider Clock = new(DateTimeOffset.UtcNow);
     private static readonly GrainCallCounter Sweeps = new(context => context.InterfaceMethod.Name == nameof(ITorrentGrain.Sweep));
     private TestCluster _cluster = null!;
 
@@ -30,6 +32,7 @@ public sealed class SwarmSweeperTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        Clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         _cluster = new TestClusterBuilder(1).AddSiloBuilderConfigurator<Configurator>().Build();
         await _cluster.DeployAsync();
     }
