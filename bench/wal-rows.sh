@@ -13,7 +13,9 @@
 # users' and torrents' totals (the statements' shapes of Grains/Site/PostgresSiteStore.cs, not its code). Every peer changes once a round.
 # Five variants tell the rows apart: both rows (what the tracker writes), the peer row alone, the history row alone,
 # neither (claims, users, torrents), and neither without the statement that locks the torrents before their update
-# (what that lock costs). Each variant runs a round to settle its pages, then one round right after a
+# (what that lock costs). Three more weigh writes the tracker does not make (a team decision, see bench/README): the
+# changed peers packed 76 bytes each (as a swarm holds them) into rows appended to a log in place of their peer rows,
+# a row per swarm (with and without the history rows) or one row per write (and nothing else: its floor). Each variant runs a round to settle its pages, then one round right after a
 # CHECKPOINT (every page's first change after a checkpoint is logged whole, a full-page image) and one more (none).
 set -euo pipefail
 
@@ -73,11 +75,17 @@ db "create unlogged table replay_order as
              peer.torrent_id, peer.user_id, peer.peer_id
       from peer join swarm using (torrent_id)" \
    "create unique index on replay_order (position)" \
+   "create table swarm_change_log (torrent_id bigint not null, sequence bigint not null, peers bytea not null,
+      primary key (torrent_id, sequence))" \
+   "create table write_change_log (write_id bigserial primary key, peers bytea not null)" \
    "vacuum analyze" > /dev/null
 
-# replay_round(peer rows?, history rows?, torrent locks?): every peer changes once, a write of WRITE_SWARMS x
-# WRITE_PEERS at a time; without the torrents' lock statement, their update locks those rows itself
-db "create procedure replay_round(peer_rows boolean, history_rows boolean, torrent_locks boolean) language plpgsql as \$\$
+# replay_round(peer rows?, history rows?, torrent locks?, packed log: none, swarm or write): every peer changes once,
+# a write of WRITE_SWARMS x WRITE_PEERS at a time; without the torrents' lock statement, their update locks those rows
+# itself; the packed log appends a row per swarm holding its changed peers, or one row per write holding them all and
+# the write does nothing else (random bytes, so compression gains nothing, as with real peer ids and totals)
+db "create procedure replay_round(peer_rows boolean, history_rows boolean, torrent_locks boolean, packed_log text)
+    language plpgsql as \$\$
     declare
       write_size int := $WRITE_SWARMS * $WRITE_PEERS;
       writes int := (select (count(*) + write_size - 1) / write_size from replay_order);
@@ -88,6 +96,13 @@ db "create procedure replay_round(peer_rows boolean, history_rows boolean, torre
           from replay_order where position > w * write_size and position <= (w + 1) * write_size;
         select array_agg(distinct id order by id) into swarms from unnest(torrent_ids) id;
         select array_agg(distinct id order by id) into users_credited from unnest(user_ids) id;
+        if packed_log = 'write' then
+          insert into write_change_log (peers)
+            select substring(string_agg(uuid_send(gen_random_uuid()), ''::bytea) from 1 for 76 * write_size)
+              from generate_series(1, (76 * write_size + 15) / 16);
+          commit;
+          continue;
+        end if;
         update tracker_swarms s set flushed_sequence = s.flushed_sequence + 1 where s.torrent_id = any(swarms) and s.epoch = 1;
         if peer_rows then
           update tracker_peers p set ip = p.ip, port = p.port, uploaded = p.uploaded + 16384,
@@ -95,6 +110,13 @@ db "create procedure replay_round(peer_rows boolean, history_rows boolean, torre
               received_at = clock_timestamp()
             from unnest(torrent_ids, user_ids, peer_ids) v(torrent_id, user_id, peer_id)
             where p.torrent_id = v.torrent_id and p.user_id = v.user_id and p.peer_id = v.peer_id;
+        end if;
+        if packed_log = 'swarm' then
+          insert into swarm_change_log (torrent_id, sequence, peers)
+            select id, coalesce((select max(l.sequence) from swarm_change_log l where l.torrent_id = id), 0) + 1,
+                   (select substring(string_agg(uuid_send(gen_random_uuid()), ''::bytea) from 1 for 76 * $WRITE_PEERS)
+                      from generate_series(1, (76 * $WRITE_PEERS + 15) / 16))
+            from unnest(swarms) id;
         end if;
         if history_rows then
           update user_torrents h set raw_uploaded = h.raw_uploaded + 16384, raw_downloaded = h.raw_downloaded + 16384,
@@ -119,23 +141,25 @@ db "create procedure replay_round(peer_rows boolean, history_rows boolean, torre
     end \$\$" > /dev/null
 
 peers_total=$((TORRENTS * PEERS))
-# round LABEL PEER_ROWS HISTORY_ROWS TORRENT_LOCKS: one replay round; prints its WAL per changed peer and its
+# round LABEL PEER_ROWS HISTORY_ROWS TORRENT_LOCKS PACKED_LOG: one replay round; prints its WAL per changed peer and its
 # full-page images
 round() {
   local before after
   before=$(db "select pg_current_wal_lsn() || ' ' || wal_fpi from pg_stat_wal")
-  db "call replay_round($2, $3, $4)" > /dev/null
+  db "call replay_round($2, $3, $4, '$5')" > /dev/null
   after=$(db "select pg_current_wal_lsn() || ' ' || wal_fpi from pg_stat_wal")
-  db "select format('%-26s %-9s %-12s %-13s %10s %7s', '$1', '$2', '$3', '$4',
+  db "select format('%-26s %-9s %-12s %-13s %-10s %10s %7s', '$1', '$2', '$3', '$4', '$5',
         round(pg_wal_lsn_diff('${after% *}', '${before% *}') / $peers_total.0), ${after#* } - ${before#* })"
 }
 
 log "replaying writes of $WRITE_SWARMS swarms x $WRITE_PEERS changed peers ($peers_total changed peers a round)"
-printf '%-26s %-9s %-12s %-13s %10s %7s\n' round peer_rows history_rows torrent_locks wal_B/peer fpi
-for variant in "true true true" "true false true" "false true true" "false false true" "false false false"; do
-  read -r peer_rows history_rows torrent_locks <<< "$variant"
-  db "call replay_round($peer_rows, $history_rows, $torrent_locks)" > /dev/null   # settles the pages (pruned, rows in place)
+printf '%-26s %-9s %-12s %-13s %-10s %10s %7s\n' round peer_rows history_rows torrent_locks packed_log wal_B/peer fpi
+for variant in "true true true none" "true false true none" "false true true none" "false false true none" \
+  "false false false none" "false true true swarm" "false false true swarm" "false false false write"; do
+  read -r peer_rows history_rows torrent_locks packed_log <<< "$variant"
+  # settles the pages (pruned, rows in place)
+  db "call replay_round($peer_rows, $history_rows, $torrent_locks, '$packed_log')" > /dev/null
   db "checkpoint" > /dev/null
-  round "right after a checkpoint" "$peer_rows" "$history_rows" "$torrent_locks"
-  round "steady (no checkpoint)" "$peer_rows" "$history_rows" "$torrent_locks"
+  round "right after a checkpoint" "$peer_rows" "$history_rows" "$torrent_locks" "$packed_log"
+  round "steady (no checkpoint)" "$peer_rows" "$history_rows" "$torrent_locks" "$packed_log"
 done
