@@ -102,6 +102,10 @@ internal sealed partial class TorrentGrain(
 
         var now = NowMilliseconds();
         _refreshDueAt = now + Milliseconds(siteOptions.Value.RefreshInterval);
+        // A first prune even with no peers: a swarm activated by a call that is no use of it (an admin's or the
+        // orphaned-swarm sweep's question) and with nothing restored leaves then; one announced to stays, its prune
+        // moved on to the end of its lifetime.
+        _pruneDueAt = Math.Min(_pruneDueAt, now + Milliseconds(trackerOptions.Value.PruneInterval));
         ScheduleForgetIfUnregistered(now);
         // A swarm restored from the site writes its size once, so the torrent's counts are current.
         ScheduleFlushIfUnwritten();
@@ -125,10 +129,11 @@ internal sealed partial class TorrentGrain(
             ForgetIfUnregistered(now);
         }
 
+        var leaving = false;
         if (now >= _pruneDueAt)
         {
             PruneSilentPeers();
-            LeaveIfUnused();
+            leaving = LeaveIfUnused();
         }
 
         var flush = Task.CompletedTask;
@@ -139,7 +144,8 @@ internal sealed partial class TorrentGrain(
         }
 
         var refresh = Task.CompletedTask;
-        if (now >= _refreshDueAt)
+        // A swarm on its way out need not re-read its torrent.
+        if (now >= _refreshDueAt && !leaving)
         {
             _refreshDueAt = now + Milliseconds(siteOptions.Value.RefreshInterval);
             refresh = ReloadProfileAsync();
@@ -479,14 +485,17 @@ internal sealed partial class TorrentGrain(
     /// An empty swarm leaves memory when nobody has announced to it or scraped it for its lifetime, or at once when
     /// only a change notice or the orphaned-swarm sweep activated it.
     /// </summary>
-    private void LeaveIfUnused()
+    private bool LeaveIfUnused()
     {
         if (_swarm.Count == 0 && !_swarm.HasDepartures && _ledger.IsEmpty && _outstanding is null
             && (_lastServedAt == 0 || NowMilliseconds() - _lastServedAt >= Milliseconds(SwarmLifetime)))
         {
             // Its deactivation writes what the prune changed.
             this.DeactivateOnIdle();
+            return true;
         }
+
+        return false;
     }
 
     private void PruneSilentPeers()

@@ -122,6 +122,21 @@ public sealed class SwarmSweeperTests : IAsyncLifetime
         Assert.False(Activations.Contains(everyoneLeft) || Activations.Contains(onlyScraped), "nothing brought a swarm back");
     }
 
+    [Fact]
+    public async Task SwarmOnlyAskedForItsProfile_WithNoStoredPeers_LeavesAtItsFirstPrune()
+    {
+        var admin = _cluster.GrainFactory.GetGrain<ISiteAdminGrain>(0);
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await admin.PutTorrent(hash, new TorrentProfile(300, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+
+        // A question that is no use of the swarm (as the orphaned-swarm sweep's wake, or an admin's look at the torrent).
+        Assert.NotNull(await _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey()).GetProfile());
+        var tracker = new TrackerOptions();
+        await AdvanceAsync(2 * tracker.PruneInterval, tracker.PruneInterval);
+
+        await Eventually.TrueAsync(() => Task.FromResult(!Activations.Contains(hash)), "the swarm nobody used deactivated");
+    }
+
     private LocalActivations Activations => ((InProcessSiloHandle)_cluster.Primary!).SiloHost.Services.GetRequiredService<LocalActivations>();
 
     private async Task AdvanceAsync(TimeSpan span, TimeSpan step)
