@@ -154,6 +154,22 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
         Assert.Equal(new OrphanedSwarms(0, 0), await Sweeper.SweepAsync());
     }
 
+    [Fact]
+    public async Task RowsOfMoreRemovedTorrentsThanOneDeleteTakes_AreAllDeleted()
+    {
+        // 1,001 torrents the site removed, a peer each, silent for a day: more torrents than one delete statement takes.
+        await _database.ExecuteAsync(
+            """
+            insert into tracker_peers (torrent_id, user_id, peer_id, ip, port, uploaded, downloaded, seeder, snatched, last_announce_at, received_at)
+            select 100000 + i, 1, substring(sha256(i::text::bytea) from 1 for 20), '127.0.0.1', 6881, 0, 0, true, false, $1, $1
+            from generate_series(1, 1001) i
+            """,
+            Clock.GetUtcNow() - TimeSpan.FromDays(1));
+
+        Assert.Equal(new OrphanedSwarms(0, 1001), await Sweeper.SweepAsync());
+        Assert.Equal(0, await _database.ScalarAsync<long>("select count(*) from tracker_peers"));
+    }
+
     /// <summary>An announce of peer <paramref name="peer"/> (its id that byte 20 times), downloaded 2,000 bytes a peer number, as the clock reads now.</summary>
     private async Task AnnounceAsync(InfoHash hash, Passkey passkey, byte peer, long uploaded, long left)
     {
