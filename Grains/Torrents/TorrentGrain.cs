@@ -468,16 +468,8 @@ internal sealed partial class TorrentGrain(
     private void ScheduleForgetIfUnregistered(long now) =>
         _forgetDueAt = _profile is null ? now + Milliseconds(siteOptions.Value.UnknownKeyLifetime) : long.MaxValue;
 
-    private void MarkServed()
-    {
-        _lastServedAt = NowMilliseconds();
-        if (_pruneDueAt == long.MaxValue)
-        {
-            // An empty swarm (only scraped, or its announces refused) has no prune due, which is where it would leave.
-            _pruneDueAt = _lastServedAt + Milliseconds(SwarmLifetime);
-            PublishSchedule();
-        }
-    }
+    // Every swarm has a prune due from its activation on, which is where an empty one leaves: nothing to schedule here.
+    private void MarkServed() => _lastServedAt = NowMilliseconds();
 
     private TimeSpan SwarmLifetime => TrackerSiloBuilderExtensions.SwarmLifetime(trackerOptions.Value);
 
@@ -510,14 +502,14 @@ internal sealed partial class TorrentGrain(
             ScheduleFlushIfUnwritten();
         }
 
-        // Due again when the most silent peer times out or the oldest departure may be forgotten, whichever is first
-        // (an empty swarm that was served: when its lifetime since then is up, so it leaves), but never sooner than a
-        // prune interval from now.
+        // Due again when the most silent peer times out or the oldest departure may be forgotten, whichever is first,
+        // but never sooner than a prune interval from now. An empty swarm stays due, so it leaves once it may: when its
+        // lifetime since it was last used is up, or (never used) as soon as nothing it holds is unwritten.
         var (oldestLastSeen, oldestDeparture) = _swarm.Oldest();
         var due = Math.Min(
             oldestLastSeen == long.MaxValue ? long.MaxValue : Math.Max((oldestLastSeen * 1000) + Milliseconds(peerTimeout), _pruneNotBefore),
             oldestDeparture == long.MaxValue ? long.MaxValue : (oldestDeparture * 1000) + Milliseconds(MaxAnnounceAge));
-        if (oldestLastSeen == long.MaxValue && oldestDeparture == long.MaxValue && _lastServedAt != 0)
+        if (oldestLastSeen == long.MaxValue && oldestDeparture == long.MaxValue)
         {
             due = _lastServedAt + Milliseconds(SwarmLifetime);
         }
