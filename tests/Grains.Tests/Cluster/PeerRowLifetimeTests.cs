@@ -5,6 +5,7 @@ using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.Grains.Tests.Faults;
 using Chihaya.Orleans.Grains.Torrents;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
@@ -155,6 +156,34 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SwarmWokenForItsSilentPeers_WhileTheDatabaseIsDown_LeavesOnceItHasWrittenTheirPrune()
+    {
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await _database.ExecuteAsync("insert into torrents (id, info_hash) values (5, $1)", hash.Value.ToArray());
+        await LeaveSwarmAsync(torrentId: 5, [Peer(1, seeder: true)]);
+
+        // Woken as the orphaned-swarm sweep wakes a swarm (no use of it), then the database goes down: the swarm prunes
+        // its restored peer a peer timeout on but cannot write that, so it must stay until it has.
+        Assert.NotNull(await _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey()).GetProfile());
+        Configurator.Store.WritesFail = true;
+        for (var waited = TimeSpan.Zero; waited < Tracker.PeerTimeout + (3 * Tracker.PruneInterval); waited += Tracker.PruneInterval)
+        {
+            await TickAsync(Tracker.PruneInterval);
+        }
+
+        var activeWhileItsPruneIsUnwritten = Activations.Contains(hash);
+        Configurator.Store.WritesFail = false;
+        for (var step = 0; step < 3; step++)
+        {
+            await TickAsync(Tracker.PruneInterval);
+        }
+
+        Assert.True(activeWhileItsPruneIsUnwritten, "the swarm stays while its prune is unwritten");
+        await Eventually.TrueAsync(() => Task.FromResult(!Activations.Contains(hash)), "the swarm left once its prune was written");
+        Assert.Equal(0, await PeerRowsAsync(5));
+    }
+
+    [Fact]
     public async Task RowsOfMoreRemovedTorrentsThanOneDeleteTakes_AreAllDeleted()
     {
         // 1,001 torrents the site removed, a peer each, silent for a day: more torrents than one delete statement takes.
@@ -180,6 +209,8 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
     }
 
     private OrphanedSwarmSweeper Sweeper => Silo.GetRequiredService<OrphanedSwarmSweeper>();
+
+    private LocalActivations Activations => Silo.GetRequiredService<LocalActivations>();
 
     private async Task LeaveSwarmAsync(long torrentId, StoredPeer[] peers, DepartedPeer[]? departures = null)
     {
@@ -221,10 +252,13 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
     {
         public static string ConnectionString { get; set; } = "";
 
+        /// <summary>The silo's store, for the test to fail its writes (the silo runs in this process).</summary>
+        public static FaultInjectingSiteStore Store { get; private set; } = null!;
+
         public void Configure(ISiloBuilder siloBuilder)
         {
             siloBuilder.Services.AddSingleton<TimeProvider>(Clock);
-            PostgresSilo.Configure(siloBuilder, ConnectionString, sp => ActivatorUtilities.CreateInstance<PostgresSiteStore>(sp));
+            PostgresSilo.Configure(siloBuilder, ConnectionString, sp => Store = new FaultInjectingSiteStore(ActivatorUtilities.CreateInstance<PostgresSiteStore>(sp)));
             // Swarms write as in production, so a prune reaches the database without the test asking.
             siloBuilder.Services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromSeconds(5));
         }

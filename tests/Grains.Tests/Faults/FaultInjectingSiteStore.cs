@@ -22,6 +22,9 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSite
     /// <summary>What the next statistics write does; it resets to <see cref="Fault.None"/> once used.</summary>
     public Fault NextWrite { get; set; }
 
+    /// <summary>While true, every statistics write fails before it reaches the database, as with the database down.</summary>
+    public bool WritesFail { get; set; }
+
     public int FaultsInjected { get; private set; }
 
     /// <summary>How many times a user or torrent was read from the database.</summary>
@@ -33,7 +36,7 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSite
     {
         var fault = NextWrite;
         NextWrite = Fault.None;
-        if (fault == Fault.FailBeforeApplying)
+        if (fault == Fault.FailBeforeApplying || WritesFail)
         {
             FaultsInjected++;
             throw new TimeoutException("injected: the database did not answer");
