@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.Grains.Torrents;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -64,7 +65,14 @@ public sealed class WarmAnnounceCostTests
         AssertAccepted(await peers[1].AnnounceAsync(host, 100, 100, 900));
         var warm = (Calls: calls.Count, Queries: queries.Count);
         var warmStatements = queries.Describe();
+        // The half hour fires the silo's housekeeping (a swarm's first prune; the sweep for silent stored peers, which
+        // reads the peers table): not the announce's cost, so it is let finish before counting starts.
+        var (swarmSweeper, orphanSweeper) = (host.Services.GetRequiredService<SwarmSweeper>(), host.Services.GetRequiredService<OrphanedSwarmSweeper>());
+        var (swarmTicks, orphanSweeps) = (swarmSweeper.CompletedSweeps, orphanSweeper.CompletedTimedSweeps);
         clock.Advance(TimeSpan.FromMinutes(30));
+        await Eventually.TrueAsync(
+            () => Task.FromResult(swarmSweeper.CompletedSweeps > swarmTicks && orphanSweeper.CompletedTimedSweeps > orphanSweeps),
+            "the housekeeping the half hour fired is done");
         queries.Reset();
         calls.Reset();
         AssertAccepted(await peers[1].AnnounceAsync(host, 200, 200, 800));
