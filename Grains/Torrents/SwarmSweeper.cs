@@ -54,13 +54,17 @@ internal sealed partial class SwarmSweeper(
     private readonly Stack<int> _freeSlots = new();
     private int _count;
 
-    private long _sweeps;
+    private long _sweptUpTo = long.MinValue;
 
     /// <summary>The swarms active on this silo.</summary>
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>How many ticks have finished: every swarm due at a tick has been swept once this count passes it.</summary>
-    public long CompletedSweeps => Interlocked.Read(ref _sweeps);
+    /// <summary>
+    /// The clock's reading (Unix milliseconds) at the start of the latest tick that has finished: every swarm due by then
+    /// has been swept once. A count of finished ticks would not say as much: a tick that read the clock before it moved
+    /// may finish after.
+    /// </summary>
+    public long SweptUpTo => Interlocked.Read(ref _sweptUpTo);
 
     /// <summary>Takes a swarm in (from its own turn, as it activates); its due time moves into a free slot.</summary>
     public void Add(SwarmSchedule swarm)
@@ -206,7 +210,12 @@ internal sealed partial class SwarmSweeper(
                 async (swarm, _) => await SweepAsync(swarm));
         }
 
-        Interlocked.Increment(ref _sweeps);
+        // A direct call (a unit test's) may overlap a timer tick: the latest reading wins.
+        var swept = Interlocked.Read(ref _sweptUpTo);
+        while (swept < now && Interlocked.CompareExchange(ref _sweptUpTo, now, swept) is var seen && seen != swept)
+        {
+            swept = seen;
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

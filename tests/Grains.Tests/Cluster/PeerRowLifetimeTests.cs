@@ -244,13 +244,13 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
 
     private Task<long> PeerRowsAsync(long torrentId) => _database.ScalarAsync<long>("select count(*) from tracker_peers where torrent_id = $1", torrentId);
 
-    /// <summary>Moves the clock on and waits until the silo's swarm sweeper has finished a tick after that.</summary>
+    /// <summary>Moves the clock on and waits until the silo's swarm sweeper has finished a tick that read the new time.</summary>
     private async Task TickAsync(TimeSpan step)
     {
         var sweeper = Silo.GetRequiredService<SwarmSweeper>();
-        var before = sweeper.CompletedSweeps;
         Clock.Advance(step);
-        await Eventually.TrueAsync(() => Task.FromResult(sweeper.CompletedSweeps > before), "the swarm sweeper finished a tick");
+        var now = Clock.GetUtcNow().ToUnixTimeMilliseconds();
+        await Eventually.TrueAsync(() => Task.FromResult(sweeper.SweptUpTo >= now), "the swarm sweeper finished a tick at the new time");
     }
 
     private sealed class Configurator : ISiloConfigurator

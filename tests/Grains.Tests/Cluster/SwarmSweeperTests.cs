@@ -147,12 +147,12 @@ public sealed class SwarmSweeperTests : IAsyncLifetime
         }
     }
 
-    /// <summary>Moves the clock on and waits until the sweeper has finished a tick after that.</summary>
+    /// <summary>Moves the clock on and waits until the sweeper has finished a tick that read the new time.</summary>
     private async Task TickAsync(TimeSpan step)
     {
-        var before = Sweeper.CompletedSweeps;
         Clock.Advance(step);
-        await Eventually.TrueAsync(() => Task.FromResult(Sweeper.CompletedSweeps > before), "the sweeper finished a tick");
+        var now = Clock.GetUtcNow().ToUnixTimeMilliseconds();
+        await Eventually.TrueAsync(() => Task.FromResult(Sweeper.SweptUpTo >= now), "the sweeper finished a tick at the new time");
     }
 
     private sealed class Configurator : ISiloConfigurator

@@ -68,10 +68,11 @@ public sealed class WarmAnnounceCostTests
         // The half hour fires the silo's housekeeping (a swarm's first prune; the sweep for silent stored peers, which
         // reads the peers table): not the announce's cost, so it is let finish before counting starts.
         var (swarmSweeper, orphanSweeper) = (host.Services.GetRequiredService<SwarmSweeper>(), host.Services.GetRequiredService<OrphanedSwarmSweeper>());
-        var (swarmTicks, orphanSweeps) = (swarmSweeper.CompletedSweeps, orphanSweeper.CompletedTimedSweeps);
+        var orphanSweeps = orphanSweeper.CompletedTimedSweeps;
         clock.Advance(TimeSpan.FromMinutes(30));
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         await Eventually.TrueAsync(
-            () => Task.FromResult(swarmSweeper.CompletedSweeps > swarmTicks && orphanSweeper.CompletedTimedSweeps > orphanSweeps),
+            () => Task.FromResult(swarmSweeper.SweptUpTo >= now && orphanSweeper.CompletedTimedSweeps > orphanSweeps),
             "the housekeeping the half hour fired is done");
         queries.Reset();
         calls.Reset();
