@@ -84,10 +84,12 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
         var (passkey, user) = await NewUserAsync(Multipliers.Neutral);
         var (hash, grain) = await NewTorrentAsync(Multipliers.Neutral);
         Assert.Equal(AnnounceStatus.Accepted, (await grain.Announce(Command(user, passkey, 1, 0, 0, 10))).Status);
+        // The torrent's own id: under another id the swarm would retire and a new activation answer.
+        var registered = (await grain.GetProfile())!;
 
-        await Admin.PutTorrent(hash, new TorrentProfile(1, TorrentStatus.Deleted, "dupe of #41", Multipliers.Neutral, 0));
+        await Admin.PutTorrent(hash, registered with { Status = TorrentStatus.Deleted, DeletedReason = "dupe of #41" });
         var refused = await grain.Announce(Command(user, passkey, 1, 0, 0, 10));
-        await Admin.PutTorrent(hash, new TorrentProfile(1, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        await Admin.PutTorrent(hash, registered);
         var accepted = await grain.Announce(Command(user, passkey, 1, 0, 0, 10));
 
         Assert.Equal(AnnounceStatus.TorrentDeleted, refused.Status);
