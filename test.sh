@@ -24,13 +24,21 @@ status=0
 dotnet test Chihaya.Orleans.sln -c Release --no-build --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
 
 # One closing line for the whole suite, summed over the test assemblies (each ends with "Total tests: N" and its
-# "Passed:", "Failed:", "Skipped:" lines at normal verbosity).
+# "Passed:", "Failed:", "Skipped:" lines at normal verbosity). Above it, each failed test's name and the first line of
+# its message: the assemblies run at once, so a failure is otherwise far up a long log, out of a tail's reach.
 awk '
   /^Total tests: [0-9]+/ { assemblies++ }
   /^ +Passed: [0-9]+$/ { passed += $2 }
   /^ +Failed: [0-9]+$/ { failed += $2 }
   /^ +Skipped: [0-9]+$/ { skipped += $2 }
+  /^ +Failed .+ \[[0-9][0-9. a-z]*\]$/ {
+    name = $0; sub(/^ +Failed /, "", name); sub(/ \[[0-9][0-9. a-z]*\]$/, "", name)
+    failures[++failedTests] = name; awaiting = failedTests; next
+  }
+  awaiting && /^ +Error Message:$/ { reading = 1; next }
+  reading { sub(/^ +/, ""); failures[awaiting] = failures[awaiting] ": " $0; reading = 0; awaiting = 0 }
   END {
+    for (i = 1; i <= failedTests; i++) printf "failed: %s\n", failures[i]
     printf "%d passed, %d failed, %d skipped\n", passed, failed, skipped
     if (assemblies == 0) exit 1
   }' "$log" || status=1
