@@ -81,22 +81,33 @@ public sealed class ProcessCluster : IAsyncDisposable
         }
 
         var cluster = new ProcessCluster(database, common, Convert.ToHexString(Guid.NewGuid().ToByteArray()));
-        for (var i = 0; i < silos; i++)
+        int entry;
+        try
         {
-            await cluster.StartSiloAsync();
-        }
+            for (var i = 0; i < silos; i++)
+            {
+                await cluster.StartSiloAsync();
+            }
 
-        for (var i = 0; i < gateways; i++)
-        {
-            cluster._gatewayPorts.Add(FreePorts.Next());
-            cluster._gateways.Add(await cluster.StartGatewayProcessAsync(cluster._gatewayPorts[i]));
-        }
+            for (var i = 0; i < gateways; i++)
+            {
+                cluster._gatewayPorts.Add(FreePorts.Next());
+                cluster._gateways.Add(await cluster.StartGatewayProcessAsync(cluster._gatewayPorts[i]));
+            }
 
-        var entry = cluster._gatewayPorts[0];
-        if (gateways > 1)
+            entry = cluster._gatewayPorts[0];
+            if (gateways > 1)
+            {
+                cluster._loadBalancer = await LoadBalancer.StartAsync(cluster._gatewayPorts);
+                entry = cluster._loadBalancer.Port;
+            }
+        }
+        catch
         {
-            cluster._loadBalancer = await LoadBalancer.StartAsync(cluster._gatewayPorts);
-            entry = cluster._loadBalancer.Port;
+            // A cluster that failed to start is nobody's to stop: what did start would otherwise run (and load the
+            // machine) until the test run ends.
+            await cluster.DisposeAsync();
+            throw;
         }
 
         cluster.Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{entry}") };
@@ -128,7 +139,16 @@ public sealed class ProcessCluster : IAsyncDisposable
             ["Cluster__Mode"] = "Client",
             ["Admin__Token"] = AdminToken,
         }, "--urls", $"http://127.0.0.1:{port}");
-        await gateway.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(60));
+        try
+        {
+            await gateway.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(60));
+        }
+        catch
+        {
+            await gateway.DisposeAsync();
+            throw;
+        }
+
         return gateway;
     }
 

@@ -6,6 +6,7 @@ using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using static Chihaya.Orleans.TestSupport.Replies;
@@ -206,6 +207,11 @@ public sealed class SiteChangeTests(SiteDatabaseFixture fixture)
     public async Task ChangeWithoutNotice_IsPickedUpByThePeriodicReRead()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        // The user and torrent exist before the tracker listens for site changes, and the listener's first catch-up
+        // re-read is over before the user is cached: a late notice of the insert, or that re-read, would otherwise pick
+        // the quiet change below up before the periodic re-read does.
+        var (id, passkey) = await fixture.NewUserAsync();
+        var (_, hash) = await fixture.NewTorrentAsync();
         await using var host = await TrackerHost.StartAsync(
             new Dictionary<string, string?>
             {
@@ -213,9 +219,8 @@ public sealed class SiteChangeTests(SiteDatabaseFixture fixture)
                 ["Database:ConnectionString"] = Db.ConnectionString,
             },
             clock: clock);
+        await host.Services.GetServices<IHostedService>().OfType<SiteChangeListener>().Single().Listening.WaitAsync(TimeSpan.FromSeconds(30));
         var refresh = host.Services.GetRequiredService<IOptions<SiteOptions>>().Value.RefreshInterval;
-        var (id, passkey) = await fixture.NewUserAsync();
-        var (_, hash) = await fixture.NewTorrentAsync();
         var leecher = new Announcer(passkey, hash, UrlBytes.Random20());
         Assert.Null(FailureReason(await leecher.AnnounceAsync(host, 0, 0, 100, "started")));
 
