@@ -68,6 +68,14 @@ public sealed class FaultTests(ITestOutputHelper output)
                 run.Mark("SIGSTOP silo 0");
                 cutOff.Pause();
                 await run.Load.RunForAsync(PartitionLasts);
+                // At the least: a silo 1 slowed by the load may take longer to vote. One poll a second, since each poll
+                // connects to Redis.
+                await Eventually.TrueAsync(
+                    async () => (await run.Cluster.MembershipAsync()).Values.Any(status => status == SiloStatus.Dead),
+                    "silo 0 declared dead",
+                    TimeSpan.FromSeconds(90),
+                    TimeSpan.FromSeconds(1));
+                run.Mark("silo 0 declared dead");
                 // Back, its swarms still hold what they accepted before the freeze and try to write it: a second
                 // activation of each, whose claim is stale.
                 run.Mark("SIGCONT silo 0");

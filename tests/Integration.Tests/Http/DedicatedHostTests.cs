@@ -141,14 +141,17 @@ public sealed class DedicatedHostTests
                 builder.Logging.AddProvider(new CapturingLoggerProvider(lines));
             });
         var (passkey, hash) = await RegisterUserAndTorrentAsync(host);
-        var linesBefore = lines.Count;
+        // Orleans' runtime warns of what a loaded machine does to it (its watchdog, a slow turn) at any moment: those are
+        // not lines a request writes.
+        int RequestLines() => lines.Count(line => !line.StartsWith("Orleans.", StringComparison.Ordinal));
+        var linesBefore = RequestLines();
 
         for (var i = 0; i < 5; i++)
         {
             await new Announcer(passkey, hash, UrlBytes.Random20()).AnnounceAsync(host, 0, 0, 10, "started");
         }
 
-        Assert.Equal(linesBefore, lines.Count);
+        Assert.Equal(linesBefore, RequestLines());
     }
 
     /// <summary>The "Logging:LogLevel" section of the gateway's shipped appsettings.json, and nothing else of it.</summary>
