@@ -29,6 +29,12 @@ public sealed class HistoryExpectation
     public long SeedingAtLeast { get; set; }
 
     public long SeedingAtMost { get; set; }
+
+    /// <summary>
+    /// When the reply to the announce that completed the download reached the client: a completion a crash forgot
+    /// (README, "What a crash costs") was accepted shortly before the crash, and only such a row may lack seeding time.
+    /// </summary>
+    public DateTimeOffset? CompletionAnswered { get; set; }
 }
 
 /// <summary>
@@ -94,6 +100,7 @@ public sealed class AccountingModel
             if (previous.Last.Left > 0 && seeder && !history.Completed)
             {
                 history.Completed = true;
+                history.CompletionAnswered = answered;
                 torrent.Snatches++;
             }
 

@@ -46,14 +46,12 @@ public sealed class FaultTests(ITestOutputHelper output)
             "kill-silo",
             async run =>
             {
-                run.Mark("kill -9 silo 0");
+                run.Crash("kill -9 silo 0");
                 run.Cluster.Silos[0].Kill();
                 await run.Cluster.StartSiloAsync();
                 run.Mark("replacement silo started");
                 await run.Load.RunForAsync(AfterHealing);
             },
-            // A leecher whose completion the dead silo had not yet stored starts seeding at its next announce instead.
-            seedingMayBeLost: true,
             peersComeAndGo: false);
 
     [Fact]
@@ -65,7 +63,7 @@ public sealed class FaultTests(ITestOutputHelper output)
                 // Frozen, silo 0 looks to the cluster like one behind a partition: declared dead, its swarms are
                 // activated again on silo 1, which claims them and restores their peers from the site.
                 var cutOff = run.Cluster.Silos[0];
-                run.Mark("SIGSTOP silo 0");
+                run.Crash("SIGSTOP silo 0");
                 cutOff.Pause();
                 await run.Load.RunForAsync(PartitionLasts);
                 // At the least: a silo 1 slowed by the load may take longer to vote. One poll a second, since each poll
@@ -91,7 +89,6 @@ public sealed class FaultTests(ITestOutputHelper output)
                 // Not asserted: whether the resumed silo's timers flush before it learns it was declared dead and exits
                 // is a race. SwarmReactivationTests and SiteStoreContractTests prove the fencing itself.
             },
-            seedingMayBeLost: true,
             peersComeAndGo: false);
 
     [Fact]
@@ -209,7 +206,17 @@ public sealed class FaultTests(ITestOutputHelper output)
     /// <summary>The cluster, the load on it and, for faults of PostgreSQL or Redis, the servers of the test's own.</summary>
     private sealed record FaultRun(ProcessCluster Cluster, FaultWorkload Workload, LoadRun Load, PrivateServices? Services, Action<string> Report)
     {
+        /// <summary>When a silo was killed or frozen: what its swarms accepted shortly before may be forgotten.</summary>
+        public DateTimeOffset? CrashedAt { get; private set; }
+
         public void Mark(string what) => Workload.Service.Mark(what);
+
+        /// <summary>Marks a silo's crash, taking the instant just before it strikes.</summary>
+        public void Crash(string what)
+        {
+            CrashedAt = DateTimeOffset.UtcNow;
+            Mark(what);
+        }
     }
 
     private static int Occurrences(string text, string what)
@@ -225,13 +232,14 @@ public sealed class FaultTests(ITestOutputHelper output)
 
     // peersComeAndGo: peers stop and join again during the run. Off for crashes: a crash may lose a goodbye or a first
     // announce it forgot (the README's crash bound), so only without them must a crash end exact.
-    private async Task RunAsync(string fault, Func<FaultRun, Task> inject, bool seedingMayBeLost = false, bool privateServices = false, bool peersComeAndGo = true)
+    private async Task RunAsync(string fault, Func<FaultRun, Task> inject, bool privateServices = false, bool peersComeAndGo = true)
     {
         await using var services = privateServices ? await PrivateServices.StartAsync() : null;
         await using var cluster = await ProcessCluster.StartAsync(silos: 2, postgresServer: services?.PostgresServer, redis: services?.Redis, gateways: 2);
         var workload = await FaultWorkload.SeedAsync(cluster.Database);
         var service = workload.Service;
         LoadRun? load = null;
+        FaultRun? run = null;
         try
         {
             await workload.JoinAsync(cluster.Http);
@@ -239,7 +247,8 @@ public sealed class FaultTests(ITestOutputHelper output)
             await workload.WaitUntilJoinsStoredAsync(cluster.Database);
             service.Mark("joins stored");
             await load.WarmUpAsync(service.Accepted + (2 * workload.Peers.Count));
-            await inject(new FaultRun(cluster, workload, load, services, Report));
+            run = new FaultRun(cluster, workload, load, services, Report);
+            await inject(run);
             await load.StopAsync();
             await workload.FinishAsync(cluster.Http);
         }
@@ -276,7 +285,13 @@ public sealed class FaultTests(ITestOutputHelper output)
             Report("  " + line);
         }
 
-        var problems = verdict.Problems(seedingMayBeLost);
+        var crashedAt = run!.CrashedAt;
+        foreach (var line in verdict.SeedingShortRows(crashedAt))
+        {
+            Report("  seeding short: " + line);
+        }
+
+        var problems = verdict.Problems(crashedAt);
         problems.AddRange(stops.Where(stop => stop.WasRunning && !stop.Graceful)
             .Select(stop => WasKilled(stop)
                 ? $"silo {stop.Silo} did not stop within {SiloStopLimit.TotalSeconds} s of SIGTERM and was killed"

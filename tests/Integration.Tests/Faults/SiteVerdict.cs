@@ -91,6 +91,9 @@ public sealed class SiteVerdict
 
     public long SeedingDoubleSeconds { get; private set; }
 
+    // Rows with less seeding time than the model's least: how much less, and when their completion was answered.
+    private readonly List<SeedingShortRow> _seedingShort = [];
+
     /// <summary>True when nothing the model expects is absent: the tracker has written everything, or never will.</summary>
     public bool NothingMissing =>
         Users.Missing.Sum() + Torrents.Missing.Sum() + History.Missing.Sum() + SnatchesMissing == 0
@@ -177,6 +180,11 @@ public sealed class SiteVerdict
     private void JudgeSeeding(string row, HistoryExpectation? expected, long seconds)
     {
         var (least, most) = (expected?.SeedingAtLeast ?? 0, expected?.SeedingAtMost ?? 0);
+        if (seconds < least)
+        {
+            _seedingShort.Add(new SeedingShortRow(row, least - seconds, expected?.CompletionAnswered));
+        }
+
         if (seconds < least || seconds > most)
         {
             SeedingMissingSeconds += Math.Max(0, least - seconds);
@@ -184,6 +192,8 @@ public sealed class SiteVerdict
             Seeding.Wrong($"{row}: model {least}..{most} seeding seconds, database {seconds}");
         }
     }
+
+    private sealed record SeedingShortRow(string Row, long Seconds, DateTimeOffset? CompletionAnswered);
 
     /// <summary>The figures of the tables, for one line.</summary>
     public string Figures =>
@@ -204,8 +214,34 @@ public sealed class SiteVerdict
         }
     }
 
-    /// <summary>What breaks the accounting rules. Seeding time lost is allowed where <paramref name="seedingMayBeLost"/> (a crash).</summary>
-    public List<string> Problems(bool seedingMayBeLost)
+    /// <summary>
+    /// How long a crash's forgetting reaches back: a swarm forgets what it accepted since its last applied flush, the
+    /// test cluster's flush interval (200 ms) plus the time its write takes under the suite's load. Generous, so that
+    /// a slow machine's flush does not fail the run, yet short against the minutes a run's completions spread over.
+    /// </summary>
+    public static readonly TimeSpan CrashForgetsBack = TimeSpan.FromSeconds(5);
+
+    // A reply the silo sent just before it died may reach the client a moment after the crash's instant was taken.
+    private static readonly TimeSpan ReplyInFlight = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// The rows short of seeding time, each with when its completion was answered relative to the crash: what a
+    /// passing crash scenario reports, to show its margins.
+    /// </summary>
+    public IEnumerable<string> SeedingShortRows(DateTimeOffset? crashedAt) => _seedingShort.Select(shortRow => Describe(shortRow, crashedAt));
+
+    private static string Describe(SeedingShortRow shortRow, DateTimeOffset? crashedAt) =>
+        $"{shortRow.Row}: {shortRow.Seconds} s of seeding missing; completion " +
+        (shortRow.CompletionAnswered is not { } answered ? "never accepted"
+            : crashedAt is { } crash ? $"answered {(answered - crash).TotalSeconds:+0.00;-0.00} s from the crash"
+            : $"answered at {answered:HH:mm:ss.fff}");
+
+    /// <summary>
+    /// What breaks the accounting rules. Seeding time may be short only after a crash (<paramref name="crashedAt"/>,
+    /// a silo killed or frozen), and only on rows whose completion the crash can have forgotten: one answered within
+    /// <see cref="CrashForgetsBack"/> before it.
+    /// </summary>
+    public List<string> Problems(DateTimeOffset? crashedAt)
     {
         var problems = new List<string>();
         foreach (var table in new[] { Users, Torrents, History })
@@ -239,11 +275,17 @@ public sealed class SiteVerdict
             problems.Add($"seeding time counted twice: {SeedingDoubleSeconds} s over the model's most");
         }
 
-        if (SeedingMissingSeconds > 0 && !seedingMayBeLost)
+        // Seeder intervals add up whatever announces were lost in between, so only a forgotten completion (the peer
+        // still a leecher to the tracker at its next announce) can make seeding time come out short.
+        var unexplained = _seedingShort.Where(shortRow => crashedAt is not { } crash
+            || shortRow.CompletionAnswered is not { } answered
+            || answered < crash - CrashForgetsBack
+            || answered > crash + ReplyInFlight).ToList();
+        if (unexplained.Count > 0)
         {
-            // Seeder intervals add up whatever announces were lost in between, so only a forgotten completion (the
-            // peer still a leecher to the tracker at its next announce) can make seeding time come out short.
-            problems.Add($"seeding time missing: {SeedingMissingSeconds} s under the model's least (a completion the tracker accepted was forgotten)");
+            problems.Add(
+                $"seeding time missing on {unexplained.Count} rows ({unexplained.Sum(shortRow => shortRow.Seconds)} s) that no crash can have forgotten the completion of: " +
+                string.Join("; ", unexplained.Take(5).Select(shortRow => Describe(shortRow, crashedAt))));
         }
 
         return problems;
