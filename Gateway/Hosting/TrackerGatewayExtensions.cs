@@ -66,6 +66,9 @@ public static class TrackerGatewayExtensions
                 string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase) ? ContentLengthEncoding.Instance : null;
         });
         services.AddTrackerOptions();
+        // The same stop bound as a silo's (which the embedded mode sets too): a client gateway would otherwise keep
+        // .NET's 30 s, past the 26 s at which ShutdownDeadline ends the process, and be cut off instead of stopping.
+        services.Configure<HostOptions>(options => options.ShutdownTimeout = ShutdownDeadline.HostStopTimeout);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ClientAddressResolver>();
         services.AddSingleton<ClusterRetry>();

@@ -5,6 +5,9 @@ using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Chihaya.Orleans.Integration.Tests.Deploy;
 
@@ -158,6 +161,21 @@ public sealed class ManifestTests
         var routes = ((IEndpointRouteBuilder)app).DataSources.SelectMany(source => source.Endpoints).OfType<RouteEndpoint>().Select(endpoint => endpoint.RoutePattern.RawText);
 
         Assert.Contains(path, routes);
+    }
+
+    [Theory]
+    [InlineData(ClusterModes.Client)]
+    [InlineData(ClusterModes.Embedded)]
+    public void Gateway_GivesItsServicesTheStopTimeOfTheShutdownDeadline(string mode)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
+        builder.Configuration["Cluster:Mode"] = mode;
+        builder.AddTrackerGateway();
+        using var app = builder.Build();
+
+        // Within the pod's grace and before the deadline that ends a hanging stop (ManifestCheck holds the grace to it).
+        Assert.Equal(ShutdownDeadline.HostStopTimeout, app.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout);
+        Assert.True(ShutdownDeadline.HostStopTimeout < ShutdownDeadline.ProcessEndsAfter);
     }
 
     private static void Break(List<Dictionary<object, object?>> documents, string breach)
