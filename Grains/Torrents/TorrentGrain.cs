@@ -42,8 +42,14 @@ internal sealed partial class TorrentGrain(
     /// </summary>
     public static readonly TimeSpan MaxAnnounceAge = TimeSpan.FromMinutes(5);
 
-    // Writes a flush-until-written makes before it gives up (the database down): each waits for the writer's answer.
-    private const int FlushUntilWrittenAttempts = 5;
+    // Writes an asked-for flush (FlushUsage) makes before it gives up (the database down); a deactivation's flush tries
+    // until its time is up. Each waits for the writer's answer.
+    private const int FlushUsageAttempts = 5;
+
+    // Between failed tries of a flush-until-written: a database restarting or failing over refuses connections for
+    // seconds, so tries without a pause would all fail within milliseconds. Real time, as the database's is.
+    private static readonly TimeSpan FirstRetryPause = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan LongestRetryPause = TimeSpan.FromSeconds(1);
 
     private readonly Swarm _swarm = new(Random.Shared);
     private readonly ReloadOrder _reloads = new();
@@ -204,7 +210,7 @@ internal sealed partial class TorrentGrain(
             PruneSilentPeers();
         }
 
-        await FlushUntilWrittenAsync(cancellationToken);
+        await FlushUntilWrittenAsync(int.MaxValue, cancellationToken);
         if (!_fenced && HasUnwritten)
         {
             // Lost as in a crash: the site still holds these peers' earlier totals, so their next announces credit
@@ -310,7 +316,7 @@ internal sealed partial class TorrentGrain(
         LeaveIfUnused();
     }
 
-    public async ValueTask FlushUsage() => await FlushUntilWrittenAsync(CancellationToken.None);
+    public async ValueTask FlushUsage() => await FlushUntilWrittenAsync(FlushUsageAttempts, CancellationToken.None);
 
     private long Snatches => (_profile?.Snatches ?? 0) + _snatchesWrittenSinceLoad + (_outstanding?.Torrent.Snatches ?? 0) + _ledger.Snatches;
 
@@ -382,13 +388,29 @@ internal sealed partial class TorrentGrain(
 
     /// <summary>
     /// Flushes until everything accounted so far is written (a flush in progress first, then what came since), trying
-    /// a failed write again a few times, or until <paramref name="cancellationToken"/> (a deactivation's time) is up.
+    /// a failed write again after a pause, at most <paramref name="attempts"/> writes or until
+    /// <paramref name="cancellationToken"/> (a deactivation's time) is up.
     /// </summary>
-    private async Task FlushUntilWrittenAsync(CancellationToken cancellationToken)
+    private async Task FlushUntilWrittenAsync(int attempts, CancellationToken cancellationToken)
     {
-        for (var attempt = 0; attempt < FlushUntilWrittenAttempts && !_fenced && (HasUnwritten || !_flush.IsCompleted) && !cancellationToken.IsCancellationRequested; attempt++)
+        var pause = FirstRetryPause;
+        for (var attempt = 0; attempt < attempts && !_fenced && (HasUnwritten || !_flush.IsCompleted) && !cancellationToken.IsCancellationRequested; attempt++)
         {
             await FlushCore();
+            if (_outstanding is not null && _flush.IsCompleted)
+            {
+                // The write failed (its flush is still out): the same flush is resent after the pause.
+                try
+                {
+                    await Task.Delay(pause, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                pause = pause * 2 < LongestRetryPause ? pause * 2 : LongestRetryPause;
+            }
         }
     }
 
@@ -451,8 +473,9 @@ internal sealed partial class TorrentGrain(
 
     private bool HasUnwritten => _outstanding is not null || HasSomethingToWrite();
 
+    // Only a claimed swarm has anything to write: an unregistered info hash accepts no announce and stores nothing.
     private bool HasSomethingToWrite() =>
-        !_ledger.IsEmpty || _swarm.HasChanges || _swarm.Seeders != _lastWrittenSeeders || _swarm.Leechers != _lastWrittenLeechers;
+        _epoch != 0 && (!_ledger.IsEmpty || _swarm.HasChanges || _swarm.Seeders != _lastWrittenSeeders || _swarm.Leechers != _lastWrittenLeechers);
 
     private void ForgetIfUnregistered(long now)
     {
@@ -479,10 +502,12 @@ internal sealed partial class TorrentGrain(
     /// </summary>
     private bool LeaveIfUnused()
     {
-        if (_swarm.Count == 0 && !_swarm.HasDepartures && _ledger.IsEmpty && _outstanding is null
+        // Not while a prune's deletions are unwritten (the database down): its deactivation's flush could fail too, and
+        // the rows would stay until the orphaned-swarm sweep woke the swarm again.
+        if (_swarm.Count == 0 && !_swarm.HasDepartures && _ledger.IsEmpty && _outstanding is null && !_swarm.HasChanges
             && (_lastServedAt == 0 || NowMilliseconds() - _lastServedAt >= Milliseconds(SwarmLifetime)))
         {
-            // Its deactivation writes what the prune changed.
+            // Its deactivation writes the swarm's size if it never has.
             this.DeactivateOnIdle();
             return true;
         }

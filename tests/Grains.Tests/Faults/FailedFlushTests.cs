@@ -7,6 +7,7 @@ using Chihaya.Orleans.Grains.Tests.Cluster;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Orleans.Core.Internal;
 using Orleans.TestingHost;
 using static Chihaya.Orleans.Grains.Tests.Faults.FaultInjectingSiteStore;
 
@@ -82,6 +83,32 @@ public sealed class FailedFlushTests : IAsyncLifetime
         Assert.Equal(1000, await _database.ScalarAsync<long>("select raw_downloaded from torrents where id = 1"));
         Assert.Equal(1, await _database.ScalarAsync<long>("select snatches from torrents where id = 1"));
         Assert.Equal(1000, await _database.ScalarAsync<long>("select raw_downloaded from user_torrents where user_id = 1 and torrent_id = 1"));
+    }
+
+    [Fact]
+    public async Task Deactivation_WhileTheDatabaseRefusesMoreThanAFewWrites_WritesEverythingOnceItTakesThemAgain()
+    {
+        // A graceful stop (or an idle swarm's collection) while the database restarts: it refuses connections at once,
+        // more times than a few immediate tries would outlast, and takes writes again well within the deactivation's time.
+        var passkey = new Passkey("deactivationuser1");
+        await _database.ExecuteAsync("insert into users (id, passkey) values (2, $1)", passkey.Value);
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await _database.ExecuteAsync("insert into torrents (id, info_hash) values (2, $1)", hash.Value.ToArray());
+        var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
+        AnnounceCommand Command(long up, AnnounceEvent announceEvent) => new(
+            PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), up, 0, 0, announceEvent, 10, false, passkey.ToUserKey(), UnixMicroseconds.From(DateTimeOffset.UtcNow));
+        await torrent.Announce(Command(0, AnnounceEvent.Started));
+        await torrent.FlushUsage();
+        // A goodbye with traffic: lost for good if its flush is not written (the peer never announces again).
+        await torrent.Announce(Command(500, AnnounceEvent.Stopped));
+
+        _store!.FailNextWrites = 8;
+        await torrent.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+
+        await Eventually.TrueAsync(
+            async () => await _database.ScalarAsync<long>("select raw_uploaded from users where id = 2") == 500, "the goodbye's 500 bytes credited by the deactivation");
+        Assert.Equal(0, _store.FailNextWrites);
+        Assert.Equal(0, await _database.ScalarAsync<long>("select count(*) from tracker_peers where torrent_id = 2"));
     }
 
     [Fact]

@@ -25,7 +25,15 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSite
     /// <summary>While true, every statistics write fails before it reaches the database, as with the database down.</summary>
     public bool WritesFail { get; set; }
 
+    /// <summary>How many of the next statistics writes fail before they reach the database, as a restarting one refuses connections.</summary>
+    public int FailNextWrites { get; set; }
+
     public int FaultsInjected { get; private set; }
+
+    /// <summary>Statistics writes the database took.</summary>
+    public int WritesApplied => _writesApplied;
+
+    private int _writesApplied;
 
     /// <summary>How many times a user or torrent was read from the database.</summary>
     public int Reads => _reads;
@@ -36,13 +44,15 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSite
     {
         var fault = NextWrite;
         NextWrite = Fault.None;
-        if (fault == Fault.FailBeforeApplying || WritesFail)
+        if (fault == Fault.FailBeforeApplying || WritesFail || FailNextWrites > 0)
         {
             FaultsInjected++;
+            FailNextWrites = Math.Max(0, FailNextWrites - 1);
             throw new TimeoutException("injected: the database did not answer");
         }
 
         var results = await base.ApplyFlushesAsync(flushes, cancellationToken);
+        Interlocked.Increment(ref _writesApplied);
         if (fault == Fault.FailAfterApplying)
         {
             FaultsInjected++;

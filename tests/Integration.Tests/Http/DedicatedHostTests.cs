@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Chihaya.Orleans.Grains.Interfaces.Options;
+using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -152,6 +153,35 @@ public sealed class DedicatedHostTests
         }
 
         Assert.Equal(linesBefore, RequestLines());
+    }
+
+    [Fact]
+    public async Task UnregisteredInfoHash_LeavesMemory_WithoutWarningOfStatisticsNotWritten()
+    {
+        var lines = new ConcurrentQueue<string>();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await TrackerHost.StartAsync(configure: builder => builder.Logging.AddProvider(new CapturingLoggerProvider(lines)), clock: clock);
+        var (passkey, _) = await RegisterUserAndTorrentAsync(host);
+        var junk = UrlBytes.Random20();
+        var management = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0);
+        async Task<bool> SwarmActiveAsync() =>
+            (await management.GetDetailedGrainStatistics()).Any(statistic => statistic.GrainId.ToString().Contains(Convert.ToHexStringLower(junk), StringComparison.Ordinal));
+
+        var reply = await new Announcer(passkey, junk, UrlBytes.Random20()).AnnounceAsync(host, 0, 0, 10, "started");
+        var activeAfterTheAnnounce = await SwarmActiveAsync();
+        var lifetime = host.Services.GetRequiredService<IOptions<SiteOptions>>().Value.UnknownKeyLifetime;
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                clock.Advance(lifetime);
+                return !await SwarmActiveAsync();
+            },
+            "the unregistered info hash's swarm left memory");
+
+        Assert.Contains("failure reason", reply.Keys);
+        Assert.True(activeAfterTheAnnounce);
+        // It held nothing to write: an operator reads that warning as statistics lost.
+        Assert.DoesNotContain(lines, line => line.Contains("statistics not written", StringComparison.Ordinal));
     }
 
     /// <summary>The "Logging:LogLevel" section of the gateway's shipped appsettings.json, and nothing else of it.</summary>
