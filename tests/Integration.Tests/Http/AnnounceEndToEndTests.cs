@@ -110,15 +110,20 @@ public sealed class AnnounceEndToEndTests(TrackerFixture fixture)
     }
 
     [Theory]
-    [InlineData("/short/announce")]
-    [InlineData("/has-a-dash-in-it-0000000000000/announce")]
-    [InlineData("/announce")]
-    [InlineData("/scrape")]
-    public async Task Announce_MissingOrMalformedPasskey_IsRefused(string path)
+    [InlineData("/short/announce", Gateway.Protocol.TrackerFailure.InvalidPasskey)]
+    [InlineData("/has-a-dash-in-it-0000000000000/announce", Gateway.Protocol.TrackerFailure.InvalidPasskey)]
+    [InlineData("/short/scrape", Gateway.Protocol.TrackerFailure.InvalidPasskey)]
+    [InlineData("/announce", Gateway.Protocol.TrackerFailure.MissingPasskey)]
+    [InlineData("/scrape", Gateway.Protocol.TrackerFailure.MissingPasskey)]
+    public async Task Announce_MissingOrMalformedPasskey_IsRefused(string path, string reason)
     {
-        var reply = await Host.GetBencodeAsync(path + "?info_hash=x");
+        // Everything but the passkey is a valid announce of a registered torrent, so only the passkey can refuse it.
+        var hash = await fixture.NewTorrentAsync();
+        var valid = new Announcer(TrackerFixture.NewPasskey(), hash, UrlBytes.Random20()).Url(0, 0, 0, "started");
 
-        Assert.NotNull(FailureReason(reply));
+        var reply = await Host.GetBencodeAsync(path + valid[valid.IndexOf('?', StringComparison.Ordinal)..]);
+
+        Assert.Equal(reason, FailureReason(reply));
         Assert.Single(reply);
     }
 

@@ -39,10 +39,15 @@ public sealed class DedicatedHostTests
 
         Assert.Equal(1, beforeTimeout.GetProperty("seeders").GetInt32());
         Assert.Equal(0, afterTimeout.GetProperty("seeders").GetInt32());
-        // Traffic a pruned peer reports later cannot be told apart from a new session: it is a new baseline.
-        await peer.AnnounceAsync(host, 5000, 0, 0);
+        // Traffic a pruned peer reports later cannot be told apart from a new session: it is a new baseline, accepted.
+        var late = await peer.AnnounceAsync(host, 5000, 0, 0);
         await host.SettleAsync();
+        Assert.Null(FailureReason(late));
+        Assert.Equal(1, Integer(late, "complete"));
         Assert.Equal(0, (await host.GetAdminAsync($"/admin/users/{passkey}")).GetProperty("stats").GetProperty("rawUploaded").GetInt64());
+        // Credited from there on.
+        await peer.AnnounceAsync(host, 5100, 0, 0);
+        await host.WaitForAdminAsync($"/admin/users/{passkey}", d => d.GetProperty("stats").GetProperty("rawUploaded").GetInt64() == 100);
     }
 
     [Fact]

@@ -123,8 +123,9 @@ public sealed partial class DashboardTests
             ["targets/silos.json"] = TargetsFile(port, "silo1"),
         });
         Assert.Equal(3, await Eventually.ValueAsync(() => prometheus.QueryAsync("""count(up == 1)"""), up => up == 3, TimeSpan.FromSeconds(30)));
-        Assert.Equal(1, await prometheus.QueryAsync("""up{job="chihaya-gateway",process="chihaya-gateway-0",namespace="chihaya",node="node-1"}"""));
-        Assert.Equal(1, await prometheus.QueryAsync("""up{job="chihaya-silo",process="silo1"}"""));
+        // The labels each configuration gives its targets: asked over the last minute, as a scrape may fail meanwhile.
+        Assert.Equal(1, await prometheus.QueryAsync("""max_over_time(up{job="chihaya-gateway",process="chihaya-gateway-0",namespace="chihaya",node="node-1"}[1m])"""));
+        Assert.Equal(1, await prometheus.QueryAsync("""max_over_time(up{job="chihaya-silo",process="silo1"}[1m])"""));
 
         // Each query as Grafana sends it (its variables filled in) is one Prometheus accepts, and every series it reads is
         // in Prometheus for the job it asks. Presence is asked as the last sample of the past minutes, not as the query's

@@ -175,10 +175,8 @@ public sealed class StatusPageTests(ITestOutputHelper output)
             """);
         Assert.True(acceptedPixels > 50, $"only {acceptedPixels} pixels of the accepted line on the chart");
 
-        var checks = await page.Locator("#silos .check").AllTextContentsAsync();
-        Assert.Equal(2, checks.Count(check => check.StartsWith("✔ database", StringComparison.Ordinal)));
-        Assert.Equal(2, checks.Count(check => check.StartsWith("✔ redis", StringComparison.Ordinal)));
-        Assert.DoesNotContain(checks, check => check.StartsWith('✘'));
+        // Both silos' database and Redis checks passed: part of what the page was awaited on above (read again here,
+        // a newer report could carry a check that timed out once on a loaded machine).
         var gateways = await page.Locator("#gateways tbody tr").AllTextContentsAsync();
         Assert.Single(gateways);
         Assert.Contains("unknown_passkey", gateways[0], StringComparison.Ordinal);
