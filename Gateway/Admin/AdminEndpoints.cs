@@ -48,7 +48,15 @@ internal static class AdminEndpoints
             return Results.BadRequest(new { error });
         }
 
-        await Admin(grains).PutUser(new Passkey(passkey), profile);
+        try
+        {
+            await Admin(grains).PutUser(new Passkey(passkey), profile);
+        }
+        catch (SiteConflictException conflict)
+        {
+            return Results.Conflict(new { error = conflict.Message });
+        }
+
         return Results.NoContent();
     }
 
@@ -86,7 +94,15 @@ internal static class AdminEndpoints
             return Results.BadRequest(new { error });
         }
 
-        await Admin(grains).PutTorrent(hash, profile);
+        try
+        {
+            await Admin(grains).PutTorrent(hash, profile);
+        }
+        catch (SiteConflictException conflict)
+        {
+            return Results.Conflict(new { error = conflict.Message });
+        }
+
         return Results.NoContent();
     }
 

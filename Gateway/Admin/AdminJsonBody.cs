@@ -42,6 +42,11 @@ internal static class AdminJsonBody
         {
             return (null, Error($"malformed JSON: {exception.Message}", StatusCodes.Status400BadRequest));
         }
+        catch (InvalidOperationException)
+        {
+            // ReadFromJsonAsync's answer to a charset it has no encoding for (the content type was checked above).
+            return (null, Error("the body's charset is not one .NET knows (send UTF-8)", StatusCodes.Status415UnsupportedMediaType));
+        }
         catch (BadHttpRequestException exception)
         {
             // Over the cap (413), cut short, or too slow: Kestrel's reason and status, as binding would give.

@@ -6,7 +6,8 @@ namespace Chihaya.Orleans.Gateway.Http;
 
 /// <summary>
 /// The address other peers should dial: the socket's, or behind a trusted reverse proxy the client's
-/// address from <c>X-Forwarded-For</c> (right-most untrusted entry) or <c>X-Real-IP</c>.
+/// address from <c>X-Forwarded-For</c> (right-most untrusted entry; an entry that is no address ends the search at the
+/// proxy's own) or <c>X-Real-IP</c>.
 /// </summary>
 internal sealed class ClientAddressResolver
 {
@@ -31,7 +32,14 @@ internal sealed class ClientAddressResolver
             var hops = (forwarded[i] ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             for (var j = hops.Length - 1; j >= 0; j--)
             {
-                if (IPAddress.TryParse(hops[j], out var hop) && Normalize(hop) is { } address && !trusted.Contains(address))
+                if (ParseHop(hops[j]) is not { } address)
+                {
+                    // Everything left of an entry the proxies did not write as an address is the client's own say: the
+                    // last trusted proxy is all that is known.
+                    return remote;
+                }
+
+                if (!trusted.Contains(address))
                 {
                     return address;
                 }
@@ -40,6 +48,12 @@ internal sealed class ClientAddressResolver
 
         return IPAddress.TryParse(context.Request.Headers["X-Real-IP"].ToString(), out var real) ? Normalize(real) : remote;
     }
+
+    /// <summary>An address, or an address with a port as some proxies append the client (<c>203.0.113.9:51234</c>, <c>[2001:db8::5]:443</c>).</summary>
+    private static IPAddress? ParseHop(string hop) =>
+        IPAddress.TryParse(hop, out var address) ? Normalize(address)
+        : IPEndPoint.TryParse(hop, out var endpoint) ? Normalize(endpoint.Address)
+        : null;
 
     private static IPAddress? Normalize(IPAddress? address) =>
         address is null ? null : TrustedProxies.Normalize(address);

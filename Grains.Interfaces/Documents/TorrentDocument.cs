@@ -42,7 +42,7 @@ public sealed record TorrentDocument
         var reasonBytes = Reason is null ? 0 : StorableUtf8Length(Reason);
         error = Id <= 0 ? "id must be a positive number"
             : status is null ? "status must be active or deleted"
-            : !multipliers.IsValid ? "multipliers must be between 0 and 100"
+            : !multipliers.IsValid ? Multipliers.ValidRange
             : reasonBytes is null ? "reason must be Unicode text without NUL characters"
             : reasonBytes > MaxReasonBytes ? $"reason is longer than {MaxReasonBytes} bytes of UTF-8"
             : null;

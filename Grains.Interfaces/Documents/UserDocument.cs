@@ -20,7 +20,7 @@ public sealed record UserDocument
     public UserProfile ToProfile(out string? error)
     {
         var multipliers = new Multipliers(UploadMultiplier, DownloadMultiplier);
-        error = Id <= 0 ? "id must be a positive number" : !multipliers.IsValid ? "multipliers must be between 0 and 100" : null;
+        error = Id <= 0 ? "id must be a positive number" : !multipliers.IsValid ? Multipliers.ValidRange : null;
         return new UserProfile(Id, multipliers, CanLeech);
     }
 

@@ -50,13 +50,17 @@ internal interface ISiteStore
 
     /// <summary>
     /// Adds or changes the user <see cref="UserProfile.UserId"/> with this passkey. A user has one passkey: a
-    /// new passkey for a known id replaces the old one (a passkey reset), whose user key is returned.
+    /// new passkey for a known id replaces the old one (a passkey reset), whose user key is returned. A passkey of
+    /// another id throws <see cref="SiteConflictException"/>. Personal freeleech is the site's and stays as it is.
     /// </summary>
     ValueTask<UserKey?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default);
 
     ValueTask<bool> RemoveUserAsync(Passkey passkey, CancellationToken cancellationToken = default);
 
-    /// <summary>Registers or changes a torrent; its statistics (snatches included) are kept.</summary>
+    /// <summary>
+    /// Registers or changes a torrent; its statistics (snatches included) are kept. An info hash of another id throws
+    /// <see cref="SiteConflictException"/>.
+    /// </summary>
     ValueTask PutTorrentAsync(InfoHash infoHash, TorrentProfile profile, CancellationToken cancellationToken = default);
 
     ValueTask<bool> RemoveTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default);

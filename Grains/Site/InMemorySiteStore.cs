@@ -136,6 +136,12 @@ internal sealed class InMemorySiteStore : ISiteStore
         var userKey = passkey.ToUserKey();
         lock (_gate)
         {
+            // A passkey is one user's, as the site's unique column has it.
+            if (_users.TryGetValue(userKey, out var holder) && holder.UserId != profile.UserId)
+            {
+                throw new SiteConflictException($"the passkey belongs to another user than id {profile.UserId}: change or remove that user's passkey first");
+            }
+
             UserKey? replaced = null;
             foreach (var (key, user) in _users)
             {
@@ -145,12 +151,15 @@ internal sealed class InMemorySiteStore : ISiteStore
                 }
             }
 
+            // Personal freeleech is the site's, not the caller's (the admin API does not describe it): kept.
+            var freeleechUntil = holder?.FreeleechUntil;
             if (replaced is { } old)
             {
+                freeleechUntil = _users[old].FreeleechUntil;
                 _users.Remove(old);
             }
 
-            _users[userKey] = profile;
+            _users[userKey] = profile with { FreeleechUntil = freeleechUntil };
             return ValueTask.FromResult(replaced);
         }
     }
@@ -167,6 +176,12 @@ internal sealed class InMemorySiteStore : ISiteStore
     {
         lock (_gate)
         {
+            // An info hash is one torrent's, as the site's unique column has it.
+            if (_torrents.TryGetValue(infoHash, out var holder) && holder.TorrentId != profile.TorrentId)
+            {
+                throw new SiteConflictException($"the info hash belongs to another torrent than id {profile.TorrentId}: remove that torrent first");
+            }
+
             _torrents[infoHash] = profile with { Snatches = 0 };
         }
 

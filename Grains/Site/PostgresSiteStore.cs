@@ -170,8 +170,8 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
     // lock order for claims: a claim's row is locked by the one writer whose epoch it holds or by a new claim (one row
     // alone). Two exceptions, both harmless: a row whose re-check after a wait fails stays locked by the update until
     // the commit; and a resend overlapping its timed-out original can deadlock with it (PostgreSQL ends one, which is
-    // resent) or, if the original commits first, is answered fenced (nothing lost or counted twice; the activation
-    // deactivates, and its next one restores from what the original stored). One statement instead of locking every claim (PostgreSQL logs each row lock)
+    // resent) or, if the original commits first, reads as one sequence short in this statement's snapshot, so such
+    // claims are read again after it (ReadClaimsChangedDuringTheUpdateAsync) and the resend is answered applied. One statement instead of locking every claim (PostgreSQL logs each row lock)
     // and marking the applied ones later. Rows are answered by their flush's position in the write, so two flushes of
     // one swarm in a write (which a swarm never sends: it has one flush out at a time) could not both pass: a claim
     // advances once.
@@ -290,6 +290,47 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         return new SwarmClaim(epoch, stored, departed);
     }
 
+    /// <summary>
+    /// A claim the update passed over although, as the statement saw it before, it was the flush's epoch and one
+    /// sequence short, changed while the update waited for its lock: a newer claim took it, or the flush's own earlier
+    /// try (a resend overlapping its timed-out original) committed it. Read again in a statement of its own (a fresh
+    /// snapshot) to tell the two apart, so the resend is answered as applied rather than fenced, and its activation
+    /// keeps what it has not written yet.
+    /// </summary>
+    private static async Task ReadClaimsChangedDuringTheUpdateAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<SwarmFlush> flushes, (long? Epoch, long? Flushed, bool Advanced)[] claims, CancellationToken cancellationToken)
+    {
+        var changed = new List<int>();
+        for (var i = 0; i < flushes.Count; i++)
+        {
+            if (!claims[i].Advanced && claims[i].Epoch == flushes[i].Epoch && claims[i].Flushed == flushes[i].Sequence - 1)
+            {
+                changed.Add(i);
+            }
+        }
+
+        if (changed.Count == 0)
+        {
+            return;
+        }
+
+        await using var reread = new NpgsqlCommand("select torrent_id, epoch, flushed_sequence from tracker_swarms where torrent_id = any($1)", connection, transaction);
+        reread.Parameters.Add(new NpgsqlParameter { Value = changed.Select(i => flushes[i].TorrentId).ToArray() });
+        var now = new Dictionary<long, (long Epoch, long Flushed)>();
+        await using (var reader = await reread.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                now[reader.GetInt64(0)] = (reader.GetInt64(1), reader.GetInt64(2));
+            }
+        }
+
+        foreach (var i in changed)
+        {
+            claims[i] = now.TryGetValue(flushes[i].TorrentId, out var claim) ? (claim.Epoch, claim.Flushed, false) : (null, null, false);
+        }
+    }
+
     public async ValueTask<IReadOnlyList<FlushResult>> ApplyFlushesAsync(IReadOnlyList<SwarmFlush> flushes, CancellationToken cancellationToken = default)
     {
         var results = new FlushResult[flushes.Count];
@@ -314,6 +355,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
             }
         }
 
+        await ReadClaimsChangedDuringTheUpdateAsync(connection, transaction, flushes, claims, cancellationToken);
         var applying = new List<SwarmFlush>();
         for (var i = 0; i < flushes.Count; i++)
         {
@@ -465,14 +507,15 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
 
     public async ValueTask<UserKey?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default)
     {
-        // A passkey reset changes the passkey of an existing id: report the old one so its cache is dropped.
+        // A passkey reset changes the passkey of an existing id: report the old one so its cache is dropped. Personal
+        // freeleech (freeleech_until) is the site's own column, which a profile from the admin API does not describe:
+        // left as it is.
         await using var command = dataSource.CreateCommand("""
             with previous as (select passkey_digest from users where id = $1)
-            insert into users as u (id, passkey, upload_multiplier, download_multiplier, can_leech, freeleech_until)
-            values ($1, $2, $3, $4, $5, $6)
+            insert into users as u (id, passkey, upload_multiplier, download_multiplier, can_leech)
+            values ($1, $2, $3, $4, $5)
             on conflict (id) do update set passkey = excluded.passkey, upload_multiplier = excluded.upload_multiplier,
-                download_multiplier = excluded.download_multiplier, can_leech = excluded.can_leech,
-                freeleech_until = excluded.freeleech_until
+                download_multiplier = excluded.download_multiplier, can_leech = excluded.can_leech
             returning (select passkey_digest from previous where passkey_digest <> u.passkey_digest)
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = profile.UserId });
@@ -480,8 +523,14 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         command.Parameters.Add(new NpgsqlParameter { Value = profile.Multipliers.Upload });
         command.Parameters.Add(new NpgsqlParameter { Value = profile.Multipliers.Download });
         command.Parameters.Add(new NpgsqlParameter { Value = profile.CanLeech });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)profile.FreeleechUntil ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        return await command.ExecuteScalarAsync(cancellationToken) is byte[] replaced ? UserKey.Read(replaced) : null;
+        try
+        {
+            return await command.ExecuteScalarAsync(cancellationToken) is byte[] replaced ? UserKey.Read(replaced) : null;
+        }
+        catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            throw new SiteConflictException($"the passkey belongs to another user than id {profile.UserId}: change or remove that user's passkey first", exception);
+        }
     }
 
     public async ValueTask<bool> RemoveUserAsync(Passkey passkey, CancellationToken cancellationToken = default)
@@ -506,7 +555,14 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)profile.DeletedReason ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter { Value = profile.Multipliers.Upload });
         command.Parameters.Add(new NpgsqlParameter { Value = profile.Multipliers.Download });
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        try
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            throw new SiteConflictException($"the info hash belongs to another torrent than id {profile.TorrentId}: remove that torrent first", exception);
+        }
     }
 
     public async ValueTask<bool> RemoveTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default)

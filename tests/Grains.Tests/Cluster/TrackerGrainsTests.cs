@@ -186,8 +186,10 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
         await grain.Announce(Command(user, passkey, 1, 0, 0, 10));
         await grain.Announce(Command(user, passkey, 1, 40, 0, 10));
 
-        // The site gives the info hash a new id: the swarm of the old one writes its 40 bytes there and goes.
+        // The site gives the info hash a new id (removing the old torrent first: an info hash is one torrent's): the swarm
+        // of the old one writes its 40 bytes there and goes.
         var newId = NextId();
+        Assert.True(await Admin.RemoveTorrent(hash));
         await Admin.PutTorrent(hash, new TorrentProfile(newId, TorrentStatus.Active, null, Multipliers.Neutral, 0));
         var reply = await Eventually.ValueAsync(
             async () => await grain.Announce(Command(user, passkey, 1, 50, 0, 10)),

@@ -1,4 +1,5 @@
 using System.Text;
+using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.TestSupport;
 
 namespace Chihaya.Orleans.Grains.Tests.Serialization;
@@ -38,6 +39,16 @@ public sealed class GoldenMessageTests
         }
 
         Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    [Fact]
+    public void SiteConflict_CrossesTheWire_WithTheMessageTheAdminApiAnswers()
+    {
+        var conflict = (SiteConflictException)WireFixtures.ByType[typeof(SiteConflictException)];
+
+        var read = WireTypes.Serializer.Deserialize<Exception>(WireTypes.Serializer.SerializeToArray<Exception>(conflict));
+
+        Assert.Equal(conflict.Message, Assert.IsType<SiteConflictException>(read).Message);
     }
 
     [Fact]

@@ -400,6 +400,23 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
 
         Assert.Equal(new Traffic(long.MaxValue, 2, long.MaxValue, 2), await Store.GetUserTrafficAsync(userId));
     }
+
+    [Fact]
+    public async Task PutUserOrTorrent_WithAKeyOfAnotherId_Conflicts_AndChangesNothing()
+    {
+        var passkey = new Passkey(Guid.NewGuid().ToString("N"));
+        var (first, second) = (NextId(), NextId());
+        await Store.PutUserAsync(passkey, new UserProfile(first, Multipliers.Neutral, true));
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await Store.PutTorrentAsync(hash, new TorrentProfile(first, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+
+        await Assert.ThrowsAsync<SiteConflictException>(async () => await Store.PutUserAsync(passkey, new UserProfile(second, Multipliers.Neutral, true)));
+        await Assert.ThrowsAsync<SiteConflictException>(
+            async () => await Store.PutTorrentAsync(hash, new TorrentProfile(second, TorrentStatus.Active, null, Multipliers.Neutral, 0)));
+
+        Assert.Equal(first, (await Store.FindUserAsync(passkey.ToUserKey()))!.UserId);
+        Assert.Equal(first, (await Store.FindTorrentAsync(hash))!.TorrentId);
+    }
 }
 
 public sealed class InMemorySiteStoreTests : SiteStoreContractTests
@@ -508,6 +525,36 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
         Assert.True(wentThrough, "the stale activation's write waited for the current activation's write");
         Assert.Equal([FlushStatus.Fenced, FlushStatus.Applied], results.Select(r => r.Status));
         Assert.Equal(new Traffic(1, 2, 3, 4), await Store.GetUserTrafficAsync(userId));
+    }
+
+    [Fact]
+    public async Task ApplyFlushes_AResendOverlappingItsOriginal_WhichCommitsFirst_IsAnsweredAppliedNotFenced()
+    {
+        // The original write timed out at the silo but still runs in the database, holding its claim advanced to the
+        // flush's sequence; the swarm resends the same flush, whose update waits for that row.
+        var (userId, torrentId) = await NewUserAndTorrentAsync();
+        var claim = await Store.ClaimSwarmAsync(torrentId);
+        await using var original = await _database.DataSource.OpenConnectionAsync();
+        await using var transaction = await original.BeginTransactionAsync();
+        await using (var advance = new NpgsqlCommand("update tracker_swarms set flushed_sequence = 1 where torrent_id = $1 and epoch = $2", original, transaction))
+        {
+            advance.Parameters.Add(new NpgsqlParameter { Value = torrentId });
+            advance.Parameters.Add(new NpgsqlParameter { Value = claim.Epoch });
+            Assert.Equal(1, await advance.ExecuteNonQueryAsync());
+        }
+
+        var resend = Store.ApplyFlushesAsync([Flush(claim, 1, torrentId, userId, 10)]).AsTask();
+        await Eventually.TrueAsync(
+            async () => await _database.ScalarAsync<long>("select count(*) from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()") > 0,
+            "the resend waiting for the original's claim");
+        await transaction.CommitAsync();
+        var result = Assert.Single(await resend);
+
+        // Applied by the original: the swarm goes on (a fenced answer would end its activation and drop what it has not
+        // written yet), and the resend adds nothing.
+        Assert.Equal(FlushStatus.Applied, result.Status);
+        Assert.Equal(default, await Store.GetUserTrafficAsync(userId));
+        Assert.Equal(1, await _database.ScalarAsync<long>("select flushed_sequence from tracker_swarms where torrent_id = $1", torrentId));
     }
 
     [Fact]
@@ -729,5 +776,20 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
 
         Assert.Equal(0m, profile!.MultipliersAt(DateTimeOffset.UtcNow).Download);
         Assert.Equal(1m, profile.MultipliersAt(DateTimeOffset.UtcNow.AddHours(2)).Download);
+    }
+
+    [Fact]
+    public async Task PutUser_AsTheAdminApiDoes_KeepsThePersonalFreeleechTheSiteSet()
+    {
+        var passkey = new Passkey(Guid.NewGuid().ToString("N"));
+        await Store.PutUserAsync(passkey, new UserProfile(904, Multipliers.Neutral, true));
+        await _database.ExecuteAsync("update users set freeleech_until = now() + interval '1 hour' where id = 904");
+
+        // A change of what the admin API describes (its document has no freeleech).
+        await Store.PutUserAsync(passkey, new UserProfile(904, new Multipliers(2m, 1m), false));
+        var profile = await Store.FindUserAsync(passkey.ToUserKey());
+
+        Assert.Equal(new Multipliers(2m, 0m), profile!.MultipliersAt(DateTimeOffset.UtcNow));
+        Assert.False(profile.CanLeech);
     }
 }

@@ -102,6 +102,7 @@ public sealed class AdminApiTests(TrackerFixture fixture)
     [InlineData("/admin/torrents/0123456789abcdef0123456789abcdef01234567", """not json""")]
     [InlineData("/admin/torrents/0123456789abcdef0123456789abcdef01234567", """{"id":1,"uploadMultiplier":1e30}""")]
     [InlineData("/admin/users/0123456789abcdef", """{"id":1,"uploadMultiplier":101}""")]
+    [InlineData("/admin/torrents/0123456789abcdef0123456789abcdef01234567", """{"id":1,"downloadMultiplier":0.00004}""")]
     public async Task Admin_InvalidChange_IsRejectedWith400(string path, string body)
     {
         using var content = new StringContent(body, Encoding.UTF8, "application/json");
@@ -111,6 +112,38 @@ public sealed class AdminApiTests(TrackerFixture fixture)
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error");
         Assert.False(string.IsNullOrWhiteSpace(error.GetString()));
+    }
+
+    [Fact]
+    public async Task Admin_PasskeyOrInfoHashOfAnotherId_IsRefusedWith409_AndChangesNothing()
+    {
+        var passkey = TrackerFixture.NewPasskey();
+        await Host.PutUserAsync(passkey, 77_101);
+        var hash = UrlBytes.Random20();
+        await Host.PutTorrentAsync(hash, 77_102);
+        var torrentPath = $"/admin/torrents/{Convert.ToHexStringLower(hash)}";
+
+        using var user = await Host.Admin.PutAsJsonAsync($"/admin/users/{passkey}", new { id = 77_103 });
+        using var torrent = await Host.Admin.PutAsJsonAsync(torrentPath, new { id = 77_104 });
+
+        Assert.Equal(HttpStatusCode.Conflict, user.StatusCode);
+        Assert.Contains("another user", (await user.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Conflict, torrent.StatusCode);
+        Assert.Contains("another torrent", (await torrent.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(77_101, (await Host.GetAdminAsync($"/admin/users/{passkey}")).GetProperty("user").GetProperty("id").GetInt64());
+        Assert.Equal(77_102, (await Host.GetAdminAsync(torrentPath)).GetProperty("torrent").GetProperty("id").GetInt64());
+    }
+
+    [Fact]
+    public async Task Admin_BodyInACharsetWithoutEncoding_IsRefusedWith415()
+    {
+        using var content = new StringContent("""{"id":1}""", Encoding.UTF8);
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse("application/json; charset=bogus");
+
+        using var response = await Host.Admin.PutAsync($"/admin/users/{TrackerFixture.NewPasskey()}", content);
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Contains("charset", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
     }
 
     [Theory]
