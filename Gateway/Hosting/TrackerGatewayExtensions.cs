@@ -130,6 +130,11 @@ public static class TrackerGatewayExtensions
 
         // First, so that nothing reads a body whose length is in doubt.
         app.Use(RequestFraming.RefuseAmbiguousAsync);
+        // A site that builds the URL with an empty passkey sends //announce, which no route matches (a route's segment
+        // is never empty): the client gets the private tracker's failure reason rather than a bare 404.
+        app.Use((context, next) => context.GetEndpoint() is null && context.Request.Path.Value is "//announce" or "//scrape"
+            ? AnnounceEndpoint.MissingPasskeyAsync(context)
+            : next(context));
         app.MapGet(AnnounceEndpoint.Route, announce.InvokeAsync);
         app.MapGet(ScrapeEndpoint.Route, scrape.InvokeAsync);
         app.MapGet("/announce", AnnounceEndpoint.MissingPasskeyAsync);

@@ -199,6 +199,11 @@ internal static class AnnounceQueryParser
         }
 
         var address = endpoint.Address.IsIPv4MappedToIPv6 ? endpoint.Address.MapToIPv4() : endpoint.Address;
+        if (!IsDialable(address))
+        {
+            return TrackerFailure.InvalidAddress;
+        }
+
         if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
         {
             result.ClaimedIPv4 = address;
@@ -209,6 +214,22 @@ internal static class AnnounceQueryParser
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// An address another peer could dial: not unspecified (<c>ip=0</c> parses as 0.0.0.0), loopback (<c>127.1</c>),
+    /// broadcast or multicast, which would only send the swarm's peers nowhere or at themselves.
+    /// </summary>
+    private static bool IsDialable(IPAddress address)
+    {
+        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)
+            || address.Equals(IPAddress.Broadcast) || address.IsIPv6Multicast)
+        {
+            return false;
+        }
+
+        // 224.0.0.0/4
+        return address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || (address.GetAddressBytes()[0] & 0xF0) != 0xE0;
     }
 
     private static bool TryReadDigits(ReadOnlySpan<byte> value, out long number)

@@ -93,7 +93,9 @@ public sealed class TrackerHost : IAsyncDisposable
     /// </summary>
     public async Task<byte[]> GetBytesAsync(string pathAndQuery)
     {
-        var exact = new Uri($"{BaseAddress}{pathAndQuery.TrimStart('/')}", new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
+        // One leading slash only: a path such as //announce is sent as it is written.
+        var relative = pathAndQuery.StartsWith('/') ? pathAndQuery[1..] : pathAndQuery;
+        var exact = new Uri($"{BaseAddress}{relative}", new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
         using var response = await Http.GetAsync(exact);
         Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
         return await response.Content.ReadAsByteArrayAsync();

@@ -173,9 +173,17 @@ public sealed class AnnounceQueryParserTests
         Assert.Equal(IPAddress.Parse("2001:db8::1"), query.ClaimedIPv6);
     }
 
-    [Fact]
-    public void Parse_ClaimedAddressTrustedButInvalid_Fails() =>
-        Assert.Equal(TrackerFailure.InvalidAddress, Parse(Valid() + "&ipv4=not-an-ip", trust: true).Failure);
+    [Theory]
+    [InlineData("ipv4=not-an-ip")]
+    [InlineData("ip=0")]                     // parses as 0.0.0.0
+    [InlineData("ip=127.1")]                 // parses as 127.0.0.1
+    [InlineData("ipv4=255.255.255.255")]
+    [InlineData("ipv4=224.0.0.1")]
+    [InlineData("ipv6=%3A%3A1")]
+    [InlineData("ipv6=%3A%3A")]
+    [InlineData("ipv6=ff02%3A%3A1")]
+    public void Parse_ClaimedAddressTrustedButNotOneAPeerCouldDial_Fails(string claim) =>
+        Assert.Equal(TrackerFailure.InvalidAddress, Parse(Valid() + "&" + claim, trust: true).Failure);
 
     [Fact]
     public void Parse_EmptyQuery_Fails() => Assert.Equal(TrackerFailure.MissingInfoHash, Parse("").Failure);

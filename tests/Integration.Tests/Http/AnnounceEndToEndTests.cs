@@ -115,6 +115,8 @@ public sealed class AnnounceEndToEndTests(TrackerFixture fixture)
     [InlineData("/short/scrape", Gateway.Protocol.TrackerFailure.InvalidPasskey)]
     [InlineData("/announce", Gateway.Protocol.TrackerFailure.MissingPasskey)]
     [InlineData("/scrape", Gateway.Protocol.TrackerFailure.MissingPasskey)]
+    [InlineData("//announce", Gateway.Protocol.TrackerFailure.MissingPasskey)]
+    [InlineData("//scrape", Gateway.Protocol.TrackerFailure.MissingPasskey)]
     public async Task Announce_MissingOrMalformedPasskey_IsRefused(string path, string reason)
     {
         // Everything but the passkey is a valid announce of a registered torrent, so only the passkey can refuse it.
