@@ -42,7 +42,7 @@ internal static class AdminJsonBody
         {
             return (null, Error($"malformed JSON: {exception.Message}", StatusCodes.Status400BadRequest));
         }
-        catch (InvalidOperationException)
+        catch (InvalidOperationException exception) when (exception.InnerException is ArgumentException)
         {
             // ReadFromJsonAsync's answer to a charset it has no encoding for (the content type was checked above).
             return (null, Error("the body's charset is not one .NET knows (send UTF-8)", StatusCodes.Status415UnsupportedMediaType));

@@ -529,7 +529,8 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         }
         catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            throw new SiteConflictException($"the passkey belongs to another user than id {profile.UserId}: change or remove that user's passkey first", exception);
+            // Not chained: the answer crosses to the gateway, and PostgreSQL's exception is no type it needs to read.
+            throw new SiteConflictException($"the passkey belongs to another user than id {profile.UserId}: change or remove that user's passkey first ({exception.ConstraintName})");
         }
     }
 
@@ -561,7 +562,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         }
         catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            throw new SiteConflictException($"the info hash belongs to another torrent than id {profile.TorrentId}: remove that torrent first", exception);
+            throw new SiteConflictException($"the info hash belongs to another torrent than id {profile.TorrentId}: remove that torrent first ({exception.ConstraintName})");
         }
     }
 

@@ -86,13 +86,8 @@ internal sealed partial class TorrentGrain(
     private long _pruneDueAt = long.MaxValue;
     private long _refreshDueAt = long.MaxValue;
     private long _forgetDueAt = long.MaxValue;
-    // The time a restored swarm was away (from its newest stored announce to the claim that restored it) is no silence
-    // of its restored peers: a peer last seen before _restoredBefore (Unix seconds; the claim) is pruned once silent a
-    // peer timeout plus _restoredAwaySeconds, and no peer before _pruneNotBefore (Unix ms: the claim plus the time away,
-    // at most a peer timeout), so a cluster stopped for hours loses none of its peers' traffic (their clients may have
-    // backed off their retries), while a swarm handed on in a rolling restart prunes its silent peers when they were due.
-    private long _restoredBefore;
-    private long _restoredAwaySeconds;
+    // Restored peers get a peer timeout from the claim that restored them to announce, however long they were silent before (a
+    // cluster stopped for hours): no peer is pruned before this (Unix ms).
     private long _pruneNotBefore;
 
     // The flush cut but not yet answered: when its oldest announce was accounted, and its raw bytes (for metrics).
@@ -372,15 +367,10 @@ internal sealed partial class TorrentGrain(
         if (_swarm.Count > 0 || _swarm.HasDepartures)
         {
             // Restored peers time out whether anyone announces or not: a swarm activated by a scrape, a change notice
-            // or the orphaned-swarm sweep prunes them too, and so deletes the rows a lost activation left. The time the
-            // swarm was away does not count against them (see _restoredAwaySeconds).
+            // or the orphaned-swarm sweep prunes them too, and so deletes the rows a lost activation left. They have a
+            // peer timeout from now to announce first.
             var now = NowMilliseconds();
-            var newest = Math.Max(
-                claim.Peers.Count == 0 ? 0 : claim.Peers.Max(peer => peer.Entry.LastSeen),
-                claim.Departures.Count == 0 ? 0 : claim.Departures.Max(departure => departure.DepartedAt));
-            _restoredBefore = now / 1000;
-            _restoredAwaySeconds = Math.Max(0, _restoredBefore - newest);
-            _pruneNotBefore = now + Math.Min(Milliseconds(trackerOptions.Value.PeerTimeout), _restoredAwaySeconds * 1000);
+            _pruneNotBefore = now + Milliseconds(trackerOptions.Value.PeerTimeout);
             _pruneDueAt = Math.Min(_pruneDueAt, now + Milliseconds(trackerOptions.Value.PruneInterval));
             if (_schedule is not null)
             {
@@ -530,8 +520,7 @@ internal sealed partial class TorrentGrain(
         var now = time.GetUtcNow();
         _swarm.ForgetDepartures(now.Subtract(MaxAnnounceAge).ToUnixTimeSeconds());
         var peerTimeout = trackerOptions.Value.PeerTimeout;
-        var cutoff = now.Subtract(peerTimeout).ToUnixTimeSeconds();
-        var removed = now.ToUnixTimeMilliseconds() < _pruneNotBefore ? 0 : _swarm.RemoveSilentPeers(cutoff, _restoredBefore, cutoff - _restoredAwaySeconds);
+        var removed = now.ToUnixTimeMilliseconds() < _pruneNotBefore ? 0 : _swarm.RemoveSilentPeers(now.Subtract(peerTimeout).ToUnixTimeSeconds());
         if (removed > 0)
         {
             Log.PrunedPeers(logger, _infoHash.ToGrainKey(), removed);
@@ -543,8 +532,7 @@ internal sealed partial class TorrentGrain(
         // lifetime since it was last used is up, or (never used) as soon as nothing it holds is unwritten.
         var (oldestLastSeen, oldestDeparture) = _swarm.Oldest();
         var due = Math.Min(
-            oldestLastSeen == long.MaxValue ? long.MaxValue
-                : Math.Max(((oldestLastSeen + (oldestLastSeen < _restoredBefore ? _restoredAwaySeconds : 0)) * 1000) + Milliseconds(peerTimeout), _pruneNotBefore),
+            oldestLastSeen == long.MaxValue ? long.MaxValue : Math.Max((oldestLastSeen * 1000) + Milliseconds(peerTimeout), _pruneNotBefore),
             oldestDeparture == long.MaxValue ? long.MaxValue : (oldestDeparture * 1000) + Milliseconds(MaxAnnounceAge));
         if (oldestLastSeen == long.MaxValue && oldestDeparture == long.MaxValue)
         {

@@ -10,7 +10,6 @@ using Chihaya.Orleans.Grains.Torrents;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
-using Orleans.Core.Internal;
 using Orleans.TestingHost;
 
 namespace Chihaya.Orleans.Grains.Tests.Cluster;
@@ -75,46 +74,6 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
         await Eventually.TrueAsync(async () => await PeerRowsAsync(3) == 1, "the silent peer's row deleted");
         Assert.Equal(Enumerable.Repeat((byte)2, 20).ToArray(), await _database.ScalarAsync<byte[]>("select peer_id from tracker_peers where torrent_id = 3"));
         Assert.Equal(1, await _database.ScalarAsync<int>("select leechers from torrents where id = 3"));
-    }
-
-    [Fact]
-    public async Task SwarmHandedOnGracefully_PrunesItsSilentPeerWhenItWasDue_NotAPeerTimeoutAfterTheHandOver()
-    {
-        var passkey = new Passkey("peerrowlifetime06");
-        await _database.ExecuteAsync("insert into users (id, passkey) values (6, $1)", passkey.Value);
-        var hash = InfoHash.Read(UrlBytes.Random20());
-        await _database.ExecuteAsync("insert into torrents (id, info_hash) values (6, $1)", hash.Value.ToArray());
-        Task PeerAnnouncesAsync(byte peer) => AnnounceAsync(hash, passkey, peer, uploaded: 0, left: 100);
-        var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
-
-        // Peer 1 is gone without a goodbye; peer 2 announces every ten minutes. Fifty minutes on, the swarm is handed on
-        // (a rolling restart: deactivated with everything written, activated again by peer 2's next announce).
-        await PeerAnnouncesAsync(1);
-        for (var minutes = 0; minutes < 50; minutes += 10)
-        {
-            await PeerAnnouncesAsync(2);
-            await TickAsync(TimeSpan.FromMinutes(5));
-            await TickAsync(TimeSpan.FromMinutes(5));
-        }
-
-        await PeerAnnouncesAsync(2);
-        await torrent.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
-        await Eventually.TrueAsync(() => Task.FromResult(!Activations.Contains(hash)), "the swarm handed on");
-        await Eventually.TrueAsync(async () => await PeerRowsAsync(6) == 2, "both peers stored by the hand-over");
-        await TickAsync(TimeSpan.FromSeconds(10));
-        await PeerAnnouncesAsync(2);
-
-        // Peer 1 was due a peer timeout after its last announce (65 minutes in), give or take the ten seconds the swarm
-        // was away; before, the new activation gave it a whole peer timeout from the hand-over (115 minutes in).
-        for (var minutes = 50; minutes < 75; minutes += 5)
-        {
-            await TickAsync(TimeSpan.FromMinutes(5));
-        }
-
-        await PeerAnnouncesAsync(2);
-        await TickAsync(TimeSpan.FromSeconds(10));
-        await Eventually.TrueAsync(async () => await PeerRowsAsync(6) == 1, "the silent peer's row deleted when it was due");
-        Assert.Equal(Enumerable.Repeat((byte)2, 20).ToArray(), await _database.ScalarAsync<byte[]>("select peer_id from tracker_peers where torrent_id = 6"));
     }
 
     [Fact]

@@ -543,9 +543,15 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
             Assert.Equal(1, await advance.ExecuteNonQueryAsync());
         }
 
+        int originalPid;
+        await using (var pid = new NpgsqlCommand("select pg_backend_pid()", original, transaction))
+        {
+            originalPid = (int)(await pid.ExecuteScalarAsync())!;
+        }
+
         var resend = Store.ApplyFlushesAsync([Flush(claim, 1, torrentId, userId, 10)]).AsTask();
         await Eventually.TrueAsync(
-            async () => await _database.ScalarAsync<long>("select count(*) from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()") > 0,
+            async () => await _database.ScalarAsync<bool>("select exists (select from pg_stat_activity where $1 = any(pg_blocking_pids(pid)))", originalPid),
             "the resend waiting for the original's claim");
         await transaction.CommitAsync();
         var result = Assert.Single(await resend);
