@@ -9,8 +9,7 @@ namespace Chihaya.Orleans.Grains.Accounting;
 /// so the store derives it from <see cref="History"/> rather than being sent it twice. <see cref="Epoch"/> fences
 /// the flush: the store applies it only while the swarm's claim is still this activation's, so a stale or duplicate
 /// activation can never write. A write whose answer was lost is resent unchanged; <see cref="Sequence"/> (one per
-/// epoch, consecutive) makes the store apply it once. <see cref="Releases"/>: the activation's last, written as it
-/// deactivates with nothing else left to write; the store marks the claim released, and the next claim learns when.
+/// epoch, consecutive) makes the store apply it once.
 /// </summary>
 internal sealed record SwarmFlush(
     long TorrentId,
@@ -18,8 +17,7 @@ internal sealed record SwarmFlush(
     long Sequence,
     PeerChanges Peers,
     TorrentUsage Torrent,
-    IReadOnlyList<HistoryRow> History,
-    bool Releases = false);
+    IReadOnlyList<HistoryRow> History);
 
 /// <summary>
 /// What to add to a user's history row of the flush's torrent (the stored row is found by the user and the torrent).
@@ -45,11 +43,8 @@ internal readonly record struct DepartedPeer(PeerKey Key, long ReceivedAt, long 
 /// <summary>A peer as the site's peers table holds it: its last credited totals, role and whether it has snatched.</summary>
 internal readonly record struct StoredPeer(PeerEntry Entry, bool Seeder);
 
-/// <summary>
-/// A swarm taken over by one activation: the epoch that fences every older one, the peers and departures stored so far,
-/// and when the activation before released the claim cleanly (null after a crash, a fenced activation, or none before).
-/// </summary>
-internal sealed record SwarmClaim(long Epoch, IReadOnlyList<StoredPeer> Peers, IReadOnlyList<DepartedPeer> Departures, DateTimeOffset? ReleasedAt = null);
+/// <summary>A swarm taken over by one activation: the epoch that fences every older one, and the peers and departures stored so far.</summary>
+internal sealed record SwarmClaim(long Epoch, IReadOnlyList<StoredPeer> Peers, IReadOnlyList<DepartedPeer> Departures);
 
 /// <summary>What the store did with one <see cref="SwarmFlush"/>.</summary>
 internal enum FlushStatus

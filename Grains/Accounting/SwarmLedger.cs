@@ -63,9 +63,9 @@ internal sealed class SwarmLedger
 
     /// <summary>
     /// A flush of everything accounted since the last cut together with the peer changes it was credited from,
-    /// and an empty ledger for what comes next. <paramref name="releases"/>: the activation's last flush (see <see cref="SwarmFlush.Releases"/>).
+    /// and an empty ledger for what comes next.
     /// </summary>
-    public SwarmFlush Cut(long torrentId, long epoch, long sequence, PeerChanges peers, int seeders, int leechers, bool releases = false)
+    public SwarmFlush Cut(long torrentId, long epoch, long sequence, PeerChanges peers, int seeders, int leechers)
     {
         // One array of the table's rows as they are: the cut runs in the swarm's turn, and a hot swarm's table holds a
         // row per user (100,000 rows copied into two lists of converted rows took 6 ms of a 10 ms budget).
@@ -86,8 +86,7 @@ internal sealed class SwarmLedger
             sequence,
             peers,
             new TorrentUsage(torrentId, _torrentTraffic, _snatches, seeders, leechers),
-            history,
-            releases);
+            history);
         var busy = _history is { Count: > KeptAfterCut };
         if (busy && _lastCutWasBusy)
         {

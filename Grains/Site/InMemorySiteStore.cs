@@ -9,7 +9,7 @@ namespace Chihaya.Orleans.Grains.Site;
 /// The site held in the silo's memory: the embedded tracker's users and torrents, seeded from a file
 /// and changed through the admin API. Meant for a single silo; a cluster shares a database instead.
 /// </summary>
-internal sealed class InMemorySiteStore(TimeProvider time) : ISiteStore
+internal sealed class InMemorySiteStore : ISiteStore
 {
     private readonly Lock _gate = new();
     // Keyed by the passkey's digest: the store never needs the passkey back.
@@ -57,9 +57,7 @@ internal sealed class InMemorySiteStore(TimeProvider time) : ISiteStore
 
             swarm.Epoch = ++_lastEpoch;
             swarm.FlushedSequence = 0;
-            var releasedAt = swarm.ReleasedAt;
-            swarm.ReleasedAt = null;
-            return ValueTask.FromResult(new SwarmClaim(swarm.Epoch, [.. swarm.Peers], swarm.Departed is null ? [] : [.. swarm.Departed.Values], releasedAt));
+            return ValueTask.FromResult(new SwarmClaim(swarm.Epoch, [.. swarm.Peers], swarm.Departed is null ? [] : [.. swarm.Departed.Values]));
         }
     }
 
@@ -90,7 +88,6 @@ internal sealed class InMemorySiteStore(TimeProvider time) : ISiteStore
         }
 
         swarm.FlushedSequence = flush.Sequence;
-        swarm.ReleasedAt = flush.Releases ? time.GetUtcNow() : null;
         foreach (var departure in flush.Peers.Departed)
         {
             swarm.Peers.Remove(StoredSwarm.Probe(departure.Key));
@@ -278,7 +275,6 @@ internal sealed class InMemorySiteStore(TimeProvider time) : ISiteStore
     {
         public long Epoch;
         public long FlushedSequence;
-        public DateTimeOffset? ReleasedAt;
         // A set of rows found by their key rather than a dictionary from key to row: the key is in the row, and
         // keeping it twice cost 32 bytes a peer.
         public readonly HashSet<StoredPeer> Peers = new(PeerRowKey.Instance);

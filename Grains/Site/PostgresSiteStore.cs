@@ -177,9 +177,9 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
     // advances once.
     private const string AdvanceClaimsSql = """
         with v as (
-            select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::boolean[]) with ordinality as v(torrent_id, epoch, sequence, releases, position)
+            select * from unnest($1::bigint[], $2::bigint[], $3::bigint[]) with ordinality as v(torrent_id, epoch, sequence, position)
         ), advanced as (
-            update tracker_swarms s set flushed_sequence = v.sequence, released_at = case when v.releases then $5::timestamptz end
+            update tracker_swarms s set flushed_sequence = v.sequence
             from v
             where s.torrent_id = v.torrent_id and s.epoch = v.epoch and s.flushed_sequence = v.sequence - 1
             returning v.position
@@ -237,15 +237,10 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
     {
         // One implicit transaction: the claim's row lock waits for a flush of an older claim in progress, and the
         // peers are read after it, so they include that flush, and every later flush of an older claim is refused.
-        // The lock is taken first by reading the row as that flush left it: whether it released the claim, and when.
         await using var batch = dataSource.CreateBatch();
-        var released = new NpgsqlBatchCommand("select released_at from tracker_swarms where torrent_id = $1 for update");
-        released.Parameters.Add(new NpgsqlParameter { Value = torrentId });
-        batch.BatchCommands.Add(released);
         var claim = new NpgsqlBatchCommand("""
             insert into tracker_swarms as s (torrent_id, epoch) values ($1, nextval('tracker_swarm_epochs'))
-            on conflict (torrent_id) do update set epoch = nextval('tracker_swarm_epochs'), flushed_sequence = 0, claimed_at = now(),
-                released_at = null
+            on conflict (torrent_id) do update set epoch = nextval('tracker_swarm_epochs'), flushed_sequence = 0, claimed_at = now()
             returning epoch
             """);
         claim.Parameters.Add(new NpgsqlParameter { Value = torrentId });
@@ -261,8 +256,6 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         batch.BatchCommands.Add(departures);
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        DateTimeOffset? releasedAt = await reader.ReadAsync(cancellationToken) && !reader.IsDBNull(0) ? reader.GetFieldValue<DateTimeOffset>(0) : null;
-        await reader.NextResultAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         var epoch = reader.GetInt64(0);
         await reader.NextResultAsync(cancellationToken);
@@ -294,7 +287,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
                 reader.GetFieldValue<DateTimeOffset>(3).ToUnixTimeSeconds()));
         }
 
-        return new SwarmClaim(epoch, stored, departed, releasedAt);
+        return new SwarmClaim(epoch, stored, departed);
     }
 
     /// <summary>
@@ -353,8 +346,6 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
             AddColumn(advance.Parameters, flushes, f => f.TorrentId);
             AddColumn(advance.Parameters, flushes, f => f.Epoch);
             AddColumn(advance.Parameters, flushes, f => f.Sequence);
-            advance.Parameters.Add(new NpgsqlParameter { Value = flushes.Select(f => f.Releases).ToArray() });
-            advance.Parameters.Add(new NpgsqlParameter { Value = time.GetUtcNow() });
             check.BatchCommands.Add(advance);
             await using var reader = await check.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))

@@ -110,15 +110,7 @@ internal sealed class Swarm
     }
 
     /// <summary>Removes every peer whose last announce is older than <paramref name="cutoff"/>; returns how many.</summary>
-    public int RemoveSilentPeers(long cutoff) => RemoveSilentPeers(cutoff, 0, cutoff);
-
-    /// <summary>
-    /// Removes every peer whose last announce is older than <paramref name="cutoff"/>, or, for a peer last seen before
-    /// <paramref name="restoredBefore"/> (restored, and silent since), older than <paramref name="restoredCutoff"/>;
-    /// returns how many.
-    /// </summary>
-    public int RemoveSilentPeers(long cutoff, long restoredBefore, long restoredCutoff) =>
-        RemoveSilent(_seeders, true, cutoff, restoredBefore, restoredCutoff) + RemoveSilent(_leechers, false, cutoff, restoredBefore, restoredCutoff);
+    public int RemoveSilentPeers(long cutoff) => RemoveSilent(_seeders, true, cutoff) + RemoveSilent(_leechers, false, cutoff);
 
     /// <summary>
     /// The last announce of the most silent peer and the oldest remembered departure (seconds since the Unix epoch;
@@ -360,13 +352,12 @@ internal sealed class Swarm
         }
     }
 
-    private int RemoveSilent(PeerList list, bool seeders, long cutoff, long restoredBefore, long restoredCutoff)
+    private int RemoveSilent(PeerList list, bool seeders, long cutoff)
     {
         var removed = 0;
         for (var slot = list.Count - 1; slot >= 0; slot--)
         {
-            var lastSeen = list[slot].LastSeen;
-            if (lastSeen < (lastSeen < restoredBefore ? restoredCutoff : cutoff))
+            if (list[slot].LastSeen < cutoff)
             {
                 Remove(seeders ? slot : ~slot);
                 removed++;

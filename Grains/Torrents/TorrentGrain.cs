@@ -86,22 +86,9 @@ internal sealed partial class TorrentGrain(
     private long _pruneDueAt = long.MaxValue;
     private long _refreshDueAt = long.MaxValue;
     private long _forgetDueAt = long.MaxValue;
-    // Restored peers get a peer timeout from the claim that restored them to announce, however long they were silent
-    // before (a cluster stopped for hours, or a crash that forgot their latest announce): no peer is pruned before
-    // _pruneNotBefore (Unix ms). After a clean hand-over (the claim was released) the stored peers are exactly as the
-    // swarm left them, so only the time it was away is no silence: a peer last seen before _restoredBefore (the claim,
-    // Unix seconds) is pruned once silent a peer timeout plus _restoredAwaySeconds, and none before the claim plus that
-    // time (at most a peer timeout), since clients may have backed off their retries while the swarm was away.
+    // Restored peers get a peer timeout from the claim that restored them to announce, however long they were silent before (a
+    // cluster stopped for hours): no peer is pruned before this (Unix ms).
     private long _pruneNotBefore;
-    private long _restoredBefore;
-    private long _restoredAwaySeconds;
-
-    // Set as the activation deactivates: its last flush marks the claim released (_released once written), so the next
-    // claim knows the stored peers are as this activation left them. _releaseOnlyOutstanding: the flush out carries
-    // nothing but that mark (its failure loses no statistics).
-    private bool _releasing;
-    private bool _released;
-    private bool _releaseOnlyOutstanding;
 
     // The flush cut but not yet answered: when its oldest announce was accounted, and its raw bytes (for metrics).
     private long _outstandingSince = long.MaxValue;
@@ -221,11 +208,10 @@ internal sealed partial class TorrentGrain(
         if (_epoch != 0 && !_fenced)
         {
             PruneSilentPeers();
-            _releasing = true;
         }
 
         await FlushUntilWrittenAsync(int.MaxValue, cancellationToken);
-        if (!_fenced && (HasStatisticsToWrite() || (_outstanding is not null && !_releaseOnlyOutstanding)))
+        if (!_fenced && HasUnwritten)
         {
             // Lost as in a crash: the site still holds these peers' earlier totals, so their next announces credit
             // the traffic, except what the README's crash table lists (goodbyes, first announces).
@@ -382,20 +368,9 @@ internal sealed partial class TorrentGrain(
         {
             // Restored peers time out whether anyone announces or not: a swarm activated by a scrape, a change notice
             // or the orphaned-swarm sweep prunes them too, and so deletes the rows a lost activation left. They have a
-            // peer timeout from now to announce first, or after a clean hand-over the time the swarm was away.
+            // peer timeout from now to announce first.
             var now = NowMilliseconds();
-            var peerTimeout = Milliseconds(trackerOptions.Value.PeerTimeout);
-            if (claim.ReleasedAt is { } releasedAt)
-            {
-                _restoredBefore = now / 1000;
-                _restoredAwaySeconds = Math.Max(0, _restoredBefore - releasedAt.ToUnixTimeSeconds());
-                _pruneNotBefore = now + Math.Min(peerTimeout, _restoredAwaySeconds * 1000);
-            }
-            else
-            {
-                _pruneNotBefore = now + peerTimeout;
-            }
-
+            _pruneNotBefore = now + Milliseconds(trackerOptions.Value.PeerTimeout);
             _pruneDueAt = Math.Min(_pruneDueAt, now + Milliseconds(trackerOptions.Value.PruneInterval));
             if (_schedule is not null)
             {
@@ -454,8 +429,7 @@ internal sealed partial class TorrentGrain(
         {
             _outstandingSince = _ledger.FirstRecordedAt;
             _outstandingBytes = _ledger.RawBytes;
-            _releaseOnlyOutstanding = _releasing && !HasStatisticsToWrite();
-            _outstanding = _ledger.Cut(_torrentId, _epoch, ++_sequence, _swarm.CutChanges(), _swarm.Seeders, _swarm.Leechers, releases: _releasing);
+            _outstanding = _ledger.Cut(_torrentId, _epoch, ++_sequence, _swarm.CutChanges(), _swarm.Seeders, _swarm.Leechers);
         }
 
         var flush = _outstanding;
@@ -492,7 +466,6 @@ internal sealed partial class TorrentGrain(
 
         _lastWrittenSeeders = flush.Torrent.Seeders;
         _lastWrittenLeechers = flush.Torrent.Leechers;
-        _released |= flush.Releases;
         // What the site counted, which can be fewer than the swarm did: after a restart the swarm no longer
         // knows which users have snatched already, and the site refuses their second snatch.
         _snatchesWrittenSinceLoad += result.SnatchesCounted;
@@ -500,10 +473,8 @@ internal sealed partial class TorrentGrain(
 
     private bool HasUnwritten => _outstanding is not null || HasSomethingToWrite();
 
-    private bool HasSomethingToWrite() => HasStatisticsToWrite() || (_releasing && !_released && _epoch != 0);
-
     // Only a claimed swarm has anything to write: an unregistered info hash accepts no announce and stores nothing.
-    private bool HasStatisticsToWrite() =>
+    private bool HasSomethingToWrite() =>
         _epoch != 0 && (!_ledger.IsEmpty || _swarm.HasChanges || _swarm.Seeders != _lastWrittenSeeders || _swarm.Leechers != _lastWrittenLeechers);
 
     private void ForgetIfUnregistered(long now)
@@ -549,8 +520,7 @@ internal sealed partial class TorrentGrain(
         var now = time.GetUtcNow();
         _swarm.ForgetDepartures(now.Subtract(MaxAnnounceAge).ToUnixTimeSeconds());
         var peerTimeout = trackerOptions.Value.PeerTimeout;
-        var cutoff = now.Subtract(peerTimeout).ToUnixTimeSeconds();
-        var removed = now.ToUnixTimeMilliseconds() < _pruneNotBefore ? 0 : _swarm.RemoveSilentPeers(cutoff, _restoredBefore, cutoff - _restoredAwaySeconds);
+        var removed = now.ToUnixTimeMilliseconds() < _pruneNotBefore ? 0 : _swarm.RemoveSilentPeers(now.Subtract(peerTimeout).ToUnixTimeSeconds());
         if (removed > 0)
         {
             Log.PrunedPeers(logger, _infoHash.ToGrainKey(), removed);
@@ -562,8 +532,7 @@ internal sealed partial class TorrentGrain(
         // lifetime since it was last used is up, or (never used) as soon as nothing it holds is unwritten.
         var (oldestLastSeen, oldestDeparture) = _swarm.Oldest();
         var due = Math.Min(
-            oldestLastSeen == long.MaxValue ? long.MaxValue
-                : Math.Max(((oldestLastSeen + (oldestLastSeen < _restoredBefore ? _restoredAwaySeconds : 0)) * 1000) + Milliseconds(peerTimeout), _pruneNotBefore),
+            oldestLastSeen == long.MaxValue ? long.MaxValue : Math.Max((oldestLastSeen * 1000) + Milliseconds(peerTimeout), _pruneNotBefore),
             oldestDeparture == long.MaxValue ? long.MaxValue : (oldestDeparture * 1000) + Milliseconds(MaxAnnounceAge));
         if (oldestLastSeen == long.MaxValue && oldestDeparture == long.MaxValue)
         {

@@ -11,7 +11,7 @@ public sealed class SwarmFlushWriterTests
     [Fact]
     public async Task Flush_TheDatabaseRefuses_FailsAlone_AndTheOthersOfItsBatchAreWritten()
     {
-        var store = new RefusingStore(new InMemorySiteStore(TimeProvider.System), refusedTorrent: 3);
+        var store = new RefusingStore(new InMemorySiteStore(), refusedTorrent: 3);
         var writer = new SwarmFlushWriter(store);
         var claims = new List<SwarmClaim>();
         for (var torrent = 1L; torrent <= 6; torrent++)
@@ -33,7 +33,7 @@ public sealed class SwarmFlushWriterTests
     [Fact]
     public async Task Outage_FailsEveryFlushOfTheBatch_WithoutSplittingIt()
     {
-        var store = new RefusingStore(new InMemorySiteStore(TimeProvider.System), refusedTorrent: null);
+        var store = new RefusingStore(new InMemorySiteStore(), refusedTorrent: null);
         var writer = new SwarmFlushWriter(store);
         var claims = new[] { await store.ClaimSwarmAsync(1), await store.ClaimSwarmAsync(2) };
         store.Down = true;

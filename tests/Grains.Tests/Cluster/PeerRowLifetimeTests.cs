@@ -10,7 +10,6 @@ using Chihaya.Orleans.Grains.Torrents;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
-using Orleans.Core.Internal;
 using Orleans.TestingHost;
 
 namespace Chihaya.Orleans.Grains.Tests.Cluster;
@@ -75,70 +74,6 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
         await Eventually.TrueAsync(async () => await PeerRowsAsync(3) == 1, "the silent peer's row deleted");
         Assert.Equal(Enumerable.Repeat((byte)2, 20).ToArray(), await _database.ScalarAsync<byte[]>("select peer_id from tracker_peers where torrent_id = 3"));
         Assert.Equal(1, await _database.ScalarAsync<int>("select leechers from torrents where id = 3"));
-    }
-
-    [Fact]
-    public async Task SwarmHandedOnGracefully_PrunesItsSilentPeerWhenItWasDue_NotAPeerTimeoutAfterTheHandOver()
-    {
-        var passkey = new Passkey("peerrowlifetime06");
-        await _database.ExecuteAsync("insert into users (id, passkey) values (6, $1)", passkey.Value);
-        var hash = InfoHash.Read(UrlBytes.Random20());
-        await _database.ExecuteAsync("insert into torrents (id, info_hash) values (6, $1)", hash.Value.ToArray());
-        Task PeerAnnouncesAsync(byte peer) => AnnounceAsync(hash, passkey, peer, uploaded: 0, left: 100);
-        var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
-
-        // Peer 1 is gone without a goodbye; peer 2 announces every ten minutes. Fifty minutes on, the swarm is handed on
-        // (a rolling restart: deactivated with everything written, activated again by peer 2's next announce).
-        await PeerAnnouncesAsync(1);
-        for (var minutes = 0; minutes < 50; minutes += 10)
-        {
-            await PeerAnnouncesAsync(2);
-            await TickAsync(TimeSpan.FromMinutes(5));
-            await TickAsync(TimeSpan.FromMinutes(5));
-        }
-
-        await PeerAnnouncesAsync(2);
-        await torrent.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
-        await Eventually.TrueAsync(() => Task.FromResult(!Activations.Contains(hash)), "the swarm handed on");
-        await Eventually.TrueAsync(
-            async () => await _database.ScalarAsync<bool>("select released_at is not null from tracker_swarms where torrent_id = 6"), "the claim released");
-        await TickAsync(TimeSpan.FromSeconds(10));
-        await PeerAnnouncesAsync(2);
-
-        // Peer 1 was due a peer timeout after its last announce (65 minutes in), give or take the ten seconds the swarm
-        // was away, not a whole peer timeout after the hand-over (115 minutes in).
-        for (var minutes = 50; minutes < 75; minutes += 5)
-        {
-            await TickAsync(TimeSpan.FromMinutes(5));
-        }
-
-        await PeerAnnouncesAsync(2);
-        await TickAsync(TimeSpan.FromSeconds(10));
-        await Eventually.TrueAsync(async () => await PeerRowsAsync(6) == 1, "the silent peer's row deleted when it was due");
-        Assert.Equal(Enumerable.Repeat((byte)2, 20).ToArray(), await _database.ScalarAsync<byte[]>("select peer_id from tracker_peers where torrent_id = 6"));
-    }
-
-    [Fact]
-    public async Task SwarmRestoredAfterACrash_GivesEveryStoredPeerAWholePeerTimeoutFromTheClaim()
-    {
-        // A crash forgets a peer's latest announce: its stored row is its previous one, an hour old, beside a peer stored
-        // a moment before the crash. Measured from its row, it would be pruned five minutes after the restore, before
-        // its next announce comes (in half an hour at most), which would then start a new baseline and lose its traffic.
-        var hash = InfoHash.Read(UrlBytes.Random20());
-        await _database.ExecuteAsync("insert into torrents (id, info_hash) values (7, $1)", hash.Value.ToArray());
-        var stale = Peer(1, seeder: true);
-        await LeaveSwarmAsync(torrentId: 7, [stale with { Entry = stale.Entry with { LastSeen = stale.Entry.LastSeen - 3600 } }, Peer(2, seeder: true)]);
-
-        var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
-        Assert.NotNull(await torrent.GetProfile());
-        for (var minutes = 0; minutes < 45; minutes += 5)
-        {
-            await TickAsync(TimeSpan.FromMinutes(5));
-        }
-
-        // The swarm's own count, which a prune changes in the turn it runs (the rows follow a flush later).
-        Assert.Equal(2, (await torrent.Scrape()).Complete);
-        Assert.Equal(2, await PeerRowsAsync(7));
     }
 
     [Fact]

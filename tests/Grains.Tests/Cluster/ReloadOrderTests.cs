@@ -98,7 +98,7 @@ public sealed class ReloadOrderTests : IAsyncLifetime
     {
         public void Configure(ISiloBuilder siloBuilder)
         {
-            siloBuilder.Services.AddSingleton<ISiteStore>(_ => _store = new ReadHoldingSiteStore(new InMemorySiteStore(TimeProvider.System)));
+            siloBuilder.Services.AddSingleton<ISiteStore>(_ => _store = new ReadHoldingSiteStore(new InMemorySiteStore()));
             siloBuilder.AddTrackerGrains(new ConfigurationBuilder().Build());
             siloBuilder.Services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromHours(1));
             // Periodic reloads come quickly, so the test waits little for one to start.
