@@ -48,9 +48,15 @@ internal static class AdminEndpoints
             return Results.BadRequest(new { error });
         }
 
+        return await StoredUnlessConflictingAsync(Admin(grains).PutUser(new Passkey(passkey), profile));
+    }
+
+    /// <summary>204 once stored; 409 with the site's reason when a key already belongs to another id (nothing changed).</summary>
+    private static async Task<IResult> StoredUnlessConflictingAsync(ValueTask put)
+    {
         try
         {
-            await Admin(grains).PutUser(new Passkey(passkey), profile);
+            await put;
         }
         catch (SiteConflictException conflict)
         {
@@ -94,16 +100,7 @@ internal static class AdminEndpoints
             return Results.BadRequest(new { error });
         }
 
-        try
-        {
-            await Admin(grains).PutTorrent(hash, profile);
-        }
-        catch (SiteConflictException conflict)
-        {
-            return Results.Conflict(new { error = conflict.Message });
-        }
-
-        return Results.NoContent();
+        return await StoredUnlessConflictingAsync(Admin(grains).PutTorrent(hash, profile));
     }
 
     private static async Task<IResult> GetTorrent(string infoHash, IGrainFactory grains)

@@ -20,4 +20,14 @@ public sealed class SiteConflictException : Exception
         : base(message, innerException)
     {
     }
+
+    /// <summary>The passkey is another user's; <paramref name="constraint"/> names the database's key that said so, if any.</summary>
+    public static SiteConflictException PasskeyOfAnotherUser(long userId, string? constraint = null) =>
+        new($"the passkey belongs to another user than id {userId}: change or remove that user's passkey first{Naming(constraint)}");
+
+    /// <summary>The info hash is another torrent's; <paramref name="constraint"/> names the database's key that said so, if any.</summary>
+    public static SiteConflictException InfoHashOfAnotherTorrent(long torrentId, string? constraint = null) =>
+        new($"the info hash belongs to another torrent than id {torrentId}: remove that torrent first{Naming(constraint)}");
+
+    private static string Naming(string? constraint) => constraint is null ? "" : $" ({constraint})";
 }

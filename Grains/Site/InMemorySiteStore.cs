@@ -139,7 +139,7 @@ internal sealed class InMemorySiteStore : ISiteStore
             // A passkey is one user's, as the site's unique column has it.
             if (_users.TryGetValue(userKey, out var holder) && holder.UserId != profile.UserId)
             {
-                throw new SiteConflictException($"the passkey belongs to another user than id {profile.UserId}: change or remove that user's passkey first");
+                throw SiteConflictException.PasskeyOfAnotherUser(profile.UserId);
             }
 
             UserKey? replaced = null;
@@ -179,7 +179,7 @@ internal sealed class InMemorySiteStore : ISiteStore
             // An info hash is one torrent's, as the site's unique column has it.
             if (_torrents.TryGetValue(infoHash, out var holder) && holder.TorrentId != profile.TorrentId)
             {
-                throw new SiteConflictException($"the info hash belongs to another torrent than id {profile.TorrentId}: remove that torrent first");
+                throw SiteConflictException.InfoHashOfAnotherTorrent(profile.TorrentId);
             }
 
             _torrents[infoHash] = profile with { Snatches = 0 };

@@ -530,7 +530,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
         {
             // Not chained: the answer crosses to the gateway, and PostgreSQL's exception is no type it needs to read.
-            throw new SiteConflictException($"the passkey belongs to another user than id {profile.UserId}: change or remove that user's passkey first ({exception.ConstraintName})");
+            throw SiteConflictException.PasskeyOfAnotherUser(profile.UserId, exception.ConstraintName);
         }
     }
 
@@ -562,7 +562,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         }
         catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            throw new SiteConflictException($"the info hash belongs to another torrent than id {profile.TorrentId}: remove that torrent first ({exception.ConstraintName})");
+            throw SiteConflictException.InfoHashOfAnotherTorrent(profile.TorrentId, exception.ConstraintName);
         }
     }
 
