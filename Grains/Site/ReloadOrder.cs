@@ -14,6 +14,9 @@ internal sealed class ReloadOrder
     /// <summary>Numbers a read that is about to start.</summary>
     public long Start() => ++_started;
 
+    /// <summary>The number the next read will get: any read numbered from this on starts after now.</summary>
+    public long Next => _started + 1;
+
     /// <summary>True, and recorded, when the answer of read <paramref name="read"/> may be used; false when a later read's was.</summary>
     public bool TryApply(long read)
     {

@@ -40,6 +40,12 @@ internal sealed partial class SiteChangeListener(
     // among their torrent grains and find nothing) ignore it; only its sender can time it.
     private readonly string _probePrefix = $"probe:{Guid.NewGuid():N}:";
 
+    /// <summary>How often the client list is re-read whatever the notices say: a safety net, as users' and torrents' re-reads are.</summary>
+    public static readonly TimeSpan ClientListRefresh = TimeSpan.FromMinutes(1);
+
+    // A re-read of the client list that a notice asked for failed: the listening loop tries again when it next wakes.
+    private volatile bool _clientsUnread;
+
     // A bulk change on the site (site-wide freeleech) must not turn into thousands of queries at once.
     private readonly SemaphoreSlim _refreshing = new(8, 8);
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -70,15 +76,22 @@ internal sealed partial class SiteChangeListener(
                 Log.Listening(logger);
                 _ = RefreshEverythingHeldAsync();
                 delay = TimeSpan.FromSeconds(1);
+                var clientsReadAt = time.GetTimestamp();
                 while (true)
                 {
                     if (!await connection.WaitAsync(TimeSpan.FromSeconds(30), stoppingToken))
                     {
-                        // Quiet for a while: prove the connection is alive (a half-open one would never
-                        // deliver again), and re-read the client list, which has no periodic re-read of its own.
+                        // Quiet for a while: prove the connection is alive (a half-open one would never deliver again).
                         await using var ping = new NpgsqlCommand("select 1", connection);
                         await ping.ExecuteScalarAsync(stoppingToken);
-                        await clients.ReloadAsync(stoppingToken);
+                    }
+
+                    // The client list has no re-read of its own: every ClientListRefresh, and soon after a re-read its
+                    // notice asked for failed. (Probes wake this loop every few seconds, so it is never quiet for long.)
+                    if (_clientsUnread || time.GetElapsedTime(clientsReadAt) >= ClientListRefresh)
+                    {
+                        clientsReadAt = time.GetTimestamp();
+                        await ReloadClientsAsync(stoppingToken);
                     }
                 }
             }
@@ -95,24 +108,60 @@ internal sealed partial class SiteChangeListener(
         }
     }
 
-    /// <summary>Re-reads every user and torrent this silo holds, a few at a time; in the background, so notices keep flowing.</summary>
+    /// <summary>
+    /// Re-reads every user and torrent this silo holds, a few at a time; in the background, so notices keep flowing. A
+    /// read that fails stops none of the others: such a user is read again at its next use, such a torrent within seconds.
+    /// </summary>
     private async Task RefreshEverythingHeldAsync()
     {
         try
         {
-            await users.ReloadAllAsync();
+            try
+            {
+                await users.ReloadAllAsync();
+            }
+            catch (Exception exception)
+            {
+                Log.RefreshFailed(logger, exception);
+            }
+
+            var failed = 0;
             await Parallel.ForEachAsync(
                 activations.Torrents(),
                 new ParallelOptions { MaxDegreeOfParallelism = 8 },
-                async (infoHash, _) => await grains.GetGrain<ITorrentGrain>(infoHash.ToGrainKey()).Refresh());
-        }
-        catch (Exception exception)
-        {
-            Log.RefreshFailed(logger, exception);
+                async (infoHash, _) =>
+                {
+                    try
+                    {
+                        await grains.GetGrain<ITorrentGrain>(infoHash.ToGrainKey()).Refresh();
+                    }
+                    catch (Exception)
+                    {
+                        Interlocked.Increment(ref failed);
+                    }
+                });
+            if (failed > 0)
+            {
+                Log.TorrentsNotRefreshed(logger, failed);
+            }
         }
         finally
         {
             _listening.TrySetResult();
+        }
+    }
+
+    private async Task ReloadClientsAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            _clientsUnread = false;
+            await clients.ReloadAsync(cancellationToken);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            _clientsUnread = true;
+            Log.RefreshFailed(logger, exception);
         }
     }
 
@@ -154,7 +203,8 @@ internal sealed partial class SiteChangeListener(
             return;
         }
 
-        // Fire and forget on purpose: a refresh that fails is retried by the grain's periodic re-read.
+        // Fire and forget on purpose: a re-read that fails is made again (a user's at its next use, a torrent's and the
+        // client list's within seconds), so no notice waits for another's.
         _ = DispatchAsync(payload);
     }
 
@@ -186,7 +236,7 @@ internal sealed partial class SiteChangeListener(
                     await grains.GetGrain<ITorrentGrain>(torrent.ToGrainKey()).Refresh();
                     break;
                 case ["clients"]:
-                    await clients.ReloadAsync();
+                    await ReloadClientsAsync();
                     break;
                 default:
                     Log.UnknownNotice(logger, payload.Length);
@@ -211,10 +261,13 @@ internal sealed partial class SiteChangeListener(
         [LoggerMessage(2, LogLevel.Warning, "Site change listener lost its connection; reconnecting in {Delay}")]
         public static partial void ConnectionLost(ILogger logger, Exception exception, TimeSpan delay);
 
-        [LoggerMessage(3, LogLevel.Warning, "A grain could not be refreshed after a site change; its periodic re-read will catch up")]
+        [LoggerMessage(3, LogLevel.Warning, "A site change could not be read; a user is read again at its next use, a torrent and the client list within seconds")]
         public static partial void RefreshFailed(ILogger logger, Exception exception);
 
         [LoggerMessage(4, LogLevel.Warning, "Ignored a site change notice of unknown form ({Length} characters)")]
         public static partial void UnknownNotice(ILogger logger, int length);
+
+        [LoggerMessage(5, LogLevel.Warning, "{Count} torrents could not be re-read after the site change listener reconnected; each tries again within seconds")]
+        public static partial void TorrentsNotRefreshed(ILogger logger, int count);
     }
 }

@@ -51,10 +51,19 @@ internal sealed partial class TorrentGrain(
     private static readonly TimeSpan FirstRetryPause = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan LongestRetryPause = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How soon a swarm re-reads its torrent again after a re-read the site asked for failed (a change notice, or the
+    /// catch-up after notices were missed): a removed torrent must not be served until the periodic re-read an hour on.
+    /// </summary>
+    public static readonly TimeSpan ChangedProfileRetry = TimeSpan.FromSeconds(5);
+
     private readonly Swarm _swarm = new(Random.Shared);
     private readonly ReloadOrder _reloads = new();
     private readonly SwarmLedger _ledger = new();
     private InfoHash _infoHash;
+    // The site changed the torrent: the first re-read numbered this or later (_reloads) holds the change; until one has
+    // answered, re-read every ChangedProfileRetry. 0: no change unread.
+    private long _changeReadFrom;
     private TorrentProfile? _profile;
     // The swarm's claim, taken when the torrent is first known registered; 0 until then. Kept after the site
     // unregisters the torrent, so traffic accounted before that is still written.
@@ -104,7 +113,16 @@ internal sealed partial class TorrentGrain(
 
         // Before the profile is read, so a change notice arriving meanwhile still reaches this activation.
         activations.Add(_infoHash);
-        await ReloadProfileAsync(cancellationToken);
+        try
+        {
+            await ReloadProfileAsync(cancellationToken);
+        }
+        catch
+        {
+            // A failed activation is never deactivated (OnDeactivateAsync does not run), so it must not stay counted.
+            activations.Remove(_infoHash);
+            throw;
+        }
 
         var now = NowMilliseconds();
         _refreshDueAt = now + Milliseconds(siteOptions.Value.RefreshInterval);
@@ -179,8 +197,13 @@ internal sealed partial class TorrentGrain(
         }
         catch (Exception exception)
         {
-            // A failed re-read keeps the profile it had; a failed write is resent. Both are tried again when next due.
+            // A failed re-read keeps the profile it had; a failed write is resent. Both are tried again when next due,
+            // a re-read for a change of the site's soon.
             Log.SweepFailed(logger, exception, _infoHash.ToGrainKey());
+            if (refresh.IsFaulted)
+            {
+                RetryRefreshSoon();
+            }
         }
 
         // A finished task's state machine is 112 bytes a swarm kept for nothing.
@@ -310,7 +333,17 @@ internal sealed partial class TorrentGrain(
 
     public async ValueTask Refresh()
     {
-        await ReloadProfileAsync();
+        // A later change needs a later read, even while an earlier one is still unread.
+        _changeReadFrom = _reloads.Next;
+        try
+        {
+            await ReloadProfileAsync();
+        }
+        catch
+        {
+            RetryRefreshSoon();
+            throw;
+        }
 
         // A change notice for a torrent nobody is using must not keep a swarm grain in memory.
         LeaveIfUnused();
@@ -344,6 +377,20 @@ internal sealed partial class TorrentGrain(
         {
             SetProfile(profile);
             _snatchesWrittenSinceLoad = 0;
+        }
+
+        if (read >= _changeReadFrom)
+        {
+            _changeReadFrom = 0;
+        }
+    }
+
+    private void RetryRefreshSoon()
+    {
+        if (_changeReadFrom != 0)
+        {
+            _refreshDueAt = Math.Min(_refreshDueAt, NowMilliseconds() + Milliseconds(ChangedProfileRetry));
+            PublishSchedule();
         }
     }
 

@@ -13,7 +13,10 @@ internal sealed class CachedUser
     private readonly Lock _gate = new();
     private long _readsStarted;
     private long _readApplied;
-    private Task<UserProfile?>? _firstRead;
+    // The latest re-read the site asked for that failed: answers of reads started before it may predate the change.
+    private long _failedReread;
+    private Task<UserProfile?>? _sharedRead;
+    private volatile bool _isCurrent;
 
     /// <summary>The site's user; null when the site has no such passkey. Meaningful once <see cref="IsLoaded"/>.</summary>
     public UserProfile? Profile { get; private set; }
@@ -21,26 +24,49 @@ internal sealed class CachedUser
     /// <summary>True once a read of the site has answered.</summary>
     public bool IsLoaded { get; private set; }
 
+    /// <summary>
+    /// True when the answer held may be used: loaded, and no re-read the site asked for (a change notice, or the catch-up
+    /// after notices may have been missed) has failed since. A user the site changed is not served from before the change.
+    /// </summary>
+    public bool IsCurrent => _isCurrent;
+
     /// <summary>When the read whose answer is held started, in the directory clock's ticks.</summary>
     public long ReadAt { get; private set; }
 
     /// <summary>When a swarm last asked for the user, in the directory clock's ticks.</summary>
     public long UsedAt { get; set; }
 
-    /// <summary>True when the first read failed (the database was down): the next caller reads again.</summary>
-    public bool FirstReadFailed => _firstRead is { IsFaulted: true } or { IsCanceled: true };
+    /// <summary>True when the latest read made for callers failed (the database was down): the next caller reads again.</summary>
+    public bool SharedReadFailed => _sharedRead is { IsFaulted: true } or { IsCanceled: true };
 
-    /// <summary>The first read of the site, shared by every caller that arrives before it answers.</summary>
-    public Task<UserProfile?> FirstRead(Func<CachedUser, Task<UserProfile?>> read)
+    /// <summary>
+    /// A read of the site for callers the entry cannot answer (its first, or one after a failed re-read), shared by every
+    /// caller that arrives before it answers.
+    /// </summary>
+    public Task<UserProfile?> SharedRead(Func<CachedUser, Task<UserProfile?>> read)
     {
         lock (_gate)
         {
-            if (_firstRead is null || FirstReadFailed)
+            // A finished read that left the entry unusable (it failed, or a re-read failed since) is not an answer.
+            if (_sharedRead is null || (_sharedRead.IsCompleted && !IsCurrent))
             {
-                _firstRead = read(this);
+                _sharedRead = read(this);
             }
 
-            return _firstRead;
+            return _sharedRead;
+        }
+    }
+
+    /// <summary>
+    /// The site changed the user and this silo's re-read <paramref name="read"/> (from <see cref="StartRead"/>) failed:
+    /// unless a read started after it has answered, the next use reads the user first.
+    /// </summary>
+    public void RereadFailed(long read)
+    {
+        lock (_gate)
+        {
+            _failedReread = Math.Max(_failedReread, read);
+            _isCurrent = IsLoaded && _readApplied > _failedReread;
         }
     }
 
@@ -67,6 +93,8 @@ internal sealed class CachedUser
             Profile = profile;
             ReadAt = startedAt;
             IsLoaded = true;
+            // Only a read started after a failed re-read is sure to hold the change that re-read was for.
+            _isCurrent = _readApplied > _failedReread;
         }
     }
 }

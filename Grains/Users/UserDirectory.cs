@@ -32,7 +32,7 @@ internal sealed partial class UserDirectory(ISiteStore store, IOptions<SiteOptio
     /// <summary>The user if this silo holds an answer for the passkey (a null <paramref name="profile"/>: the site has no such passkey).</summary>
     public bool TryGet(UserKey key, out UserProfile? profile)
     {
-        if (_users.TryGetValue(key, out var user) && user.IsLoaded)
+        if (_users.TryGetValue(key, out var user) && user.IsCurrent)
         {
             user.UsedAt = time.GetTimestamp();
             profile = user.Profile;
@@ -53,23 +53,52 @@ internal sealed partial class UserDirectory(ISiteStore store, IOptions<SiteOptio
 
         var user = _users.GetOrAdd(key, static _ => new CachedUser());
         user.UsedAt = time.GetTimestamp();
-        return new ValueTask<UserProfile?>(user.FirstRead(first => ReadAsync(key, first)));
+        return new ValueTask<UserProfile?>(user.SharedRead(entry => ReadAsync(key, entry, changed: false)));
     }
 
     /// <summary>True when this silo holds the passkey, so a change to it must reach this silo's directory.</summary>
     public bool Holds(UserKey key) => _users.ContainsKey(key);
 
-    /// <summary>Re-reads the user if this silo holds it (the site changed it); a user not held is read when first asked for.</summary>
+    /// <summary>
+    /// Re-reads the user if this silo holds it (the site changed it); a user not held is read when first asked for. If
+    /// the re-read fails, the user is not served from the answer held (it may predate the change): its next use reads it.
+    /// </summary>
     public async Task ReloadAsync(UserKey key)
     {
         if (_users.TryGetValue(key, out var user))
         {
-            await ReadAsync(key, user);
+            await ReadAsync(key, user, changed: true);
         }
     }
 
-    /// <summary>Re-reads every user held, a few at a time (notices may have been missed).</summary>
-    public Task ReloadAllAsync() => ReadAllAsync([.. _users], CancellationToken.None);
+    /// <summary>
+    /// Re-reads every user held, a few at a time (notices may have been missed), each as <see cref="ReloadAsync"/> does.
+    /// A failed read does not stop the others; the first failure is thrown once all are done.
+    /// </summary>
+    public async Task ReloadAllAsync()
+    {
+        var failures = 0;
+        Exception? first = null;
+        await Parallel.ForEachAsync(
+            [.. _users],
+            new ParallelOptions { MaxDegreeOfParallelism = ConcurrentReads },
+            async (entry, _) =>
+            {
+                try
+                {
+                    await ReadAsync(entry.Key, entry.Value, changed: true);
+                }
+                catch (Exception exception)
+                {
+                    Interlocked.CompareExchange(ref first, exception, null);
+                    Interlocked.Increment(ref failures);
+                }
+            });
+        if (first is not null)
+        {
+            throw new AggregateException($"{failures} cached users could not be re-read; each is read again at its next use", first);
+        }
+    }
 
     /// <summary>Forgets what has expired and re-reads what is due; one pass over the users held.</summary>
     public async Task SweepAsync(CancellationToken cancellationToken = default)
@@ -83,7 +112,7 @@ internal sealed partial class UserDirectory(ISiteStore store, IOptions<SiteOptio
             var held = time.GetElapsedTime(user.ReadAt, now);
             var forget = unused >= TrackerSiloBuilderExtensions.ActiveAtLeast
                 || (user.IsLoaded && user.Profile is null && held >= options.UnknownKeyLifetime)
-                || (!user.IsLoaded && user.FirstReadFailed);
+                || (!user.IsLoaded && user.SharedReadFailed);
             if (forget)
             {
                 _users.TryRemove(new KeyValuePair<UserKey, CachedUser>(key, user));
@@ -101,7 +130,7 @@ internal sealed partial class UserDirectory(ISiteStore store, IOptions<SiteOptio
         Parallel.ForEachAsync(
             users,
             new ParallelOptions { MaxDegreeOfParallelism = ConcurrentReads, CancellationToken = cancellationToken },
-            async (entry, _) => await ReadAsync(entry.Key, entry.Value));
+            async (entry, _) => await ReadAsync(entry.Key, entry.Value, changed: false));
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -128,12 +157,24 @@ internal sealed partial class UserDirectory(ISiteStore store, IOptions<SiteOptio
         }
     }
 
-    private async Task<UserProfile?> ReadAsync(UserKey key, CachedUser user)
+    // changed: the site may have changed the user (a notice, or notices missed), so a failed read must not leave the old
+    // answer in use.
+    private async Task<UserProfile?> ReadAsync(UserKey key, CachedUser user, bool changed)
     {
         var read = user.StartRead();
         var startedAt = time.GetTimestamp();
-        // Not on the calling grain's scheduler: other swarms share this read, and the caller's activation may be gone when it ends.
-        var profile = await store.FindUserAsync(key).ConfigureAwait(false);
+        UserProfile? profile;
+        try
+        {
+            // Not on the calling grain's scheduler: other swarms share this read, and the caller's activation may be gone when it ends.
+            profile = await store.FindUserAsync(key).ConfigureAwait(false);
+        }
+        catch when (changed)
+        {
+            user.RereadFailed(read);
+            throw;
+        }
+
         user.Apply(read, startedAt, profile);
         return user.Profile;
     }

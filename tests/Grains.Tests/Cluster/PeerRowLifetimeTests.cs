@@ -259,27 +259,7 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
 
     private Task<long> PeerRowsAsync(long torrentId) => _database.ScalarAsync<long>("select count(*) from tracker_peers where torrent_id = $1", torrentId);
 
-    /// <summary>Moves the clock on and waits until the silo's swarm sweeper has finished a tick that read the new time.</summary>
-    private async Task TickAsync(TimeSpan step)
-    {
-        var sweeper = Silo.GetRequiredService<SwarmSweeper>();
-        Clock.Advance(step);
-        var now = Clock.GetUtcNow().ToUnixTimeMilliseconds();
-        if (await Eventually.ValueAsync(() => Task.FromResult(sweeper.SweptUpTo >= now), static swept => swept, TimeSpan.FromSeconds(10)))
-        {
-            return;
-        }
-
-        // Orleans times its calls by the silo's clock too, and a jump of a peer timeout times out every call in flight
-        // (its membership reads among them, logged as "Response did not arrive on time"). Once in a CI run a tick then
-        // waited on a call that no later step of the clock came to time out. A silo's clock never stands still, so the
-        // test moves it past the response timeout (Orleans' default 30 s here), well inside every margin these tests
-        // leave (two prune intervals), as time would pass.
-        Clock.Advance(TimeSpan.FromSeconds(31));
-        await Eventually.TrueAsync(
-            () => Task.FromResult(sweeper.SweptUpTo >= now),
-            "the swarm sweeper finished a tick at the new time, even after the clock moved past Orleans' response timeout");
-    }
+    private Task TickAsync(TimeSpan step) => SiloClock.TickAsync(Clock, Silo, step);
 
     private sealed class Configurator : ISiloConfigurator
     {

@@ -40,6 +40,14 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSite
 
     private int _reads;
 
+    /// <summary>While true, every read of a user or torrent fails, as with the database down (or a failover's moment).</summary>
+    public bool ReadsFail { get; set; }
+
+    /// <summary>Reads of a user or torrent that failed because of <see cref="ReadsFail"/>.</summary>
+    public int FailedReads => _failedReads;
+
+    private int _failedReads;
+
     public override async ValueTask<IReadOnlyList<FlushResult>> ApplyFlushesAsync(IReadOnlyList<SwarmFlush> flushes, CancellationToken cancellationToken = default)
     {
         var fault = NextWrite;
@@ -65,12 +73,23 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSite
     public override ValueTask<UserProfile?> FindUserAsync(UserKey userKey, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _reads);
+        FailIfReadsFail();
         return base.FindUserAsync(userKey, cancellationToken);
     }
 
     public override ValueTask<TorrentProfile?> FindTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _reads);
+        FailIfReadsFail();
         return base.FindTorrentAsync(infoHash, cancellationToken);
+    }
+
+    private void FailIfReadsFail()
+    {
+        if (ReadsFail)
+        {
+            Interlocked.Increment(ref _failedReads);
+            throw new TimeoutException("injected: the database did not answer a read");
+        }
     }
 }

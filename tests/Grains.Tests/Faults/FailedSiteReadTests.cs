@@ -1,0 +1,131 @@
+using System.Net;
+using Chihaya.Orleans.Grains.Interfaces;
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.Grains.Tests.Cluster;
+using Chihaya.Orleans.Grains.Torrents;
+using Chihaya.Orleans.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.TestingHost;
+
+namespace Chihaya.Orleans.Grains.Tests.Faults;
+
+/// <summary>
+/// The site changes a user or a torrent (through SQL alone, so its notice comes from the database), and the silo's
+/// re-read of it fails, as at a failover's moment. The change must still take effect as soon as the site can be read:
+/// a revoked user is not served from the answer held before the change, and a removed torrent is read again within
+/// seconds, not at the periodic re-read an hour on.
+/// </summary>
+public sealed class FailedSiteReadTests : IAsyncLifetime
+{
+    // The silo's clock; a new one per test (the tests of a class run one at a time), as Orleans keeps time by it too.
+    private static FakeTimeProvider Clock = new(DateTimeOffset.UtcNow);
+    private PostgresTestDatabase _database = null!;
+    private TestCluster _cluster = null!;
+
+    private static FaultInjectingSiteStore Store => Configurator.Store;
+
+    private IServiceProvider Silo => ((InProcessSiloHandle)_cluster.Primary!).SiloHost.Services;
+
+    public async Task InitializeAsync()
+    {
+        Clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        _database = await PostgresTestDatabase.CreateAsync();
+        await _database.ExecuteAsync("insert into users (id, passkey) values (1, 'failedsitereads01')");
+        Configurator.ConnectionString = _database.ConnectionString;
+        _cluster = new TestClusterBuilder(1).AddSiloBuilderConfigurator<Configurator>().Build();
+        await _cluster.DeployAsync();
+        await Silo.GetServices<IHostedService>().OfType<SiteChangeListener>().Single().Listening.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cluster.StopAllSilosAsync();
+        await _cluster.DisposeAsync();
+        await _database.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task UserTheSiteChanged_WhileItsReReadFails_IsNotServedAsItWas_AndIsReadAtItsNextUse()
+    {
+        var torrent = await NewTorrentAsync(1);
+        Assert.Equal(AnnounceStatus.Accepted, (await AnnounceAsync(torrent)).Status);
+
+        var failedBefore = Store.FailedReads;
+        Store.ReadsFail = true;
+        await _database.ExecuteAsync("update users set can_leech = false where id = 1");
+        await Eventually.TrueAsync(() => Task.FromResult(Store.FailedReads > failedBefore), "the notice's re-read of the user failed");
+        var whileUnreadable = await Record.ExceptionAsync(() => AnnounceAsync(torrent));
+        Store.ReadsFail = false;
+        var onceReadable = await AnnounceAsync(torrent);
+
+        // Answered from before the change, the leecher would have been accepted while the site refuses it.
+        Assert.Contains("injected", whileUnreadable?.Message ?? "(accepted)", StringComparison.Ordinal);
+        Assert.Equal(AnnounceStatus.LeechingNotAllowed, onceReadable.Status);
+    }
+
+    [Fact]
+    public async Task TorrentTheSiteRemoved_WhileItsReReadFails_IsReadAgainWithinSeconds()
+    {
+        var torrent = await NewTorrentAsync(2);
+        Assert.Equal(AnnounceStatus.Accepted, (await AnnounceAsync(torrent)).Status);
+
+        var failedBefore = Store.FailedReads;
+        Store.ReadsFail = true;
+        await _database.ExecuteAsync("update torrents set status = 'deleted', deleted_reason = 'dupe' where id = 2");
+        await Eventually.TrueAsync(() => Task.FromResult(Store.FailedReads > failedBefore), "the notice's re-read of the torrent failed");
+        Store.ReadsFail = false;
+        var beforeTheRetry = await AnnounceAsync(torrent);
+        await TickAsync(TorrentGrain.ChangedProfileRetry);
+        var afterTheRetry = await Eventually.ValueAsync(() => AnnounceAsync(torrent), reply => reply.Status != AnnounceStatus.Accepted);
+
+        Assert.Equal(AnnounceStatus.Accepted, beforeTheRetry.Status);
+        Assert.Equal(AnnounceStatus.TorrentDeleted, afterTheRetry.Status);
+        Assert.Equal("dupe", afterTheRetry.Reason);
+    }
+
+    [Fact]
+    public async Task SwarmWhoseActivationCannotReadTheSite_IsNotLeftCountedAsActive()
+    {
+        var torrent = await NewTorrentAsync(3);
+        Store.ReadsFail = true;
+        var failed = await Record.ExceptionAsync(() => AnnounceAsync(torrent));
+        Store.ReadsFail = false;
+
+        // Counted, it would be re-read at every change notice and catch-up, and held in memory, until a restart.
+        Assert.NotNull(failed);
+        Assert.False(Silo.GetRequiredService<LocalActivations>().Contains(torrent));
+    }
+
+    private async Task<InfoHash> NewTorrentAsync(long id)
+    {
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await _database.ExecuteAsync("insert into torrents (id, info_hash) values ($1, $2)", id, hash.Value.ToArray());
+        return hash;
+    }
+
+    /// <summary>User 1's leecher announces, as the clock reads now.</summary>
+    private async Task<AnnounceResult> AnnounceAsync(InfoHash hash) =>
+        await _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey()).Announce(new AnnounceCommand(
+            PeerId.Read(Enumerable.Repeat((byte)1, 20).ToArray()), PeerEndpoint.From(IPAddress.Loopback, 6881), 0, 0, 100,
+            AnnounceEvent.None, 10, false, new Passkey("failedsitereads01").ToUserKey(), UnixMicroseconds.From(Clock.GetUtcNow())));
+
+    private Task TickAsync(TimeSpan step) => SiloClock.TickAsync(Clock, Silo, step);
+
+    private sealed class Configurator : ISiloConfigurator
+    {
+        public static string ConnectionString { get; set; } = "";
+
+        /// <summary>The silo's store, for the test to fail its reads (the silo runs in this process).</summary>
+        public static FaultInjectingSiteStore Store { get; private set; } = null!;
+
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            siloBuilder.Services.AddSingleton<TimeProvider>(Clock);
+            PostgresSilo.Configure(siloBuilder, ConnectionString, sp => Store = new FaultInjectingSiteStore(ActivatorUtilities.CreateInstance<PostgresSiteStore>(sp)));
+        }
+    }
+}
