@@ -10,8 +10,9 @@ return await StartupProblems.RunAsync("chihaya gateway", async () =>
     var app = builder.Build();
     app.MapTracker();
     StartupProblems.CheckBeforeStart(app.Services, app.TrackerListeners());
+    await StartupProblems.EnsureReachableAsync(app.Services, app.Configuration);
     ShutdownDeadline.Arm(app, "chihaya gateway");
-    await app.RunAsync();
+    await StartupProblems.RunHostAsync(app);
 });
 
 /// <summary>The entry point, visible to tests that host the gateway.</summary>

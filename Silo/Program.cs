@@ -35,6 +35,7 @@ return await StartupProblems.RunAsync("chihaya silo", async () =>
     app.MapMetricsEndpoint();
     StartupProblems.CheckBeforeStart(
         app.Services, StartupProblems.SiloListeners(cluster).Concat(StartupProblems.HttpListeners(app.Configuration[WebHostDefaults.ServerUrlsKey])));
+    await StartupProblems.EnsureReachableAsync(app.Services, app.Configuration);
     ShutdownDeadline.Arm(app, "chihaya silo");
-    await app.RunAsync();
+    await StartupProblems.RunHostAsync(app);
 });

@@ -1,3 +1,4 @@
+using Chihaya.Orleans.Grains.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -9,7 +10,17 @@ public static class DatabaseRegistration
 {
     public static NpgsqlDataSource CreateDataSource(string connectionString)
     {
-        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        NpgsqlDataSourceBuilder builder;
+        try
+        {
+            builder = new NpgsqlDataSourceBuilder(connectionString);
+        }
+        catch (ArgumentException invalid)
+        {
+            // Npgsql's message names the keyword, never the value (which may be the password).
+            throw new StartupProblemException($"Database:ConnectionString cannot be read: {invalid.Message}");
+        }
+
         // Every statement the tracker sends is one of a handful: prepare them once per connection.
         builder.ConnectionStringBuilder.MaxAutoPrepare = Math.Max(builder.ConnectionStringBuilder.MaxAutoPrepare, 32);
         builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;

@@ -1,21 +1,33 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
+using Chihaya.Orleans.Grains.Site;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using StackExchange.Redis;
 
 namespace Chihaya.Orleans.Grains.Hosting;
 
 /// <summary>
 /// Turns what an operator got wrong (a setting that cannot be read, an unknown key, a value out of range, a port
-/// already taken) into one line on standard error and exit status 2, before anything starts. Anything else is a
-/// bug and keeps its stack trace.
+/// already taken) into one line on standard error and exit status 2, before anything starts; a service the program
+/// needs that cannot be reached yet (the database, Redis) into one line and exit status 3, which a supervisor retries
+/// (systemd's unit does not retry 2: the settings must change first). Anything else is a bug: exit status 1 with its
+/// stack trace, never an abort.
 /// </summary>
 public static partial class StartupProblems
 {
-    /// <summary>The exit status for a start refused because of the configuration or the machine.</summary>
+    /// <summary>The exit status for a start refused because of the configuration or the machine: fix it, then start again.</summary>
     public const int ExitCode = 2;
+
+    /// <summary>The exit status for a start that needs a service not reachable yet (the database, Redis): start again later.</summary>
+    public const int UnreachableExitCode = 3;
+
+    /// <summary>The exit status of a program stopped by a failure (a service that failed while running, a bug).</summary>
+    public const int FailedExitCode = 1;
 
     /// <summary>Runs a host program; an operator's mistake becomes one line and <see cref="ExitCode"/>.</summary>
     public static async Task<int> RunAsync(string program, Func<Task> run)
@@ -27,8 +39,42 @@ public static partial class StartupProblems
         }
         catch (Exception exception) when (Describe(exception) is { } problem)
         {
-            Console.Error.WriteLine($"{program}: {problem}");
-            return ExitCode;
+            Console.Error.WriteLine($"{program}: {problem.Line}");
+            return problem.ExitCode;
+        }
+        catch (Exception exception)
+        {
+            Console.Error.WriteLine($"{program}: stopped by an unexpected error: {exception}");
+            return FailedExitCode;
+        }
+    }
+
+    /// <summary>
+    /// Runs the host until it stops. A stop because one of its background services failed (the host stops then, and
+    /// would exit 0, which a supervisor takes for a clean stop and does not restart) throws <see cref="ServiceFailedException"/>.
+    /// </summary>
+    public static async Task RunHostAsync(IHost host)
+    {
+        // What the host's RunAsync does, with a look at its services after the stop and before they are disposed.
+        try
+        {
+            await host.StartAsync();
+            await host.WaitForShutdownAsync();
+            if (host.Services.GetServices<IHostedService>().OfType<BackgroundService>().FirstOrDefault(service => service.ExecuteTask is { IsFaulted: true }) is { } failed)
+            {
+                throw new ServiceFailedException(failed.GetType().Name, failed.ExecuteTask!.Exception!.GetBaseException());
+            }
+        }
+        finally
+        {
+            if (host is IAsyncDisposable asynchronous)
+            {
+                await asynchronous.DisposeAsync();
+            }
+            else
+            {
+                host.Dispose();
+            }
         }
     }
 
@@ -46,6 +92,38 @@ public static partial class StartupProblems
         }
     }
 
+    /// <summary>
+    /// Connects once to each service the program needs from its start (the site's PostgreSQL database, Redis
+    /// membership), before the host starts: one that does not answer is then one line and
+    /// <see cref="UnreachableExitCode"/>, not the host's start failure logged with stack traces.
+    /// </summary>
+    public static async Task EnsureReachableAsync(IServiceProvider services, IConfiguration configuration)
+    {
+        if (services.GetService<IOptions<SiteOptions>>()?.Value is { } site && SiteStores.IsPostgres(site.Store)
+            && services.GetService<NpgsqlDataSource>() is { } database)
+        {
+            await using var connection = await database.OpenConnectionAsync();
+        }
+
+        var cluster = TrackerSiloHosting.ReadClusterOptions(configuration);
+        if (ClusterMemberships.IsRedis(cluster.Membership))
+        {
+            ConfigurationOptions redis;
+            try
+            {
+                redis = ConfigurationOptions.Parse(cluster.Redis);
+            }
+            catch (ArgumentException)
+            {
+                // Its message may quote the setting, and with it the password.
+                throw new StartupProblemException("Cluster:Redis cannot be read as a Redis connection (host:port,password=...).");
+            }
+
+            redis.AbortOnConnectFail = true;
+            await using var connection = await ConnectionMultiplexer.ConnectAsync(redis);
+        }
+    }
+
     /// <summary>The silo's own listeners: silo-to-silo and gateway ports, on every address as the silo may bind them.</summary>
     public static IEnumerable<(string Setting, IPEndPoint Endpoint)> SiloListeners(TrackerClusterOptions cluster) =>
     [
@@ -58,7 +136,21 @@ public static partial class StartupProblems
     {
         foreach (var url in (urls ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            var binding = Microsoft.AspNetCore.Http.BindingAddress.Parse(url);
+            Microsoft.AspNetCore.Http.BindingAddress binding;
+            try
+            {
+                binding = Microsoft.AspNetCore.Http.BindingAddress.Parse(url);
+            }
+            catch (FormatException)
+            {
+                throw new StartupProblemException($"Urls: '{url}' is not a URL to listen on (e.g. http://0.0.0.0:6969).");
+            }
+
+            if (binding.Port is < 0 or > IPEndPoint.MaxPort)
+            {
+                throw new StartupProblemException($"Urls: '{url}' names no port between 1 and 65535.");
+            }
+
             var address = binding.Host is "*" or "+" or "localhost" ? IPAddress.Any
                 : IPAddress.TryParse(binding.Host.Trim('[', ']'), out var parsed) ? parsed
                 : null;
@@ -89,7 +181,25 @@ public static partial class StartupProblems
         }
     }
 
-    private static string? Describe(Exception exception)
+    private static (string Line, int ExitCode)? Describe(Exception exception) =>
+        Unreachable(exception) is { } unreachable ? (unreachable, UnreachableExitCode)
+        : exception is ServiceFailedException failed ? (failed.Message, FailedExitCode)
+        // A stop asked for (SIGTERM) while the program still waited for something to start: not a clean run.
+        : exception is OperationCanceledException ? ("stopped before it had finished starting.", FailedExitCode)
+        : Mistake(exception) is { } mistake ? (mistake, ExitCode)
+        : null;
+
+    /// <summary>A service the program needs did not answer: it may be starting, restarting or failing over.</summary>
+    private static string? Unreachable(Exception exception) => exception switch
+    {
+        // (The messages name no password.)
+        NpgsqlException { InnerException: SocketException socket } => $"Database:ConnectionString: the database cannot be reached ({socket.Message}).",
+        NpgsqlException { InnerException: TimeoutException } => "Database:ConnectionString: the database did not answer in time.",
+        RedisConnectionException { FailureType: not ConnectionFailureType.AuthenticationFailure } => "Cluster:Redis: Redis cannot be reached.",
+        _ => exception.InnerException is { } cause ? Unreachable(cause) : exception is AggregateException aggregate ? aggregate.InnerExceptions.Select(Unreachable).FirstOrDefault(line => line is not null) : null,
+    };
+
+    private static string? Mistake(Exception exception)
     {
         switch (exception)
         {
@@ -97,24 +207,23 @@ public static partial class StartupProblems
                 return problem.Message;
             case OptionsValidationException invalid:
                 return string.Join(" ", invalid.Failures);
-            case AggregateException aggregate when aggregate.InnerExceptions.Select(Describe).OfType<string>().ToList() is { Count: > 0 } problems:
+            case AggregateException aggregate when aggregate.InnerExceptions.Select(Mistake).OfType<string>().ToList() is { Count: > 0 } problems:
                 return string.Join(" ", problems);
             case InvalidOperationException when ConversionFailure().Match(exception.Message) is { Success: true } conversion:
                 return $"{conversion.Groups["key"].Value}: '{conversion.Groups["value"].Value}' is not {FriendlyType(conversion.Groups["type"].Value)}.";
             case InvalidOperationException when UnknownKeys().Match(exception.Message) is { Success: true } unknown:
                 return $"unknown setting {unknown.Groups["keys"].Value} in section {SectionOf(unknown.Groups["type"].Value)}: check its spelling against appsettings.json.";
-            case IOException { InnerException: { } inner } when Describe(inner) is { } described:
+            case IOException { InnerException: { } inner } when Mistake(inner) is { } described:
                 return described;
             case IOException io when io.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase):
                 return io.Message;
-            // A database that cannot be reached or will not let us in: a wrong host, port, password or database name.
-            // (The messages name no password.)
-            case NpgsqlException { InnerException: SocketException socket }:
-                return $"Database:ConnectionString: the database cannot be reached ({socket.Message}).";
+            // A database that will not let us in: a wrong password or database name. (The messages name no password.)
             case PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification or PostgresErrorCodes.InvalidCatalogName } refused:
                 return $"Database:ConnectionString: the database refused the connection ({refused.MessageText}).";
+            case RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }:
+                return "Cluster:Redis: Redis refused the password.";
             default:
-                return exception.InnerException is { } cause ? Describe(cause) : null;
+                return exception.InnerException is { } cause ? Mistake(cause) : null;
         }
     }
 
@@ -145,3 +254,7 @@ public static partial class StartupProblems
 
 /// <summary>A start refused for a reason the operator can fix; its message is the one line they see.</summary>
 public sealed class StartupProblemException(string message) : Exception(message);
+
+/// <summary>A background service failed while the program ran, which stopped it.</summary>
+public sealed class ServiceFailedException(string service, Exception failure)
+    : Exception($"stopped because {service} failed ({failure.GetType().Name}: {failure.Message}); the log above has the details.", failure);

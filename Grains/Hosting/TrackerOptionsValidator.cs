@@ -9,9 +9,9 @@ public sealed class TrackerOptionsValidator : IValidateOptions<TrackerOptions>
     public ValidateOptionsResult Validate(string? name, TrackerOptions options)
     {
         var failures = new List<string>();
-        if (options.AnnounceInterval <= TimeSpan.Zero)
+        if (options.AnnounceInterval <= TimeSpan.Zero || options.AnnounceInterval > TimeSpan.FromDays(1))
         {
-            failures.Add("Tracker:AnnounceInterval must be positive.");
+            failures.Add("Tracker:AnnounceInterval must be positive and up to 1.00:00:00.");
         }
 
         if (options.MinAnnounceInterval <= TimeSpan.Zero || options.MinAnnounceInterval > options.AnnounceInterval)
@@ -24,9 +24,15 @@ public sealed class TrackerOptionsValidator : IValidateOptions<TrackerOptions>
             failures.Add("Tracker:PeerTimeout must be longer than Tracker:AnnounceInterval, or peers vanish between announces.");
         }
 
-        if (options.PruneInterval <= TimeSpan.Zero)
+        // Longer would also overflow the timers that run a fraction of it (a .NET timer waits at most 49 days).
+        if (options.PeerTimeout > TimeSpan.FromDays(7))
         {
-            failures.Add("Tracker:PruneInterval must be positive.");
+            failures.Add("Tracker:PeerTimeout must be up to 7.00:00:00.");
+        }
+
+        if (options.PruneInterval <= TimeSpan.Zero || options.PruneInterval > TimeSpan.FromDays(1))
+        {
+            failures.Add("Tracker:PruneInterval must be positive and up to 1.00:00:00.");
         }
 
         if (options.MaxNumWant < 1 || options.DefaultNumWant < 0 || options.DefaultNumWant > options.MaxNumWant)

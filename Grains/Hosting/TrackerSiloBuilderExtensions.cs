@@ -45,11 +45,11 @@ public static class TrackerSiloBuilderExtensions
 
         services.AddTrackerOptions();
         services.AddTrackerSection<StatsOptions>(StatsOptions.Section)
-            .Validate(o => o.FlushInterval > TimeSpan.Zero, "Stats:FlushInterval must be positive.");
+            .Validate(o => o.FlushInterval > TimeSpan.Zero && o.FlushInterval <= TimeSpan.FromDays(1), "Stats:FlushInterval must be positive and up to 1.00:00:00.");
         services.AddTrackerSection<SiteOptions>(SiteOptions.Section)
             .Validate(o => o.ResolveSeedFile() is not { } path || File.Exists(path), "Site:SeedFile does not exist.")
-            .Validate(o => o.UnknownKeyLifetime > TimeSpan.Zero, "Site:UnknownKeyLifetime must be positive.")
-            .Validate(o => o.RefreshInterval > TimeSpan.Zero, "Site:RefreshInterval must be positive.")
+            .Validate(o => o.UnknownKeyLifetime > TimeSpan.Zero && o.UnknownKeyLifetime <= TimeSpan.FromDays(1), "Site:UnknownKeyLifetime must be positive and up to 1.00:00:00.")
+            .Validate(o => o.RefreshInterval > TimeSpan.Zero && o.RefreshInterval <= TimeSpan.FromDays(7), "Site:RefreshInterval must be positive and up to 7.00:00:00.")
             .Validate(o => SiteStores.IsPostgres(o.Store) || o.Store.Equals(SiteStores.Memory, StringComparison.OrdinalIgnoreCase), "Site:Store must be Memory or Postgres.")
             .Validate<IOptions<DatabaseOptions>>((o, database) => !SiteStores.IsPostgres(o.Store) || database.Value.ConnectionString.Length > 0, "Site:Store Postgres needs Database:ConnectionString.");
         services.TryAddSingleton(TimeProvider.System);

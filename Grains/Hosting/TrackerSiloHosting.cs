@@ -32,8 +32,45 @@ public static class TrackerSiloHosting
             throw new StartupProblemException($"Cluster:Membership must be Localhost or Redis, not '{options.Membership}'.");
         }
 
+        CheckValues(options);
         KubernetesSiloHosting.CheckSettings(options, Environment.GetEnvironmentVariable);
         return options;
+    }
+
+    // A port, address or timeout Orleans would refuse only once it starts, with its own stack trace.
+    private static void CheckValues(TrackerClusterOptions options)
+    {
+        const string section = TrackerClusterOptions.Section;
+        static bool IsPort(int port) => port is > 0 and <= IPEndPoint.MaxPort;
+        if (!IsPort(options.SiloPort))
+        {
+            throw new StartupProblemException($"{section}:{nameof(options.SiloPort)} must be a port between 1 and 65535, not {options.SiloPort}.");
+        }
+
+        if (!IsPort(options.GatewayPort))
+        {
+            throw new StartupProblemException($"{section}:{nameof(options.GatewayPort)} must be a port between 1 and 65535, not {options.GatewayPort}.");
+        }
+
+        foreach (var port in options.LocalSiloGatewayPorts.Where(port => !IsPort(port)))
+        {
+            throw new StartupProblemException($"{section}:{nameof(options.LocalSiloGatewayPorts)} must be ports between 1 and 65535, not {port}.");
+        }
+
+        if (options.ResponseTimeout <= TimeSpan.Zero || options.ResponseTimeout > TimeSpan.FromMinutes(5))
+        {
+            throw new StartupProblemException($"{section}:{nameof(options.ResponseTimeout)} must be between 00:00:00 (not included) and 00:05:00.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.ClusterId) || string.IsNullOrWhiteSpace(options.ServiceId))
+        {
+            throw new StartupProblemException($"{section}:{nameof(options.ClusterId)} and {section}:{nameof(options.ServiceId)} may not be empty.");
+        }
+
+        if (!string.IsNullOrWhiteSpace(options.AdvertisedAddress) && !IPAddress.TryParse(options.AdvertisedAddress, out _))
+        {
+            throw new StartupProblemException($"{section}:{nameof(options.AdvertisedAddress)} must be an IP address, not '{options.AdvertisedAddress}'.");
+        }
     }
 
     /// <summary>A silo with the tracker's grains, clustered on this host's loopback or through Redis.</summary>

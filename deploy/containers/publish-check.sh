@@ -2,7 +2,7 @@
 # Proves the images' build steps without a container engine (none can pull the .NET base images here): runs each
 # Dockerfile's own `dotnet` commands, read from the file, in a copy of the build context, then starts what they
 # published the way the image's ENTRYPOINT would:
-#   * the silo's `migrate` against a database that does not answer must end with one clear line and exit status 2;
+#   * the silo's `migrate` against a database that does not answer must end with one clear line and exit status 3 (a supervisor retries it);
 #   * the gateway (embedded, on free loopback ports) must answer GET /healthz with 200 and stop on SIGTERM.
 # Usage: deploy/containers/publish-check.sh [--keep DIR]   (DIR receives the published programs)
 #        PUBLISH_CHECK_PORTS="HTTP SILO GATEWAY" picks the embedded gateway's loopback ports.
@@ -59,9 +59,9 @@ for name in "${!entry_dll[@]}"; do
         dotnet Chihaya.Orleans.Silo.dll migrate 2>&1)
       status=$?
       set -e
-      [ "$status" -eq 2 ] || fail "$name: migrate against no database ended with status $status, not 2: $problem"
+      [ "$status" -eq 3 ] || fail "$name: migrate against no database ended with status $status, not 3: $problem"
       [ "$(printf '%s\n' "$problem" | wc -l)" -eq 1 ] || fail "$name: migrate against no database printed more than one line: $problem"
-      echo "publish-check: $name: migrate without a database: status 2, '$problem'"
+      echo "publish-check: $name: migrate without a database: status 3, '$problem'"
       ;;
     Chihaya.Orleans.Gateway.dll)
       # Three free loopback ports (HTTP, silo, silo gateway): from the caller (PUBLISH_CHECK_PORTS="A B C", as the

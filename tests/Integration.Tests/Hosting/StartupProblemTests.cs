@@ -4,9 +4,17 @@ using Chihaya.Orleans.TestSupport;
 
 namespace Chihaya.Orleans.Integration.Tests.Hosting;
 
+/// <summary>The exit statuses operators' supervisors see (systemd's unit retries every one but 2).</summary>
+internal static class StartupProblemExitCodes
+{
+    public const int Mistake = 2;
+    public const int Unreachable = 3;
+}
+
 /// <summary>
 /// An operator's mistake at start (a setting that cannot be read, a misspelt key, a value out of range, a port
-/// another process holds) ends the program with one clear line naming it and exit status 2, no stack trace.
+/// another process holds) ends the program with one clear line naming it and exit status 2, no stack trace; a service
+/// it needs that does not answer yet, with one line and exit status 3, which a supervisor retries.
 /// </summary>
 public sealed class StartupProblemTests
 {
@@ -19,11 +27,67 @@ public sealed class StartupProblemTests
     [InlineData("Cluster__Mode", "Embeded", "Cluster:Mode must be Embedded or Client, not 'Embeded'")]
     [InlineData("Cluster__SiloPort", "eleven", "Cluster:SiloPort: 'eleven' is not a whole number")]
     [InlineData("Gateway__TrustedProxies__0", "nginx", "Gateway:TrustedProxies must be IP addresses or CIDR ranges")]
+    [InlineData("Cluster__SiloPort", "70000", "Cluster:SiloPort must be a port between 1 and 65535, not 70000")]
+    [InlineData("Cluster__ResponseTimeout", "-00:00:05", "Cluster:ResponseTimeout must be between")]
+    [InlineData("Cluster__AdvertisedAddress", "notanip", "Cluster:AdvertisedAddress must be an IP address")]
+    [InlineData("Tracker__PeerTimeout", "200.00:00:00", "Tracker:PeerTimeout must be up to 7.00:00:00")]
+    [InlineData("Site__RefreshInterval", "60.00:00:00", "Site:RefreshInterval must be positive and up to 7.00:00:00")]
     public async Task Gateway_BadSetting_OneLineNamingItAndExitStatus2(string key, string value, string expected)
     {
         var (exitCode, output) = await RunGatewayAsync(new Dictionary<string, string> { [key] = value });
 
         AssertOneLineProblem(exitCode, output, expected);
+    }
+
+    [Fact]
+    public async Task Gateway_UrlThatIsNoUrl_OneLineNamingIt()
+    {
+        var (exitCode, output) = await RunGatewayAsync([], "notaurl");
+
+        AssertOneLineProblem(exitCode, output, "Urls: 'notaurl' is not a URL");
+    }
+
+    [Fact]
+    public async Task EmbeddedTracker_ConnectionStringThatCannotBeRead_OneLineNamingItAndNotThePassword()
+    {
+        var (exitCode, output) = await RunGatewayAsync(new Dictionary<string, string>
+        {
+            ["Site__Store"] = "Postgres",
+            ["Database__ConnectionString"] = "Host=127.0.0.1;Password=secretword;Bogus=1",
+        });
+
+        AssertOneLineProblem(exitCode, output, "Database:ConnectionString cannot be read");
+        Assert.DoesNotContain("secretword", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EmbeddedTracker_DatabaseNotAnswering_OneLineAndExitStatus3ForASupervisorToRetry()
+    {
+        // A port nothing listens on: the database is restarting, or not up yet after a reboot.
+        var (exitCode, output) = await RunGatewayAsync(new Dictionary<string, string>
+        {
+            ["Site__Store"] = "Postgres",
+            ["Database__ConnectionString"] = $"Host=127.0.0.1;Port={FreePorts.Next()};Database=site;Username=tracker;Password=secretword;Timeout=5",
+        });
+
+        AssertOneLineProblem(exitCode, output, "Database:ConnectionString: the database cannot be reached", StartupProblemExitCodes.Unreachable);
+        Assert.DoesNotContain("secretword", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Silo_RedisNotAnswering_OneLineAndExitStatus3ForASupervisorToRetry()
+    {
+        await using var silo = ProjectProcess.Start("Silo", new Dictionary<string, string>
+        {
+            ["Urls"] = $"http://127.0.0.1:{FreePorts.Next()}",
+            ["Cluster__SiloPort"] = FreePorts.Next().ToString(),
+            ["Cluster__GatewayPort"] = FreePorts.Next().ToString(),
+            ["Cluster__Membership"] = "Redis",
+            ["Cluster__Redis"] = $"127.0.0.1:{FreePorts.Next()},password=secretword,connectTimeout=3000",
+        });
+
+        AssertOneLineProblem(await silo.WaitForExitAsync(Patience), silo.Output, "Cluster:Redis: Redis cannot be reached", StartupProblemExitCodes.Unreachable);
+        Assert.DoesNotContain("secretword", silo.Output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -83,10 +147,10 @@ public sealed class StartupProblemTests
         return listener;
     }
 
-    private static void AssertOneLineProblem(int exitCode, string output, string expected)
+    private static void AssertOneLineProblem(int exitCode, string output, string expected, int expectedExitCode = StartupProblemExitCodes.Mistake)
     {
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        Assert.True(exitCode == 2 && lines.Length == 1, $"exit {exitCode}, {lines.Length} lines:\n{output}");
+        Assert.True(exitCode == expectedExitCode && lines.Length == 1, $"exit {exitCode}, {lines.Length} lines:\n{output}");
         Assert.Contains(expected, lines[0], StringComparison.Ordinal);
         Assert.DoesNotContain(" at ", lines[0], StringComparison.Ordinal);
     }
