@@ -8,10 +8,14 @@ namespace Chihaya.Orleans.Gateway.Hosting;
 
 /// <summary>
 /// Prints the demo user's announce URL once the embedded tracker listens. Written to the console on
-/// purpose, not to the log: logs never carry passkeys, but a person starting the demo needs this one.
+/// purpose, not to the log: logs never carry passkeys, but a person starting the demo needs this one. Only the shipped
+/// demo's (the README publishes its passkey): an operator's own seed file holds real passkeys, which standard output (a
+/// journal, a container's log) must not carry.
 /// </summary>
 internal sealed class EmbeddedDemoBanner(IServer server, IHostApplicationLifetime lifetime, IOptions<SiteOptions> site) : IHostedService
 {
+    private static readonly string ShippedDemoSeed = Path.GetFullPath("seed/demo.json", AppContext.BaseDirectory);
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         lifetime.ApplicationStarted.Register(Print);
@@ -22,16 +26,30 @@ internal sealed class EmbeddedDemoBanner(IServer server, IHostApplicationLifetim
 
     private void Print()
     {
-        if (site.Value.ResolveSeedFile() is not { } path)
+        const string running = "Chihaya.Orleans embedded tracker is running.";
+        if (DemoAnnounceUrl() is { } url)
         {
-            return;
+            Console.WriteLine($"{running} Demo user {url.UserId}'s announce URL: {url.Address}");
+        }
+        else
+        {
+            Console.WriteLine(running);
+        }
+    }
+
+    private (long UserId, Uri Address)? DemoAnnounceUrl()
+    {
+        if (!site.Value.Store.Equals(SiteStores.Memory, StringComparison.OrdinalIgnoreCase)
+            || site.Value.ResolveSeedFile() is not { } path || path != ShippedDemoSeed)
+        {
+            return null;
         }
 
         var user = SiteSeed.Read(path).Users.FirstOrDefault();
         var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
         if (user?.Passkey is null || address is null)
         {
-            return;
+            return null;
         }
 
         var url = new UriBuilder(address);
@@ -41,6 +59,6 @@ internal sealed class EmbeddedDemoBanner(IServer server, IHostApplicationLifetim
         }
 
         url.Path = $"/{user.Passkey}/announce";
-        Console.WriteLine($"Chihaya.Orleans embedded tracker is running. Demo user {user.Id}'s announce URL: {url.Uri}");
+        return (user.Id, url.Uri);
     }
 }

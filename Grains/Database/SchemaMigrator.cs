@@ -69,9 +69,27 @@ public static class SchemaMigrator
         }
     }
 
+    /// <summary>
+    /// Throws <see cref="SchemaBehindException"/> when the database has not had every migration this build ships (a
+    /// deploy whose migration job has not run yet, or did not run): this build's statements would fail on it.
+    /// </summary>
+    public static async Task EnsureCurrentAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken = default)
+    {
+        var needed = Migrations.Count == 0 ? 0 : Migrations.Max(migration => migration.Version);
+        await using var command = dataSource.CreateCommand(
+            "select case when to_regclass('schema_migrations') is null then 0 else (select coalesce(max(version), 0) from schema_migrations) end");
+        var current = Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        if (current < needed)
+        {
+            throw new SchemaBehindException(current, needed);
+        }
+    }
+
     private static async Task Execute(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        // No time limit (Npgsql's default is 30 s): a silo waits for another's migration to release the lock, and a
+        // migration runs as long as the site's tables make it; the caller's token (a stop) still ends either.
+        await using var command = new NpgsqlCommand(sql, connection, transaction) { CommandTimeout = 0 };
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -91,3 +109,7 @@ public static class SchemaMigrator
             .OrderBy(migration => migration.version)];
     }
 }
+
+/// <summary>The database's schema is older than this build needs: its migrations must run first.</summary>
+public sealed class SchemaBehindException(int current, int needed)
+    : Exception($"the database schema has version {current}, this build needs {needed}: run the migration first (Chihaya.Orleans.Silo.dll migrate, the deploy's migration job), or set Database:MigrateOnStart=true.");

@@ -14,7 +14,8 @@ namespace Chihaya.Orleans.Grains.Hosting;
 /// <summary>
 /// Turns what an operator got wrong (a setting that cannot be read, an unknown key, a value out of range, a port
 /// already taken) into one line on standard error and exit status 2, before anything starts; a service the program
-/// needs that cannot be reached yet (the database, Redis) into one line and exit status 3, which a supervisor retries
+/// needs that is not ready yet (the database or Redis not answering, the schema not migrated yet) into one line and
+/// exit status 3, which a supervisor retries
 /// (systemd's unit does not retry 2: the settings must change first). Anything else is a bug: exit status 1 with its
 /// stack trace, never an abort.
 /// </summary>
@@ -23,7 +24,7 @@ public static partial class StartupProblems
     /// <summary>The exit status for a start refused because of the configuration or the machine: fix it, then start again.</summary>
     public const int ExitCode = 2;
 
-    /// <summary>The exit status for a start that needs a service not reachable yet (the database, Redis): start again later.</summary>
+    /// <summary>The exit status for a start that needs a service not ready yet (the database, Redis, the schema's migration): start again later.</summary>
     public const int UnreachableExitCode = 3;
 
     /// <summary>The exit status of a program stopped by a failure (a service that failed while running, a bug).</summary>
@@ -102,7 +103,16 @@ public static partial class StartupProblems
         if (services.GetService<IOptions<SiteOptions>>()?.Value is { } site && SiteStores.IsPostgres(site.Store)
             && services.GetService<NpgsqlDataSource>() is { } database)
         {
-            await using var connection = await database.OpenConnectionAsync();
+            await using (await database.OpenConnectionAsync())
+            {
+            }
+
+            // Migrated at start otherwise; without that (a deploy that migrates in a job of its own), a silo must not
+            // serve on a schema its statements do not fit yet.
+            if (services.GetService<IOptions<Database.DatabaseOptions>>()?.Value.MigrateOnStart == false)
+            {
+                await Database.SchemaMigrator.EnsureCurrentAsync(database);
+            }
         }
 
         var cluster = TrackerSiloHosting.ReadClusterOptions(configuration);
@@ -196,6 +206,7 @@ public static partial class StartupProblems
         NpgsqlException { InnerException: SocketException socket } => $"Database:ConnectionString: the database cannot be reached ({socket.Message}).",
         NpgsqlException { InnerException: TimeoutException } => "Database:ConnectionString: the database did not answer in time.",
         RedisConnectionException { FailureType: not ConnectionFailureType.AuthenticationFailure } => "Cluster:Redis: Redis cannot be reached.",
+        Database.SchemaBehindException behind => $"Database:ConnectionString: {behind.Message}",
         _ => exception.InnerException is { } cause ? Unreachable(cause) : exception is AggregateException aggregate ? aggregate.InnerExceptions.Select(Unreachable).FirstOrDefault(line => line is not null) : null,
     };
 

@@ -175,6 +175,8 @@ start() {
     exit 1
   fi
   [ -x /usr/sbin/nginx ] || { echo "nginx is missing: install Debian's nginx-light (or run deploy/scripts/install-test-deps.sh)" >&2; exit 1; }
+  # Readiness and status are read over HTTP: without curl every wait would time out as if the silos never came up.
+  command -v curl >/dev/null || { echo "curl is missing: install Debian's curl (or run deploy/scripts/install-test-deps.sh)" >&2; exit 1; }
   if [ "$prometheus" = 1 ] && [ ! -x /usr/bin/prometheus ]; then
     echo "prometheus is missing: install Debian's prometheus (or run deploy/scripts/install-test-deps.sh)" >&2
     exit 1
@@ -182,7 +184,12 @@ start() {
 
   if [ "${BUILD:-1}" != 0 ]; then
     echo "Building (Release)..."
-    dotnet build "$root/Chihaya.Orleans.sln" -c Release -v quiet -nologo >/dev/null
+    # MSBuild writes its errors to standard output: shown when the build fails, not thrown away with the rest.
+    if ! build_output=$(dotnet build "$root/Chihaya.Orleans.sln" -c Release -v quiet -nologo 2>&1); then
+      printf '%s\n' "$build_output" >&2
+      echo "The build failed (above)." >&2
+      exit 1
+    fi
   fi
   echo "Starting PostgreSQL and Redis on loopback..."
   # Ports of a test run's services (./test.sh exports them) must not leak into this cluster's.

@@ -79,7 +79,9 @@ start() {
     redis_port=$CHIHAYA_REDIS_PORT
     password=$(sed -n 's/.*Password=\([^;]*\);.*/\1/p' <<< "$CHIHAYA_TEST_POSTGRES")
   else
-    rm -rf "$dir/pg" "$dir/redis"
+    # DIR/pg is the postgres user's.
+    as_root rm -rf "$dir/pg"
+    rm -rf "$dir/redis"
     pg_port=${CHIHAYA_PG_PORT:-$(free_port)}
     redis_port=${CHIHAYA_REDIS_PORT:-$(free_port)}
     password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
@@ -90,10 +92,10 @@ start() {
     (umask 077; printf '%s\n' "$password" > "$password_file")
     as_root chown postgres:postgres "$password_file"
     run_as_postgres "$bin/initdb" -D "$dir/pg/data" -U postgres --auth=scram-sha-256 --pwfile="$password_file" -E UTF8 \
-      >"$dir/pg/initdb.log" 2>&1 || initdb_status=$?
+      >"$dir/initdb.log" 2>&1 || initdb_status=$?  # in DIR: the caller's shell writes it, and DIR/pg is postgres's
     as_root rm -f "$password_file"
     if [ "$initdb_status" -ne 0 ]; then
-      echo "initdb failed (exit $initdb_status); see $dir/pg/initdb.log" >&2
+      echo "initdb failed (exit $initdb_status); see $dir/initdb.log" >&2
       exit "$initdb_status"
     fi
   fi

@@ -8,6 +8,7 @@ namespace Chihaya.Orleans.Integration.Tests.Hosting;
 internal static class StartupProblemExitCodes
 {
     public const int Mistake = 2;
+    /// <summary>Something the program needs is not ready yet: the database or Redis does not answer, the schema is not migrated.</summary>
     public const int Unreachable = 3;
 }
 
@@ -88,6 +89,24 @@ public sealed class StartupProblemTests
 
         AssertOneLineProblem(await silo.WaitForExitAsync(Patience), silo.Output, "Cluster:Redis: Redis cannot be reached", StartupProblemExitCodes.Unreachable);
         Assert.DoesNotContain("secretword", silo.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Silo_NotMigratingAtStart_OnASchemaOlderThanItsRelease_OneLineAndExitStatus3UntilTheMigrationRan()
+    {
+        // A deploy whose migration job has not run yet: the schema lacks this release's last migration.
+        await using var database = await PostgresTestDatabase.CreateAsync(migrateThrough: 7);
+        await using var silo = ProjectProcess.Start("Silo", new Dictionary<string, string>
+        {
+            ["Urls"] = $"http://127.0.0.1:{FreePorts.Next()}",
+            ["Cluster__SiloPort"] = FreePorts.Next().ToString(),
+            ["Cluster__GatewayPort"] = FreePorts.Next().ToString(),
+            ["Site__Store"] = "Postgres",
+            ["Database__ConnectionString"] = database.ConnectionString,
+            ["Database__MigrateOnStart"] = "false",
+        });
+
+        AssertOneLineProblem(await silo.WaitForExitAsync(Patience), silo.Output, "the database schema has version 7, this build needs", StartupProblemExitCodes.Unreachable);
     }
 
     [Fact]
