@@ -12,6 +12,9 @@ public static class SchemaMigrator
     // An arbitrary constant naming our lock; other applications' advisory locks use other numbers.
     private const long LockKey = 0x4368_6968_6179_61;
 
+    /// <summary>How long a start waits for another's migration lock.</summary>
+    public static readonly TimeSpan LockWait = TimeSpan.FromMinutes(10);
+
     /// <summary>The migrations shipped in this assembly, by version.</summary>
     public static IReadOnlyList<(int Version, string Name, string Sql)> Migrations { get; } = LoadMigrations();
 
@@ -22,7 +25,10 @@ public static class SchemaMigrator
     public static async Task<IReadOnlyList<int>> MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken = default, int throughVersion = int.MaxValue)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await Execute(connection, null, "select pg_advisory_lock(" + LockKey + ")", cancellationToken);
+        // Waits for another silo's migration, but not for ever: a lock held by a session that is gone but not yet
+        // closed (a half-open connection) would hang every start without a word. After this the start fails and is
+        // retried (and a migration longer than this makes the waiting silos retry).
+        await Execute(connection, null, "select pg_advisory_lock(" + LockKey + ")", cancellationToken, LockWait);
         try
         {
             await Execute(connection, null, """
@@ -85,11 +91,11 @@ public static class SchemaMigrator
         }
     }
 
-    private static async Task Execute(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, CancellationToken cancellationToken)
+    private static async Task Execute(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
-        // No time limit (Npgsql's default is 30 s): a silo waits for another's migration to release the lock, and a
-        // migration runs as long as the site's tables make it; the caller's token (a stop) still ends either.
-        await using var command = new NpgsqlCommand(sql, connection, transaction) { CommandTimeout = 0 };
+        // No time limit by default (Npgsql's is 30 s): a migration runs as long as the site's tables make it; the
+        // caller's token (a stop) still ends it.
+        await using var command = new NpgsqlCommand(sql, connection, transaction) { CommandTimeout = (int)(timeout ?? TimeSpan.Zero).TotalSeconds };
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

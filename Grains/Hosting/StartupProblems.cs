@@ -194,8 +194,9 @@ public static partial class StartupProblems
     private static (string Line, int ExitCode)? Describe(Exception exception) =>
         Unreachable(exception) is { } unreachable ? (unreachable, UnreachableExitCode)
         : exception is ServiceFailedException failed ? (failed.Message, FailedExitCode)
-        // A stop asked for (SIGTERM) while the program still waited for something to start: not a clean run.
-        : exception is OperationCanceledException ? ("stopped before it had finished starting.", FailedExitCode)
+        // A stop asked for (SIGTERM) while the program still waited for something to start, or a stop that outran its
+        // time: not a clean run.
+        : exception is OperationCanceledException ? ("stopped while a step of its start or stop was cancelled (a stop asked for during the start, or the stop's time running out).", FailedExitCode)
         : Mistake(exception) is { } mistake ? (mistake, ExitCode)
         : null;
 
@@ -205,6 +206,9 @@ public static partial class StartupProblems
         // (The messages name no password.)
         NpgsqlException { InnerException: SocketException socket } => $"Database:ConnectionString: the database cannot be reached ({socket.Message}).",
         NpgsqlException { InnerException: TimeoutException } => "Database:ConnectionString: the database did not answer in time.",
+        // A host name that does not resolve (yet): Npgsql may let the resolver's error through as it is.
+        SocketException { SocketErrorCode: SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData } socket =>
+            $"a host in Database:ConnectionString or Cluster:Redis cannot be resolved ({socket.Message}).",
         RedisConnectionException { FailureType: not ConnectionFailureType.AuthenticationFailure } => "Cluster:Redis: Redis cannot be reached.",
         Database.SchemaBehindException behind => $"Database:ConnectionString: {behind.Message}",
         _ => exception.InnerException is { } cause ? Unreachable(cause) : exception is AggregateException aggregate ? aggregate.InnerExceptions.Select(Unreachable).FirstOrDefault(line => line is not null) : null,

@@ -52,10 +52,13 @@ internal sealed partial class TorrentGrain(
     private static readonly TimeSpan LongestRetryPause = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// How soon a swarm re-reads its torrent again after a re-read the site asked for failed (a change notice, or the
+    /// How soon (give or take a fifth) a swarm re-reads its torrent again after a re-read the site asked for failed (a change notice, or the
     /// catch-up after notices were missed): a removed torrent must not be served until the periodic re-read an hour on.
     /// </summary>
     public static readonly TimeSpan ChangedProfileRetry = TimeSpan.FromSeconds(5);
+
+    /// <summary>The longest pause between such re-reads while they keep failing (they double from <see cref="ChangedProfileRetry"/>).</summary>
+    public static readonly TimeSpan LongestChangedProfileRetry = TimeSpan.FromMinutes(1);
 
     private readonly Swarm _swarm = new(Random.Shared);
     private readonly ReloadOrder _reloads = new();
@@ -64,6 +67,7 @@ internal sealed partial class TorrentGrain(
     // The site changed the torrent: the first re-read numbered this or later (_reloads) holds the change; until one has
     // answered, re-read every ChangedProfileRetry. 0: no change unread.
     private long _changeReadFrom;
+    private int _failedChangeReads;
     private TorrentProfile? _profile;
     // The swarm's claim, taken when the torrent is first known registered; 0 until then. Kept after the site
     // unregisters the torrent, so traffic accounted before that is still written.
@@ -382,6 +386,7 @@ internal sealed partial class TorrentGrain(
         if (read >= _changeReadFrom)
         {
             _changeReadFrom = 0;
+            _failedChangeReads = 0;
         }
     }
 
@@ -389,7 +394,11 @@ internal sealed partial class TorrentGrain(
     {
         if (_changeReadFrom != 0)
         {
-            _refreshDueAt = Math.Min(_refreshDueAt, NowMilliseconds() + Milliseconds(ChangedProfileRetry));
+            // Doubling up to LongestChangedProfileRetry while the database stays away, each a little off, so the
+            // swarms of a failed catch-up (every swarm of the silo) neither hammer it nor come back all at once.
+            var retry = ChangedProfileRetry * Math.Pow(2, Math.Min(_failedChangeReads++, 8)) * (0.8 + (0.4 * Random.Shared.NextDouble()));
+            var delay = retry < LongestChangedProfileRetry ? retry : LongestChangedProfileRetry;
+            _refreshDueAt = Math.Min(_refreshDueAt, NowMilliseconds() + Milliseconds(delay));
             PublishSchedule();
         }
     }

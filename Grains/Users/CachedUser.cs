@@ -16,6 +16,8 @@ internal sealed class CachedUser
     // The latest re-read the site asked for that failed: answers of reads started before it may predate the change.
     private long _failedReread;
     private Task<UserProfile?>? _sharedRead;
+    private long _sharedReadNumber;
+    private long _sharedReadEndedAt;
     private volatile bool _isCurrent;
 
     /// <summary>The site's user; null when the site has no such passkey. Meaningful once <see cref="IsLoaded"/>.</summary>
@@ -36,24 +38,47 @@ internal sealed class CachedUser
     /// <summary>When a swarm last asked for the user, in the directory clock's ticks.</summary>
     public long UsedAt { get; set; }
 
-    /// <summary>True when the latest read made for callers failed (the database was down): the next caller reads again.</summary>
+    /// <summary>How long a failed shared read stays the answer to callers (real time, as the database's is).</summary>
+    public static readonly TimeSpan FailedReadHeld = TimeSpan.FromSeconds(1);
+
+    /// <summary>True when the latest read made for callers failed (the database was down): a later caller reads again.</summary>
     public bool SharedReadFailed => _sharedRead is { IsFaulted: true } or { IsCanceled: true };
 
     /// <summary>
     /// A read of the site for callers the entry cannot answer (its first, or one after a failed re-read), shared by every
-    /// caller that arrives before it answers.
+    /// caller that arrives before it answers. A read that failed is the answer for <see cref="FailedReadHeld"/> more: while
+    /// the database is down, each swarm's announce then fails at once instead of holding the swarm for a connect timeout.
     /// </summary>
     public Task<UserProfile?> SharedRead(Func<CachedUser, Task<UserProfile?>> read)
     {
         lock (_gate)
         {
-            // A finished read that left the entry unusable (it failed, or a re-read failed since) is not an answer.
-            if (_sharedRead is null || (_sharedRead.IsCompleted && !IsCurrent))
+            if (_isCurrent)
             {
-                _sharedRead = read(this);
+                // Made current since the caller looked (a later read answered): that answer, not an older read's.
+                return Task.FromResult(Profile);
             }
 
-            return _sharedRead;
+            // Joined only while it can hold the answer: in flight, and started after the latest failed re-read (one
+            // started before may predate the change that re-read was for); or failed a moment ago.
+            var usable = _sharedRead switch
+            {
+                null => false,
+                { IsCompleted: false } => _sharedReadNumber > _failedReread,
+                { IsFaulted: true } or { IsCanceled: true } => Environment.TickCount64 - Volatile.Read(ref _sharedReadEndedAt) < (long)FailedReadHeld.TotalMilliseconds,
+                _ => false,
+            };
+            if (usable)
+            {
+                return _sharedRead!;
+            }
+
+            // The read takes its number (StartRead, under this same lock) before its first await.
+            var started = read(this);
+            _sharedRead = started;
+            _sharedReadNumber = _readsStarted;
+            started.ContinueWith(static (_, user) => Volatile.Write(ref ((CachedUser)user!)._sharedReadEndedAt, Environment.TickCount64), this, TaskScheduler.Default);
+            return started;
         }
     }
 
