@@ -54,9 +54,10 @@ public static class KubernetesSiloHosting
             return silo;
         }
 
-        // Set, not left to the package's default (which has changed between versions): a silo declared dead may be a
-        // frozen or cut-off process that would otherwise hold its pod; deleting the pod makes its controller start a
-        // fresh one. The silos' Role grants delete for this.
-        return silo.UseKubernetesHosting(options => options.Configure(kubernetes => kubernetes.DeleteDefunctSiloPods = true));
+        // Off, and set rather than left to the package's default (which has changed between versions): Orleans deletes
+        // the pod by the dead silo's name without looking at which silo runs in it now, so a container restarted in
+        // place (liveness, out of memory) would have its new, healthy silo's pod deleted, and its swarms handed over
+        // twice. A frozen silo's container is restarted by its liveness probe instead; one declared dead stops itself.
+        return silo.UseKubernetesHosting(options => options.Configure(kubernetes => kubernetes.DeleteDefunctSiloPods = false));
     }
 }

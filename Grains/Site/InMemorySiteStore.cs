@@ -182,6 +182,13 @@ internal sealed class InMemorySiteStore : ISiteStore
                 throw SiteConflictException.InfoHashOfAnotherTorrent(profile.TorrentId);
             }
 
+            // The id's torrent under another info hash moves to this one, as the site's row does: one torrent id is one
+            // swarm (two swarms of one id would fence each other's writes, losing what each had not written).
+            foreach (var (hash, _) in _torrents.Where(torrent => torrent.Value.TorrentId == profile.TorrentId && torrent.Key != infoHash).ToList())
+            {
+                _torrents.Remove(hash);
+            }
+
             _torrents[infoHash] = profile with { Snatches = 0 };
         }
 
@@ -201,7 +208,6 @@ internal sealed class InMemorySiteStore : ISiteStore
         var cutoff = silentBefore.ToUnixTimeSeconds();
         lock (_gate)
         {
-            // Two info hashes can carry one torrent id here (a torrent given a new hash keeps the old entry): either finds it.
             var hashes = new Dictionary<long, InfoHash>();
             foreach (var (hash, torrent) in _torrents)
             {
