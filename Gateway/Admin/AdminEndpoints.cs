@@ -1,4 +1,3 @@
-using Chihaya.Orleans.Gateway.Announce;
 using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Interfaces.Documents;
 using Chihaya.Orleans.Grains.Interfaces.Messages;

@@ -52,6 +52,7 @@ public static class TrackerSiloBuilderExtensions
             .Validate(o => o.RefreshInterval > TimeSpan.Zero && o.RefreshInterval <= TimeSpan.FromDays(7), "Site:RefreshInterval must be positive and up to 7.00:00:00.")
             .Validate(o => SiteStores.IsPostgres(o.Store) || o.Store.Equals(SiteStores.Memory, StringComparison.OrdinalIgnoreCase), "Site:Store must be Memory or Postgres.")
             .Validate<IOptions<DatabaseOptions>>((o, database) => !SiteStores.IsPostgres(o.Store) || database.Value.ConnectionString.Length > 0, "Site:Store Postgres needs Database:ConnectionString.");
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SiteOptions>, SeedFileValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.AddTrackerSection<DatabaseOptions>(DatabaseOptions.Section);
         services.AddSiteDatabase();

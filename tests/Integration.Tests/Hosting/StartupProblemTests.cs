@@ -61,6 +61,27 @@ public sealed class StartupProblemTests
         Assert.DoesNotContain("secretword", output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("{ \"users\": [ { \"passkey\": \"sec", "cannot be read")]
+    [InlineData("{ \"users\": [ { \"passkey\": \"not-a-SECRETpasskey!!\", \"id\": 7 } ] }", "user 7: the passkey must be 8 to 64 letters and digits")]
+    public async Task EmbeddedTracker_BrokenSeedFile_OneLineNamingItAndNoPasskey(string seed, string expected)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"chihaya-seed-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(path, seed);
+        try
+        {
+            var (exitCode, output) = await RunGatewayAsync(new Dictionary<string, string> { ["Site__SeedFile"] = path });
+
+            AssertOneLineProblem(exitCode, output, $"Site:SeedFile {path}");
+            Assert.Contains(expected, output, StringComparison.Ordinal);
+            Assert.DoesNotContain("SECRET", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public async Task EmbeddedTracker_DatabaseNotAnswering_OneLineAndExitStatus3ForASupervisorToRetry()
     {

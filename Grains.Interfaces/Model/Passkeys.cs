@@ -1,7 +1,7 @@
-namespace Chihaya.Orleans.Gateway.Announce;
+namespace Chihaya.Orleans.Grains.Interfaces.Model;
 
-/// <summary>What a passkey may look like, checked before it reaches a grain key.</summary>
-internal static class Passkeys
+/// <summary>What a passkey may look like: checked before it reaches a grain key, and in a seed file before it is loaded.</summary>
+public static class Passkeys
 {
     public const int MinLength = 8;
     public const int MaxLength = 64;
