@@ -7,8 +7,13 @@ namespace Chihaya.Orleans.Grains.Interfaces;
 [Alias("Chihaya.ITorrentGrain")]
 public interface ITorrentGrain : IGrainWithStringKey
 {
-    /// <summary>Updates the announcing peer, accounts its traffic and returns other peers.</summary>
+    /// <summary>
+    /// Updates the announcing peer, accounts its traffic and returns other peers. Interleaved: an announce whose user
+    /// this silo must first read from the site waits for that read without holding the swarm's other announces back
+    /// (the swarm itself is only looked at and changed in the one turn after the read, with no await).
+    /// </summary>
     [Alias("Announce")]
+    [AlwaysInterleave]
     ValueTask<AnnounceResult> Announce(AnnounceCommand command);
 
     /// <summary>The torrent's seeders, leechers and snatches.</summary>

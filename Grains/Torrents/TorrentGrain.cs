@@ -14,7 +14,9 @@ namespace Chihaya.Orleans.Grains.Torrents;
 
 /// <summary>
 /// One torrent's swarm. The announce checks its user in this silo's <see cref="UserDirectory"/>, then runs in a single
-/// turn with no await, so peers, selection and accounting never interleave and the grain needs no reentrancy. Its
+/// turn with no await, so peers, selection and accounting never interleave. The announce is interleaved only so that a
+/// user's first read waits outside the swarm's turn: a slow or absent database holds back that user's announce, not
+/// every cached user's announce to the swarm. Its
 /// housekeeping has no timers: it publishes when the next job is due (<see cref="SwarmSchedule"/>) and the silo's
 /// <see cref="SwarmSweeper"/> calls <see cref="Sweep"/> then. A flush writes the peers that changed together with
 /// the statistics credited from them, fenced by this activation's claim on the swarm (<see cref="SwarmFlush"/>):
@@ -258,7 +260,8 @@ internal sealed partial class TorrentGrain(
 
     private async ValueTask<AnnounceResult> AnnounceOnceUserIsReadAsync(AnnounceCommand command)
     {
-        // Nothing of the swarm is looked at before this await: the turn after it checks and changes the swarm at once.
+        // Nothing of the swarm is looked at before this await, and other requests run while it waits (the announce is
+        // interleaved): the turn after it checks and changes the swarm at once, so it sees whatever they changed.
         var user = await users.GetAsync(command.User);
         return AnnounceAs(user, command);
     }

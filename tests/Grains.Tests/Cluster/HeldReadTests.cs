@@ -14,11 +14,12 @@ using Orleans.TestingHost;
 namespace Chihaya.Orleans.Grains.Tests.Cluster;
 
 /// <summary>
-/// A periodic reload and a change notice's reload of the same grain overlap (the periodic one is interleaved).
-/// Held reads make the older one answer last; the grain must keep the newer answer: a revoked user or a deleted
-/// torrent must not come back until the next reload.
+/// Reads of the site that answer late, as a slow or absent database's do. A periodic reload and a change notice's
+/// reload of the same grain overlap (the periodic one is interleaved); held reads make the older one answer last, and
+/// the grain must keep the newer answer: a revoked user or a deleted torrent must not come back until the next reload.
+/// And a swarm waiting for one user's first read goes on answering its other users.
 /// </summary>
-public sealed class ReloadOrderTests : IAsyncLifetime
+public sealed class HeldReadTests : IAsyncLifetime
 {
     // Only a bound on waiting for the periodic reload to start; the order itself is driven by the held reads.
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
@@ -92,6 +93,38 @@ public sealed class ReloadOrderTests : IAsyncLifetime
         nextRead.Release();
 
         Assert.Null(profile);
+    }
+
+    [Fact]
+    public async Task Announce_WhileAnotherUsersFirstReadIsHeld_CachedUsersAreStillAnswered()
+    {
+        var waiting = new Passkey(Guid.NewGuid().ToString("N"));
+        var cached = new Passkey(Guid.NewGuid().ToString("N"));
+        await Admin.PutUser(waiting, new UserProfile(504, Multipliers.Neutral, true));
+        await Admin.PutUser(cached, new UserProfile(505, Multipliers.Neutral, true));
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await Admin.PutTorrent(hash, new TorrentProfile(506, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
+        AnnounceCommand Announce(Passkey passkey, byte peer) => new(
+            PeerId.Read(Enumerable.Repeat(peer, 20).ToArray()), PeerEndpoint.From(IPAddress.Loopback, 6881 + peer), 0, 0, 10, AnnounceEvent.Started, 10, false,
+            passkey.ToUserKey(), UnixMicroseconds.From(DateTimeOffset.UtcNow));
+        Assert.Equal(AnnounceStatus.Accepted, (await torrent.Announce(Announce(cached, 1))).Status);
+
+        // The other user is new to this silo: the swarm must read it, and the database is slow to answer.
+        var firstRead = Store.HoldNextRead(waiting.ToUserKey().ToHex());
+        var waitingAnnounce = torrent.Announce(Announce(waiting, 2)).AsTask();
+        await firstRead.Read.WaitAsync(Deadline);
+
+        // The cached user's next announce is answered meanwhile, and still sees the swarm as it is.
+        var meanwhile = await torrent.Announce(Announce(cached, 1)).AsTask().WaitAsync(Deadline);
+        Assert.False(waitingAnnounce.IsCompleted);
+        firstRead.Release();
+        var late = await waitingAnnounce.WaitAsync(Deadline);
+
+        Assert.Equal(AnnounceStatus.Accepted, meanwhile.Status);
+        Assert.Equal(1, meanwhile.Leechers);
+        Assert.Equal(AnnounceStatus.Accepted, late.Status);
+        Assert.Equal(2, late.Leechers);
     }
 
     private sealed class Configurator : ISiloConfigurator
