@@ -65,7 +65,9 @@ internal sealed class CachedUser
             {
                 null => false,
                 { IsCompleted: false } => _sharedReadNumber > _failedReread,
-                { IsFaulted: true } or { IsCanceled: true } => Environment.TickCount64 - Volatile.Read(ref _sharedReadEndedAt) < (long)FailedReadHeld.TotalMilliseconds,
+                // Its end not noted yet (the note runs after the failure): it failed just now.
+                { IsFaulted: true } or { IsCanceled: true } => Volatile.Read(ref _sharedReadEndedAt) is var endedAt
+                    && (endedAt == 0 || Environment.TickCount64 - endedAt < (long)FailedReadHeld.TotalMilliseconds),
                 _ => false,
             };
             if (usable)
@@ -74,6 +76,7 @@ internal sealed class CachedUser
             }
 
             // The read takes its number (StartRead, under this same lock) before its first await.
+            Volatile.Write(ref _sharedReadEndedAt, 0);
             var started = read(this);
             _sharedRead = started;
             _sharedReadNumber = _readsStarted;

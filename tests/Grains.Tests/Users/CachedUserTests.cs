@@ -45,6 +45,28 @@ public sealed class CachedUserTests
         Assert.Same(AfterTheChange, user.Profile);
     }
 
+    [Fact]
+    public async Task SharedReadThatFailed_IsTheAnswerForAMoment_SoTheDatabaseIsNotAskedAgainByEveryCaller()
+    {
+        var user = new CachedUser();
+        var reads = 0;
+        Task<UserProfile?> FailingRead(CachedUser entry)
+        {
+            Interlocked.Increment(ref reads);
+            entry.StartRead();
+            return Task.FromException<UserProfile?>(new TimeoutException("the database did not answer"));
+        }
+
+        var first = user.SharedRead(FailingRead);
+        var next = user.SharedRead(FailingRead);
+
+        await Assert.ThrowsAsync<TimeoutException>(() => first);
+        await Assert.ThrowsAsync<TimeoutException>(() => next);
+        Assert.Equal(1, reads);
+        Assert.True(user.SharedReadFailed);
+        Assert.False(user.IsCurrent);
+    }
+
     private static Task<UserProfile?> ReadAsync(CachedUser user, UserProfile profile) => ApplyWhenAsync(user, Task.FromResult<UserProfile?>(profile));
 
     private static async Task<UserProfile?> ApplyWhenAsync(CachedUser user, Task<UserProfile?> answer)

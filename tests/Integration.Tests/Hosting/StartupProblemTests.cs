@@ -97,6 +97,21 @@ public sealed class StartupProblemTests
     }
 
     [Fact]
+    public async Task EmbeddedTracker_DatabaseHostThatDoesNotResolve_OneLineAndExitStatus3ForASupervisorToRetry()
+    {
+        // A name the resolver does not know (yet): a Kubernetes service created after the pod, or DNS not up after a
+        // reboot. ".invalid" never resolves (RFC 6761).
+        var (exitCode, output) = await RunGatewayAsync(new Dictionary<string, string>
+        {
+            ["Site__Store"] = "Postgres",
+            ["Database__ConnectionString"] = "Host=tracker-db.invalid;Database=site;Username=tracker;Password=secretword;Timeout=5",
+        });
+
+        AssertOneLineProblem(exitCode, output, "Database:ConnectionString: the database cannot be reached", StartupProblemExitCodes.Unreachable);
+        Assert.DoesNotContain("secretword", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Silo_RedisNotAnswering_OneLineAndExitStatus3ForASupervisorToRetry()
     {
         await using var silo = ProjectProcess.Start("Silo", new Dictionary<string, string>
