@@ -18,7 +18,8 @@ namespace Chihaya.Orleans.Grains.Tests.Faults;
 /// The site changes a user or a torrent (through SQL alone, so its notice comes from the database), and the silo's
 /// re-read of it fails, as at a failover's moment. The change must still take effect as soon as the site can be read:
 /// a revoked user is not served from the answer held before the change, and a removed torrent is read again within
-/// seconds, not at the periodic re-read an hour on.
+/// seconds, not at the periodic re-read an hour on. The client list, which has no re-read of its own, is read again
+/// soon after its re-read failed, and every minute whatever the notices say (a notice can be lost).
 /// </summary>
 public sealed class FailedSiteReadTests : IAsyncLifetime
 {
@@ -110,6 +111,46 @@ public sealed class FailedSiteReadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClientListTheSiteChanged_WhileItsReReadFails_IsReadAgainAtTheListenersNextWakeUp()
+    {
+        var torrent = await NewTorrentAsync(4);
+        Assert.Equal(AnnounceStatus.Accepted, (await AnnounceAsync(torrent)).Status);
+
+        var failedBefore = Store.FailedReads;
+        Store.ReadsFail = true;
+        await AllowOnlyAnotherClientAsync();
+        await Eventually.TrueAsync(() => Task.FromResult(Store.FailedReads > failedBefore), "the notice's re-read of the client list failed");
+        Store.ReadsFail = false;
+        var beforeTheRetry = await AnnounceAsync(torrent);
+        // The next probe notice wakes the listener, well within the minute of the list's own re-read.
+        Clock.Advance(SiteChangeListener.ProbeInterval);
+        var afterTheRetry = await Eventually.ValueAsync(() => AnnounceAsync(torrent), reply => reply.Status != AnnounceStatus.Accepted);
+
+        Assert.Equal(AnnounceStatus.Accepted, beforeTheRetry.Status);
+        Assert.Equal(AnnounceStatus.ClientNotAllowed, afterTheRetry.Status);
+    }
+
+    [Fact]
+    public async Task ClientListChangedWithoutANotice_IsReadWithinAMinute()
+    {
+        var torrent = await NewTorrentAsync(5);
+        Assert.Equal(AnnounceStatus.Accepted, (await AnnounceAsync(torrent)).Status);
+
+        // The change's notice is lost (here: not sent, as while no silo listened and none caught up).
+        await _database.ExecuteAsync("alter table allowed_clients disable trigger user");
+        await AllowOnlyAnotherClientAsync();
+        await _database.ExecuteAsync("alter table allowed_clients enable trigger user");
+        Clock.Advance(SiteChangeListener.ClientListRefresh - SiteChangeListener.ProbeInterval);
+        var beforeAMinute = await AnnounceAsync(torrent);
+        // The probe notice after the minute wakes the listener, which finds the list due.
+        Clock.Advance(SiteChangeListener.ProbeInterval);
+        var afterAMinute = await Eventually.ValueAsync(() => AnnounceAsync(torrent), reply => reply.Status != AnnounceStatus.Accepted);
+
+        Assert.Equal(AnnounceStatus.Accepted, beforeAMinute.Status);
+        Assert.Equal(AnnounceStatus.ClientNotAllowed, afterAMinute.Status);
+    }
+
+    [Fact]
     public async Task SwarmWhoseActivationCannotReadTheSite_IsNotLeftCountedAsActive()
     {
         var torrent = await NewTorrentAsync(3);
@@ -128,6 +169,10 @@ public sealed class FailedSiteReadTests : IAsyncLifetime
         await _database.ExecuteAsync("insert into torrents (id, info_hash) values ($1, $2)", id, hash.Value.ToArray());
         return hash;
     }
+
+    /// <summary>The site allows one client, not the one <see cref="AnnounceAsync"/> announces as.</summary>
+    private Task AllowOnlyAnotherClientAsync() =>
+        _database.ExecuteAsync("insert into allowed_clients (peer_id_prefix) values ($1)", "-XX"u8.ToArray());
 
     private static UserKey UserKey => new Passkey("failedsitereads01").ToUserKey();
 

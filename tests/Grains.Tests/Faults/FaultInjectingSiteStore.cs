@@ -40,10 +40,10 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSite
 
     private int _reads;
 
-    /// <summary>While true, every read of a user or torrent fails, as with the database down (or a failover's moment).</summary>
+    /// <summary>While true, every read of a user, a torrent or the client list fails, as with the database down (or a failover's moment).</summary>
     public bool ReadsFail { get; set; }
 
-    /// <summary>Reads of a user or torrent that failed because of <see cref="ReadsFail"/>.</summary>
+    /// <summary>Reads of a user, a torrent or the client list that failed because of <see cref="ReadsFail"/>.</summary>
     public int FailedReads => _failedReads;
 
     private int _failedReads;
@@ -82,6 +82,12 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSite
         Interlocked.Increment(ref _reads);
         FailIfReadsFail();
         return base.FindTorrentAsync(infoHash, cancellationToken);
+    }
+
+    public override ValueTask<IReadOnlyList<byte[]>> GetAllowedClientPrefixesAsync(CancellationToken cancellationToken = default)
+    {
+        FailIfReadsFail();
+        return base.GetAllowedClientPrefixesAsync(cancellationToken);
     }
 
     private void FailIfReadsFail()

@@ -30,7 +30,7 @@ internal abstract class ForwardingSiteStore(ISiteStore inner) : ISiteStore
 
     public ValueTask<bool> RemoveTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default) => inner.RemoveTorrentAsync(infoHash, cancellationToken);
 
-    public ValueTask<IReadOnlyList<byte[]>> GetAllowedClientPrefixesAsync(CancellationToken cancellationToken = default) => inner.GetAllowedClientPrefixesAsync(cancellationToken);
+    public virtual ValueTask<IReadOnlyList<byte[]>> GetAllowedClientPrefixesAsync(CancellationToken cancellationToken = default) => inner.GetAllowedClientPrefixesAsync(cancellationToken);
 
     public ValueTask<UserTorrentUsage?> GetUserTorrentAsync(long userId, long torrentId, CancellationToken cancellationToken = default) => inner.GetUserTorrentAsync(userId, torrentId, cancellationToken);
 
