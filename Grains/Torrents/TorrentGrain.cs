@@ -44,6 +44,14 @@ internal sealed partial class TorrentGrain(
     /// </summary>
     public static readonly TimeSpan MaxAnnounceAge = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How long an announce waits for its user to be read from the site (a point read, milliseconds when the database is
+    /// well) before it fails as a read that failed does; the read goes on and fills the directory. Below the gateway's
+    /// response timeout, and well below a deactivation's 10 s, which waits for running requests before its flush.
+    /// Real time, as the database's is.
+    /// </summary>
+    public static readonly TimeSpan UserReadWait = TimeSpan.FromSeconds(3);
+
     // Writes an asked-for flush (FlushUsage) makes before it gives up (the database down); a deactivation's flush tries
     // until its time is up. Each waits for the writer's answer.
     private const int FlushUsageAttempts = 5;
@@ -261,8 +269,9 @@ internal sealed partial class TorrentGrain(
     private async ValueTask<AnnounceResult> AnnounceOnceUserIsReadAsync(AnnounceCommand command)
     {
         // Nothing of the swarm is looked at before this await, and other requests run while it waits (the announce is
-        // interleaved): the turn after it checks and changes the swarm at once, so it sees whatever they changed.
-        var user = await users.GetAsync(command.User);
+        // interleaved): the turn after it checks and changes the swarm at once, so it sees whatever they changed. The
+        // wait is bounded: a deactivation starts only once no request runs, and its flush shares the same budget.
+        var user = await users.GetAsync(command.User).AsTask().WaitAsync(UserReadWait);
         return AnnounceAs(user, command);
     }
 

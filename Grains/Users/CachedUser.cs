@@ -80,7 +80,15 @@ internal sealed class CachedUser
             var started = read(this);
             _sharedRead = started;
             _sharedReadNumber = _readsStarted;
-            started.ContinueWith(static (_, user) => Volatile.Write(ref ((CachedUser)user!)._sharedReadEndedAt, Environment.TickCount64), this, TaskScheduler.Default);
+            // Observes the failure too: a caller may have stopped waiting (TorrentGrain.UserReadWait).
+            started.ContinueWith(
+                static (read, user) =>
+                {
+                    _ = read.Exception;
+                    Volatile.Write(ref ((CachedUser)user!)._sharedReadEndedAt, Environment.TickCount64);
+                },
+                this,
+                TaskScheduler.Default);
             return started;
         }
     }

@@ -127,6 +127,33 @@ public sealed class HeldReadTests : IAsyncLifetime
         Assert.Equal(2, late.Leechers);
     }
 
+    [Fact]
+    public async Task Announce_WhoseUsersReadDoesNotAnswer_FailsWithinTheReadWait_AndTheUserIsServedOnceItAnswers()
+    {
+        var passkey = new Passkey(Guid.NewGuid().ToString("N"));
+        await Admin.PutUser(passkey, new UserProfile(507, Multipliers.Neutral, true));
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await Admin.PutTorrent(hash, new TorrentProfile(508, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
+        AnnounceCommand Announce() => new(
+            PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), 0, 0, 10, AnnounceEvent.Started, 10, false,
+            passkey.ToUserKey(), UnixMicroseconds.From(DateTimeOffset.UtcNow));
+
+        // The database takes the read and does not answer (a failover): the announce must not hold its swarm's
+        // deactivation, which waits for running requests, for as long as that lasts.
+        var read = Store.HoldNextRead(passkey.ToUserKey().ToHex());
+        using var deadline = new CancellationTokenSource(Deadline);
+        var unanswered = await Record.ExceptionAsync(() => torrent.Announce(Announce()).AsTask().WaitAsync(deadline.Token));
+        read.Release();
+        var once = await Eventually.ValueAsync(
+            async () => (await Record.ExceptionAsync(() => torrent.Announce(Announce()).AsTask())) is null,
+            answered => answered);
+
+        Assert.IsType<TimeoutException>(unanswered);
+        Assert.True(read.Read.IsCompleted);
+        Assert.True(once);
+    }
+
     private sealed class Configurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder siloBuilder)
