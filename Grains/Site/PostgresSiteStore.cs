@@ -510,12 +510,13 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         // A passkey reset changes the passkey of an existing id: report the old one so its cache is dropped. Personal
         // freeleech (freeleech_until) is the site's own column, which a profile from the admin API does not describe:
         // left as it is.
-        // A passkey another user holds is looked for first, not left to the unique key: PostgreSQL's own log would
-        // write the violation's detail, which quotes the passkey. (The key still refuses one taken meanwhile.)
+        // A passkey another user holds is looked for first, so the usual conflict writes no error to PostgreSQL's log.
+        // One taken meanwhile is refused by the digest's unique key, whose violation quotes the digest, never the
+        // passkey (009_passkey_not_unique_by_itself.sql).
         await using var command = dataSource.CreateCommand("""
             with previous as (select passkey_digest from users where id = $1)
             insert into users as u (id, passkey, upload_multiplier, download_multiplier, can_leech)
-            select $1, $2, $3, $4, $5 where not exists (select from users where passkey = $2 and id <> $1)
+            select $1, $2, $3, $4, $5 where not exists (select from users where passkey_digest = sha256($2::bytea) and id <> $1)
             on conflict (id) do update set passkey = excluded.passkey, upload_multiplier = excluded.upload_multiplier,
                 download_multiplier = excluded.download_multiplier, can_leech = excluded.can_leech
             returning (select passkey_digest from previous where passkey_digest <> u.passkey_digest)

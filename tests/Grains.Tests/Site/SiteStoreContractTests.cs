@@ -495,6 +495,24 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
     }
 
     [Fact]
+    public async Task PasskeyGivenToASecondUser_IsRefused_WithoutPostgreSqlQuotingThePasskey()
+    {
+        const string passkey = "quotedpasskey0001";
+        await _database.ExecuteAsync("insert into users (id, passkey) values (1, $1)", passkey);
+        // As a site job or a racing admin request would write it; the detail is what the server writes to its log.
+        var builder = new NpgsqlConnectionStringBuilder(_database.ConnectionString) { IncludeErrorDetail = true };
+        await using var site = new NpgsqlConnection(builder.ConnectionString);
+        await site.OpenAsync();
+        await using var insert = new NpgsqlCommand("insert into users (id, passkey) values (2, $1)", site) { Parameters = { new() { Value = passkey } } };
+
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => insert.ExecuteNonQueryAsync());
+
+        Assert.Equal(PostgresErrorCodes.UniqueViolation, refused.SqlState);
+        Assert.DoesNotContain(passkey, refused.Detail ?? "", StringComparison.Ordinal);
+        Assert.DoesNotContain(passkey, refused.MessageText, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ApplyFlushes_OfAStaleClaim_DoNotWaitForTheCurrentClaimsWrite_NorHoldUpTheOtherSwarmsWrittenWithThem()
     {
         // A swarm activated again elsewhere (a silo cut off, then back) while the old activation still flushes: the
