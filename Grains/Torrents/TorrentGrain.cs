@@ -88,6 +88,8 @@ internal sealed partial class TorrentGrain(
     // Cut and not yet confirmed: resent unchanged until the store answers, so it is applied once.
     private SwarmFlush? _outstanding;
     private long _snatchesWrittenSinceLoad;
+    // Flush writes started or answered, so a re-read can tell whether one overlapped it.
+    private long _flushWriteEvents;
     // The swarm's size as last written, so an unchanged swarm writes nothing.
     private int _lastWrittenSeeders = -1;
     private int _lastWrittenLeechers = -1;
@@ -186,7 +188,8 @@ internal sealed partial class TorrentGrain(
         if (now >= _refreshDueAt && !leaving)
         {
             _refreshDueAt = now + Milliseconds(siteOptions.Value.RefreshInterval);
-            refresh = ReloadProfileAsync();
+            // After this sweep's flush, so the read does not overlap it and can take the site's snatch count.
+            refresh = flush.IsCompleted ? ReloadProfileAsync() : ReloadAfterAsync(flush);
         }
 
         if (flush.IsCompleted && refresh.IsCompleted)
@@ -201,6 +204,20 @@ internal sealed partial class TorrentGrain(
 
         PublishSchedule();
         return ValueTask.CompletedTask;
+    }
+
+    private async Task ReloadAfterAsync(Task flush)
+    {
+        try
+        {
+            await flush;
+        }
+        catch
+        {
+            // The flush's failure is its own (logged where it is awaited); the re-read goes ahead.
+        }
+
+        await ReloadProfileAsync();
     }
 
     private async Task RescheduleWhenAnsweredAsync(Task flush, Task refresh)
@@ -372,6 +389,10 @@ internal sealed partial class TorrentGrain(
     private async Task ReloadProfileAsync(CancellationToken cancellationToken = default)
     {
         var read = _reloads.Start();
+        // A flush written while the read was out may have counted snatches before or after the read's snapshot: the
+        // read cannot say which, so its snatch count is not taken then.
+        var flushQuietAtStart = _flush.IsCompleted;
+        var flushWriteEventsAtStart = _flushWriteEvents;
         var profile = await store.FindTorrentAsync(_infoHash, cancellationToken);
         if (profile is not null && _epoch != 0 && profile.TorrentId != _torrentId && !_retiring)
         {
@@ -391,8 +412,18 @@ internal sealed partial class TorrentGrain(
 
         if (_reloads.TryApply(read))
         {
-            SetProfile(profile);
-            _snatchesWrittenSinceLoad = 0;
+            var noFlushOverlapped = flushQuietAtStart && _flushWriteEvents == flushWriteEventsAtStart;
+            if (noFlushOverlapped || profile is null || _profile is null)
+            {
+                SetProfile(profile);
+                _snatchesWrittenSinceLoad = 0;
+            }
+            else
+            {
+                // The count held (the last clean read's and what flushes counted since) stays right; the rest of the
+                // profile is the site's newest. The next clean re-read takes the site's count again.
+                SetProfile(profile with { Snatches = _profile.Snatches });
+            }
         }
 
         if (read >= _changeReadFrom)
@@ -507,6 +538,7 @@ internal sealed partial class TorrentGrain(
         }
 
         FlushResult result;
+        _flushWriteEvents++;
         try
         {
             result = await writer.WriteAsync(flush);
@@ -517,6 +549,10 @@ internal sealed partial class TorrentGrain(
             Log.FlushFailed(logger, exception, _infoHash.ToGrainKey());
             metrics.FlushToBeResent();
             return;
+        }
+        finally
+        {
+            _flushWriteEvents++;
         }
 
         _outstanding = null;

@@ -197,6 +197,8 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
         await grain.Announce(Command(user, passkey, 1, 70, 0, 10));
         await grain.FlushUsage();
 
+        // The 10 bytes from 40 to 50 are credited nowhere: the new id has no stored peer, so the announce at 50 is the
+        // peer's baseline there (the README's cost of re-keying a torrent).
         Assert.Equal(AnnounceStatus.Accepted, reply.Status);
         Assert.Equal(newId, (await grain.GetProfile())!.TorrentId);
         Assert.Equal(40, (await _siteStore.GetTorrentTrafficAsync(oldId)).RawUploaded);

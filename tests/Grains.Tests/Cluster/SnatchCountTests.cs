@@ -1,0 +1,80 @@
+using System.Net;
+using Chihaya.Orleans.Grains.Accounting;
+using Chihaya.Orleans.Grains.Hosting;
+using Chihaya.Orleans.Grains.Interfaces;
+using Chihaya.Orleans.Grains.Interfaces.Messages;
+using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.Grains.Tests.Faults;
+using Chihaya.Orleans.TestSupport;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+
+namespace Chihaya.Orleans.Grains.Tests.Cluster;
+
+/// <summary>
+/// The completed count a swarm reports (scrapes, announces) is the site's count as last read plus what its flushes
+/// counted since. A re-read and a flush that overlap must not lose the flush's snatches, nor count them twice, until
+/// the next re-read an hour on.
+/// </summary>
+public sealed class SnatchCountTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+    private static ReadHoldingSiteStore? _store;
+    private TestCluster _cluster = null!;
+
+    private ISiteAdminGrain Admin => _cluster.GrainFactory.GetGrain<ISiteAdminGrain>(0);
+
+    public async Task InitializeAsync()
+    {
+        _cluster = new TestClusterBuilder(1).AddSiloBuilderConfigurator<Configurator>().Build();
+        await _cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cluster.StopAllSilosAsync();
+        await _cluster.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Snatches_AReadOfTheTorrentAnsweringAfterAFlushCountedOne_DoNotForgetIt()
+    {
+        var passkey = new Passkey(Guid.NewGuid().ToString("N"));
+        await Admin.PutUser(passkey, new UserProfile(601, Multipliers.Neutral, true));
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await Admin.PutTorrent(hash, new TorrentProfile(602, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
+        AnnounceCommand Announce(long left, AnnounceEvent announceEvent) => new(
+            PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), 0, 0, left, announceEvent, 10, false,
+            passkey.ToUserKey(), UnixMicroseconds.From(DateTimeOffset.UtcNow));
+        await torrent.Announce(Announce(10, AnnounceEvent.Started));
+        await torrent.Announce(Announce(0, AnnounceEvent.Completed));
+
+        // A re-read (a change notice's) reads the torrent before the snatch is written, so it finds none; its answer
+        // comes back after the flush has written the snatch and been answered.
+        var read = _store!.HoldNextRead(hash.ToGrainKey());
+        var refreshing = torrent.Refresh().AsTask();
+        await read.Read.WaitAsync(Deadline);
+        await torrent.FlushUsage().AsTask().WaitAsync(Deadline);
+        read.Release();
+        await refreshing.WaitAsync(Deadline);
+
+        var counts = await torrent.Scrape();
+
+        Assert.Equal(1, counts.Downloaded);
+    }
+
+    private sealed class Configurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            siloBuilder.Services.AddSingleton<ISiteStore>(_ => _store = new ReadHoldingSiteStore(new InMemorySiteStore()));
+            siloBuilder.AddTrackerGrains(new ConfigurationBuilder().Build());
+            // Nothing is written or read but what the test asks for.
+            siloBuilder.Services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromHours(1));
+            siloBuilder.Services.Configure<SiteOptions>(options => options.RefreshInterval = TimeSpan.FromHours(1));
+        }
+    }
+}
