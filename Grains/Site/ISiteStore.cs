@@ -20,9 +20,12 @@ internal interface ISiteStore
     /// Makes the calling activation the only one that may write the swarm of <paramref name="torrentId"/>: takes a
     /// new epoch, higher than any before, which fences every earlier claim's flushes from then on, and returns the
     /// peers as the last applied flush left them. A flush of an older claim still running finishes first, and its
-    /// peers are among those returned.
+    /// peers are among those returned. The swarm's <paramref name="infoHash"/> tells which stored peers are its own when
+    /// the site re-keyed the torrent: those of an older claim of the same info hash under another torrent id (the hash
+    /// moved to a new id) are taken over, and those of this id's claim for another info hash (the id given a new hash)
+    /// are dropped. Null (tests of a store alone): the id's peers, as they are.
     /// </summary>
-    ValueTask<SwarmClaim> ClaimSwarmAsync(long torrentId, CancellationToken cancellationToken = default);
+    ValueTask<SwarmClaim> ClaimSwarmAsync(long torrentId, InfoHash? infoHash = null, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Applies each flush whose swarm is still claimed under its epoch, all in one transaction: its peers, and the

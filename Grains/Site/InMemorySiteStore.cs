@@ -46,13 +46,40 @@ internal sealed class InMemorySiteStore : ISiteStore
         }
     }
 
-    public ValueTask<SwarmClaim> ClaimSwarmAsync(long torrentId, CancellationToken cancellationToken = default)
+    public ValueTask<SwarmClaim> ClaimSwarmAsync(long torrentId, InfoHash? infoHash = null, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
             if (!_swarms.TryGetValue(torrentId, out var swarm))
             {
                 _swarms[torrentId] = swarm = new StoredSwarm();
+            }
+
+            if (infoHash is { } hash)
+            {
+                if (swarm.InfoHash is { } claimedFor && claimedFor != hash)
+                {
+                    // The site gave this id another info hash: the stored peers are the old hash's swarm's.
+                    swarm.Peers.Clear();
+                    swarm.Departed = null;
+                }
+
+                // The site moved this info hash to a new id: the old id's swarm is this one, with its peers.
+                foreach (var (oldId, old) in _swarms.Where(entry => entry.Key != torrentId && entry.Value.InfoHash == hash).ToList())
+                {
+                    _swarms.Remove(oldId);
+                    foreach (var peer in old.Peers)
+                    {
+                        swarm.Peers.Add(peer);
+                    }
+
+                    foreach (var (key, departure) in old.Departed ?? [])
+                    {
+                        (swarm.Departed ??= []).TryAdd(key, departure);
+                    }
+                }
+
+                swarm.InfoHash = hash;
             }
 
             swarm.Epoch = ++_lastEpoch;
@@ -279,6 +306,8 @@ internal sealed class InMemorySiteStore : ISiteStore
 
     private sealed class StoredSwarm
     {
+        // The info hash of the swarm that claimed it last (null: not known).
+        public InfoHash? InfoHash;
         public long Epoch;
         public long FlushedSequence;
         // A set of rows found by their key rather than a dictionary from key to row: the key is in the row, and

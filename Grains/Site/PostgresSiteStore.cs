@@ -233,18 +233,60 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
             tokenUsers.Length == 0 ? null : tokenUsers.Zip(tokenExpiries).ToImmutableDictionary(pair => pair.First, pair => pair.Second));
     }
 
-    public async ValueTask<SwarmClaim> ClaimSwarmAsync(long torrentId, CancellationToken cancellationToken = default)
+    public async ValueTask<SwarmClaim> ClaimSwarmAsync(long torrentId, InfoHash? infoHash = null, CancellationToken cancellationToken = default)
     {
         // One implicit transaction: the claim's row lock waits for a flush of an older claim in progress, and the
         // peers are read after it, so they include that flush, and every later flush of an older claim is refused.
         await using var batch = dataSource.CreateBatch();
+        var hash = infoHash is { } known ? known.Value.ToArray() : null;
+        if (hash is not null)
+        {
+            // The site moved this info hash to a new id: the swarm of the old id is this one (the same grain, so gone
+            // before this activation began). Its claim goes, and its peers and departures become this id's.
+            var adopt = new NpgsqlBatchCommand("""
+                with old as (
+                    delete from tracker_swarms s where s.info_hash = $2 and s.torrent_id <> $1 returning s.torrent_id
+                ), moved_departures as (
+                    delete from tracker_departed_peers d using old where d.torrent_id = old.torrent_id returning d.*
+                ), departures as (
+                    insert into tracker_departed_peers (torrent_id, user_id, peer_id, received_at, departed_at)
+                    select $1, user_id, peer_id, received_at, departed_at from moved_departures
+                    on conflict do nothing
+                ), moved as (
+                    delete from tracker_peers p using old where p.torrent_id = old.torrent_id returning p.*
+                )
+                insert into tracker_peers (torrent_id, user_id, peer_id, ip, port, uploaded, downloaded, seeder, snatched, last_announce_at, received_at)
+                select $1, user_id, peer_id, ip, port, uploaded, downloaded, seeder, snatched, last_announce_at, received_at from moved
+                on conflict do nothing
+                """);
+            adopt.Parameters.Add(new NpgsqlParameter { Value = torrentId });
+            adopt.Parameters.Add(new NpgsqlParameter { Value = hash });
+            batch.BatchCommands.Add(adopt);
+        }
+
+        // rekeyed: the id's claim was for another info hash (the site gave the id a new one), read from the claim's row
+        // as it is once locked.
         var claim = new NpgsqlBatchCommand("""
-            insert into tracker_swarms as s (torrent_id, epoch) values ($1, nextval('tracker_swarm_epochs'))
-            on conflict (torrent_id) do update set epoch = nextval('tracker_swarm_epochs'), flushed_sequence = 0, claimed_at = now()
+            insert into tracker_swarms as s (torrent_id, epoch, info_hash) values ($1, nextval('tracker_swarm_epochs'), $2)
+            on conflict (torrent_id) do update set epoch = nextval('tracker_swarm_epochs'), flushed_sequence = 0, claimed_at = now(),
+                info_hash = coalesce(excluded.info_hash, s.info_hash),
+                rekeyed = s.info_hash is not null and excluded.info_hash is not null and s.info_hash <> excluded.info_hash
             returning epoch
             """);
         claim.Parameters.Add(new NpgsqlParameter { Value = torrentId });
+        claim.Parameters.Add(new NpgsqlParameter { Value = (object?)hash ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bytea });
         batch.BatchCommands.Add(claim);
+        if (hash is not null)
+        {
+            // After the claim's lock, in statements of their own, so they see the last flush of the old hash's swarm.
+            foreach (var table in (string[])["tracker_peers", "tracker_departed_peers"])
+            {
+                var drop = new NpgsqlBatchCommand($"delete from {table} where torrent_id = $1 and (select rekeyed from tracker_swarms where torrent_id = $1)");
+                drop.Parameters.Add(new NpgsqlParameter { Value = torrentId });
+                batch.BatchCommands.Add(drop);
+            }
+        }
+
         var peers = new NpgsqlBatchCommand("""
             select user_id, peer_id, ip, port, uploaded, downloaded, seeder, snatched, last_announce_at, received_at
             from tracker_peers where torrent_id = $1
@@ -256,9 +298,20 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         batch.BatchCommands.Add(departures);
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        // The adoption and the drops return no rows: the claim's epoch is the first result with a column.
+        while (reader.FieldCount == 0)
+        {
+            await reader.NextResultAsync(cancellationToken);
+        }
+
         await reader.ReadAsync(cancellationToken);
         var epoch = reader.GetInt64(0);
-        await reader.NextResultAsync(cancellationToken);
+        do
+        {
+            await reader.NextResultAsync(cancellationToken);
+        }
+        while (reader.FieldCount == 0);
+
         var stored = new List<StoredPeer>();
         while (await reader.ReadAsync(cancellationToken))
         {

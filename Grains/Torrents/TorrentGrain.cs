@@ -459,7 +459,7 @@ internal sealed partial class TorrentGrain(
 
     private async Task ClaimOnceAsync(long torrentId)
     {
-        var claim = await store.ClaimSwarmAsync(torrentId);
+        var claim = await store.ClaimSwarmAsync(torrentId, _infoHash);
         _swarm.Restore(claim.Peers, claim.Departures);
         _torrentId = torrentId;
         _epoch = claim.Epoch;

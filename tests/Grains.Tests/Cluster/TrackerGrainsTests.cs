@@ -197,12 +197,34 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
         await grain.Announce(Command(user, passkey, 1, 70, 0, 10));
         await grain.FlushUsage();
 
-        // The 10 bytes from 40 to 50 are credited nowhere: the new id has no stored peer, so the announce at 50 is the
-        // peer's baseline there (the README's cost of re-keying a torrent).
+        // The new id's swarm takes the old one's stored peer over, so the announce at 50 credits the 10 bytes since 40.
         Assert.Equal(AnnounceStatus.Accepted, reply.Status);
         Assert.Equal(newId, (await grain.GetProfile())!.TorrentId);
         Assert.Equal(40, (await _siteStore.GetTorrentTrafficAsync(oldId)).RawUploaded);
-        Assert.Equal(20, (await Admin.GetTorrent(hash))!.Traffic.RawUploaded);
+        Assert.Equal(30, (await Admin.GetTorrent(hash))!.Traffic.RawUploaded);
+        Assert.Equal(70, (await _siteStore.GetUserTrafficAsync(user.UserId)).RawUploaded);
+    }
+
+    [Fact]
+    public async Task Torrent_GivenANewInfoHashUnderItsId_TheNewHashsSwarmStartsWithoutTheOldHashsPeers()
+    {
+        var (passkey, user) = await NewUserAsync(Multipliers.Neutral);
+        var (oldHash, oldGrain) = await NewTorrentAsync(Multipliers.Neutral);
+        var id = (await oldGrain.GetProfile())!.TorrentId;
+        await oldGrain.Announce(Command(user, passkey, 1, 0, 0, 10));
+        await oldGrain.FlushUsage();
+
+        // A re-upload that keeps the torrent's page: the site gives its id the new file's info hash.
+        var newHash = InfoHash.Read(UrlBytes.Random20());
+        await Admin.PutTorrent(newHash, new TorrentProfile(id, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var reply = await Eventually.ValueAsync(
+            async () => await _grains.GetGrain<ITorrentGrain>(newHash.ToGrainKey()).Announce(Command(user, passkey, 2, 0, 0, 10)),
+            result => result.Status == AnnounceStatus.Accepted);
+
+        // The old file's client would be handed out as a peer of the new one, and counted in its swarm.
+        Assert.Equal(1, reply.Leechers);
+        Assert.Empty(reply.Peers4);
+        Assert.Null(await Admin.GetTorrent(oldHash));
     }
 
     [Fact]

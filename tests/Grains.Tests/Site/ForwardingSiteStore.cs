@@ -12,7 +12,7 @@ internal abstract class ForwardingSiteStore(ISiteStore inner) : ISiteStore
 
     public virtual ValueTask<TorrentProfile?> FindTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default) => inner.FindTorrentAsync(infoHash, cancellationToken);
 
-    public virtual ValueTask<SwarmClaim> ClaimSwarmAsync(long torrentId, CancellationToken cancellationToken = default) => inner.ClaimSwarmAsync(torrentId, cancellationToken);
+    public virtual ValueTask<SwarmClaim> ClaimSwarmAsync(long torrentId, InfoHash? infoHash = null, CancellationToken cancellationToken = default) => inner.ClaimSwarmAsync(torrentId, infoHash, cancellationToken);
 
     public virtual ValueTask<IReadOnlyList<FlushResult>> ApplyFlushesAsync(IReadOnlyList<SwarmFlush> flushes, CancellationToken cancellationToken = default) => inner.ApplyFlushesAsync(flushes, cancellationToken);
 

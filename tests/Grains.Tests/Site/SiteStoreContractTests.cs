@@ -176,6 +176,46 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Claim_OfAnInfoHashTheSiteMovedToANewId_TakesOverThePeersAndDeparturesOfTheOldId()
+    {
+        var (userId, oldId) = await NewUserAndTorrentAsync();
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        var old = await Store.ClaimSwarmAsync(oldId, hash);
+        var (stays, leaves) = (Peer(userId, 1, 100), Peer(userId, 2, 200));
+        await ApplyAsync(Flush(old, 1, oldId, userId, 0, peers: [stays, leaves]));
+        await ApplyAsync(Flush(old, 2, oldId, userId, 0) with
+        {
+            Peers = new PeerChanges([], [new DepartedPeer(new PeerKey(leaves.Entry.PeerId, userId), 77, At.ToUnixTimeSeconds())], []),
+        });
+
+        var newId = NextId();
+        var moved = await Store.ClaimSwarmAsync(newId, hash);
+
+        // Each peer's next announce then credits from its stored totals: nothing since its last announce is lost.
+        Assert.Equal(100, Assert.Single(moved.Peers).Entry.Uploaded);
+        Assert.Equal(leaves.Entry.PeerId, Assert.Single(moved.Departures).Key.PeerId);
+        Assert.Empty((await Store.ClaimSwarmAsync(oldId)).Peers);
+        Assert.Equal(FlushStatus.Fenced, (await ApplyAsync(Flush(old, 3, oldId, userId, 1))).Status);
+    }
+
+    [Fact]
+    public async Task Claim_OfAnIdTheSiteGaveANewInfoHash_StartsWithoutTheOldHashsPeers_ThenKeepsItsOwn()
+    {
+        var (userId, torrentId) = await NewUserAndTorrentAsync();
+        var oldHash = InfoHash.Read(UrlBytes.Random20());
+        var newHash = InfoHash.Read(UrlBytes.Random20());
+        var old = await Store.ClaimSwarmAsync(torrentId, oldHash);
+        await ApplyAsync(Flush(old, 1, torrentId, userId, 0, peers: [Peer(userId, 1, 100)]));
+
+        var rekeyed = await Store.ClaimSwarmAsync(torrentId, newHash);
+        await ApplyAsync(Flush(rekeyed, 1, torrentId, userId, 0, peers: [Peer(userId, 2, 200)]));
+        var again = await Store.ClaimSwarmAsync(torrentId, newHash);
+
+        Assert.Empty(rekeyed.Peers);
+        Assert.Equal(200, Assert.Single(again.Peers).Entry.Uploaded);
+    }
+
+    [Fact]
     public async Task Flush_OfAnOlderClaim_IsFencedAndChangesNothing_WhileTheNewClaimWrites()
     {
         var (userId, torrentId) = await NewUserAndTorrentAsync();
