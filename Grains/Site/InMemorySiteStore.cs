@@ -59,12 +59,16 @@ internal sealed class InMemorySiteStore : ISiteStore
             {
                 if (swarm.InfoHash is { } claimedFor && claimedFor != hash)
                 {
-                    // The site gave this id another info hash: the stored peers are the old hash's swarm's.
+                    // The site gave this id another info hash: the stored peers are the old hash's swarm's, parked under
+                    // an id no torrent has until that hash is claimed again (or the orphaned-swarm sweep deletes them).
+                    var parked = new StoredSwarm { InfoHash = claimedFor, Epoch = ++_lastEpoch, Departed = swarm.Departed };
+                    parked.Peers.UnionWith(swarm.Peers);
+                    _swarms[-parked.Epoch] = parked;
                     swarm.Peers.Clear();
                     swarm.Departed = null;
                 }
 
-                // The site moved this info hash to a new id: the old id's swarm is this one, with its peers.
+                // The site moved this info hash to a new id: the old id's swarm (or a parked one) is this one, with its peers.
                 foreach (var (oldId, old) in _swarms.Where(entry => entry.Key != torrentId && entry.Value.InfoHash == hash).ToList())
                 {
                     _swarms.Remove(oldId);

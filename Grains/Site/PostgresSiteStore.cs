@@ -241,36 +241,20 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         var hash = infoHash is { } known ? known.Value.ToArray() : null;
         if (hash is not null)
         {
-            // The site moved this info hash to a new id: the swarm of the old id is this one (the same grain, so gone
-            // before this activation began). Its claim goes, and its peers and departures become this id's.
-            var adopt = new NpgsqlBatchCommand("""
-                with old as (
-                    delete from tracker_swarms s where s.info_hash = $2 and s.torrent_id <> $1 returning s.torrent_id
-                ), moved_departures as (
-                    delete from tracker_departed_peers d using old where d.torrent_id = old.torrent_id returning d.*
-                ), departures as (
-                    insert into tracker_departed_peers (torrent_id, user_id, peer_id, received_at, departed_at)
-                    select $1, user_id, peer_id, received_at, departed_at from moved_departures
-                    on conflict do nothing
-                ), moved as (
-                    delete from tracker_peers p using old where p.torrent_id = old.torrent_id returning p.*
-                )
-                insert into tracker_peers (torrent_id, user_id, peer_id, ip, port, uploaded, downloaded, seeder, snatched, last_announce_at, received_at)
-                select $1, user_id, peer_id, ip, port, uploaded, downloaded, seeder, snatched, last_announce_at, received_at from moved
-                on conflict do nothing
-                """);
-            adopt.Parameters.Add(new NpgsqlParameter { Value = torrentId });
-            adopt.Parameters.Add(new NpgsqlParameter { Value = hash });
-            batch.BatchCommands.Add(adopt);
+            // The claims this one may change, locked in one order (two swarms of a swap claim each other's rows), and
+            // waited for here: the statements below each see the last flush of the claims they move rows from.
+            var lockClaims = new NpgsqlBatchCommand("select torrent_id from tracker_swarms where torrent_id = $1 or info_hash = $2 order by torrent_id for update");
+            lockClaims.Parameters.Add(new NpgsqlParameter { Value = torrentId });
+            lockClaims.Parameters.Add(new NpgsqlParameter { Value = hash });
+            batch.BatchCommands.Add(lockClaims);
         }
 
-        // rekeyed: the id's claim was for another info hash (the site gave the id a new one), read from the claim's row
-        // as it is once locked.
+        // rekeyed_from: the info hash the id's claim was for, when the site has given the id another one since.
         var claim = new NpgsqlBatchCommand("""
             insert into tracker_swarms as s (torrent_id, epoch, info_hash) values ($1, nextval('tracker_swarm_epochs'), $2)
             on conflict (torrent_id) do update set epoch = nextval('tracker_swarm_epochs'), flushed_sequence = 0, claimed_at = now(),
                 info_hash = coalesce(excluded.info_hash, s.info_hash),
-                rekeyed = s.info_hash is not null and excluded.info_hash is not null and s.info_hash <> excluded.info_hash
+                rekeyed_from = case when s.info_hash <> excluded.info_hash then s.info_hash end
             returning epoch
             """);
         claim.Parameters.Add(new NpgsqlParameter { Value = torrentId });
@@ -278,13 +262,25 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         batch.BatchCommands.Add(claim);
         if (hash is not null)
         {
-            // After the claim's lock, in statements of their own, so they see the last flush of the old hash's swarm.
-            foreach (var table in (string[])["tracker_peers", "tracker_departed_peers"])
-            {
-                var drop = new NpgsqlBatchCommand($"delete from {table} where torrent_id = $1 and (select rekeyed from tracker_swarms where torrent_id = $1)");
-                drop.Parameters.Add(new NpgsqlParameter { Value = torrentId });
-                batch.BatchCommands.Add(drop);
-            }
+            // The site gave this id another info hash: the id's rows are the old hash's swarm's. They are parked under a
+            // claim of their own (a negative id, which no torrent has) that keeps the old hash, so the old hash's next
+            // claim takes them over if the site registers it again; otherwise the orphaned-swarm sweep deletes them.
+            batch.BatchCommands.Add(MoveSwarmRows(
+                """
+                select -nextval('tracker_swarm_epochs') as torrent_id, rekeyed_from as info_hash, torrent_id as from_id
+                from tracker_swarms where torrent_id = $1 and rekeyed_from is not null
+                """,
+                "insert into tracker_swarms (torrent_id, epoch, info_hash) select torrent_id, -torrent_id, info_hash from target",
+                torrentId,
+                hash));
+
+            // The site moved this info hash to a new id: the swarm of the old id (or a parked one) is this one, the
+            // same grain, so gone before this activation began. Its claim goes; its peers and departures become this id's.
+            batch.BatchCommands.Add(MoveSwarmRows(
+                "select $1::bigint as torrent_id, $2::bytea as info_hash, s.torrent_id as from_id from tracker_swarms s where s.info_hash = $2 and s.torrent_id <> $1",
+                "delete from tracker_swarms s using target t where s.torrent_id = t.from_id",
+                torrentId,
+                hash));
         }
 
         var peers = new NpgsqlBatchCommand("""
@@ -298,19 +294,16 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         batch.BatchCommands.Add(departures);
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        // The adoption and the drops return no rows: the claim's epoch is the first result with a column.
-        while (reader.FieldCount == 0)
+        // Only statements that return rows have a result here: the lock's (with an info hash), the claim's epoch, the
+        // peers and the departures.
+        if (hash is not null)
         {
             await reader.NextResultAsync(cancellationToken);
         }
 
         await reader.ReadAsync(cancellationToken);
         var epoch = reader.GetInt64(0);
-        do
-        {
-            await reader.NextResultAsync(cancellationToken);
-        }
-        while (reader.FieldCount == 0);
+        await reader.NextResultAsync(cancellationToken);
 
         var stored = new List<StoredPeer>();
         while (await reader.ReadAsync(cancellationToken))
@@ -341,6 +334,36 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         }
 
         return new SwarmClaim(epoch, stored, departed);
+    }
+
+    /// <summary>
+    /// Moves the peers and departures of the claims <paramref name="targets"/> selects (columns torrent_id, the id they
+    /// move to; info_hash; from_id) to their new id, after <paramref name="claimChange"/> (a statement over those
+    /// rows as <c>target</c>) has made or removed the claims concerned. Rows the new id has already are kept.
+    /// </summary>
+    private static NpgsqlBatchCommand MoveSwarmRows(string targets, string claimChange, long torrentId, byte[] infoHash)
+    {
+        var move = new NpgsqlBatchCommand($"""
+            with target as materialized (
+                {targets}
+            ), claims as (
+                {claimChange}
+            ), moved_departures as (
+                delete from tracker_departed_peers d using target t where d.torrent_id = t.from_id returning t.torrent_id as to_id, d.*
+            ), departures as (
+                insert into tracker_departed_peers (torrent_id, user_id, peer_id, received_at, departed_at)
+                select to_id, user_id, peer_id, received_at, departed_at from moved_departures
+                on conflict do nothing
+            ), moved as (
+                delete from tracker_peers p using target t where p.torrent_id = t.from_id returning t.torrent_id as to_id, p.*
+            )
+            insert into tracker_peers (torrent_id, user_id, peer_id, ip, port, uploaded, downloaded, seeder, snatched, last_announce_at, received_at)
+            select to_id, user_id, peer_id, ip, port, uploaded, downloaded, seeder, snatched, last_announce_at, received_at from moved
+            on conflict do nothing
+            """);
+        move.Parameters.Add(new NpgsqlParameter { Value = torrentId });
+        move.Parameters.Add(new NpgsqlParameter { Value = infoHash });
+        return move;
     }
 
     /// <summary>

@@ -46,7 +46,7 @@ internal sealed partial class TorrentGrain(
 
     /// <summary>
     /// How long an announce waits for its user to be read from the site (a point read, milliseconds when the database is
-    /// well) before it fails as a read that failed does; the read goes on and fills the directory. Below the gateway's
+    /// well) before it fails (<see cref="SiteUnavailableException"/>); the read goes on and fills the directory. Below the gateway's
     /// response timeout, and well below a deactivation's 10 s, which waits for running requests before its flush.
     /// Real time, as the database's is.
     /// </summary>
@@ -288,7 +288,18 @@ internal sealed partial class TorrentGrain(
         // Nothing of the swarm is looked at before this await, and other requests run while it waits (the announce is
         // interleaved): the turn after it checks and changes the swarm at once, so it sees whatever they changed. The
         // wait is bounded: a deactivation starts only once no request runs, and its flush shares the same budget.
-        var user = await users.GetAsync(command.User).AsTask().WaitAsync(UserReadWait);
+        var read = users.GetAsync(command.User).AsTask();
+        UserProfile? user;
+        try
+        {
+            user = await read.WaitAsync(UserReadWait);
+        }
+        catch (TimeoutException) when (!read.IsCompleted)
+        {
+            // Not a TimeoutException, which the gateway takes for a silo gone and calls again: it would wait again here.
+            throw new SiteUnavailableException($"the site did not answer the user's read within {UserReadWait.TotalSeconds:0} s");
+        }
+
         return AnnounceAs(user, command);
     }
 
@@ -420,9 +431,15 @@ internal sealed partial class TorrentGrain(
             }
             else
             {
-                // The count held (the last clean read's and what flushes counted since) stays right; the rest of the
-                // profile is the site's newest. The next clean re-read takes the site's count again.
+                // The count held (the last clean read's and what flushes counted since) stays; the rest of the profile
+                // is the site's newest. A clean re-read soon takes the site's count: the held one misses what a resend
+                // answered "applied before" counted, and the site may have changed it.
                 SetProfile(profile with { Snatches = _profile.Snatches });
+                _refreshDueAt = Math.Min(_refreshDueAt, NowMilliseconds() + Milliseconds(statsOptions.Value.FlushInterval));
+                if (_schedule is not null)
+                {
+                    PublishSchedule();
+                }
             }
         }
 

@@ -82,10 +82,18 @@ internal sealed class CachedUser
             _sharedReadNumber = _readsStarted;
             // Observes the failure too: a caller may have stopped waiting (TorrentGrain.UserReadWait).
             started.ContinueWith(
-                static (read, user) =>
+                static (read, state) =>
                 {
                     _ = read.Exception;
-                    Volatile.Write(ref ((CachedUser)user!)._sharedReadEndedAt, Environment.TickCount64);
+                    var user = (CachedUser)state!;
+                    lock (user._gate)
+                    {
+                        // A later read's hold is counted from its own end, not this one's.
+                        if (ReferenceEquals(user._sharedRead, read))
+                        {
+                            user._sharedReadEndedAt = Environment.TickCount64;
+                        }
+                    }
                 },
                 this,
                 TaskScheduler.Default);

@@ -52,6 +52,16 @@ public sealed class GoldenMessageTests
     }
 
     [Fact]
+    public void SiteUnavailable_CrossesTheWire_AsItself_SoTheGatewayDoesNotTakeItForASiloGone()
+    {
+        var unavailable = (SiteUnavailableException)WireFixtures.ByType[typeof(SiteUnavailableException)];
+
+        var read = WireTypes.Serializer.Deserialize<Exception>(WireTypes.Serializer.SerializeToArray<Exception>(unavailable));
+
+        Assert.Equal(unavailable.Message, Assert.IsType<SiteUnavailableException>(read).Message);
+    }
+
+    [Fact]
     public void EveryTypeHasAGoldenOfItsCurrentMembers()
     {
         Directory.CreateDirectory(GoldenFolder);

@@ -62,6 +62,7 @@ internal static class WireFixtures
             ImmutableDictionary<string, SiloStatusReport>.Empty.Add(Silo.Silo, Silo), ImmutableDictionary<string, GatewayStatusReport>.Empty.Add(Gateway.Gateway, Gateway)),
         new AnnounceResult(AnnounceStatus.TooOld, "Come back later.", 21, 22, 23, Counting(0x81, 6), Counting(0x91, 18), Counting(0xA1, 20), Counting(0xC1, 20)),
         new SiteConflictException("the passkey belongs to another user than id 9: change or remove that user's passkey first"),
+        new SiteUnavailableException("the site did not answer the user's read within 3 s"),
     }.ToDictionary(value => value.GetType());
 }
 

@@ -215,6 +215,36 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
         Assert.Equal(200, Assert.Single(again.Peers).Entry.Uploaded);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Claims_OfTwoTorrentsTheSiteSwappedTheIdsOf_EachTakeTheirOwnPeers_InEitherOrder(bool movedHashFirst)
+    {
+        var (userId, firstId) = await NewUserAndTorrentAsync();
+        var secondId = NextId();
+        var (a, b) = (InfoHash.Read(UrlBytes.Random20()), InfoHash.Read(UrlBytes.Random20()));
+        var claimOfA = await Store.ClaimSwarmAsync(firstId, a);
+        await ApplyAsync(Flush(claimOfA, 1, firstId, userId, 0, peers: [Peer(userId, 1, 100)]));
+        var claimOfB = await Store.ClaimSwarmAsync(secondId, b);
+        await ApplyAsync(Flush(claimOfB, 1, secondId, userId, 0, peers: [Peer(userId, 2, 200)]));
+
+        // The site swaps the ids: A is now the second torrent, B the first. Each swarm claims when it next announces.
+        SwarmClaim nowA, nowB;
+        if (movedHashFirst)
+        {
+            nowA = await Store.ClaimSwarmAsync(secondId, a);
+            nowB = await Store.ClaimSwarmAsync(firstId, b);
+        }
+        else
+        {
+            nowB = await Store.ClaimSwarmAsync(firstId, b);
+            nowA = await Store.ClaimSwarmAsync(secondId, a);
+        }
+
+        Assert.Equal(100, Assert.Single(nowA.Peers).Entry.Uploaded);
+        Assert.Equal(200, Assert.Single(nowB.Peers).Entry.Uploaded);
+    }
+
     [Fact]
     public async Task Flush_OfAnOlderClaim_IsFencedAndChangesNothing_WhileTheNewClaimWrites()
     {
