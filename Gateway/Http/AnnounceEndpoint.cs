@@ -82,6 +82,12 @@ internal sealed partial class AnnounceEndpoint(
         {
             reply = handler.Reply(await call, compact, warning);
         }
+        catch (SiteUnavailableException)
+        {
+            // Expected while the site's database is away: one line each, no stack trace.
+            Log.SiteUnavailable(logger, infoHash.ToGrainKey());
+            reply = AnnounceReply.Refused(TrackerFailure.Internal, RequestOutcome.Unavailable);
+        }
         catch (Exception exception)
         {
             Log.AnnounceFailed(logger, exception, infoHash.ToGrainKey());
@@ -115,5 +121,8 @@ internal sealed partial class AnnounceEndpoint(
         // Safe to log whole: grain ids and messages carry passkey digests only (see Passkey).
         [LoggerMessage(1, LogLevel.Error, "Announce for torrent {InfoHash} failed")]
         public static partial void AnnounceFailed(ILogger logger, Exception exception, string infoHash);
+
+        [LoggerMessage(2, LogLevel.Warning, "Announce for torrent {InfoHash} refused: the site's database did not answer the user's read in time")]
+        public static partial void SiteUnavailable(ILogger logger, string infoHash);
     }
 }
