@@ -22,8 +22,9 @@ internal interface ISiteStore
     /// peers as the last applied flush left them. A flush of an older claim still running finishes first, and its
     /// peers are among those returned. The swarm's <paramref name="infoHash"/> tells which stored peers are its own when
     /// the site re-keyed the torrent: those of an older claim of the same info hash under another torrent id (the hash
-    /// moved to a new id) are taken over, and those of this id's claim for another info hash (the id given a new hash)
-    /// are dropped. Null (tests of a store alone): the id's peers, as they are.
+    /// moved to a new id, or parked) are taken over, and those of this id's claim for another info hash (the id given a
+    /// new hash) are parked under a claim of their own that keeps the old hash. Null (tests of a store alone): the id's
+    /// peers, as they are.
     /// </summary>
     ValueTask<SwarmClaim> ClaimSwarmAsync(long torrentId, InfoHash? infoHash = null, CancellationToken cancellationToken = default);
 
