@@ -13,15 +13,36 @@ namespace Chihaya.Orleans.Gateway.Announce;
 /// users), the torrent and the client in a fixed order, then updates the swarm and accounts the traffic. Every
 /// refusal is a failure reason for the client.
 /// </summary>
-internal sealed class AnnounceHandler(TorrentGrainReferences swarms, ClusterRetry retry, IOptionsMonitor<TrackerOptions> trackerOptions, TimeProvider time)
+internal sealed class AnnounceHandler(
+    TorrentGrainReferences swarms,
+    ClusterRetry retry,
+    UnknownKeys unknownKeys,
+    IOptionsMonitor<TrackerOptions> trackerOptions,
+    TimeProvider time)
 {
+    // The answers this gateway gives from its memory of unknown keys; told apart by reference, so they are not
+    // remembered again (an entry would then never end while a client kept announcing).
+    private static readonly AnnounceResult RememberedUnknownPasskey = AnnounceResult.Refused(AnnounceStatus.UnknownPasskey, null);
+    private static readonly AnnounceResult RememberedUnregistered = AnnounceResult.Refused(AnnounceStatus.TorrentNotRegistered, null);
+
     /// <summary>
     /// Sends the announce to its swarm (again while a silo is gone or the swarm moved). Not an async method of its own:
     /// it hands on the cluster retry's call, so only the caller's state machine and the retry's are kept across the
     /// grain call (each one was a few hundred bytes an announce).
     /// </summary>
-    public ValueTask<AnnounceResult> AnnounceAsync(string passkey, in AnnounceQuery query, PeerEndpoint endpoint)
+    public ValueTask<AnnounceResult> AnnounceAsync(UserKey user, in AnnounceQuery query, PeerEndpoint endpoint)
     {
+        // In the swarm's order of checks: the passkey before the torrent.
+        if (unknownKeys.IsUnknownPasskey(user))
+        {
+            return ValueTask.FromResult(RememberedUnknownPasskey);
+        }
+
+        if (unknownKeys.IsUnregistered(query.InfoHash))
+        {
+            return ValueTask.FromResult(RememberedUnregistered);
+        }
+
         var tracker = trackerOptions.CurrentValue;
         var numWant = query.Event == AnnounceEvent.Stopped ? 0
             : query.NumWant < 0 ? tracker.DefaultNumWant
@@ -35,7 +56,7 @@ internal sealed class AnnounceHandler(TorrentGrainReferences swarms, ClusterRetr
             query.Event,
             numWant,
             WantPeerIds: !query.Compact && !query.NoPeerId,
-            Passkey.UserKeyOf(passkey),
+            user,
             UnixMicroseconds.From(time.GetUtcNow()));
 
         return retry.CallAsync(
@@ -44,9 +65,21 @@ internal sealed class AnnounceHandler(TorrentGrainReferences swarms, ClusterRetr
             static result => result.Status == AnnounceStatus.SwarmMoved);
     }
 
-    /// <summary>What the client is sent for the swarm's answer: peers, or a failure reason for every refusal.</summary>
-    public AnnounceReply Reply(AnnounceResult result, bool compact, string? warning)
+    /// <summary>
+    /// What the client is sent for the swarm's answer (for <paramref name="user"/> and <paramref name="infoHash"/>):
+    /// peers, or a failure reason for every refusal. Remembers a key the site does not know.
+    /// </summary>
+    public AnnounceReply Reply(AnnounceResult result, UserKey user, InfoHash infoHash, bool compact, string? warning)
     {
+        if (result.Status == AnnounceStatus.UnknownPasskey && !ReferenceEquals(result, RememberedUnknownPasskey))
+        {
+            unknownKeys.RememberUnknownPasskey(user);
+        }
+        else if (result.Status == AnnounceStatus.TorrentNotRegistered && !ReferenceEquals(result, RememberedUnregistered))
+        {
+            unknownKeys.RememberUnregistered(infoHash);
+        }
+
         var tracker = trackerOptions.CurrentValue;
         return result.Status switch
         {

@@ -16,6 +16,7 @@ internal sealed partial class ScrapeEndpoint(
     IGrainFactory grains,
     TorrentGrainReferences swarms,
     ClusterRetry retry,
+    UnknownKeys unknownKeys,
     IOptionsMonitor<GatewayOptions> options,
     GatewayMetrics metrics,
     ILogger<ScrapeEndpoint> logger)
@@ -50,13 +51,25 @@ internal sealed partial class ScrapeEndpoint(
         {
             var users = grains.GetGrain<IUserDirectoryGrain>(0);
             var user = Passkey.UserKeyOf(passkey);
-            if (await retry.CallAsync(() => users.FindUser(user)) is null)
+            var unknown = unknownKeys.IsUnknownPasskey(user);
+            if (!unknown && await retry.CallAsync(() => users.FindUser(user)) is null)
+            {
+                // Remembered only from the cluster's answer: an entry renewed by its own refusals would never end.
+                unknownKeys.RememberUnknownPasskey(user);
+                unknown = true;
+            }
+
+            if (unknown)
             {
                 await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.UnknownPasskey);
                 return RequestOutcome.UnknownPasskey;
             }
 
-            counts = await Task.WhenAll(hashes.Select(hash => retry.CallAsync(swarms.For(hash).Scrape).AsTask()));
+            // A torrent the cluster just answered unregistered to an announce is not asked again. A scrape's own answer
+            // is not remembered: it reads a deleted torrent as unregistered too, and a site may restore one.
+            counts = await Task.WhenAll(hashes.Select(hash => unknownKeys.IsUnregistered(hash)
+                ? Task.FromResult(TorrentCounts.Unregistered)
+                : retry.CallAsync(swarms.For(hash).Scrape).AsTask()));
         }
         catch (Exception exception)
         {

@@ -40,6 +40,13 @@ public sealed class GatewayOptions
     /// </summary>
     public TimeSpan ClusterRetryFor { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long this gateway refuses a passkey or info hash again, without asking the cluster, after the cluster
+    /// answered that the site does not know it. A key the site registers meanwhile is served once this is over. Zero:
+    /// every announce asks the cluster.
+    /// </summary>
+    public TimeSpan UnknownKeyLifetime { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Believe BEP 7's <c>ip</c>/<c>ipv4</c>/<c>ipv6</c> parameters. Off: a client could point a swarm at anyone.</summary>
     public bool TrustClaimedAddresses { get; set; }
 }

@@ -2,7 +2,6 @@ using Chihaya.Orleans.Gateway.Announce;
 using Chihaya.Orleans.Gateway.Options;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Chihaya.Orleans.Gateway.Tests.Announce;
@@ -19,7 +18,7 @@ public sealed class ClusterRetryTests
     {
         _start = _clock.GetUtcNow();
         _retry = new ClusterRetry(
-            new StaticOptions(new GatewayOptions { ClusterRetryFor = TimeSpan.FromSeconds(10) }),
+            new StaticGatewayOptions(new GatewayOptions { ClusterRetryFor = TimeSpan.FromSeconds(10) }),
             _clock,
             NullLogger<ClusterRetry>.Instance);
     }
@@ -125,14 +124,5 @@ public sealed class ClusterRetryTests
                 dueTime,
                 period);
         }
-    }
-
-    private sealed class StaticOptions(GatewayOptions value) : IOptionsMonitor<GatewayOptions>
-    {
-        public GatewayOptions CurrentValue => value;
-
-        public GatewayOptions Get(string? name) => value;
-
-        public IDisposable? OnChange(Action<GatewayOptions, string?> listener) => null;
     }
 }

@@ -14,7 +14,8 @@ namespace Chihaya.Orleans.Integration.Tests.Database;
 /// <summary>
 /// What an announce costs once its user and torrent are cached: one grain call from the gateway and no database
 /// query, also for a user who announces one torrent every 30 minutes. Counted on the embedded tracker on PostgreSQL:
-/// grain calls by a silo call filter, queries by Npgsql's own tracing of every command it sends.
+/// grain calls by a silo call filter, queries by Npgsql's own tracing of every command it sends. A passkey or info hash
+/// the site does not know costs neither while the gateway remembers the refusal.
 /// </summary>
 public sealed class WarmAnnounceCostTests
 {
@@ -23,23 +24,11 @@ public sealed class WarmAnnounceCostTests
     {
         await using var database = await PostgresTestDatabase.CreateAsync();
         using var queries = new QueryCounter(database.Name);
-        // The tracker's grains only: Orleans' own system grains are not the tracker's cost, nor the status reports
-        // every silo and gateway sends on their own timer (the clock advanced below fires them).
-        var calls = new GrainCallCounter(context => context.InterfaceName.StartsWith("Chihaya.", StringComparison.Ordinal)
-            && context.InterfaceMethod?.DeclaringType != typeof(IClusterStatusGrain));
+        var calls = TrackerGrainCalls();
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var host = await TrackerHost.StartAsync(
-            new Dictionary<string, string?>
-            {
-                ["Site:Store"] = "Postgres",
-                ["Database:ConnectionString"] = database.ConnectionString,
-                // The timers' own reads and writes (the safety-net re-reads, the statistics flush) are not the announce's:
-                // they are moved out of the half hour this test spans, so every query counted is one an announce caused.
-                ["Site:RefreshInterval"] = "02:00:00",
-                ["Stats:FlushInterval"] = "02:00:00",
-            },
-            configure: builder => builder.Services.AddSingleton<IIncomingGrainCallFilter>(calls),
-            clock: clock);
+        // The timers' own reads and writes (the safety-net re-reads, the statistics flush) are not the announce's:
+        // they are moved out of the half hour this test spans, so every query counted is one an announce caused.
+        await using var host = await StartOnAsync(database, calls, clock, ("Site:RefreshInterval", "02:00:00"), ("Stats:FlushInterval", "02:00:00"));
         // The change listener re-reads every torrent the silo holds once it first listens: not an announce's cost, and
         // on a loaded machine it came late enough to land among the announces counted below.
         var listener = host.Services.GetServices<IHostedService>().OfType<SiteChangeListener>().Single();
@@ -84,7 +73,79 @@ public sealed class WarmAnnounceCostTests
         Assert.True(halfAnHourLater == (1, 0), $"half an hour later: {halfAnHourLater.Calls} grain calls, {halfAnHourLater.Queries} queries: {queries.Describe()}");
     }
 
+    [Fact]
+    public async Task RepeatedUnknownKeys_CostNoGrainCallAndNoQuery_UntilTheGatewaysMemoryOfThemEnds()
+    {
+        await using var database = await PostgresTestDatabase.CreateAsync();
+        using var queries = new QueryCounter(database.Name);
+        var calls = TrackerGrainCalls();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await StartOnAsync(database, calls, clock, ("Gateway:UnknownKeyLifetime", "00:00:10"));
+        await database.ExecuteAsync("insert into users (id, passkey) values (1, 'unknownkeycostpasskey0001')");
+        var registered = UrlBytes.Random20();
+        await database.ExecuteAsync("insert into torrents (id, info_hash) values (1, $1)", registered);
+        var unregistered = UrlBytes.Random20();
+        var removedUser = new Announcer("nosuchuserpasskey00000001", registered, UrlBytes.Random20());
+        var unregisteredTorrent = new Announcer("unknownkeycostpasskey0001", unregistered, UrlBytes.Random20());
+        var firstRefusals = (User: FailureReason(await removedUser.AnnounceAsync(host, 0, 0, 100, "started")),
+            Torrent: FailureReason(await unregisteredTorrent.AnnounceAsync(host, 0, 0, 100, "started")));
+        var firstCalls = calls.Count;
+
+        queries.Reset();
+        calls.Reset();
+        var repeatedRefusals = new List<string?>();
+        for (var i = 0; i < 3; i++)
+        {
+            repeatedRefusals.Add(FailureReason(await removedUser.AnnounceAsync(host, 0, 0, 100)));
+            repeatedRefusals.Add(FailureReason(await unregisteredTorrent.AnnounceAsync(host, 0, 0, 100)));
+        }
+
+        var scrape = FailureReason(await host.GetBencodeAsync($"/nosuchuserpasskey00000001/scrape?info_hash={UrlBytes.Encode(registered)}"));
+        var repeated = (Calls: calls.Count, Queries: queries.Count);
+        var repeatedStatements = queries.Describe();
+
+        // The site registers the torrent: the silo learns it from the change notice, the gateway only once its memory
+        // of the refusal ends.
+        await database.ExecuteAsync("insert into torrents (id, info_hash) values (2, $1)", unregistered);
+        var swarm = host.Services.GetRequiredService<IGrainFactory>().GetGrain<ITorrentGrain>(Convert.ToHexStringLower(unregistered));
+        await Eventually.TrueAsync(async () => await swarm.GetProfile() is not null, "the silo read the torrent the site registered");
+        var beforeTheEnd = FailureReason(await unregisteredTorrent.AnnounceAsync(host, 0, 0, 100, "started"));
+        clock.Advance(TimeSpan.FromSeconds(10));
+        var afterTheEnd = FailureReason(await unregisteredTorrent.AnnounceAsync(host, 0, 0, 100, "started"));
+
+        Assert.Equal(("unknown passkey: download the torrent again from the site", "torrent not registered with this tracker"), firstRefusals);
+        Assert.True(firstCalls >= 2, $"the first refusals were the cluster's ({firstCalls} grain calls)");
+        Assert.Equal(["unknown passkey: download the torrent again from the site", "torrent not registered with this tracker"], repeatedRefusals.Distinct());
+        Assert.Equal("unknown passkey: download the torrent again from the site", scrape);
+        Assert.True(repeated == (0, 0), $"6 repeated announces and a scrape: {repeated.Calls} grain calls, {repeated.Queries} queries: {repeatedStatements}");
+        Assert.Equal("torrent not registered with this tracker", beforeTheEnd);
+        Assert.Null(afterTheEnd);
+    }
+
     private static void AssertAccepted(Dictionary<string, object> reply) => Assert.Null(FailureReason(reply));
+
+    /// <summary>
+    /// The tracker's grains only: Orleans' own system grains are not the tracker's cost, nor the status reports every
+    /// silo and gateway sends on their own timer (a clock advanced by a test fires them).
+    /// </summary>
+    private static GrainCallCounter TrackerGrainCalls() => new(context => context.InterfaceName.StartsWith("Chihaya.", StringComparison.Ordinal)
+        && context.InterfaceMethod?.DeclaringType != typeof(IClusterStatusGrain));
+
+    /// <summary>The embedded tracker on <paramref name="database"/>, its grain calls counted, on <paramref name="clock"/>.</summary>
+    private static Task<TrackerHost> StartOnAsync(PostgresTestDatabase database, GrainCallCounter calls, FakeTimeProvider clock, params (string Key, string Value)[] settings)
+    {
+        var configuration = new Dictionary<string, string?>
+        {
+            ["Site:Store"] = "Postgres",
+            ["Database:ConnectionString"] = database.ConnectionString,
+        };
+        foreach (var (key, value) in settings)
+        {
+            configuration[key] = value;
+        }
+
+        return TrackerHost.StartAsync(configuration, configure: builder => builder.Services.AddSingleton<IIncomingGrainCallFilter>(calls), clock: clock);
+    }
 
     /// <summary>
     /// Counts the commands Npgsql sends to one database, from its tracing. What the silo does on its own clock is no
