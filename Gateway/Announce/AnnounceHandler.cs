@@ -32,7 +32,9 @@ internal sealed class AnnounceHandler(
     /// </summary>
     public ValueTask<AnnounceResult> AnnounceAsync(UserKey user, in AnnounceQuery query, PeerEndpoint endpoint)
     {
-        // In the swarm's order of checks: the passkey before the torrent.
+        // The passkey first, as the swarm checks it. A remembered torrent is refused before the swarm's other checks
+        // (may leech, client), so such an announce may be told "not registered" where the swarm would name another
+        // refusal: a refusal either way.
         if (unknownKeys.IsUnknownPasskey(user))
         {
             return ValueTask.FromResult(RememberedUnknownPasskey);
@@ -66,14 +68,15 @@ internal sealed class AnnounceHandler(
     }
 
     /// <summary>
-    /// What the client is sent for the swarm's answer (for <paramref name="user"/> and <paramref name="infoHash"/>):
-    /// peers, or a failure reason for every refusal. Remembers a key the site does not know.
+    /// What the client is sent for the swarm's answer (to <paramref name="passkey"/> and <paramref name="infoHash"/>):
+    /// peers, or a failure reason for every refusal. Remembers a key the site does not know. Takes the passkey, not
+    /// its digest, which only a refusal needs: the announce's state kept across the grain call stays small.
     /// </summary>
-    public AnnounceReply Reply(AnnounceResult result, UserKey user, InfoHash infoHash, bool compact, string? warning)
+    public AnnounceReply Reply(AnnounceResult result, string passkey, InfoHash infoHash, bool compact, string? warning)
     {
         if (result.Status == AnnounceStatus.UnknownPasskey && !ReferenceEquals(result, RememberedUnknownPasskey))
         {
-            unknownKeys.RememberUnknownPasskey(user);
+            unknownKeys.RememberUnknownPasskey(Passkey.UserKeyOf(passkey));
         }
         else if (result.Status == AnnounceStatus.TorrentNotRegistered && !ReferenceEquals(result, RememberedUnregistered))
         {

@@ -13,56 +13,46 @@ namespace Chihaya.Orleans.Gateway.Announce;
 /// as the site's change notices reach silos, not gateways.
 /// Bounded: at most <see cref="Capacity"/> keys of each kind. A flood of distinct junk keys gains nothing from a cache,
 /// so beyond that new keys are not remembered until a sweep of ended entries (at most one a second) makes room.
+/// Timed by the monotonic clock: a wall clock stepped back must not make entries outlive their lifetime.
 /// </summary>
 internal sealed class UnknownKeys(IOptionsMonitor<GatewayOptions> options, TimeProvider time)
 {
     /// <summary>Most keys of each kind remembered (about 70 bytes each).</summary>
     public const int Capacity = 65_536;
 
-    private readonly KeyTable<UserKey> _passkeys = new();
-    private readonly KeyTable<InfoHash> _infoHashes = new();
+    private readonly KeyTable<UserKey> _passkeys = new(time);
+    private readonly KeyTable<InfoHash> _infoHashes = new(time);
 
     /// <summary>The cluster answered a moment ago that no user has this passkey.</summary>
-    public bool IsUnknownPasskey(UserKey user) => _passkeys.Contains(user, time.GetUtcNow().UtcTicks);
+    public bool IsUnknownPasskey(UserKey user) => _passkeys.Contains(user);
 
     /// <summary>The cluster answered a moment ago that the site has no torrent with this info hash.</summary>
-    public bool IsUnregistered(InfoHash infoHash) => _infoHashes.Contains(infoHash, time.GetUtcNow().UtcTicks);
+    public bool IsUnregistered(InfoHash infoHash) => _infoHashes.Contains(infoHash);
 
-    public void RememberUnknownPasskey(UserKey user) => Remember(_passkeys, user);
+    public void RememberUnknownPasskey(UserKey user) => _passkeys.Add(user, options.CurrentValue.UnknownKeyLifetime);
 
-    public void RememberUnregistered(InfoHash infoHash) => Remember(_infoHashes, infoHash);
+    public void RememberUnregistered(InfoHash infoHash) => _infoHashes.Add(infoHash, options.CurrentValue.UnknownKeyLifetime);
 
-    private void Remember<TKey>(KeyTable<TKey> table, TKey key)
+    private sealed class KeyTable<TKey>(TimeProvider time)
         where TKey : notnull
     {
-        var lifetime = options.CurrentValue.UnknownKeyLifetime;
-        if (lifetime > TimeSpan.Zero)
-        {
-            var now = time.GetUtcNow().UtcTicks;
-            table.Add(key, now + lifetime.Ticks, now);
-        }
-    }
-
-    private sealed class KeyTable<TKey>
-        where TKey : notnull
-    {
-        private static readonly long SweepEvery = TimeSpan.FromSeconds(1).Ticks;
-
-        // Key → when its entry ends (UTC ticks).
+        // Key → when its entry ends (the time provider's timestamp).
         private readonly ConcurrentDictionary<TKey, long> _endsAt = new();
 
-        // Kept beside the dictionary, whose own Count takes every lock: read on every announce, it is 0 nearly always.
+        // Kept beside the dictionary, whose own Count takes every lock: read on every announce, and 0 while no client
+        // announces an unknown key, when the clock is not even read.
         private int _count;
-        private long _sweptAt;
+        private readonly Lock _sweepGate = new();
+        private long? _sweptAt;
 
-        public bool Contains(TKey key, long now)
+        public bool Contains(TKey key)
         {
             if (Volatile.Read(ref _count) == 0 || !_endsAt.TryGetValue(key, out var endsAt))
             {
                 return false;
             }
 
-            if (endsAt > now)
+            if (endsAt > time.GetTimestamp())
             {
                 return true;
             }
@@ -71,20 +61,35 @@ internal sealed class UnknownKeys(IOptionsMonitor<GatewayOptions> options, TimeP
             return false;
         }
 
-        public void Add(TKey key, long endsAt, long now)
+        public void Add(TKey key, TimeSpan lifetime)
         {
+            if (lifetime <= TimeSpan.Zero)
+            {
+                return;
+            }
+
+            var now = time.GetTimestamp();
             if (Volatile.Read(ref _count) >= Capacity && !TrySweep(now))
             {
                 return;
             }
 
-            if (_endsAt.TryAdd(key, endsAt))
+            var endsAt = now + (long)(lifetime.TotalSeconds * time.TimestampFrequency);
+            while (true)
             {
-                Interlocked.Increment(ref _count);
-            }
-            else
-            {
-                _endsAt[key] = endsAt;
+                // An entry removed between the read and the update is added again, and counted again.
+                if (_endsAt.TryGetValue(key, out var current))
+                {
+                    if (_endsAt.TryUpdate(key, endsAt, current))
+                    {
+                        return;
+                    }
+                }
+                else if (_endsAt.TryAdd(key, endsAt))
+                {
+                    Interlocked.Increment(ref _count);
+                    return;
+                }
             }
         }
 
@@ -100,10 +105,14 @@ internal sealed class UnknownKeys(IOptionsMonitor<GatewayOptions> options, TimeP
         /// <summary>Removes the ended entries, once a second at most; true when that made room.</summary>
         private bool TrySweep(long now)
         {
-            var sweptAt = Volatile.Read(ref _sweptAt);
-            if (now - sweptAt < SweepEvery || Interlocked.CompareExchange(ref _sweptAt, now, sweptAt) != sweptAt)
+            lock (_sweepGate)
             {
-                return false;
+                if (_sweptAt is { } sweptAt && now - sweptAt < time.TimestampFrequency)
+                {
+                    return false;
+                }
+
+                _sweptAt = now;
             }
 
             foreach (var (key, endsAt) in _endsAt)

@@ -61,11 +61,10 @@ internal sealed partial class AnnounceEndpoint(
             return RefuseAsync(context, TrackerFailure.NoAddress, RequestOutcome.Malformed, startedAt);
         }
 
-        var user = Passkey.UserKeyOf(passkey);
         ValueTask<AnnounceResult> call;
         try
         {
-            call = handler.AnnounceAsync(user, query, PeerEndpoint.From(address, query.Port));
+            call = handler.AnnounceAsync(Passkey.UserKeyOf(passkey), query, PeerEndpoint.From(address, query.Port));
         }
         catch (Exception exception)
         {
@@ -73,15 +72,15 @@ internal sealed partial class AnnounceEndpoint(
         }
 
         var warning = query.IgnoredClaimedAddress ? TrackerFailure.IgnoredAddressWarning : null;
-        return AnswerAsync(context, call, user, query.InfoHash, query.Compact, warning, startedAt);
+        return AnswerAsync(context, call, passkey, query.InfoHash, query.Compact, warning, startedAt);
     }
 
-    private async Task AnswerAsync(HttpContext context, ValueTask<AnnounceResult> call, UserKey user, InfoHash infoHash, bool compact, string? warning, long startedAt)
+    private async Task AnswerAsync(HttpContext context, ValueTask<AnnounceResult> call, string passkey, InfoHash infoHash, bool compact, string? warning, long startedAt)
     {
         AnnounceReply reply;
         try
         {
-            reply = handler.Reply(await call, user, infoHash, compact, warning);
+            reply = handler.Reply(await call, passkey, infoHash, compact, warning);
         }
         catch (SiteUnavailableException)
         {

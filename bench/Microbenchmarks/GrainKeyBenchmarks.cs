@@ -1,12 +1,10 @@
 using BenchmarkDotNet.Attributes;
-using Chihaya.Orleans.Gateway.Announce;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 
 namespace Chihaya.Orleans.Microbenchmarks;
 
 /// <summary>
-/// The two keys <see cref="AnnounceHandler"/> derives from every announce between parsing it and calling the
-/// torrent's grain: the user's (the passkey's SHA-256 digest, a 32-byte value) and the grain's (the info hash as hex).
+/// The two keys the gateway derives from every announce between parsing it and calling the torrent's grain: the user's (the passkey's SHA-256 digest, a 32-byte value) and the grain's (the info hash as hex).
 /// </summary>
 [MemoryDiagnoser]
 public class GrainKeyBenchmarks
