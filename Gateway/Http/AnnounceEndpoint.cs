@@ -82,10 +82,10 @@ internal sealed partial class AnnounceEndpoint(
         {
             reply = handler.Reply(await call, passkey, infoHash, compact, warning);
         }
-        catch (SiteUnavailableException)
+        catch (SiteUnavailableException exception)
         {
             // Expected while the site's database is away: one line each, no stack trace.
-            Log.SiteUnavailable(logger, infoHash.ToGrainKey());
+            Log.SiteUnavailable(logger, infoHash.ToGrainKey(), exception.Message);
             reply = AnnounceReply.Refused(TrackerFailure.Internal, RequestOutcome.Unavailable);
         }
         catch (Exception exception)
@@ -122,7 +122,8 @@ internal sealed partial class AnnounceEndpoint(
         [LoggerMessage(1, LogLevel.Error, "Announce for torrent {InfoHash} failed")]
         public static partial void AnnounceFailed(ILogger logger, Exception exception, string infoHash);
 
-        [LoggerMessage(2, LogLevel.Warning, "Announce for torrent {InfoHash} refused: the site's database did not answer the user's read in time")]
-        public static partial void SiteUnavailable(ILogger logger, string infoHash);
+        // The reason is the silo's own sentence (a read that did not answer in time, or the database's error message).
+        [LoggerMessage(2, LogLevel.Warning, "Announce for torrent {InfoHash} refused as unavailable: {Reason}")]
+        public static partial void SiteUnavailable(ILogger logger, string infoHash, string reason);
     }
 }

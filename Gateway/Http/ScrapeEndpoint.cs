@@ -71,6 +71,13 @@ internal sealed partial class ScrapeEndpoint(
                 ? Task.FromResult(TorrentCounts.Unregistered)
                 : retry.CallAsync(swarms.For(hash).Scrape).AsTask()));
         }
+        catch (SiteUnavailableException exception)
+        {
+            // Expected while the site's database is away: one line each, no stack trace.
+            Log.SiteUnavailable(logger, hashes.Length, exception.Message);
+            await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.Internal);
+            return RequestOutcome.Unavailable;
+        }
         catch (Exception exception)
         {
             Log.ScrapeFailed(logger, exception, hashes.Length);
@@ -103,5 +110,8 @@ internal sealed partial class ScrapeEndpoint(
     {
         [LoggerMessage(1, LogLevel.Error, "Scrape of {Count} torrents failed")]
         public static partial void ScrapeFailed(ILogger logger, Exception exception, int count);
+
+        [LoggerMessage(2, LogLevel.Warning, "Scrape of {Count} torrents refused as unavailable: {Reason}")]
+        public static partial void SiteUnavailable(ILogger logger, int count, string reason);
     }
 }

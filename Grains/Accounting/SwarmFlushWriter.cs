@@ -2,14 +2,18 @@ using System.Data.Common;
 using System.Diagnostics;
 using Chihaya.Orleans.Grains.Metrics;
 using Chihaya.Orleans.Grains.Site;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Chihaya.Orleans.Grains.Accounting;
 
 /// <summary>
 /// Writes the flushes of all of a silo's swarms in few transactions: flushes that arrive while a write runs go
-/// together in the next one. One per silo, so the database sees a few writes per interval, not one per swarm.
+/// together in the next one. One per silo, so the database sees a few writes per interval, not one per swarm. A failed
+/// write is logged here, once for its batch: while the database is away a silo's every swarm fails each interval, and
+/// a line per swarm would be thousands of stack traces a second.
 /// </summary>
-internal sealed class SwarmFlushWriter(ISiteStore store, SiloMetrics? metrics = null)
+internal sealed partial class SwarmFlushWriter(ISiteStore store, SiloMetrics? metrics = null, ILogger<SwarmFlushWriter>? logger = null)
 {
     /// <summary>Bounds one transaction, so a silo holding many swarms never builds one huge statement.</summary>
     public const int MaxFlushesPerWrite = 512;
@@ -96,10 +100,17 @@ internal sealed class SwarmFlushWriter(ISiteStore store, SiloMetrics? metrics = 
         catch (Exception exception)
         {
             metrics?.FlushWriteFailed(Stopwatch.GetElapsedTime(startedAt));
+            Log.WriteFailed(logger ?? NullLogger<SwarmFlushWriter>.Instance, exception, batch.Count);
             foreach (var (_, done) in batch)
             {
                 done.SetException(exception);
             }
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "Writing the statistics of {Swarms} swarms failed; each resends the same flush at its next interval, and the site applies it once")]
+        public static partial void WriteFailed(ILogger logger, Exception exception, int swarms);
     }
 }

@@ -31,6 +31,15 @@ public sealed class SiteOptions
     /// </summary>
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// How long an announce or a scrape waits for its user to be read from the site (a point read, milliseconds when the
+    /// database is well) before it is answered "unavailable"; the read goes on and fills the silo's directory. Below the
+    /// gateway's response timeout, and well below a swarm deactivation's 10 s, which waits for running requests before
+    /// its flush. Real time, as the database's is. Not a setting (internal, so configuration does not bind it): tests
+    /// lengthen it to tell a wait that is bounded from one that is not.
+    /// </summary>
+    internal TimeSpan UserReadWait { get; set; } = TimeSpan.FromSeconds(3);
+
     /// <summary>The seed file's full path; a relative path is taken from the program's folder.</summary>
     public string? ResolveSeedFile() =>
         string.IsNullOrWhiteSpace(SeedFile) ? null : Path.GetFullPath(SeedFile, AppContext.BaseDirectory);

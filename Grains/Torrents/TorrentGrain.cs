@@ -44,14 +44,6 @@ internal sealed partial class TorrentGrain(
     /// </summary>
     public static readonly TimeSpan MaxAnnounceAge = TimeSpan.FromMinutes(5);
 
-    /// <summary>
-    /// How long an announce waits for its user to be read from the site (a point read, milliseconds when the database is
-    /// well) before it fails (<see cref="SiteUnavailableException"/>); the read goes on and fills the directory. Below the gateway's
-    /// response timeout, and well below a deactivation's 10 s, which waits for running requests before its flush.
-    /// Real time, as the database's is.
-    /// </summary>
-    public static readonly TimeSpan UserReadWait = TimeSpan.FromSeconds(3);
-
     // Writes an asked-for flush (FlushUsage) makes before it gives up (the database down); a deactivation's flush tries
     // until its time is up. Each waits for the writer's answer.
     private const int FlushUsageAttempts = 5;
@@ -287,19 +279,9 @@ internal sealed partial class TorrentGrain(
     {
         // Nothing of the swarm is looked at before this await, and other requests run while it waits (the announce is
         // interleaved): the turn after it checks and changes the swarm at once, so it sees whatever they changed. The
-        // wait is bounded: a deactivation starts only once no request runs, and its flush shares the same budget.
-        var read = users.GetAsync(command.User).AsTask();
-        UserProfile? user;
-        try
-        {
-            user = await read.WaitAsync(UserReadWait);
-        }
-        catch (TimeoutException) when (!read.IsCompleted)
-        {
-            // Not a TimeoutException, which the gateway takes for a silo gone and calls again: it would wait again here.
-            throw new SiteUnavailableException($"the site did not answer the user's read within {UserReadWait.TotalSeconds:0} s");
-        }
-
+        // wait is bounded (SiteOptions.UserReadWait): a deactivation starts only once no request runs, and its flush
+        // shares the same budget.
+        var user = await users.GetOrUnavailableAsync(command.User);
         return AnnounceAs(user, command);
     }
 
@@ -701,7 +683,8 @@ internal sealed partial class TorrentGrain(
         [LoggerMessage(1, LogLevel.Debug, "Torrent {InfoHash}: removed {Count} silent peers")]
         public static partial void PrunedPeers(ILogger logger, string infoHash, int count);
 
-        [LoggerMessage(3, LogLevel.Warning, "Torrent {InfoHash}: statistics not written; the same flush is retried")]
+        // Debug: the writer logs a failed write once for all the swarms of its batch.
+        [LoggerMessage(3, LogLevel.Debug, "Torrent {InfoHash}: statistics not written; the same flush is retried")]
         public static partial void FlushFailed(ILogger logger, Exception exception, string infoHash);
 
         [LoggerMessage(4, LogLevel.Warning, "Torrent {InfoHash}: deactivated with statistics not written; the site keeps these peers' earlier totals, so their next announces credit it")]

@@ -80,7 +80,7 @@ internal sealed class CachedUser
             var started = read(this);
             _sharedRead = started;
             _sharedReadNumber = _readsStarted;
-            // Observes the failure too: a caller may have stopped waiting (TorrentGrain.UserReadWait).
+            // Observes the failure too: a caller may have stopped waiting (SiteOptions.UserReadWait).
             started.ContinueWith(
                 static (read, state) =>
                 {

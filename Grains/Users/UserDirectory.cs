@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
+using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.Grains.Site;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -15,10 +16,16 @@ namespace Chihaya.Orleans.Grains.Users;
 /// kept current by the site's change notices each silo listens to (<see cref="SiteChangeListener"/>) and, as a
 /// safety net, by re-reading every user held longer than <see cref="SiteOptions.RefreshInterval"/>. One sweep per
 /// silo does that re-reading and the forgetting: junk passkeys after <see cref="SiteOptions.UnknownKeyLifetime"/>,
-/// users unused for <see cref="TrackerSiloBuilderExtensions.ActiveAtLeast"/> (longer than any announce interval,
-/// so a user announcing one torrent every 30 minutes stays cached).
+/// users unused as long as a swarm stays in memory unused (<see cref="TrackerSiloBuilderExtensions.SwarmLifetime"/>:
+/// past the peer timeout, which exceeds the announce interval, so a user announcing one torrent once an interval
+/// stays cached, however long the operator sets the interval).
 /// </summary>
-internal sealed partial class UserDirectory(ISiteStore store, IOptions<SiteOptions> siteOptions, TimeProvider time, ILogger<UserDirectory> logger)
+internal sealed partial class UserDirectory(
+    ISiteStore store,
+    IOptions<SiteOptions> siteOptions,
+    IOptions<TrackerOptions> trackerOptions,
+    TimeProvider time,
+    ILogger<UserDirectory> logger)
     : BackgroundService
 {
     // A sweep that re-reads many users must not turn into thousands of queries at once.
@@ -54,6 +61,32 @@ internal sealed partial class UserDirectory(ISiteStore store, IOptions<SiteOptio
         var user = _users.GetOrAdd(key, static _ => new CachedUser());
         user.UsedAt = time.GetTimestamp();
         return new ValueTask<UserProfile?>(user.SharedRead(entry => ReadAsync(key, entry, changed: false)));
+    }
+
+    /// <summary>
+    /// The user as <see cref="GetAsync"/> answers it, but waiting at most <see cref="SiteOptions.UserReadWait"/> for a read: a read that
+    /// failed or did not answer in time is a <see cref="SiteUnavailableException"/>, which the gateway answers at once
+    /// with one log line (it is no <see cref="TimeoutException"/>, which the gateway takes for a silo gone and calls
+    /// again, waiting here again).
+    /// </summary>
+    public ValueTask<UserProfile?> GetOrUnavailableAsync(UserKey key) =>
+        TryGet(key, out var cached) ? ValueTask.FromResult(cached) : WaitForReadAsync(GetAsync(key).AsTask(), siteOptions.Value.UserReadWait);
+
+    private static async ValueTask<UserProfile?> WaitForReadAsync(Task<UserProfile?> read, TimeSpan wait)
+    {
+        try
+        {
+            return await read.WaitAsync(wait);
+        }
+        catch (TimeoutException) when (!read.IsCompleted)
+        {
+            throw new SiteUnavailableException($"the site did not answer the user's read within {wait.TotalSeconds:0.#} s");
+        }
+        catch (Exception exception) when (exception is not SiteUnavailableException)
+        {
+            // The store's own exception stays in the silo: Orleans cannot always carry it, and its message says enough.
+            throw new SiteUnavailableException($"the site's database failed the user's read: {exception.Message}");
+        }
     }
 
     /// <summary>True when this silo holds the passkey, so a change to it must reach this silo's directory.</summary>
@@ -104,13 +137,14 @@ internal sealed partial class UserDirectory(ISiteStore store, IOptions<SiteOptio
     public async Task SweepAsync(CancellationToken cancellationToken = default)
     {
         var options = siteOptions.Value;
+        var lifetime = TrackerSiloBuilderExtensions.SwarmLifetime(trackerOptions.Value);
         var now = time.GetTimestamp();
         var due = new List<KeyValuePair<UserKey, CachedUser>>();
         foreach (var (key, user) in _users)
         {
             var unused = time.GetElapsedTime(user.UsedAt, now);
             var held = time.GetElapsedTime(user.ReadAt, now);
-            var forget = unused >= TrackerSiloBuilderExtensions.ActiveAtLeast
+            var forget = unused >= lifetime
                 || (user.IsLoaded && user.Profile is null && held >= options.UnknownKeyLifetime)
                 || (!user.IsLoaded && user.SharedReadFailed);
             if (forget)

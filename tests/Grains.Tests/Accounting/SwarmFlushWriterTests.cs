@@ -2,6 +2,8 @@ using System.Data.Common;
 using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.Grains.Tests.Site;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Chihaya.Orleans.Grains.Tests.Accounting;
 
@@ -43,6 +45,31 @@ public sealed class SwarmFlushWriterTests
 
         Assert.All(flushes, f => Assert.IsType<TimeoutException>(f.Exception!.InnerException));
         Assert.True(store.Attempts <= 2, $"{store.Attempts} writes for an outage");
+    }
+
+    [Fact]
+    public async Task Outage_IsLoggedOncePerFailedWrite_NotOncePerSwarm()
+    {
+        var logger = new FakeLogger<SwarmFlushWriter>();
+        var store = new RefusingStore(new InMemorySiteStore(), refusedTorrent: null);
+        var writer = new SwarmFlushWriter(store, logger: logger);
+        var claims = new List<SwarmClaim>();
+        for (var torrent = 1L; torrent <= 10; torrent++)
+        {
+            claims.Add(await store.ClaimSwarmAsync(torrent));
+        }
+
+        store.Down = true;
+        store.HoldFirstWrite = true;
+        var flushes = claims.Select((claim, i) => writer.WriteAsync(Flush(i + 1, claim.Epoch))).ToList();
+        store.ReleaseFirstWrite();
+        await Task.WhenAll(flushes.Select(f => f.ContinueWith(_ => { }, TaskScheduler.Default)));
+        var warnings = logger.Collector.GetSnapshot().Where(record => record.Level == LogLevel.Warning).ToList();
+
+        Assert.All(flushes, f => Assert.True(f.IsFaulted));
+        Assert.True(store.Attempts <= 2, $"{store.Attempts} writes for 10 swarms' flushes");
+        Assert.Equal(store.Attempts, warnings.Count);
+        Assert.All(warnings, warning => Assert.IsType<TimeoutException>(warning.Exception));
     }
 
     private static SwarmFlush Flush(long torrentId, long epoch) =>

@@ -1,15 +1,11 @@
 using System.Net;
 using Chihaya.Orleans.Grains.Accounting;
-using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Site;
-using Chihaya.Orleans.Grains.Tests.Faults;
 using Chihaya.Orleans.TestSupport;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.TestingHost;
 
 namespace Chihaya.Orleans.Grains.Tests.Cluster;
 
@@ -19,29 +15,8 @@ namespace Chihaya.Orleans.Grains.Tests.Cluster;
 /// the grain must keep the newer answer: a revoked user or a deleted torrent must not come back until the next reload.
 /// And a swarm waiting for one user's first read goes on answering its other users.
 /// </summary>
-public sealed class HeldReadTests : IAsyncLifetime
+public sealed class HeldReadTests : ReadHoldingCluster<HeldReadTests.Silo>
 {
-    // Only a bound on waiting for the periodic reload to start; the order itself is driven by the held reads.
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
-    private static ReadHoldingSiteStore? _store;
-    private TestCluster _cluster = null!;
-
-    private ReadHoldingSiteStore Store => _store!;
-
-    private ISiteAdminGrain Admin => _cluster.GrainFactory.GetGrain<ISiteAdminGrain>(0);
-
-    public async Task InitializeAsync()
-    {
-        _cluster = new TestClusterBuilder(1).AddSiloBuilderConfigurator<Configurator>().Build();
-        await _cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _cluster.StopAllSilosAsync();
-        await _cluster.DisposeAsync();
-    }
-
     [Fact]
     public async Task Refresh_DeletedTorrent_AnOlderPeriodicReadFinishingLaterDoesNotBringItBack()
     {
@@ -50,7 +25,7 @@ public sealed class HeldReadTests : IAsyncLifetime
         await Admin.PutUser(passkey, user);
         var hash = InfoHash.Read(UrlBytes.Random20());
         await Admin.PutTorrent(hash, new TorrentProfile(502, TorrentStatus.Active, null, Multipliers.Neutral, 0));
-        var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
+        var torrent = Cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
         AnnounceCommand Announce() => new(
             PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), 0, 0, 10, AnnounceEvent.None, 10, false, passkey.ToUserKey(), UnixMicroseconds.From(DateTimeOffset.UtcNow));
         Assert.Equal(AnnounceStatus.Accepted, (await torrent.Announce(Announce())).Status);
@@ -77,7 +52,7 @@ public sealed class HeldReadTests : IAsyncLifetime
     {
         var passkey = new Passkey(Guid.NewGuid().ToString("N"));
         await Admin.PutUser(passkey, new UserProfile(503, Multipliers.Neutral, true));
-        var users = _cluster.GrainFactory.GetGrain<IUserDirectoryGrain>(0);
+        var users = Cluster.GrainFactory.GetGrain<IUserDirectoryGrain>(0);
         Assert.NotNull(await users.FindUser(passkey.ToUserKey()));
 
         // A periodic sweep reads the user while it still exists, and its answer is held.
@@ -104,7 +79,7 @@ public sealed class HeldReadTests : IAsyncLifetime
         await Admin.PutUser(cached, new UserProfile(505, Multipliers.Neutral, true));
         var hash = InfoHash.Read(UrlBytes.Random20());
         await Admin.PutTorrent(hash, new TorrentProfile(506, TorrentStatus.Active, null, Multipliers.Neutral, 0));
-        var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
+        var torrent = Cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
         AnnounceCommand Announce(Passkey passkey, byte peer) => new(
             PeerId.Read(Enumerable.Repeat(peer, 20).ToArray()), PeerEndpoint.From(IPAddress.Loopback, 6881 + peer), 0, 0, 10, AnnounceEvent.Started, 10, false,
             passkey.ToUserKey(), UnixMicroseconds.From(DateTimeOffset.UtcNow));
@@ -118,7 +93,7 @@ public sealed class HeldReadTests : IAsyncLifetime
         // The cached user's next announce is answered meanwhile, and still sees the swarm as it is.
         var meanwhile = await torrent.Announce(Announce(cached, 1)).AsTask().WaitAsync(Deadline);
         firstRead.Release();
-        // Answered once the read is (or, had this machine stalled past TorrentGrain.UserReadWait, refused as
+        // Answered once the read is (or, had this machine stalled past SiteOptions.UserReadWait, refused as
         // unavailable, and then answered as a client's next try would be).
         var late = await Record.ExceptionAsync(() => waitingAnnounce) is SiteUnavailableException
             ? await torrent.Announce(Announce(waiting, 2)).AsTask().WaitAsync(Deadline)
@@ -137,7 +112,7 @@ public sealed class HeldReadTests : IAsyncLifetime
         await Admin.PutUser(passkey, new UserProfile(507, Multipliers.Neutral, true));
         var hash = InfoHash.Read(UrlBytes.Random20());
         await Admin.PutTorrent(hash, new TorrentProfile(508, TorrentStatus.Active, null, Multipliers.Neutral, 0));
-        var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
+        var torrent = Cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
         AnnounceCommand Announce() => new(
             PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), 0, 0, 10, AnnounceEvent.Started, 10, false,
             passkey.ToUserKey(), UnixMicroseconds.From(DateTimeOffset.UtcNow));
@@ -157,15 +132,13 @@ public sealed class HeldReadTests : IAsyncLifetime
         Assert.True(once);
     }
 
-    private sealed class Configurator : ISiloConfigurator
+    public sealed class Silo : ReadHoldingSilo
     {
-        public void Configure(ISiloBuilder siloBuilder)
+        protected override void ConfigureOptions(IServiceCollection services)
         {
-            siloBuilder.Services.AddSingleton<ISiteStore>(_ => _store = new ReadHoldingSiteStore(new InMemorySiteStore()));
-            siloBuilder.AddTrackerGrains(new ConfigurationBuilder().Build());
-            siloBuilder.Services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromHours(1));
+            services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromHours(1));
             // Periodic reloads come quickly, so the test waits little for one to start.
-            siloBuilder.Services.Configure<SiteOptions>(options => options.RefreshInterval = TimeSpan.FromMilliseconds(100));
+            services.Configure<SiteOptions>(options => options.RefreshInterval = TimeSpan.FromMilliseconds(100));
         }
     }
 }

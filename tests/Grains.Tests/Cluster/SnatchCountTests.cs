@@ -1,15 +1,11 @@
 using System.Net;
 using Chihaya.Orleans.Grains.Accounting;
-using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Site;
-using Chihaya.Orleans.Grains.Tests.Faults;
 using Chihaya.Orleans.TestSupport;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.TestingHost;
 
 namespace Chihaya.Orleans.Grains.Tests.Cluster;
 
@@ -18,26 +14,8 @@ namespace Chihaya.Orleans.Grains.Tests.Cluster;
 /// counted since. A re-read and a flush that overlap must not lose the flush's snatches, nor count them twice, until
 /// the next re-read an hour on.
 /// </summary>
-public sealed class SnatchCountTests : IAsyncLifetime
+public sealed class SnatchCountTests : ReadHoldingCluster<SnatchCountTests.Silo>
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
-    private static ReadHoldingSiteStore? _store;
-    private TestCluster _cluster = null!;
-
-    private ISiteAdminGrain Admin => _cluster.GrainFactory.GetGrain<ISiteAdminGrain>(0);
-
-    public async Task InitializeAsync()
-    {
-        _cluster = new TestClusterBuilder(1).AddSiloBuilderConfigurator<Configurator>().Build();
-        await _cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _cluster.StopAllSilosAsync();
-        await _cluster.DisposeAsync();
-    }
-
     [Fact]
     public async Task Snatches_AReadOfTheTorrentAnsweringAfterAFlushCountedOne_DoNotForgetIt()
     {
@@ -45,7 +23,7 @@ public sealed class SnatchCountTests : IAsyncLifetime
 
         // A re-read (a change notice's) reads the torrent before the snatch is written, so it finds none; its answer
         // comes back after the flush has written the snatch and been answered.
-        var read = _store!.HoldNextRead(torrent.GetPrimaryKeyString());
+        var read = Store.HoldNextRead(torrent.GetPrimaryKeyString());
         var refreshing = torrent.Refresh().AsTask();
         await read.Read.WaitAsync(Deadline);
         await torrent.FlushUsage().AsTask().WaitAsync(Deadline);
@@ -64,7 +42,7 @@ public sealed class SnatchCountTests : IAsyncLifetime
 
         // The flush writes the snatch, but its answer is slow to come back; a re-read (a change notice's) meanwhile
         // finds the snatch counted by the site, while the swarm still counts it as its flush's.
-        var write = _store!.HoldNextWriteAnswer();
+        var write = Store.HoldNextWriteAnswer();
         var flushing = torrent.FlushUsage().AsTask();
         await write.Read.WaitAsync(Deadline);
         // (Refresh is interleaved, so it runs while the flush waits for its answer.)
@@ -84,7 +62,7 @@ public sealed class SnatchCountTests : IAsyncLifetime
         await Admin.PutUser(passkey, new UserProfile(userId, Multipliers.Neutral, true));
         var hash = InfoHash.Read(UrlBytes.Random20());
         await Admin.PutTorrent(hash, new TorrentProfile(torrentId, TorrentStatus.Active, null, Multipliers.Neutral, 0));
-        var torrent = _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
+        var torrent = Cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey());
         AnnounceCommand Announce(long left, AnnounceEvent announceEvent) => new(
             PeerId.Read(new byte[20]), PeerEndpoint.From(IPAddress.Loopback, 6881), 0, 0, left, announceEvent, 10, false,
             passkey.ToUserKey(), UnixMicroseconds.From(DateTimeOffset.UtcNow));
@@ -93,15 +71,13 @@ public sealed class SnatchCountTests : IAsyncLifetime
         return torrent;
     }
 
-    private sealed class Configurator : ISiloConfigurator
+    public sealed class Silo : ReadHoldingSilo
     {
-        public void Configure(ISiloBuilder siloBuilder)
+        protected override void ConfigureOptions(IServiceCollection services)
         {
-            siloBuilder.Services.AddSingleton<ISiteStore>(_ => _store = new ReadHoldingSiteStore(new InMemorySiteStore()));
-            siloBuilder.AddTrackerGrains(new ConfigurationBuilder().Build());
             // Nothing is written or read but what the test asks for.
-            siloBuilder.Services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromHours(1));
-            siloBuilder.Services.Configure<SiteOptions>(options => options.RefreshInterval = TimeSpan.FromHours(1));
+            services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromHours(1));
+            services.Configure<SiteOptions>(options => options.RefreshInterval = TimeSpan.FromHours(1));
         }
     }
 }
