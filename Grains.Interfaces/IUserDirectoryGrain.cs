@@ -11,7 +11,10 @@ namespace Chihaya.Orleans.Grains.Interfaces;
 [Alias("Chihaya.IUserDirectoryGrain")]
 public interface IUserDirectoryGrain : IGrainWithIntegerKey
 {
-    /// <summary>The user behind this passkey digest, or null when the site knows no such passkey.</summary>
+    /// <summary>
+    /// The user behind this passkey digest, or null when the site knows no such passkey. Throws
+    /// <see cref="Messages.SiteUnavailableException"/> when the site cannot be read in time (the database away or slow).
+    /// </summary>
     [Alias("FindUser")]
     ValueTask<UserProfile?> FindUser(UserKey user);
 }

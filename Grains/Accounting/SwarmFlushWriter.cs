@@ -9,9 +9,10 @@ namespace Chihaya.Orleans.Grains.Accounting;
 
 /// <summary>
 /// Writes the flushes of all of a silo's swarms in few transactions: flushes that arrive while a write runs go
-/// together in the next one. One per silo, so the database sees a few writes per interval, not one per swarm. A failed
-/// write is logged here, once for its batch: while the database is away a silo's every swarm fails each interval, and
-/// a line per swarm would be thousands of stack traces a second.
+/// together in the next one. One per silo, so the database sees a few writes per interval, not one per swarm. Failed
+/// writes are logged here, one line per batch taken from the queue (also when a refused batch was split and its parts
+/// failed one by one): while the database is away a silo's every swarm fails each interval, and a line per swarm would
+/// be thousands of stack traces a second.
 /// </summary>
 internal sealed partial class SwarmFlushWriter(ISiteStore store, SiloMetrics? metrics = null, ILogger<SwarmFlushWriter>? logger = null)
 {
@@ -68,7 +69,11 @@ internal sealed partial class SwarmFlushWriter(ISiteStore store, SiloMetrics? me
                 }
             }
 
-            await WriteBatchAsync(batch);
+            var (failed, failure) = await WriteBatchAsync(batch);
+            if (failure is not null)
+            {
+                Log.WriteFailed(logger ?? NullLogger<SwarmFlushWriter>.Instance, failure, failed, batch.Count);
+            }
         }
     }
 
@@ -78,7 +83,8 @@ internal sealed partial class SwarmFlushWriter(ISiteStore store, SiloMetrics? me
     /// alone instead of holding every swarm of the silo back. An outage or a timeout fails the batch as it is: its
     /// flushes are resent next interval.
     /// </summary>
-    private async Task WriteBatchAsync(List<(SwarmFlush Flush, TaskCompletionSource<FlushResult> Done)> batch)
+    /// <returns>How many of the batch's flushes failed, and the first failure (null when none did).</returns>
+    private async Task<(int Failed, Exception? First)> WriteBatchAsync(List<(SwarmFlush Flush, TaskCompletionSource<FlushResult> Done)> batch)
     {
         var startedAt = Stopwatch.GetTimestamp();
         try
@@ -89,28 +95,32 @@ internal sealed partial class SwarmFlushWriter(ISiteStore store, SiloMetrics? me
             {
                 batch[i].Done.SetResult(results[i]);
             }
+
+            return (0, null);
         }
         catch (DbException refused) when (!refused.IsTransient && batch.Count > 1)
         {
             metrics?.FlushWriteFailed(Stopwatch.GetElapsedTime(startedAt));
             var half = batch.Count / 2;
-            await WriteBatchAsync(batch[..half]);
-            await WriteBatchAsync(batch[half..]);
+            var first = await WriteBatchAsync(batch[..half]);
+            var second = await WriteBatchAsync(batch[half..]);
+            return (first.Failed + second.Failed, first.First ?? second.First);
         }
         catch (Exception exception)
         {
             metrics?.FlushWriteFailed(Stopwatch.GetElapsedTime(startedAt));
-            Log.WriteFailed(logger ?? NullLogger<SwarmFlushWriter>.Instance, exception, batch.Count);
             foreach (var (_, done) in batch)
             {
                 done.SetException(exception);
             }
+
+            return (batch.Count, exception);
         }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Warning, "Writing the statistics of {Swarms} swarms failed; each resends the same flush at its next interval, and the site applies it once")]
-        public static partial void WriteFailed(ILogger logger, Exception exception, int swarms);
+        [LoggerMessage(1, LogLevel.Warning, "Writing the statistics of {Failed} of {Swarms} swarms failed; each resends the same flush at its next interval, and the site applies it once")]
+        public static partial void WriteFailed(ILogger logger, Exception exception, int failed, int swarms);
     }
 }

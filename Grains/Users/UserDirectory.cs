@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Data.Common;
 using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
@@ -30,6 +31,10 @@ internal sealed partial class UserDirectory(
 {
     // A sweep that re-reads many users must not turn into thousands of queries at once.
     private const int ConcurrentReads = 8;
+
+    private static readonly TimeSpan ReadFailureLogEvery = TimeSpan.FromSeconds(10);
+    private long _readFailuresSinceLogged;
+    private long _readFailureLoggedAt;
 
     private readonly ConcurrentDictionary<UserKey, CachedUser> _users = new();
 
@@ -78,15 +83,42 @@ internal sealed partial class UserDirectory(
         {
             return await read.WaitAsync(wait);
         }
+        catch (TimeoutException) when (read.IsCompletedSuccessfully)
+        {
+            // Answered just as the wait ended.
+            return read.Result;
+        }
         catch (TimeoutException) when (!read.IsCompleted)
         {
             throw new SiteUnavailableException($"the site did not answer the user's read within {wait.TotalSeconds:0.#} s");
         }
-        catch (Exception exception) when (exception is not SiteUnavailableException)
+        catch (Exception exception) when (IsOutage(exception))
         {
-            // The store's own exception stays in the silo: Orleans cannot always carry it, and its message says enough.
-            throw new SiteUnavailableException($"the site's database failed the user's read: {exception.Message}");
+            // The store's exception itself stays in the silo, which logs it (ReadAsync): Orleans cannot always carry it.
+            throw new SiteUnavailableException($"the site's database failed the user's read: {Describe(exception)}");
         }
+    }
+
+    /// <summary>
+    /// What a database away, failing over or overloaded throws. Anything else (a bug, a schema the store does not
+    /// expect) is not answered as an outage: it reaches the gateway as the error it is, logged with its stack trace.
+    /// </summary>
+    private static bool IsOutage(Exception exception) =>
+        exception is DbException or TimeoutException or IOException or System.Net.Sockets.SocketException;
+
+    /// <summary>The messages of the exception and those inside it ("Failed to connect to …: Connection refused").</summary>
+    private static string Describe(Exception exception)
+    {
+        var messages = new List<string>();
+        for (var inner = exception; inner is not null && messages.Count < 4; inner = inner.InnerException)
+        {
+            if (!messages.Contains(inner.Message))
+            {
+                messages.Add(inner.Message);
+            }
+        }
+
+        return string.Join(": ", messages);
     }
 
     /// <summary>True when this silo holds the passkey, so a change to it must reach this silo's directory.</summary>
@@ -203,9 +235,14 @@ internal sealed partial class UserDirectory(
             // Not on the calling grain's scheduler: other swarms share this read, and the caller's activation may be gone when it ends.
             profile = await store.FindUserAsync(key).ConfigureAwait(false);
         }
-        catch when (changed)
+        catch (Exception exception)
         {
-            user.RereadFailed(read);
+            if (changed)
+            {
+                user.RereadFailed(read);
+            }
+
+            LogReadFailure(exception);
             throw;
         }
 
@@ -213,8 +250,27 @@ internal sealed partial class UserDirectory(
         return user.Profile;
     }
 
+    /// <summary>
+    /// Logs a failed read with its exception, at most once every <see cref="ReadFailureLogEvery"/>: while the database
+    /// is away every uncached user's read fails, and the gateway already writes a line per refused request.
+    /// </summary>
+    private void LogReadFailure(Exception exception)
+    {
+        Interlocked.Increment(ref _readFailuresSinceLogged);
+        var now = time.GetTimestamp();
+        var loggedAt = Interlocked.Read(ref _readFailureLoggedAt);
+        if ((loggedAt == 0 || time.GetElapsedTime(loggedAt, now) >= ReadFailureLogEvery)
+            && Interlocked.CompareExchange(ref _readFailureLoggedAt, now, loggedAt) == loggedAt)
+        {
+            Log.ReadFailed(logger, exception, Interlocked.Exchange(ref _readFailuresSinceLogged, 0));
+        }
+    }
+
     private static partial class Log
     {
+        [LoggerMessage(2, LogLevel.Warning, "Reading users from the site failed ({Failures} reads since the last such line); the requests that needed them were answered 'unavailable'")]
+        public static partial void ReadFailed(ILogger logger, Exception exception, long failures);
+
         [LoggerMessage(1, LogLevel.Warning, "Re-reading cached users from the site failed; they keep their last answer until the next sweep")]
         public static partial void SweepFailed(ILogger logger, Exception exception);
     }

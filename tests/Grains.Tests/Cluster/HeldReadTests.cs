@@ -132,6 +132,27 @@ public sealed class HeldReadTests : ReadHoldingCluster<HeldReadTests.Silo>
         Assert.True(once);
     }
 
+    [Fact]
+    public async Task FindUser_WhoseReadDoesNotAnswer_FailsWithinTheReadWait()
+    {
+        // What a scrape asks: bounded as an announce's wait is, so a failover's hung read does not hold a scrape for as
+        // long as it lasts (nor the gateway's response timeout, which it would take for a dead silo and send again).
+        var passkey = new Passkey(Guid.NewGuid().ToString("N"));
+        await Admin.PutUser(passkey, new UserProfile(511, Multipliers.Neutral, true));
+        var directory = Cluster.GrainFactory.GetGrain<IUserDirectoryGrain>(0);
+        var read = Store.HoldNextRead(passkey.ToUserKey().ToHex());
+        try
+        {
+            var unanswered = await Record.ExceptionAsync(() => directory.FindUser(passkey.ToUserKey()).AsTask().WaitAsync(Deadline));
+
+            Assert.IsType<SiteUnavailableException>(unanswered);
+        }
+        finally
+        {
+            read.Release();
+        }
+    }
+
     public sealed class Silo : ReadHoldingSilo
     {
         protected override void ConfigureOptions(IServiceCollection services)

@@ -2,8 +2,11 @@ using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.Grains.Tests.Faults;
 using Chihaya.Orleans.Grains.Users;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -11,7 +14,8 @@ namespace Chihaya.Orleans.Grains.Tests.Users;
 
 /// <summary>
 /// How long a silo keeps a user it is not asked for: as long as its swarms stay, so a user announcing once an interval
-/// is answered from memory (no query, and through a database outage) whatever interval the operator sets.
+/// is answered from memory (no query, and through a database outage) whatever interval the operator sets. And what a
+/// read the database cannot answer costs: a refusal as unavailable, and a log line every ten seconds, not per read.
 /// </summary>
 public sealed class UserDirectoryTests
 {
@@ -37,15 +41,45 @@ public sealed class UserDirectoryTests
     }
 
     [Fact]
-    public async Task UserUnusedLongerThanASwarmStays_IsForgotten()
+    public async Task UserUnused_IsForgottenWhenAnUnusedSwarmWouldBe_NotBefore()
     {
+        // The defaults: a swarm stays the peer timeout (65 min) and 5 minutes more.
         var tracker = new TrackerOptions();
         var users = await DirectoryHoldingTheUserAsync(tracker);
 
-        _clock.Advance(tracker.PeerTimeout + TimeSpan.FromMinutes(5));
+        _clock.Advance(tracker.PeerTimeout + TimeSpan.FromMinutes(4));
+        await users.SweepAsync();
+        // Holds, not TryGet: an answer from the directory is a use, and would keep the user a while more.
+        var heldAMinuteBefore = users.Holds(_passkey.ToUserKey());
+        _clock.Advance(TimeSpan.FromMinutes(1));
         await users.SweepAsync();
 
-        Assert.False(users.TryGet(_passkey.ToUserKey(), out _));
+        Assert.True(heldAMinuteBefore);
+        Assert.False(users.Holds(_passkey.ToUserKey()));
+    }
+
+    [Fact]
+    public async Task ReadsFailingWhileTheDatabaseIsAway_AreRefusedAsUnavailable_AndLoggedOnceEveryTenSeconds()
+    {
+        var site = new FaultInjectingSiteStore(_site) { ReadsFail = true };
+        var logger = new FakeLogger<UserDirectory>();
+        var users = new UserDirectory(site, Options.Create(new SiteOptions()), Options.Create(new TrackerOptions()), _clock, logger);
+        var refusals = new List<Exception?>();
+
+        // Each a user new to this silo, as a flood of first announces after a restart would be.
+        for (var i = 0; i < 5; i++)
+        {
+            refusals.Add(await Record.ExceptionAsync(() => users.GetOrUnavailableAsync(new Passkey($"userdirectorydownpasskey{i:D8}").ToUserKey()).AsTask()));
+        }
+
+        _clock.Advance(TimeSpan.FromSeconds(10));
+        refusals.Add(await Record.ExceptionAsync(() => users.GetOrUnavailableAsync(_passkey.ToUserKey()).AsTask()));
+        var warnings = logger.Collector.GetSnapshot().Where(record => record.Level == LogLevel.Warning).ToList();
+
+        Assert.All(refusals, refusal => Assert.Contains("injected", Assert.IsType<SiteUnavailableException>(refusal).Message, StringComparison.Ordinal));
+        Assert.Equal(2, warnings.Count);
+        Assert.All(warnings, warning => Assert.IsType<TimeoutException>(warning.Exception));
+        Assert.Equal(["1", "5"], warnings.Select(warning => warning.StructuredState!.Single(pair => pair.Key == "Failures").Value));
     }
 
     private async Task<UserDirectory> DirectoryHoldingTheUserAsync(TrackerOptions tracker)
