@@ -252,7 +252,7 @@ internal sealed partial class UserDirectory(
 
     /// <summary>
     /// Logs a failed read with its exception, at most once every <see cref="ReadFailureLogEvery"/>: while the database
-    /// is away every uncached user's read fails, and the gateway already writes a line per refused request.
+    /// is away every uncached user's read fails, and the gateway already writes a line per request refused for it.
     /// </summary>
     private void LogReadFailure(Exception exception)
     {
@@ -268,7 +268,8 @@ internal sealed partial class UserDirectory(
 
     private static partial class Log
     {
-        [LoggerMessage(2, LogLevel.Warning, "Reading users from the site failed ({Failures} reads since the last such line); the requests that needed them were answered 'unavailable'")]
+        // Any read: an announce's or a scrape's (answered "unavailable" when the database is away), a notice's, a sweep's.
+        [LoggerMessage(2, LogLevel.Warning, "Reading users from the site failed ({Failures} reads since the last such line)")]
         public static partial void ReadFailed(ILogger logger, Exception exception, long failures);
 
         [LoggerMessage(1, LogLevel.Warning, "Re-reading cached users from the site failed; they keep their last answer until the next sweep")]
