@@ -69,10 +69,15 @@ internal sealed partial class SwarmFlushWriter(ISiteStore store, SiloMetrics? me
                 }
             }
 
-            var (failed, failure) = await WriteBatchAsync(batch);
-            if (failure is not null)
+            var failed = await WriteBatchAsync(batch);
+            if (failed.Count > 0)
             {
-                Log.WriteFailed(logger ?? NullLogger<SwarmFlushWriter>.Instance, failure, failed, batch.Count);
+                // Logged before the swarms hear of it, so the line is there by the time anything reacts to the failure.
+                Log.WriteFailed(logger ?? NullLogger<SwarmFlushWriter>.Instance, failed[0].Failure, failed.Count, batch.Count);
+                foreach (var (done, failure) in failed)
+                {
+                    done.SetException(failure);
+                }
             }
         }
     }
@@ -83,8 +88,9 @@ internal sealed partial class SwarmFlushWriter(ISiteStore store, SiloMetrics? me
     /// alone instead of holding every swarm of the silo back. An outage or a timeout fails the batch as it is: its
     /// flushes are resent next interval.
     /// </summary>
-    /// <returns>How many of the batch's flushes failed, and the first failure (null when none did).</returns>
-    private async Task<(int Failed, Exception? First)> WriteBatchAsync(List<(SwarmFlush Flush, TaskCompletionSource<FlushResult> Done)> batch)
+    /// <returns>The flushes that failed, each with its failure, for the caller to log once and then answer.</returns>
+    private async Task<List<(TaskCompletionSource<FlushResult> Done, Exception Failure)>> WriteBatchAsync(
+        List<(SwarmFlush Flush, TaskCompletionSource<FlushResult> Done)> batch)
     {
         var startedAt = Stopwatch.GetTimestamp();
         try
@@ -96,25 +102,20 @@ internal sealed partial class SwarmFlushWriter(ISiteStore store, SiloMetrics? me
                 batch[i].Done.SetResult(results[i]);
             }
 
-            return (0, null);
+            return [];
         }
         catch (DbException refused) when (!refused.IsTransient && batch.Count > 1)
         {
             metrics?.FlushWriteFailed(Stopwatch.GetElapsedTime(startedAt));
             var half = batch.Count / 2;
-            var first = await WriteBatchAsync(batch[..half]);
-            var second = await WriteBatchAsync(batch[half..]);
-            return (first.Failed + second.Failed, first.First ?? second.First);
+            var failed = await WriteBatchAsync(batch[..half]);
+            failed.AddRange(await WriteBatchAsync(batch[half..]));
+            return failed;
         }
         catch (Exception exception)
         {
             metrics?.FlushWriteFailed(Stopwatch.GetElapsedTime(startedAt));
-            foreach (var (_, done) in batch)
-            {
-                done.SetException(exception);
-            }
-
-            return (batch.Count, exception);
+            return [.. batch.Select(item => (item.Done, exception))];
         }
     }
 
