@@ -218,13 +218,35 @@ internal sealed partial class SwarmSweeper(
         }
     }
 
+    /// <summary>
+    /// Ticks a period apart, counted from the start of the last tick (at once when a tick outlasted its period), as a
+    /// periodic timer would. Each wait is a one-shot delay, not a periodic timer: when the clock jumps (a test's fake
+    /// clock moved on hours, a resumed VM), a fake clock calls a periodic timer back once for every period it skipped
+    /// (216,000 times for three hours of 50 ms ticks), each call waking this loop to contend for the clock's lock, which
+    /// stalled a CI run's tests for minutes; a delay is called back once.
+    /// </summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(Period(), time);
+        var period = Period();
+        var tickStartedAt = time.GetTimestamp();
         try
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
+            while (true)
             {
+                var remaining = period - time.GetElapsedTime(tickStartedAt);
+                if (remaining > TimeSpan.Zero)
+                {
+                    var delay = Task.Delay(remaining, time, stoppingToken);
+                    // The delay counts from the clock's reading as it is set: had the clock moved past the tick's time
+                    // just before, the tick would wait for the clock's next move.
+                    if (time.GetElapsedTime(tickStartedAt) < period)
+                    {
+                        await delay;
+                    }
+                }
+
+                stoppingToken.ThrowIfCancellationRequested();
+                tickStartedAt = time.GetTimestamp();
                 await SweepDueAsync();
             }
         }

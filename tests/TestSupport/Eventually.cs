@@ -34,4 +34,29 @@ public static class Eventually
         var held = await ValueAsync(condition, static holds => holds, deadline, pollDelay);
         Assert.True(held, $"not seen before the deadline: {what}");
     }
+
+    /// <summary>
+    /// Waits as <see cref="TrueAsync(Func{Task{bool}}, string, TimeSpan?, TimeSpan?)"/>, and at the deadline fails with
+    /// what <paramref name="describe"/> reads of the state then, on the message's first line: CI logs keep only a
+    /// failure's first line in their summary, and a rare failure must say why from that line alone.
+    /// </summary>
+    public static async Task TrueAsync(Func<Task<bool>> condition, string what, Func<Task<string>> describe, TimeSpan? deadline = null)
+    {
+        if (await ValueAsync(condition, static holds => holds, deadline))
+        {
+            return;
+        }
+
+        string state;
+        try
+        {
+            state = await describe();
+        }
+        catch (Exception exception)
+        {
+            state = $"(the state could not be read: {exception.GetType().Name}: {exception.Message})";
+        }
+
+        Assert.Fail($"not seen before the deadline: {what}; state: {state.ReplaceLineEndings(" ")}");
+    }
 }

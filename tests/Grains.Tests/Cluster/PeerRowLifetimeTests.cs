@@ -9,6 +9,9 @@ using Chihaya.Orleans.Grains.Tests.Faults;
 using Chihaya.Orleans.Grains.Torrents;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Orleans.TestingHost;
 
@@ -71,7 +74,7 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
         }
 
         await TickAsync(TimeSpan.FromSeconds(10));
-        await Eventually.TrueAsync(async () => await PeerRowsAsync(3) == 1, "the silent peer's row deleted");
+        await UntilWrittenAsync(async () => await PeerRowsAsync(3) == 1, "the silent peer's row deleted", torrentId: 3);
         Assert.Equal(Enumerable.Repeat((byte)2, 20).ToArray(), await _database.ScalarAsync<byte[]>("select peer_id from tracker_peers where torrent_id = 3"));
         Assert.Equal(1, await _database.ScalarAsync<int>("select leechers from torrents where id = 3"));
     }
@@ -99,9 +102,10 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
         await PeerAnnouncesAsync(2, 2_200);
         await TickAsync(TimeSpan.FromSeconds(10));
 
-        await Eventually.TrueAsync(
+        await UntilWrittenAsync(
             async () => await _database.ScalarAsync<long>("select raw_uploaded from users where id = 1") == 300,
-            "both peers credited from their stored totals (100 + 200 bytes)");
+            "both peers credited from their stored totals (100 + 200 bytes)",
+            torrentId: 4);
         Assert.Equal(0, await _database.ScalarAsync<long>("select count(*) from tracker_departed_peers"));
     }
 
@@ -255,6 +259,55 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
         },
         seeder);
 
+    /// <summary>
+    /// Waits for what the swarm's writes bring about, the clock moving on a flush interval at a time, at most a few, as
+    /// a silo's clock would. A swarm has one write out at a time: what it took in while a write was still out (one the
+    /// loaded machine answers late) goes in its next, a flush interval after that write was answered, as does a write
+    /// that failed. Bounded, so a write later than that by the test's clock still fails the test.
+    /// </summary>
+    private async Task UntilWrittenAsync(Func<Task<bool>> condition, string what, long torrentId)
+    {
+        var flushInterval = Silo.GetRequiredService<IOptions<StatsOptions>>().Value.FlushInterval;
+        for (var interval = 0; interval < MaxIntervalsForAWrite; interval++)
+        {
+            if (await Eventually.ValueAsync(condition, static holds => holds, TimeSpan.FromSeconds(5)))
+            {
+                return;
+            }
+
+            await TickAsync(flushInterval);
+        }
+
+        await Eventually.TrueAsync(condition, what, () => DescribeAsync(torrentId));
+    }
+
+    private const int MaxIntervalsForAWrite = 3;
+
+    /// <summary>What a failed wait reports: the swarm's rows and claim, the silo's writes and unwritten usage, and its latest warnings.</summary>
+    private async Task<string> DescribeAsync(long torrentId)
+    {
+        var now = Clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var sweeper = Silo.GetRequiredService<SwarmSweeper>();
+        var totals = sweeper.Totals(now);
+        var store = Configurator.Store;
+        var warnings = Silo.GetRequiredService<FakeLogCollector>().GetSnapshot()
+            .Where(record => record.Level >= LogLevel.Warning)
+            .ToList();
+        static string Line(FakeLogRecord record)
+        {
+            var line = $"[{record.Category}] {record.Message} ({record.Exception?.GetType().Name}: {record.Exception?.Message})";
+            return line.Length > 300 ? line[..300] : line;
+        }
+
+        // Orleans warns of every call a jump of the clock timed out, so the tracker's own lines are picked out.
+        var latest = warnings.Where(record => record.Category?.StartsWith("Chihaya", StringComparison.Ordinal) == true).TakeLast(3).Select(Line);
+        return $"{await PeerRowsAsync(torrentId)} peer rows, epoch {await _database.ScalarAsync<long?>("select epoch from tracker_swarms where torrent_id = $1", torrentId)}, "
+            + $"users.raw_uploaded {await _database.ScalarAsync<long?>("select sum(raw_uploaded)::bigint from users")}; "
+            + $"swept {now - sweeper.SweptUpTo} ms behind the clock; {totals.Swarms} swarms with peers, {totals.UnwrittenBytes} bytes unwritten for {totals.OldestUnwrittenAge} s; "
+            + $"writes {store.WritesStarted} started, {store.WritesApplied} applied, {store.WritesFailed} failed, {store.FaultsInjected} injected; "
+            + $"{warnings.Count} warnings, the latest: {(warnings.Count > 0 ? Line(warnings[^1]) : "none")}; the latest of the tracker's: {string.Join(" | ", latest)}";
+    }
+
     private Task<long> EpochAsync() => _database.ScalarAsync<long>("select epoch from tracker_swarms where torrent_id = 1");
 
     private Task<long> PeerRowsAsync(long torrentId) => _database.ScalarAsync<long>("select count(*) from tracker_peers where torrent_id = $1", torrentId);
@@ -271,6 +324,8 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
         public void Configure(ISiloBuilder siloBuilder)
         {
             siloBuilder.Services.AddSingleton<TimeProvider>(Clock);
+            // Kept for a failed wait to report (DescribeAsync), besides the test host's usual logging.
+            siloBuilder.Services.AddFakeLogging(options => options.FilteredLevels = new HashSet<LogLevel> { LogLevel.Warning, LogLevel.Error, LogLevel.Critical });
             PostgresSilo.Configure(siloBuilder, ConnectionString, sp => Store = new FaultInjectingSiteStore(ActivatorUtilities.CreateInstance<PostgresSiteStore>(sp)));
             // Swarms write as in production, so a prune reaches the database without the test asking.
             siloBuilder.Services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromSeconds(5));

@@ -35,6 +35,16 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSite
 
     private int _writesApplied;
 
+    /// <summary>Statistics writes sent to the database (those applied, failed, and any still waiting for its answer).</summary>
+    public int WritesStarted => _writesStarted;
+
+    private int _writesStarted;
+
+    /// <summary>Statistics writes the database failed (no injected fault: the database's own error).</summary>
+    public int WritesFailed => _writesFailed;
+
+    private int _writesFailed;
+
     /// <summary>How many times a user or torrent was read from the database.</summary>
     public int Reads => _reads;
 
@@ -59,7 +69,18 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSite
             throw new TimeoutException("injected: the database did not answer");
         }
 
-        var results = await base.ApplyFlushesAsync(flushes, cancellationToken);
+        Interlocked.Increment(ref _writesStarted);
+        IReadOnlyList<FlushResult> results;
+        try
+        {
+            results = await base.ApplyFlushesAsync(flushes, cancellationToken);
+        }
+        catch
+        {
+            Interlocked.Increment(ref _writesFailed);
+            throw;
+        }
+
         Interlocked.Increment(ref _writesApplied);
         if (fault == Fault.FailAfterApplying)
         {
