@@ -62,6 +62,7 @@ public static class TrackerSiloBuilderExtensions
         services.AddHostedService<SiteSeedService>();
         services.AddSingleton<ClientAllowList>();
         services.AddSingleton<LocalActivations>();
+        services.AddSingleton<FirstReadGate>();
         services.AddSingleton<UserDirectory>();
         services.AddHostedService(sp => sp.GetRequiredService<UserDirectory>());
         services.AddHostedService<ClientAllowListLoader>();

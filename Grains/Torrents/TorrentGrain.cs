@@ -31,6 +31,7 @@ internal sealed partial class TorrentGrain(
     IOptions<SiteOptions> siteOptions,
     ClientAllowList clients,
     UserDirectory users,
+    FirstReadGate firstReads,
     SwarmSweeper sweeper,
     LocalActivations activations,
     SiloMetrics metrics,
@@ -123,7 +124,12 @@ internal sealed partial class TorrentGrain(
         activations.Add(_infoHash);
         try
         {
-            await ReloadProfileAsync(cancellationToken);
+            // The read, and a registered torrent's claim, wait for a slot: a flood of unknown info hashes activates a
+            // swarm each, and must leave the statistics writes their connections.
+            using (await firstReads.EnterAsync("torrent"))
+            {
+                await ReloadProfileAsync(cancellationToken);
+            }
         }
         catch
         {

@@ -23,6 +23,7 @@ namespace Chihaya.Orleans.Grains.Users;
 /// </summary>
 internal sealed partial class UserDirectory(
     ISiteStore store,
+    FirstReadGate firstReads,
     IOptions<SiteOptions> siteOptions,
     IOptions<TrackerOptions> trackerOptions,
     TimeProvider time,
@@ -65,7 +66,7 @@ internal sealed partial class UserDirectory(
 
         var user = _users.GetOrAdd(key, static _ => new CachedUser());
         user.UsedAt = time.GetTimestamp();
-        return new ValueTask<UserProfile?>(user.SharedRead(entry => ReadAsync(key, entry, changed: false)));
+        return new ValueTask<UserProfile?>(user.SharedRead(entry => ReadAsync(key, entry, changed: false, first: true)));
     }
 
     /// <summary>
@@ -225,15 +226,19 @@ internal sealed partial class UserDirectory(
 
     // changed: the site may have changed the user (a notice, or notices missed), so a failed read must not leave the old
     // answer in use.
-    private async Task<UserProfile?> ReadAsync(UserKey key, CachedUser user, bool changed)
+    // first: a read a request waits for (FirstReadGate), not a re-read of a user held.
+    private async Task<UserProfile?> ReadAsync(UserKey key, CachedUser user, bool changed, bool first = false)
     {
         var read = user.StartRead();
         var startedAt = time.GetTimestamp();
         UserProfile? profile;
         try
         {
-            // Not on the calling grain's scheduler: other swarms share this read, and the caller's activation may be gone when it ends.
-            profile = await store.FindUserAsync(key).ConfigureAwait(false);
+            using (first ? await firstReads.EnterAsync("user").ConfigureAwait(false) : default(FirstReadGate.Slot?))
+            {
+                // Not on the calling grain's scheduler: other swarms share this read, and the caller's activation may be gone when it ends.
+                profile = await store.FindUserAsync(key).ConfigureAwait(false);
+            }
         }
         catch (Exception exception)
         {

@@ -1,6 +1,7 @@
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Interfaces.Options;
+using Chihaya.Orleans.Grains.Database;
 using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.Grains.Tests.Faults;
 using Chihaya.Orleans.Grains.Users;
@@ -63,7 +64,7 @@ public sealed class UserDirectoryTests
     {
         var site = new FaultInjectingSiteStore(_site) { ReadsFail = true };
         var logger = new FakeLogger<UserDirectory>();
-        var users = new UserDirectory(site, Options.Create(new SiteOptions()), Options.Create(new TrackerOptions()), _clock, logger);
+        var users = new UserDirectory(site, NoReadLimit, Options.Create(new SiteOptions()), Options.Create(new TrackerOptions()), _clock, logger);
         var refusals = new List<Exception?>();
 
         // Each a user new to this silo, as a flood of first announces after a restart would be.
@@ -82,12 +83,16 @@ public sealed class UserDirectoryTests
         Assert.Equal(["1", "5"], warnings.Select(warning => warning.StructuredState!.Single(pair => pair.Key == "Failures").Value));
     }
 
+    /// <summary>The gate of a silo whose site is in memory: it never makes a read wait.</summary>
+    private static FirstReadGate NoReadLimit => new(Options.Create(new SiteOptions()), Options.Create(new DatabaseOptions()));
+
     private async Task<UserDirectory> DirectoryHoldingTheUserAsync(TrackerOptions tracker)
     {
         await _site.PutUserAsync(_passkey, new UserProfile(7, Multipliers.Neutral, CanLeech: true));
         // Re-reads held users only daily here: the test is about forgetting, not the safety-net re-read.
         var users = new UserDirectory(
             _site,
+            NoReadLimit,
             Options.Create(new SiteOptions { RefreshInterval = TimeSpan.FromDays(1) }),
             Options.Create(tracker),
             _clock,
