@@ -7,11 +7,12 @@ namespace Chihaya.Orleans.Grains.Site;
 
 /// <summary>
 /// Bounds the site reads that clients cause, of a user or a torrent this silo holds no answer for (a first announce, a
-/// scrape, an unknown passkey or info hash), to a quarter of the database pool's connections at once. A flood of
+/// scrape, an unknown passkey or info hash), to a quarter of the database pool's connections at once (at least one). A flood of
 /// distinct unknown keys, which no cache can answer, otherwise took every connection while the database was slow, and
 /// the swarms' statistics writes and claims waited for one until they failed. Past the quarter a read waits
 /// <see cref="Wait"/>, then is refused as the site unavailable. Re-reads of what the silo holds (change notices, the
-/// periodic re-reads) are bounded where they run and never wait here, so a flood cannot make the silo drop its users.
+/// periodic re-reads) never wait here, so a flood cannot make the silo drop the users it holds; a registered torrent's
+/// claim does not either (it may wait long on a lock, see TorrentGrain.ReloadProfileAsync).
 /// </summary>
 internal sealed class FirstReadGate
 {

@@ -124,12 +124,7 @@ internal sealed partial class TorrentGrain(
         activations.Add(_infoHash);
         try
         {
-            // The read, and a registered torrent's claim, wait for a slot: a flood of unknown info hashes activates a
-            // swarm each, and must leave the statistics writes their connections.
-            using (await firstReads.EnterAsync("torrent"))
-            {
-                await ReloadProfileAsync(cancellationToken);
-            }
+            await ReloadProfileAsync(cancellationToken, first: true);
         }
         catch
         {
@@ -385,14 +380,22 @@ internal sealed partial class TorrentGrain(
 
     private long Snatches => (_profile?.Snatches ?? 0) + _snatchesWrittenSinceLoad + (_outstanding?.Torrent.Snatches ?? 0) + _ledger.Snatches;
 
-    private async Task ReloadProfileAsync(CancellationToken cancellationToken = default)
+    // first: the activation's read, which waits for a slot (FirstReadGate): a flood of unknown info hashes activates a
+    // swarm each, and must leave the statistics writes their connections. A registered torrent's claim, after it, does
+    // not: it can wait long on a lock of an older activation's write, and would pin the slot meanwhile.
+    private async Task ReloadProfileAsync(CancellationToken cancellationToken = default, bool first = false)
     {
         var read = _reloads.Start();
         // A flush written while the read was out may have counted snatches before or after the read's snapshot: the
         // read cannot say which, so its snatch count is not taken then.
         var flushQuietAtStart = _flush.IsCompleted;
         var flushWriteEventsAtStart = _flushWriteEvents;
-        var profile = await store.FindTorrentAsync(_infoHash, cancellationToken);
+        TorrentProfile? profile;
+        using (first ? await firstReads.EnterAsync("torrent") : default(FirstReadGate.Slot?))
+        {
+            profile = await store.FindTorrentAsync(_infoHash, cancellationToken);
+        }
+
         if (profile is not null && _epoch != 0 && profile.TorrentId != _torrentId && !_retiring)
         {
             // The site re-registered the info hash under another id. This swarm's peers and claim belong to the old one.

@@ -83,6 +83,37 @@ public sealed class UserDirectoryTests
         Assert.Equal(["1", "5"], warnings.Select(warning => warning.StructuredState!.Single(pair => pair.Key == "Failures").Value));
     }
 
+    [Fact]
+    public async Task FirstReadsTakingEverySlot_RefuseTheNextFirstRead_ButNeitherHoldANoticesReRead_NorTheUsersHeld()
+    {
+        // A silo on PostgreSQL with a pool of 4 connections: one slot for first reads.
+        var gate = new FirstReadGate(
+            Options.Create(new SiteOptions { Store = SiteStores.Postgres }),
+            Options.Create(new DatabaseOptions { ConnectionString = "Host=localhost;Maximum Pool Size=4" }));
+        var site = new ReadHoldingSiteStore(_site);
+        await _site.PutUserAsync(_passkey, new UserProfile(7, Multipliers.Neutral, CanLeech: true));
+        var users = new UserDirectory(site, gate, Options.Create(new SiteOptions()), Options.Create(new TrackerOptions()), _clock, NullLogger<UserDirectory>.Instance);
+        Assert.NotNull(await users.GetAsync(_passkey.ToUserKey()));
+
+        // An unknown passkey's read that the database does not answer takes the slot.
+        var unknown = new Passkey("userdirectoryunknownpasskey00001").ToUserKey();
+        var unanswered = site.HoldNextRead(unknown.ToHex());
+        var unknownsRead = users.GetAsync(unknown).AsTask();
+        await unanswered.Read.WaitAsync(TimeSpan.FromSeconds(30));
+        var nextFirstRead = await Record.ExceptionAsync(() => users.GetOrUnavailableAsync(new Passkey("userdirectoryunknownpasskey00002").ToUserKey()).AsTask());
+        // The site changes the user this silo holds, and says so.
+        await _site.PutUserAsync(_passkey, new UserProfile(7, Multipliers.Neutral, CanLeech: false));
+        await users.ReloadAsync(_passkey.ToUserKey()).WaitAsync(TimeSpan.FromSeconds(30));
+        var heldAfterTheNotice = users.TryGet(_passkey.ToUserKey(), out var profile);
+        unanswered.Release();
+        await unknownsRead;
+
+        Assert.Equal(1, gate.Slots);
+        Assert.Contains("the site's database is slow", Assert.IsType<SiteUnavailableException>(nextFirstRead).Message, StringComparison.Ordinal);
+        Assert.True(heldAfterTheNotice);
+        Assert.False(profile?.CanLeech);
+    }
+
     /// <summary>The gate of a silo whose site is in memory: it never makes a read wait.</summary>
     private static FirstReadGate NoReadLimit => new(Options.Create(new SiteOptions()), Options.Create(new DatabaseOptions()));
 
