@@ -40,7 +40,7 @@ internal sealed class FirstReadGate
         if (!await _slots.WaitAsync(Wait).ConfigureAwait(false))
         {
             throw new SiteUnavailableException(
-                $"the site's database is slow: the {Slots} first reads of users and torrents a silo may have at once were all still out after {Wait.TotalSeconds:0.#} s, so the {what}'s read was not sent");
+                $"the site's database is slow: all {Slots} first reads of users and torrents a silo may have at once were still out after {Wait.TotalSeconds:0.#} s, so the {what}'s read was not sent");
         }
 
         return new Slot(_slots);
