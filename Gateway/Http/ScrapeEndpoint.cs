@@ -65,11 +65,17 @@ internal sealed partial class ScrapeEndpoint(
                 return RequestOutcome.UnknownPasskey;
             }
 
-            // A torrent the cluster just answered unregistered to an announce is not asked again. A scrape's own answer
-            // is not remembered: it reads a deleted torrent as unregistered too, and a site may restore one.
-            counts = await Task.WhenAll(hashes.Select(hash => unknownKeys.IsUnregistered(hash)
-                ? Task.FromResult(TorrentCounts.Unregistered)
-                : retry.CallAsync(swarms.For(hash).Scrape).AsTask()));
+            var unavailable = new Unavailable();
+            counts = await Task.WhenAll(hashes.Select(hash => CountsAsync(hash, unavailable)));
+            if (unavailable.Count > 0 && unavailable.Count == hashes.Length)
+            {
+                throw unavailable.First!;
+            }
+
+            if (unavailable.Count > 0)
+            {
+                Log.AnsweredWithout(logger, unavailable.Count, hashes.Length, unavailable.First!.Message);
+            }
         }
         catch (SiteUnavailableException exception)
         {
@@ -89,6 +95,48 @@ internal sealed partial class ScrapeEndpoint(
         var length = ScrapeResponseWriter.Write(buffer, hashes, counts);
         await BencodeResults.SendAsync(context.Response, buffer, length);
         return RequestOutcome.Accepted;
+    }
+
+    /// <summary>
+    /// One torrent's figures. A torrent whose swarm cannot read the site now is left out of the reply, as clients
+    /// take a torrent the tracker gives no figures for, rather than refusing the torrents that could be answered: a
+    /// scrape of many torrents new to a silo whose database is slow or away would otherwise be refused as a whole.
+    /// </summary>
+    private async Task<TorrentCounts> CountsAsync(InfoHash hash, Unavailable unavailable)
+    {
+        // A torrent the cluster just answered unregistered to an announce is not asked again. A scrape's own answer
+        // is not remembered: it reads a deleted torrent as unregistered too, and a site may restore one.
+        if (unknownKeys.IsUnregistered(hash))
+        {
+            return TorrentCounts.Unregistered;
+        }
+
+        try
+        {
+            return await retry.CallAsync(swarms.For(hash).Scrape);
+        }
+        catch (SiteUnavailableException exception)
+        {
+            unavailable.Add(exception);
+            return TorrentCounts.Unregistered;
+        }
+    }
+
+    /// <summary>The torrents of one scrape that could not be answered, and the first reason.</summary>
+    private sealed class Unavailable
+    {
+        private int _count;
+        private SiteUnavailableException? _first;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public SiteUnavailableException? First => Volatile.Read(ref _first);
+
+        public void Add(SiteUnavailableException exception)
+        {
+            Interlocked.CompareExchange(ref _first, exception, null);
+            Interlocked.Increment(ref _count);
+        }
     }
 
     private static bool TryParseHashes(int maxHashes, ReadOnlySpan<byte> query, out InfoHash[] hashes, out string? failure)
@@ -113,5 +161,8 @@ internal sealed partial class ScrapeEndpoint(
 
         [LoggerMessage(2, LogLevel.Warning, "Scrape of {Count} torrents refused as unavailable: {Reason}")]
         public static partial void SiteUnavailable(ILogger logger, int count, string reason);
+
+        [LoggerMessage(3, LogLevel.Warning, "Scrape answered without {Unavailable} of its {Count} torrents, unavailable: {Reason}")]
+        public static partial void AnsweredWithout(ILogger logger, int unavailable, int count, string reason);
     }
 }

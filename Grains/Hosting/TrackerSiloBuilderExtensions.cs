@@ -63,6 +63,7 @@ public static class TrackerSiloBuilderExtensions
         services.AddSingleton<ClientAllowList>();
         services.AddSingleton<LocalActivations>();
         services.AddSingleton<FirstReadGate>();
+        services.AddSingleton<TorrentReadFailureLog>();
         services.AddSingleton<UserDirectory>();
         services.AddHostedService(sp => sp.GetRequiredService<UserDirectory>());
         services.AddHostedService<ClientAllowListLoader>();

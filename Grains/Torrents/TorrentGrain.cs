@@ -32,6 +32,7 @@ internal sealed partial class TorrentGrain(
     ClientAllowList clients,
     UserDirectory users,
     FirstReadGate firstReads,
+    TorrentReadFailureLog readFailures,
     SwarmSweeper sweeper,
     LocalActivations activations,
     SiloMetrics metrics,
@@ -72,6 +73,15 @@ internal sealed partial class TorrentGrain(
     private long _changeReadFrom;
     private int _failedChangeReads;
     private TorrentProfile? _profile;
+    // The swarm's first read of its torrent (and its claim) failed, the site's database away or slow: the activation
+    // stays, knowing nothing of the torrent, and its next announce or scrape reads again. A failed activation instead
+    // made Orleans log two errors with stack traces per call, and a read's timeout reached the gateway as a silo gone,
+    // which called again. Such a swarm is not counted in LocalActivations (_counted): no notice need reach it.
+    private bool _unread;
+    // The failure of the activation's read, the answer of the call that activated the swarm (so it does not read twice).
+    private SiteUnavailableException? _unreadAnswer;
+    private Task _firstRead = Task.CompletedTask;
+    private bool _counted;
     // The swarm's claim, taken when the torrent is first known registered; 0 until then. Kept after the site
     // unregisters the torrent, so traffic accounted before that is still written.
     private long _torrentId;
@@ -120,17 +130,14 @@ internal sealed partial class TorrentGrain(
             throw new InvalidOperationException($"Torrent grain key '{key}' is not 40 hex characters.");
         }
 
-        // Before the profile is read, so a change notice arriving meanwhile still reaches this activation.
-        activations.Add(_infoHash);
         try
         {
-            await ReloadProfileAsync(cancellationToken, first: true);
+            await ReadFirstAsync(cancellationToken);
         }
-        catch
+        catch (SiteUnavailableException exception)
         {
-            // A failed activation is never deactivated (OnDeactivateAsync does not run), so it must not stay counted.
-            activations.Remove(_infoHash);
-            throw;
+            _unread = true;
+            _unreadAnswer = exception;
         }
 
         var now = NowMilliseconds();
@@ -178,7 +185,7 @@ internal sealed partial class TorrentGrain(
 
         var refresh = Task.CompletedTask;
         // A swarm on its way out need not re-read its torrent.
-        if (now >= _refreshDueAt && !leaving)
+        if (now >= _refreshDueAt && !leaving && !_unread)
         {
             _refreshDueAt = now + Milliseconds(siteOptions.Value.RefreshInterval);
             // After this sweep's flush, so the read does not overlap it and can take the site's snatch count.
@@ -243,7 +250,7 @@ internal sealed partial class TorrentGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        activations.Remove(_infoHash);
+        Uncount();
         if (_schedule is not null)
         {
             sweeper.Remove(_schedule);
@@ -269,11 +276,21 @@ internal sealed partial class TorrentGrain(
     public ValueTask<AnnounceResult> Announce(AnnounceCommand command)
     {
         MarkServed();
+        if (_unread)
+        {
+            return AnnounceOnceReadAsync(command);
+        }
 
         // Nearly always cached: then the whole announce is this one turn.
         return users.TryGet(command.User, out var user)
             ? ValueTask.FromResult(AnnounceAs(user, command))
             : AnnounceOnceUserIsReadAsync(command);
+    }
+
+    private async ValueTask<AnnounceResult> AnnounceOnceReadAsync(AnnounceCommand command)
+    {
+        await ReadIfUnreadAsync();
+        return await Announce(command);
     }
 
     private async ValueTask<AnnounceResult> AnnounceOnceUserIsReadAsync(AnnounceCommand command)
@@ -351,15 +368,37 @@ internal sealed partial class TorrentGrain(
     public ValueTask<TorrentCounts> Scrape()
     {
         MarkServed();
-        return ValueTask.FromResult(_profile is { Status: TorrentStatus.Active }
-            ? new TorrentCounts(true, _swarm.Seeders, _swarm.Leechers, Snatches)
-            : TorrentCounts.Unregistered);
+        return _unread ? ScrapeOnceReadAsync() : ValueTask.FromResult(Counts());
     }
 
-    public ValueTask<TorrentProfile?> GetProfile() => ValueTask.FromResult(_profile);
+    private async ValueTask<TorrentCounts> ScrapeOnceReadAsync()
+    {
+        await ReadIfUnreadAsync();
+        return Counts();
+    }
+
+    private TorrentCounts Counts() => _profile is { Status: TorrentStatus.Active }
+        ? new TorrentCounts(true, _swarm.Seeders, _swarm.Leechers, Snatches)
+        : TorrentCounts.Unregistered;
+
+    public ValueTask<TorrentProfile?> GetProfile() => _unread ? ProfileOnceReadAsync() : ValueTask.FromResult(_profile);
+
+    private async ValueTask<TorrentProfile?> ProfileOnceReadAsync()
+    {
+        await ReadIfUnreadAsync();
+        return _profile;
+    }
 
     public async ValueTask Refresh()
     {
+        if (_unread)
+        {
+            // Never read: its first read is the site's newest.
+            await ReadIfUnreadAsync();
+            LeaveIfUnused();
+            return;
+        }
+
         // A later change needs a later read, even while an earlier one is still unread.
         _changeReadFrom = _reloads.Next;
         try
@@ -379,6 +418,72 @@ internal sealed partial class TorrentGrain(
     public async ValueTask FlushUsage() => await FlushUntilWrittenAsync(FlushUsageAttempts, CancellationToken.None);
 
     private long Snatches => (_profile?.Snatches ?? 0) + _snatchesWrittenSinceLoad + (_outstanding?.Torrent.Snatches ?? 0) + _ledger.Snatches;
+
+    /// <summary>
+    /// The swarm's first read of its torrent, and its claim if the torrent is registered, with the swarm counted in
+    /// LocalActivations before the read, so a change notice arriving meanwhile still reaches it. An outage is a
+    /// <see cref="SiteUnavailableException"/>, logged here (at most every ten seconds), and leaves the swarm uncounted.
+    /// </summary>
+    private async Task ReadFirstAsync(CancellationToken cancellationToken)
+    {
+        activations.Add(_infoHash);
+        _counted = true;
+        try
+        {
+            await ReloadProfileAsync(cancellationToken, first: true);
+        }
+        catch (Exception exception)
+        {
+            // A failed activation is never deactivated (OnDeactivateAsync does not run), so it must not stay counted.
+            Uncount();
+            if (!SiteOutage.Is(exception))
+            {
+                throw;
+            }
+
+            readFailures.Failed(exception);
+            throw SiteOutage.Unavailable("the torrent's read", exception);
+        }
+    }
+
+    /// <summary>
+    /// Reads the torrent of a swarm whose first read failed, one read at a time for every call waiting (announces are
+    /// interleaved); the activating call gets its activation's failure instead of a second read.
+    /// </summary>
+    private Task ReadIfUnreadAsync()
+    {
+        if (!_unread)
+        {
+            return Task.CompletedTask;
+        }
+
+        if (_unreadAnswer is { } answer)
+        {
+            _unreadAnswer = null;
+            return Task.FromException(answer);
+        }
+
+        return _firstRead.IsCompleted ? _firstRead = ReadAgainAsync() : _firstRead;
+    }
+
+    private async Task ReadAgainAsync()
+    {
+        await ReadFirstAsync(CancellationToken.None);
+        _unread = false;
+        // As at an activation that read: a swarm restored from the site writes its size once. The refresh, prune and
+        // forget due times set at activation stand.
+        ScheduleFlushIfUnwritten();
+        PublishSchedule();
+    }
+
+    private void Uncount()
+    {
+        if (_counted)
+        {
+            _counted = false;
+            activations.Remove(_infoHash);
+        }
+    }
 
     // first: the activation's read, which waits for a slot (FirstReadGate): a flood of unknown info hashes activates a
     // swarm each, and must leave the statistics writes their connections. A registered torrent's claim, after it, does

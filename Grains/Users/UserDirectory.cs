@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Data.Common;
 using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
@@ -33,9 +32,7 @@ internal sealed partial class UserDirectory(
     // A sweep that re-reads many users must not turn into thousands of queries at once.
     private const int ConcurrentReads = 8;
 
-    private static readonly TimeSpan ReadFailureLogEvery = TimeSpan.FromSeconds(10);
-    private long _readFailuresSinceLogged;
-    private long _readFailureLoggedAt;
+    private readonly FailureLogThrottle _readFailures = new();
 
     private readonly ConcurrentDictionary<UserKey, CachedUser> _users = new();
 
@@ -93,33 +90,11 @@ internal sealed partial class UserDirectory(
         {
             throw new SiteUnavailableException($"the site did not answer the user's read within {wait.TotalSeconds:0.#} s");
         }
-        catch (Exception exception) when (IsOutage(exception))
+        catch (Exception exception) when (SiteOutage.Is(exception))
         {
-            // The store's exception itself stays in the silo, which logs it (ReadAsync): Orleans cannot always carry it.
-            throw new SiteUnavailableException($"the site's database failed the user's read: {Describe(exception)}");
+            // The store's exception itself stays in the silo, which logs it (ReadAsync).
+            throw SiteOutage.Unavailable("the user's read", exception);
         }
-    }
-
-    /// <summary>
-    /// What a database away, failing over or overloaded throws. Anything else (a bug, a schema the store does not
-    /// expect) is not answered as an outage: it reaches the gateway as the error it is, logged with its stack trace.
-    /// </summary>
-    private static bool IsOutage(Exception exception) =>
-        exception is DbException or TimeoutException or IOException or System.Net.Sockets.SocketException;
-
-    /// <summary>The messages of the exception and those inside it ("Failed to connect to …: Connection refused").</summary>
-    private static string Describe(Exception exception)
-    {
-        var messages = new List<string>();
-        for (var inner = exception; inner is not null && messages.Count < 4; inner = inner.InnerException)
-        {
-            if (!messages.Contains(inner.Message))
-            {
-                messages.Add(inner.Message);
-            }
-        }
-
-        return string.Join(": ", messages);
     }
 
     /// <summary>True when this silo holds the passkey, so a change to it must reach this silo's directory.</summary>
@@ -255,19 +230,11 @@ internal sealed partial class UserDirectory(
         return user.Profile;
     }
 
-    /// <summary>
-    /// Logs a failed read with its exception, at most once every <see cref="ReadFailureLogEvery"/>: while the database
-    /// is away every uncached user's read fails, and the gateway already writes a line per request refused for it.
-    /// </summary>
     private void LogReadFailure(Exception exception)
     {
-        Interlocked.Increment(ref _readFailuresSinceLogged);
-        var now = time.GetTimestamp();
-        var loggedAt = Interlocked.Read(ref _readFailureLoggedAt);
-        if ((loggedAt == 0 || time.GetElapsedTime(loggedAt, now) >= ReadFailureLogEvery)
-            && Interlocked.CompareExchange(ref _readFailureLoggedAt, now, loggedAt) == loggedAt)
+        if (_readFailures.Count(time, out var failures))
         {
-            Log.ReadFailed(logger, exception, Interlocked.Exchange(ref _readFailuresSinceLogged, 0));
+            Log.ReadFailed(logger, exception, failures);
         }
     }
 

@@ -9,6 +9,8 @@ using Chihaya.Orleans.Grains.Users;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Orleans.TestingHost;
 
@@ -162,8 +164,32 @@ public sealed class FailedSiteReadTests : IAsyncLifetime
         Store.ReadsFail = false;
 
         // Counted, it would be re-read at every change notice and catch-up, and held in memory, until a restart.
-        Assert.NotNull(failed);
+        Assert.IsType<SiteUnavailableException>(failed);
         Assert.False(Silo.GetRequiredService<LocalActivations>().Contains(torrent));
+    }
+
+    [Fact]
+    public async Task SwarmWhoseFirstReadFails_AnswersUnavailableWithoutErrorLines_AndIsServedOnceTheSiteReads()
+    {
+        var torrent = await NewTorrentAsync(4);
+        var failedBefore = Store.FailedReads;
+        Store.ReadsFail = true;
+        var announced = await Record.ExceptionAsync(() => AnnounceAsync(torrent));
+        var scraped = await Record.ExceptionAsync(() => _cluster.GrainFactory.GetGrain<ITorrentGrain>(torrent.ToGrainKey()).Scrape().AsTask());
+        var failedReads = Store.FailedReads - failedBefore;
+        Store.ReadsFail = false;
+        var served = await AnnounceAsync(torrent);
+
+        // Each call read once: the announce that activated the swarm got its activation's failure, the scrape read again.
+        Assert.Contains("injected", Assert.IsType<SiteUnavailableException>(announced).Message, StringComparison.Ordinal);
+        Assert.IsType<SiteUnavailableException>(scraped);
+        Assert.Equal(2, failedReads);
+        Assert.Equal(AnnounceStatus.Accepted, served.Status);
+        Assert.True(Silo.GetRequiredService<LocalActivations>().Contains(torrent), "the swarm read at last is counted, so notices reach it");
+        // A failed activation logged two errors with stack traces per call (Orleans' "Error activating grain").
+        var lines = Silo.GetRequiredService<FakeLogCollector>().GetSnapshot();
+        Assert.DoesNotContain(lines, line => line.Level >= LogLevel.Error);
+        Assert.Single(lines, line => line.Message.StartsWith("Reading torrents from the site failed (1 reads", StringComparison.Ordinal));
     }
 
     private async Task<InfoHash> NewTorrentAsync(long id)
@@ -197,6 +223,7 @@ public sealed class FailedSiteReadTests : IAsyncLifetime
         public void Configure(ISiloBuilder siloBuilder)
         {
             siloBuilder.Services.AddSingleton<TimeProvider>(Clock);
+            siloBuilder.Services.AddFakeLogging(options => options.FilteredLevels = new HashSet<LogLevel> { LogLevel.Warning, LogLevel.Error, LogLevel.Critical });
             PostgresSilo.Configure(siloBuilder, ConnectionString, sp => Store = new FaultInjectingSiteStore(ActivatorUtilities.CreateInstance<PostgresSiteStore>(sp)));
         }
     }
