@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Interfaces;
@@ -114,6 +115,7 @@ internal sealed partial class TorrentGrain(
     private long _pruneDueAt = long.MaxValue;
     private long _refreshDueAt = long.MaxValue;
     private long _forgetDueAt = long.MaxValue;
+    private long _refreshEvery;
     // Restored peers get a peer timeout from the claim that restored them to announce, however long they were silent before (a
     // cluster stopped for hours): no peer is pruned before this (Unix ms).
     private long _pruneNotBefore;
@@ -141,7 +143,8 @@ internal sealed partial class TorrentGrain(
         }
 
         var now = NowMilliseconds();
-        _refreshDueAt = now + Milliseconds(siteOptions.Value.RefreshInterval);
+        _refreshEvery = SpreadRefreshInterval(siteOptions.Value.RefreshInterval, _infoHash);
+        _refreshDueAt = now + _refreshEvery;
         // A first prune even with no peers: a swarm activated by a call that is no use of it (an admin's or the
         // orphaned-swarm sweep's question) and with nothing restored leaves then; one announced to stays, its prune
         // moved on to the end of its lifetime.
@@ -187,7 +190,7 @@ internal sealed partial class TorrentGrain(
         // A swarm on its way out need not re-read its torrent.
         if (now >= _refreshDueAt && !leaving && !_unread)
         {
-            _refreshDueAt = now + Milliseconds(siteOptions.Value.RefreshInterval);
+            _refreshDueAt = now + _refreshEvery;
             // After this sweep's flush, so the read does not overlap it and can take the site's snatch count.
             refresh = flush.IsCompleted ? ReloadProfileAsync() : ReloadAfterAsync(flush);
         }
@@ -786,6 +789,19 @@ internal sealed partial class TorrentGrain(
         _schedule.DueAt = Math.Min(Math.Min(_flushDueAt, _pruneDueAt), Math.Min(_refreshDueAt, _forgetDueAt));
         _schedule.PublishSize(_swarm.Seeders, _swarm.Leechers);
         _schedule.PublishUnwritten(Math.Min(_outstandingSince, _ledger.FirstRecordedAt), _outstandingBytes + _ledger.RawBytes);
+    }
+
+    /// <summary>
+    /// How often a swarm re-reads its torrent unasked: the site's refresh interval, give or take a tenth by the info
+    /// hash's first two bytes. Swarms activated together (a cold start, a rolling restart) re-read spread over a fifth
+    /// of the interval instead of all within the same minute an interval later.
+    /// </summary>
+    internal static long SpreadRefreshInterval(TimeSpan interval, InfoHash infoHash)
+    {
+        Span<byte> bytes = stackalloc byte[Bytes20.Length];
+        infoHash.Value.CopyTo(bytes);
+        var position = BinaryPrimitives.ReadUInt16BigEndian(bytes) / (double)ushort.MaxValue;
+        return (long)(interval.TotalMilliseconds * (0.9 + (0.2 * position)));
     }
 
     private long NowMilliseconds() => time.GetUtcNow().ToUnixTimeMilliseconds();

@@ -215,28 +215,12 @@ public sealed class SiteChangeTests(SiteDatabaseFixture fixture)
         // the quiet change below up before the periodic re-read does.
         var (id, passkey) = await fixture.NewUserAsync();
         var (_, hash) = await fixture.NewTorrentAsync();
-        await using var host = await TrackerHost.StartAsync(
-            new Dictionary<string, string?>
-            {
-                ["Site:Store"] = "Postgres",
-                ["Database:ConnectionString"] = Db.ConnectionString,
-            },
-            clock: clock);
-        await host.Services.GetServices<IHostedService>().OfType<SiteChangeListener>().Single().Listening.WaitAsync(TimeSpan.FromSeconds(30));
+        await using var host = await StartListeningAsync(clock);
         var refresh = host.Services.GetRequiredService<IOptions<SiteOptions>>().Value.RefreshInterval;
         var leecher = new Announcer(passkey, hash, UrlBytes.Random20());
         Assert.Null(FailureReason(await leecher.AnnounceAsync(host, 0, 0, 100, "started")));
 
-        // Triggers off for this statement's session: the change sends no notice, as if it was missed.
-        await using (var connection = await Db.DataSource.OpenConnectionAsync())
-        await using (var transaction = await connection.BeginTransactionAsync())
-        {
-            await using var quiet = new Npgsql.NpgsqlCommand("set local session_replication_role = replica", connection, transaction);
-            await quiet.ExecuteNonQueryAsync();
-            await using var revoke = new Npgsql.NpgsqlCommand($"update users set can_leech = false where id = {id}", connection, transaction);
-            await revoke.ExecuteNonQueryAsync();
-            await transaction.CommitAsync();
-        }
+        await QuietlyAsync($"update users set can_leech = false where id = {id}");
 
         var beforeReRead = FailureReason(await leecher.AnnounceAsync(host, 0, 0, 100));
         // The re-read runs on the grain's scheduler once the clock has moved: poll, moving on one period a poll.
@@ -250,6 +234,71 @@ public sealed class SiteChangeTests(SiteDatabaseFixture fixture)
 
         Assert.Null(beforeReRead);
         Assert.Equal(TrackerFailure.LeechingNotAllowed, afterReRead);
+    }
+
+    [Fact]
+    public async Task TorrentChangedWithoutNotice_IsReReadAnIntervalOn_GiveOrTakeATenthByItsInfoHash()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        // As above: both exist before the tracker listens, so only the periodic re-read can pick the quiet change up.
+        var (_, passkey) = await fixture.NewUserAsync();
+        var (earlyId, early) = await NewTorrentStartingWithAsync(0x00);
+        var (lateId, late) = await NewTorrentStartingWithAsync(0xFF);
+        await using var host = await StartListeningAsync(clock);
+        var refresh = host.Services.GetRequiredService<IOptions<SiteOptions>>().Value.RefreshInterval;
+        var earlyLeecher = new Announcer(passkey, early, UrlBytes.Random20());
+        var lateLeecher = new Announcer(passkey, late, UrlBytes.Random20());
+        // Both swarms activated at the same moment, as by a cold start.
+        Assert.Null(FailureReason(await earlyLeecher.AnnounceAsync(host, 0, 0, 100, "started")));
+        Assert.Null(FailureReason(await lateLeecher.AnnounceAsync(host, 0, 0, 100, "started")));
+        await QuietlyAsync($"update torrents set status = 'deleted' where id in ({earlyId}, {lateId})");
+
+        clock.Advance(refresh * 0.95);
+        var earlyAtNinetyFivePercent = await Eventually.ValueAsync(async () => FailureReason(await earlyLeecher.AnnounceAsync(host, 0, 0, 100)), reason => reason is not null);
+        var lateAtNinetyFivePercent = FailureReason(await lateLeecher.AnnounceAsync(host, 0, 0, 100));
+        clock.Advance(refresh * 0.2);
+        var lateAtHundredFifteenPercent = await Eventually.ValueAsync(async () => FailureReason(await lateLeecher.AnnounceAsync(host, 0, 0, 100)), reason => reason is not null);
+
+        // 0x0000… re-reads at 0.9 of the interval, 0xFFFF… at 1.1: swarms activated together re-read spread out.
+        Assert.NotNull(earlyAtNinetyFivePercent);
+        Assert.Null(lateAtNinetyFivePercent);
+        Assert.NotNull(lateAtHundredFifteenPercent);
+    }
+
+    /// <summary>A tracker of its own on the site's database, on <paramref name="clock"/>, once it listens for the site's changes.</summary>
+    private async Task<TrackerHost> StartListeningAsync(FakeTimeProvider clock)
+    {
+        var host = await TrackerHost.StartAsync(
+            new Dictionary<string, string?>
+            {
+                ["Site:Store"] = "Postgres",
+                ["Database:ConnectionString"] = Db.ConnectionString,
+            },
+            clock: clock);
+        await host.Services.GetServices<IHostedService>().OfType<SiteChangeListener>().Single().Listening.WaitAsync(TimeSpan.FromSeconds(30));
+        return host;
+    }
+
+    /// <summary>A torrent whose info hash starts with two <paramref name="first"/> bytes.</summary>
+    private async Task<(long Id, byte[] InfoHash)> NewTorrentStartingWithAsync(byte first)
+    {
+        var id = SiteDatabaseFixture.NextId();
+        var hash = UrlBytes.Random20();
+        hash[0] = hash[1] = first;
+        await Db.ExecuteAsync("insert into torrents (id, info_hash) values ($1, $2)", id, hash);
+        return (id, hash);
+    }
+
+    /// <summary>Runs <paramref name="sql"/> with the site's triggers off for its session: the change sends no notice, as if it was missed.</summary>
+    private async Task QuietlyAsync(string sql)
+    {
+        await using var connection = await Db.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using var quiet = new Npgsql.NpgsqlCommand("set local session_replication_role = replica", connection, transaction);
+        await quiet.ExecuteNonQueryAsync();
+        await using var change = new Npgsql.NpgsqlCommand(sql, connection, transaction);
+        await change.ExecuteNonQueryAsync();
+        await transaction.CommitAsync();
     }
 
     [Fact]
