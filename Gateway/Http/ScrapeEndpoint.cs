@@ -65,16 +65,17 @@ internal sealed partial class ScrapeEndpoint(
                 return RequestOutcome.UnknownPasskey;
             }
 
-            var unavailable = new Unavailable();
-            counts = await Task.WhenAll(hashes.Select(hash => CountsAsync(hash, unavailable)));
-            if (unavailable.Count > 0 && unavailable.Count == hashes.Length)
+            var calls = new SwarmCalls();
+            counts = await Task.WhenAll(hashes.Select(hash => CountsAsync(hash, calls)));
+            if (calls.Unavailable > 0 && calls.Unavailable == calls.Count)
             {
-                throw unavailable.First!;
+                // Not one torrent asked of the cluster could be answered.
+                throw calls.FirstUnavailable!;
             }
 
-            if (unavailable.Count > 0)
+            if (calls.Unavailable > 0)
             {
-                Log.AnsweredWithout(logger, unavailable.Count, hashes.Length, unavailable.First!.Message);
+                Log.AnsweredWithout(logger, calls.Unavailable, hashes.Length, calls.FirstUnavailable!.Message);
             }
         }
         catch (SiteUnavailableException exception)
@@ -102,7 +103,7 @@ internal sealed partial class ScrapeEndpoint(
     /// take a torrent the tracker gives no figures for, rather than refusing the torrents that could be answered: a
     /// scrape of many torrents new to a silo whose database is slow or away would otherwise be refused as a whole.
     /// </summary>
-    private async Task<TorrentCounts> CountsAsync(InfoHash hash, Unavailable unavailable)
+    private async Task<TorrentCounts> CountsAsync(InfoHash hash, SwarmCalls calls)
     {
         // A torrent the cluster just answered unregistered to an announce is not asked again. A scrape's own answer
         // is not remembered: it reads a deleted torrent as unregistered too, and a site may restore one.
@@ -111,31 +112,37 @@ internal sealed partial class ScrapeEndpoint(
             return TorrentCounts.Unregistered;
         }
 
+        calls.Started();
         try
         {
             return await retry.CallAsync(swarms.For(hash).Scrape);
         }
         catch (SiteUnavailableException exception)
         {
-            unavailable.Add(exception);
+            calls.WasUnavailable(exception);
             return TorrentCounts.Unregistered;
         }
     }
 
-    /// <summary>The torrents of one scrape that could not be answered, and the first reason.</summary>
-    private sealed class Unavailable
+    /// <summary>One scrape's calls to swarms: how many, how many were answered unavailable, and the first reason.</summary>
+    private sealed class SwarmCalls
     {
-        private int _count;
-        private SiteUnavailableException? _first;
+        private int _made;
+        private int _unavailable;
+        private SiteUnavailableException? _firstUnavailable;
 
-        public int Count => Volatile.Read(ref _count);
+        public int Count => Volatile.Read(ref _made);
 
-        public SiteUnavailableException? First => Volatile.Read(ref _first);
+        public int Unavailable => Volatile.Read(ref _unavailable);
 
-        public void Add(SiteUnavailableException exception)
+        public SiteUnavailableException? FirstUnavailable => Volatile.Read(ref _firstUnavailable);
+
+        public void Started() => Interlocked.Increment(ref _made);
+
+        public void WasUnavailable(SiteUnavailableException exception)
         {
-            Interlocked.CompareExchange(ref _first, exception, null);
-            Interlocked.Increment(ref _count);
+            Interlocked.CompareExchange(ref _firstUnavailable, exception, null);
+            Interlocked.Increment(ref _unavailable);
         }
     }
 

@@ -13,8 +13,10 @@ namespace Chihaya.Orleans.Grains.Site;
 internal static class SiteOutage
 {
     /// <summary>
-    /// True for an outage. Anything else (a bug, a schema the store does not expect) is not answered as an outage: it
-    /// reaches the gateway as the error it is, logged with its stack trace.
+    /// True for an outage: a refused or slow read, a timeout, a broken connection, or any error of the database (its
+    /// SQL state is not looked at, so a schema the store does not expect is answered as an outage too, and shows in
+    /// the silo's throttled read-failure lines). Anything else (a bug) reaches the gateway as the error it is, logged
+    /// with its stack trace.
     /// </summary>
     public static bool Is(Exception exception) =>
         exception is SiteUnavailableException or DbException or TimeoutException or IOException or SocketException;

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Interfaces;
@@ -65,6 +66,16 @@ internal sealed partial class TorrentGrain(
     /// <summary>The longest pause between such re-reads while they keep failing (they double from <see cref="ChangedProfileRetry"/>).</summary>
     public static readonly TimeSpan LongestChangedProfileRetry = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// How long a call waits for the swarm's first read of its torrent before it is answered unavailable (the read goes
+    /// on). An announce of a torrent and a user both new to the silo waits for this, then up to the user's 3 s
+    /// (SiteOptions.UserReadWait): both within the gateway's 5 s response timeout. Real time, as the database's is.
+    /// </summary>
+    internal static readonly TimeSpan FirstReadWait = TimeSpan.FromSeconds(1.5);
+
+    // The call that activated a swarm runs right after the activation; later calls read (or wait) for themselves.
+    private static readonly TimeSpan ActivationAnswerFor = TimeSpan.FromSeconds(1);
+
     private readonly Swarm _swarm = new(Random.Shared);
     private readonly ReloadOrder _reloads = new();
     private readonly SwarmLedger _ledger = new();
@@ -74,14 +85,19 @@ internal sealed partial class TorrentGrain(
     private long _changeReadFrom;
     private int _failedChangeReads;
     private TorrentProfile? _profile;
-    // The swarm's first read of its torrent (and its claim) failed, the site's database away or slow: the activation
-    // stays, knowing nothing of the torrent, and its next announce or scrape reads again. A failed activation instead
-    // made Orleans log two errors with stack traces per call, and a read's timeout reached the gateway as a silo gone,
-    // which called again. Such a swarm is not counted in LocalActivations (_counted): no notice need reach it.
-    private bool _unread;
-    // The failure of the activation's read, the answer of the call that activated the swarm (so it does not read twice).
-    private SiteUnavailableException? _unreadAnswer;
+    // Until the swarm's first read of its torrent (and its claim) has succeeded. A read that failed or did not answer
+    // within FirstReadWait (the site's database away or slow) leaves the activation standing, knowing nothing of the
+    // torrent: its calls are answered unavailable, and its next announce or scrape reads again. A failed activation
+    // instead made Orleans log two errors with stack traces per call, and a slow read reached the gateway as a
+    // timeout, which it takes for a silo gone and calls again. Counted in LocalActivations (_counted) only while a
+    // read is out or once one has succeeded: a notice need not reach a swarm that will read anyway.
+    private bool _unread = true;
+    // The first read: the activation's, or the latest started by a call since; one at a time, shared by every call.
     private Task _firstRead = Task.CompletedTask;
+    // What the activation's read answered within FirstReadWait, for the call that activated the swarm (so that call
+    // neither reads a second time nor waits a second time), until ActivationAnswerFor has passed (Stopwatch ticks).
+    private SiteUnavailableException? _activationAnswer;
+    private long _activationAnswerUntil;
     private bool _counted;
     // The swarm's claim, taken when the torrent is first known registered; 0 until then. Kept after the site
     // unregisters the torrent, so traffic accounted before that is still written.
@@ -132,14 +148,16 @@ internal sealed partial class TorrentGrain(
             throw new InvalidOperationException($"Torrent grain key '{key}' is not 40 hex characters.");
         }
 
+        // Not the activation's cancellation: a read that outlives the wait goes on, for the calls after it.
+        _firstRead = ReadFirstAsync();
         try
         {
-            await ReadFirstAsync(cancellationToken);
+            await WaitForFirstReadAsync(_firstRead);
         }
         catch (SiteUnavailableException exception)
         {
-            _unread = true;
-            _unreadAnswer = exception;
+            _activationAnswer = exception;
+            _activationAnswerUntil = Stopwatch.GetTimestamp() + (long)(ActivationAnswerFor.TotalSeconds * Stopwatch.Frequency);
         }
 
         var now = NowMilliseconds();
@@ -188,11 +206,15 @@ internal sealed partial class TorrentGrain(
 
         var refresh = Task.CompletedTask;
         // A swarm on its way out need not re-read its torrent.
-        if (now >= _refreshDueAt && !leaving && !_unread)
+        if (now >= _refreshDueAt && !leaving)
         {
             _refreshDueAt = now + _refreshEvery;
-            // After this sweep's flush, so the read does not overlap it and can take the site's snatch count.
-            refresh = flush.IsCompleted ? ReloadProfileAsync() : ReloadAfterAsync(flush);
+            // After this sweep's flush, so the read does not overlap it and can take the site's snatch count. A swarm
+            // not read yet reads at its next call.
+            if (!_unread)
+            {
+                refresh = flush.IsCompleted ? ReloadProfileAsync() : ReloadAfterAsync(flush);
+            }
         }
 
         if (flush.IsCompleted && refresh.IsCompleted)
@@ -396,10 +418,16 @@ internal sealed partial class TorrentGrain(
     {
         if (_unread)
         {
-            // Never read: its first read is the site's newest.
-            await ReadIfUnreadAsync();
-            LeaveIfUnused();
-            return;
+            // A first read started now is newer than the change; one already out may have read before it, so the
+            // change is read again below once that one has answered.
+            var startedHere = StartFirstReadUnlessOut();
+
+            await _firstRead;
+            if (startedHere)
+            {
+                LeaveIfUnused();
+                return;
+            }
         }
 
         // A later change needs a later read, even while an earlier one is still unread.
@@ -427,13 +455,13 @@ internal sealed partial class TorrentGrain(
     /// LocalActivations before the read, so a change notice arriving meanwhile still reaches it. An outage is a
     /// <see cref="SiteUnavailableException"/>, logged here (at most every ten seconds), and leaves the swarm uncounted.
     /// </summary>
-    private async Task ReadFirstAsync(CancellationToken cancellationToken)
+    private async Task ReadFirstAsync()
     {
         activations.Add(_infoHash);
         _counted = true;
         try
         {
-            await ReloadProfileAsync(cancellationToken, first: true);
+            await ReloadProfileAsync(first: true);
         }
         catch (Exception exception)
         {
@@ -447,11 +475,19 @@ internal sealed partial class TorrentGrain(
             readFailures.Failed(exception);
             throw SiteOutage.Unavailable("the torrent's read", exception);
         }
+
+        _unread = false;
+        if (_schedule is not null)
+        {
+            // Read after the activation: as at one that read, a swarm restored from the site writes its size once.
+            ScheduleFlushIfUnwritten();
+            PublishSchedule();
+        }
     }
 
     /// <summary>
-    /// Reads the torrent of a swarm whose first read failed, one read at a time for every call waiting (announces are
-    /// interleaved); the activating call gets its activation's failure instead of a second read.
+    /// For a call to a swarm not read yet: the activating call gets what its activation's read answered; any other
+    /// waits for the first read out, or starts one, for at most <see cref="FirstReadWait"/>.
     /// </summary>
     private Task ReadIfUnreadAsync()
     {
@@ -460,23 +496,44 @@ internal sealed partial class TorrentGrain(
             return Task.CompletedTask;
         }
 
-        if (_unreadAnswer is { } answer)
+        if (_activationAnswer is { } answer)
         {
-            _unreadAnswer = null;
-            return Task.FromException(answer);
+            _activationAnswer = null;
+            if (Stopwatch.GetTimestamp() < _activationAnswerUntil)
+            {
+                return Task.FromException(answer);
+            }
         }
 
-        return _firstRead.IsCompleted ? _firstRead = ReadAgainAsync() : _firstRead;
+        StartFirstReadUnlessOut();
+        return WaitForFirstReadAsync(_firstRead);
     }
 
-    private async Task ReadAgainAsync()
+    /// <summary>Starts a first read unless one is out; true if it started one.</summary>
+    private bool StartFirstReadUnlessOut()
     {
-        await ReadFirstAsync(CancellationToken.None);
-        _unread = false;
-        // As at an activation that read: a swarm restored from the site writes its size once. The refresh, prune and
-        // forget due times set at activation stand.
-        ScheduleFlushIfUnwritten();
-        PublishSchedule();
+        if (!_firstRead.IsCompleted)
+        {
+            return false;
+        }
+
+        // A read that failed after its callers stopped waiting: its exception was logged (ReadFirstAsync) and is seen
+        // here, not left to the finalizer's unobserved-exception event.
+        _ = _firstRead.Exception;
+        _firstRead = ReadFirstAsync();
+        return true;
+    }
+
+    private static async Task WaitForFirstReadAsync(Task read)
+    {
+        try
+        {
+            await read.WaitAsync(FirstReadWait);
+        }
+        catch (TimeoutException) when (!read.IsCompleted)
+        {
+            throw new SiteUnavailableException($"the site did not answer the torrent's read within {FirstReadWait.TotalSeconds:0.#} s");
+        }
     }
 
     private void Uncount()
@@ -700,7 +757,8 @@ internal sealed partial class TorrentGrain(
     private void ForgetIfUnregistered(long now)
     {
         // Junk info hashes must not hold memory for the long lifetime swarms get.
-        if (_profile is null && _swarm.Count == 0 && _ledger.IsEmpty && _outstanding is null)
+        // Not while a first read is out: it may claim the swarm and restore its peers.
+        if (_profile is null && _swarm.Count == 0 && _ledger.IsEmpty && _outstanding is null && _firstRead.IsCompleted)
         {
             this.DeactivateOnIdle();
         }
@@ -724,7 +782,7 @@ internal sealed partial class TorrentGrain(
     {
         // Not while a prune's deletions are unwritten (the database down): its deactivation's flush could fail too, and
         // the rows would stay until the orphaned-swarm sweep woke the swarm again.
-        if (_swarm.Count == 0 && !_swarm.HasDepartures && _ledger.IsEmpty && _outstanding is null && !_swarm.HasChanges
+        if (_swarm.Count == 0 && !_swarm.HasDepartures && _ledger.IsEmpty && _outstanding is null && !_swarm.HasChanges && _firstRead.IsCompleted
             && (_lastServedAt == 0 || NowMilliseconds() - _lastServedAt >= Milliseconds(SwarmLifetime)))
         {
             // Its deactivation writes the swarm's size if it never has.
