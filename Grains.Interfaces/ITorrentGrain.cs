@@ -16,8 +16,12 @@ public interface ITorrentGrain : IGrainWithStringKey
     [AlwaysInterleave]
     ValueTask<AnnounceResult> Announce(AnnounceCommand command);
 
-    /// <summary>The torrent's seeders, leechers and snatches.</summary>
+    /// <summary>
+    /// The torrent's seeders, leechers and snatches. Interleaved: a swarm not read yet answers each scrape within its
+    /// first read's wait, not one after another; once read, a scrape is one turn with no await.
+    /// </summary>
     [Alias("Scrape")]
+    [AlwaysInterleave]
     ValueTask<TorrentCounts> Scrape();
 
     /// <summary>The site's torrent as this swarm enforces it now (null: not registered): for diagnostics and tests, since the admin API shows the stored profile.</summary>

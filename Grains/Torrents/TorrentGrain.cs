@@ -67,14 +67,17 @@ internal sealed partial class TorrentGrain(
     public static readonly TimeSpan LongestChangedProfileRetry = TimeSpan.FromMinutes(1);
 
     /// <summary>
-    /// How long a call waits for the swarm's first read of its torrent before it is answered unavailable (the read goes
-    /// on). An announce of a torrent and a user both new to the silo waits for this, then up to the user's 3 s
-    /// (SiteOptions.UserReadWait): both within the gateway's 5 s response timeout. Real time, as the database's is.
+    /// How long after a swarm's first read of its torrent started its calls are answered unavailable if it has not
+    /// answered (the read goes on). Counted from the read's start, not each call's, so calls queued behind the
+    /// activation do not wait again. An announce of a torrent and a user both new to the silo waits for this, then up
+    /// to the user's 3 s (SiteOptions.UserReadWait): both within the gateway's 5 s response timeout. Real time, as the
+    /// database's is.
     /// </summary>
     internal static readonly TimeSpan FirstReadWait = TimeSpan.FromSeconds(1.5);
 
-    // The call that activated a swarm runs right after the activation; later calls read (or wait) for themselves.
-    private static readonly TimeSpan ActivationAnswerFor = TimeSpan.FromSeconds(1);
+    // A failed first read stays the answer this long: the call that activated the swarm, and calls arriving with it,
+    // get its failure without a second read, and while the database is away an unread swarm reads once a second at most.
+    private static readonly TimeSpan FailedFirstReadHold = TimeSpan.FromSeconds(1);
 
     private readonly Swarm _swarm = new(Random.Shared);
     private readonly ReloadOrder _reloads = new();
@@ -93,12 +96,13 @@ internal sealed partial class TorrentGrain(
     // read is out or once one has succeeded: a notice need not reach a swarm that will read anyway.
     private bool _unread = true;
     // The first read: the activation's, or the latest started by a call since; one at a time, shared by every call.
+    // When it started, and when it failed (Stopwatch timestamps).
     private Task _firstRead = Task.CompletedTask;
-    // What the activation's read answered within FirstReadWait, for the call that activated the swarm (so that call
-    // neither reads a second time nor waits a second time), until ActivationAnswerFor has passed (Stopwatch ticks).
-    private SiteUnavailableException? _activationAnswer;
-    private long _activationAnswerUntil;
+    private long _firstReadStartedAt;
+    private long _firstReadFailedAt;
     private bool _counted;
+    // OnDeactivateAsync has begun: a first read still out must not claim the swarm for an activation that is going.
+    private bool _deactivating;
     // The swarm's claim, taken when the torrent is first known registered; 0 until then. Kept after the site
     // unregisters the torrent, so traffic accounted before that is still written.
     private long _torrentId;
@@ -148,16 +152,16 @@ internal sealed partial class TorrentGrain(
             throw new InvalidOperationException($"Torrent grain key '{key}' is not 40 hex characters.");
         }
 
-        // Not the activation's cancellation: a read that outlives the wait goes on, for the calls after it.
-        _firstRead = ReadFirstAsync();
+        // Not on the activation's cancellation: a read that outlives the wait goes on, for the calls after it.
+        StartFirstReadUnlessOut();
         try
         {
-            await WaitForFirstReadAsync(_firstRead);
+            await WaitForFirstReadAsync();
         }
-        catch (SiteUnavailableException exception)
+        catch (SiteUnavailableException)
         {
-            _activationAnswer = exception;
-            _activationAnswerUntil = Stopwatch.GetTimestamp() + (long)(ActivationAnswerFor.TotalSeconds * Stopwatch.Frequency);
+            // The activating call gets the same answer (ReadIfUnreadAsync): the read failed moments ago, or is still out
+            // past its wait.
         }
 
         var now = NowMilliseconds();
@@ -275,6 +279,7 @@ internal sealed partial class TorrentGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _deactivating = true;
         Uncount();
         if (_schedule is not null)
         {
@@ -473,6 +478,7 @@ internal sealed partial class TorrentGrain(
             }
 
             readFailures.Failed(exception);
+            _firstReadFailedAt = Stopwatch.GetTimestamp();
             throw SiteOutage.Unavailable("the torrent's read", exception);
         }
 
@@ -486,8 +492,9 @@ internal sealed partial class TorrentGrain(
     }
 
     /// <summary>
-    /// For a call to a swarm not read yet: the activating call gets what its activation's read answered; any other
-    /// waits for the first read out, or starts one, for at most <see cref="FirstReadWait"/>.
+    /// For a call to a swarm not read yet: the failure of a first read that failed less than
+    /// <see cref="FailedFirstReadHold"/> ago; else the first read out, or a new one, waited for until
+    /// <see cref="FirstReadWait"/> after it started.
     /// </summary>
     private Task ReadIfUnreadAsync()
     {
@@ -496,17 +503,13 @@ internal sealed partial class TorrentGrain(
             return Task.CompletedTask;
         }
 
-        if (_activationAnswer is { } answer)
+        if (_firstRead.IsFaulted && Stopwatch.GetElapsedTime(_firstReadFailedAt) < FailedFirstReadHold)
         {
-            _activationAnswer = null;
-            if (Stopwatch.GetTimestamp() < _activationAnswerUntil)
-            {
-                return Task.FromException(answer);
-            }
+            return _firstRead;
         }
 
         StartFirstReadUnlessOut();
-        return WaitForFirstReadAsync(_firstRead);
+        return WaitForFirstReadAsync();
     }
 
     /// <summary>Starts a first read unless one is out; true if it started one.</summary>
@@ -520,19 +523,27 @@ internal sealed partial class TorrentGrain(
         // A read that failed after its callers stopped waiting: its exception was logged (ReadFirstAsync) and is seen
         // here, not left to the finalizer's unobserved-exception event.
         _ = _firstRead.Exception;
+        _firstReadStartedAt = Stopwatch.GetTimestamp();
         _firstRead = ReadFirstAsync();
         return true;
     }
 
-    private static async Task WaitForFirstReadAsync(Task read)
+    private async Task WaitForFirstReadAsync()
     {
+        var read = _firstRead;
+        var left = FirstReadWait - Stopwatch.GetElapsedTime(_firstReadStartedAt);
         try
         {
-            await read.WaitAsync(FirstReadWait);
+            await read.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero);
         }
         catch (TimeoutException) when (!read.IsCompleted)
         {
             throw new SiteUnavailableException($"the site did not answer the torrent's read within {FirstReadWait.TotalSeconds:0.#} s");
+        }
+        catch (TimeoutException)
+        {
+            // The read answered just as the wait ended (its own outages are SiteUnavailableExceptions): its answer stands.
+            await read;
         }
     }
 
@@ -572,6 +583,13 @@ internal sealed partial class TorrentGrain(
 
         if (profile is not null && _epoch == 0)
         {
+            if (_deactivating)
+            {
+                // A first read that outlived its activation: the next activation claims the swarm; a claim here would
+                // only fence it.
+                return;
+            }
+
             // Only a registered torrent claims a swarm: junk info hashes leave no rows behind.
             await ClaimAsync(profile.TorrentId);
             _claiming = Task.CompletedTask;

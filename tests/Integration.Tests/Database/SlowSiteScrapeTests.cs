@@ -56,7 +56,8 @@ public sealed class SlowSiteScrapeTests : IAsyncLifetime
             await lockHeld.RollbackAsync();
         }
 
-        var onceReadable = await _host.GetBencodeAsync(scrape);
+        // The read held up answers moments after the lock goes; until then the torrent is still left out.
+        var onceReadable = await Eventually.ValueAsync(() => _host.GetBencodeAsync(scrape), reply => ((Dictionary<string, object>)reply["files"]).Count == 2);
 
         Assert.Null(FailureReason(whileUnreadable));
         var files = (Dictionary<string, object>)whileUnreadable["files"];
