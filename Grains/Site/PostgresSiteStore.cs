@@ -5,6 +5,7 @@ using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Torrents;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -15,7 +16,7 @@ namespace Chihaya.Orleans.Grains.Site;
 /// is told the site changed; swarms' peers and statistics arrive in flushes, a silo's flushes in one transaction, each fenced by its swarm's claim and applied once.
 /// Commands are auto-prepared by the data source.
 /// </summary>
-internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvider time) : ISiteStore
+internal sealed partial class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvider time, ILogger<PostgresSiteStore> logger) : ISiteStore
 {
     // The flush's transaction begins with this. Every statement of a flush finds its rows by primary key: a few
     // thousand at most, in tables that grow with the site (users, torrents, swarms, peers, history). With PostgreSQL's
@@ -455,7 +456,12 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
 
         if (applying.Count > 0)
         {
-            var snatches = await ApplyAsync(connection, transaction, applying, cancellationToken);
+            var (snatches, usersGone, torrentsGone) = await ApplyAsync(connection, transaction, applying, cancellationToken);
+            if (usersGone > 0 || torrentsGone > 0)
+            {
+                Log.CreditForRowsGone(logger, usersGone, torrentsGone);
+            }
+
             for (var i = 0; i < flushes.Count; i++)
             {
                 if (snatches.TryGetValue(flushes[i].TorrentId, out var counted) && results[i].Status == FlushStatus.Applied)
@@ -469,8 +475,11 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         return results;
     }
 
-    /// <summary>Writes the flushes' peers and statistics in one round trip; returns the snatches counted per torrent.</summary>
-    private static async Task<Dictionary<long, long>> ApplyAsync(
+    /// <summary>
+    /// Writes the flushes' peers and statistics in one round trip; returns the snatches counted per torrent, and how many
+    /// of the users and torrents credited the site no longer has rows for.
+    /// </summary>
+    private static async Task<(Dictionary<long, long> Snatches, int UsersGone, int TorrentsGone)> ApplyAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, List<SwarmFlush> flushes, CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(connection, transaction);
@@ -578,7 +587,7 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         }
         while (await reader.NextResultAsync(cancellationToken));
 
-        return snatches;
+        return (snatches, users.Length - addUsers.RecordsAffected, torrents.Length - addTorrents.RecordsAffected);
     }
 
     public async ValueTask<UserKey?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default)
@@ -860,5 +869,13 @@ internal sealed class PostgresSiteStore(NpgsqlDataSource dataSource, TimeProvide
         }
 
         parameters.Add(new NpgsqlParameter { Value = values });
+    }
+
+    private static partial class Log
+    {
+        // Warning: the site deleted them while the tracker held their unwritten traffic. Their history rows
+        // (user_torrents) have it; no row is made again for them.
+        [LoggerMessage(1, LogLevel.Warning, "A statistics write credited {Users} users and {Torrents} torrents the site no longer has rows for: their traffic went to their history rows (user_torrents) only")]
+        public static partial void CreditForRowsGone(ILogger logger, int users, int torrents);
     }
 }

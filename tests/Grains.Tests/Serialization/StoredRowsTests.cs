@@ -7,6 +7,7 @@ using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.Grains.Torrents;
 using Chihaya.Orleans.TestSupport;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Chihaya.Orleans.Grains.Tests.Serialization;
@@ -45,7 +46,7 @@ public sealed class StoredRowsTests
         await using var database = await PostgresTestDatabase.CreateAsync(migrateThrough: VersionOf(fixture));
         await database.ExecuteAsync(await File.ReadAllTextAsync(Path.Combine(GoldenFolder, fixture)));
         await SchemaMigrator.MigrateAsync(database.DataSource);
-        var store = new PostgresSiteStore(database.DataSource, new FakeTimeProvider(Time("2026-11-28T10:00:00Z")));
+        var store = new PostgresSiteStore(database.DataSource, new FakeTimeProvider(Time("2026-11-28T10:00:00Z")), NullLogger<PostgresSiteStore>.Instance);
 
         var user = await store.FindUserAsync(global::Chihaya.Orleans.Grains.Interfaces.Model.Passkey.UserKeyOf(Passkey));
         Assert.Equal(new UserProfile(UserId, new Multipliers(1.5m, 0.25m), false, Time("2026-12-01T09:30:15.123456Z")), user);

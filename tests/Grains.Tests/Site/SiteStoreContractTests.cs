@@ -7,6 +7,8 @@ using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.Grains.Torrents;
 using Chihaya.Orleans.TestSupport;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Chihaya.Orleans.Grains.Tests.Site;
@@ -153,6 +155,33 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
         Assert.All(results, result => Assert.Equal(FlushStatus.Applied, result.Status));
         Assert.Equal(new Traffic(15, 30, 45, 60), await Store.GetUserTrafficAsync(userId));
         Assert.Equal(new Traffic(15, 15, 15, 15), await Store.GetTorrentTrafficAsync(torrentId));
+    }
+
+    [Fact]
+    public async Task ApplyFlushes_OfAUserAndATorrentTheSiteRemovedMeanwhile_LandInTheirHistory_AndBringNeitherBack()
+    {
+        var passkey = NewPasskey();
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        var (userId, torrentId) = (NextId(), NextId());
+        await Store.PutUserAsync(passkey, new UserProfile(userId, Multipliers.Neutral, true));
+        await Store.PutTorrentAsync(hash, new TorrentProfile(torrentId, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var claim = await Store.ClaimSwarmAsync(torrentId);
+        // The site deletes both while the tracker holds traffic of the user on the torrent, not yet written.
+        await Store.RemoveUserAsync(passkey);
+        await Store.RemoveTorrentAsync(hash);
+
+        var result = await ApplyAsync(Flush(claim, 1, torrentId, userId, 10));
+
+        Assert.Equal(FlushStatus.Applied, result.Status);
+        Assert.Equal(new Traffic(10, 20, 30, 40), (await Store.GetUserTorrentAsync(userId, torrentId))!.Value.Traffic);
+        Assert.Null(await Store.FindUserAsync(passkey.ToUserKey()));
+        Assert.Null(await Store.FindTorrentAsync(hash));
+        AssertCreditForRowsGoneReported(users: 1, torrents: 1);
+    }
+
+    /// <summary>For a store whose user and torrent rows can go: it reports credit that found none.</summary>
+    private protected virtual void AssertCreditForRowsGoneReported(int users, int torrents)
+    {
     }
 
     [Fact]
@@ -516,12 +545,19 @@ public sealed class InMemorySiteStoreTests : SiteStoreContractTests
 
 public sealed class PostgresSiteStoreTests : SiteStoreContractTests
 {
+    private readonly FakeLogger<PostgresSiteStore> _log = new();
     private PostgresTestDatabase _database = null!;
+
+    /// <summary>The site's rows are gone, so the credit reaches only the history rows: an operator must hear of it.</summary>
+    private protected override void AssertCreditForRowsGoneReported(int users, int torrents) =>
+        Assert.Contains(
+            _log.Collector.GetSnapshot(),
+            line => line.Level == LogLevel.Warning && line.Message.StartsWith($"A statistics write credited {users} users and {torrents} torrents the site no longer has rows for", StringComparison.Ordinal));
 
     public override async Task InitializeAsync()
     {
         _database = await PostgresTestDatabase.CreateAsync();
-        Store = new PostgresSiteStore(_database.DataSource, Clock);
+        Store = new PostgresSiteStore(_database.DataSource, Clock, _log);
     }
 
     public override async Task DisposeAsync() => await _database.DisposeAsync();
@@ -811,7 +847,7 @@ public sealed class PostgresSiteStoreTests : SiteStoreContractTests
     {
         var oneConnection = DatabaseRegistration.CreateDataSource(
             new NpgsqlConnectionStringBuilder(_database.ConnectionString) { MaxPoolSize = 1 }.ConnectionString);
-        Store = new PostgresSiteStore(oneConnection, Clock);
+        Store = new PostgresSiteStore(oneConnection, Clock, _log);
         return oneConnection;
     }
 
