@@ -34,9 +34,10 @@ internal sealed partial class PostgresSiteStore(NpgsqlDataSource dataSource, Tim
     // should take them in the same order. The lock is the one the update itself takes (no key update): it does not wait for rows that merely
     // reference a user or torrent (the key share lock of a foreign key, as a site granting a freeleech token takes
     // until it commits), and two writes whose rows reference the same user cannot deadlock over it.
-    private const string LockUsersSql = "select 1 from users where id = any($1) order by id for no key update";
+    // The ids of the rows locked: a user or torrent credited whose row is not among them was deleted by the site.
+    private const string LockUsersSql = "select id as locked_user from users where id = any($1) order by id for no key update";
 
-    private const string LockTorrentsSql = "select 1 from torrents where id = any($1) order by id for no key update";
+    private const string LockTorrentsSql = "select id as locked_torrent from torrents where id = any($1) order by id for no key update";
 
     // A peer that left goes from the peers to the departures, which keep when its goodbye was received.
     private const string DepartPeersSql = """
@@ -454,14 +455,10 @@ internal sealed partial class PostgresSiteStore(NpgsqlDataSource dataSource, Tim
             }
         }
 
+        var (usersGone, torrentsGone) = (0, 0);
         if (applying.Count > 0)
         {
-            var (snatches, usersGone, torrentsGone) = await ApplyAsync(connection, transaction, applying, cancellationToken);
-            if (usersGone > 0 || torrentsGone > 0)
-            {
-                Log.CreditForRowsGone(logger, usersGone, torrentsGone);
-            }
-
+            (var snatches, usersGone, torrentsGone) = await ApplyAsync(connection, transaction, applying, cancellationToken);
             for (var i = 0; i < flushes.Count; i++)
             {
                 if (snatches.TryGetValue(flushes[i].TorrentId, out var counted) && results[i].Status == FlushStatus.Applied)
@@ -472,12 +469,18 @@ internal sealed partial class PostgresSiteStore(NpgsqlDataSource dataSource, Tim
         }
 
         await transaction.CommitAsync(cancellationToken);
+        if (usersGone > 0 || torrentsGone > 0)
+        {
+            // After the commit: a write that failed there is resent, and would be counted twice.
+            Log.CreditForRowsGone(logger, usersGone, torrentsGone);
+        }
+
         return results;
     }
 
     /// <summary>
     /// Writes the flushes' peers and statistics in one round trip; returns the snatches counted per torrent, and how many
-    /// of the users and torrents credited the site no longer has rows for.
+    /// of the users and torrents it credited with traffic the site no longer has rows for.
     /// </summary>
     private static async Task<(Dictionary<long, long> Snatches, int UsersGone, int TorrentsGone)> ApplyAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, List<SwarmFlush> flushes, CancellationToken cancellationToken)
@@ -573,13 +576,20 @@ internal sealed partial class PostgresSiteStore(NpgsqlDataSource dataSource, Tim
         batch.BatchCommands.Add(complete);
 
         var snatches = new Dictionary<long, long>();
+        var lockedUsers = new HashSet<long>();
+        var lockedTorrents = new HashSet<long>();
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        // The snatch counts are the only result of two columns (the locks' have one, the writes' none).
+        // The snatch counts are the only result of two columns, the locks' the only ones of one (the writes' have none).
         do
         {
-            if (reader.FieldCount == 2)
+            var locked = reader.FieldCount != 1 ? null : reader.GetName(0) == "locked_user" ? lockedUsers : lockedTorrents;
+            while (reader.FieldCount > 0 && await reader.ReadAsync(cancellationToken))
             {
-                while (await reader.ReadAsync(cancellationToken))
+                if (locked is not null)
+                {
+                    locked.Add(reader.GetInt64(0));
+                }
+                else
                 {
                     snatches[reader.GetInt64(0)] = reader.GetInt64(1);
                 }
@@ -587,7 +597,9 @@ internal sealed partial class PostgresSiteStore(NpgsqlDataSource dataSource, Tim
         }
         while (await reader.NextResultAsync(cancellationToken));
 
-        return (snatches, users.Length - addUsers.RecordsAffected, torrents.Length - addTorrents.RecordsAffected);
+        var usersGone = users.Count(user => user.Traffic != default && !lockedUsers.Contains(user.UserId));
+        var torrentsGone = torrents.Count(torrent => torrent.Traffic != default && !lockedTorrents.Contains(torrent.TorrentId));
+        return (snatches, usersGone, torrentsGone);
     }
 
     public async ValueTask<UserKey?> PutUserAsync(Passkey passkey, UserProfile profile, CancellationToken cancellationToken = default)

@@ -281,6 +281,20 @@ internal sealed partial class TorrentGrain(
     {
         _deactivating = true;
         Uncount();
+        if (_claiming is { IsCompleted: false } claiming)
+        {
+            // A first read's claim already sent: once it is in, this activation holds the swarm and writes what it
+            // restored; a claim answered after the next activation's would fence that one.
+            try
+            {
+                await claiming.WaitAsync(cancellationToken);
+            }
+            catch
+            {
+                // Failed or out of time: the next activation claims the swarm itself.
+            }
+        }
+
         if (_schedule is not null)
         {
             sweeper.Remove(_schedule);
@@ -474,6 +488,8 @@ internal sealed partial class TorrentGrain(
             Uncount();
             if (!SiteOutage.Is(exception))
             {
+                // A bug, not an outage: logged here too, since a read that outlived its callers' wait has no caller left.
+                Log.FirstReadFailed(logger, exception, _infoHash.ToGrainKey());
                 throw;
             }
 
@@ -901,6 +917,9 @@ internal sealed partial class TorrentGrain(
 
         [LoggerMessage(8, LogLevel.Warning, "Torrent {InfoHash}: re-reading the torrent from the site failed; it keeps what it had until the next re-read")]
         public static partial void SweepFailed(ILogger logger, Exception exception, string infoHash);
+
+        [LoggerMessage(9, LogLevel.Error, "Torrent {InfoHash}: reading the torrent from the site failed")]
+        public static partial void FirstReadFailed(ILogger logger, Exception exception, string infoHash);
 
         [LoggerMessage(6, LogLevel.Warning, "Torrent {InfoHash}: another activation has claimed this swarm; this one writes nothing more and deactivates")]
         public static partial void Fenced(ILogger logger, string infoHash);
