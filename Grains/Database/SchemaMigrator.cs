@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Npgsql;
 
 namespace Chihaya.Orleans.Grains.Database;
@@ -12,8 +13,18 @@ public static class SchemaMigrator
     // An arbitrary constant naming our lock; other applications' advisory locks use other numbers.
     private const long LockKey = 0x4368_6968_6179_61;
 
-    /// <summary>How long a start waits for another's migration lock.</summary>
+    /// <summary>How long a start waits for another's migration lock, and how long a migration keeps giving way to a table's users.</summary>
     public static readonly TimeSpan LockWait = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How long one try of a migration waits for a table lock (PostgreSQL's <c>lock_timeout</c>) before it gives way
+    /// and tries again after a pause. An ALTER waiting for a table that a long transaction holds (a site's job, a
+    /// report) makes every statement on that table queue behind it: the running silos' flushes and claims would stall
+    /// for as long as that transaction lasts. Giving way keeps them going between tries.
+    /// </summary>
+    public static readonly TimeSpan TableLockWait = TimeSpan.FromSeconds(5);
+
+    private static readonly TimeSpan LongestRetryPause = TimeSpan.FromSeconds(30);
 
     /// <summary>The migrations shipped in this assembly, by version.</summary>
     public static IReadOnlyList<(int Version, string Name, string Sql)> Migrations { get; } = LoadMigrations();
@@ -22,7 +33,12 @@ public static class SchemaMigrator
     /// Applies pending migrations up to <paramref name="throughVersion"/> (all of them by default); returns the versions
     /// applied by this call. Tests stop at an earlier version to hold this version's code to data an earlier one stored.
     /// </summary>
-    public static async Task<IReadOnlyList<int>> MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken = default, int throughVersion = int.MaxValue)
+    /// <param name="dataSource">The site's database.</param>
+    /// <param name="cancellationToken">Ends the migration (a stop).</param>
+    /// <param name="throughVersion">The last version to apply.</param>
+    /// <param name="tableLockWait"><see cref="TableLockWait"/> unless given (tests shorten it).</param>
+    public static async Task<IReadOnlyList<int>> MigrateAsync(
+        NpgsqlDataSource dataSource, CancellationToken cancellationToken = default, int throughVersion = int.MaxValue, TimeSpan? tableLockWait = null)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // Waits for another silo's migration, but not for ever: a lock held by a session that is gone but not yet
@@ -48,15 +64,32 @@ public static class SchemaMigrator
             }
 
             var done = new List<int>();
+            var lockTimeout = (int)(tableLockWait ?? TableLockWait).TotalMilliseconds;
             foreach (var (version, name, sql) in Migrations.Where(m => !applied.Contains(m.Version) && m.Version <= throughVersion))
             {
-                await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-                await Execute(connection, transaction, sql, cancellationToken);
-                await using var record = new NpgsqlCommand("insert into schema_migrations (version, name) values ($1, $2)", connection, transaction);
-                record.Parameters.Add(new NpgsqlParameter { Value = version });
-                record.Parameters.Add(new NpgsqlParameter { Value = name });
-                await record.ExecuteNonQueryAsync(cancellationToken);
-                await transaction.CommitAsync(cancellationToken);
+                var started = Stopwatch.GetTimestamp();
+                for (var pause = TimeSpan.FromSeconds(1); ; pause = pause * 2 < LongestRetryPause ? pause * 2 : LongestRetryPause)
+                {
+                    await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+                    try
+                    {
+                        await Execute(connection, transaction, $"set local lock_timeout = {lockTimeout}", cancellationToken);
+                        await Execute(connection, transaction, sql, cancellationToken);
+                        await using var record = new NpgsqlCommand("insert into schema_migrations (version, name) values ($1, $2)", connection, transaction);
+                        record.Parameters.Add(new NpgsqlParameter { Value = version });
+                        record.Parameters.Add(new NpgsqlParameter { Value = name });
+                        await record.ExecuteNonQueryAsync(cancellationToken);
+                        await transaction.CommitAsync(cancellationToken);
+                        break;
+                    }
+                    catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.LockNotAvailable
+                        && Stopwatch.GetElapsedTime(started) + pause < LockWait)
+                    {
+                        await transaction.RollbackAsync(cancellationToken);
+                        await Task.Delay(pause, cancellationToken);
+                    }
+                }
+
                 done.Add(version);
             }
 

@@ -114,12 +114,12 @@ public sealed class FailedSiteReadTests : IAsyncLifetime
         await AllowOnlyAnotherClientAsync();
         await Eventually.TrueAsync(() => Task.FromResult(Store.FailedReads > failedBefore), "the notice's re-read of the client list failed");
         Store.ReadsFail = false;
-        var beforeTheRetry = await AnnounceAsync(torrent);
-        // The next probe notice wakes the listener, well within the minute of the list's own re-read.
+        // The next probe notice wakes the listener, well within the minute of the list's own re-read. (The listener may
+        // also retry at once, if the failed read's notice woke its loop too: a CI run once saw that, so whether the
+        // list is still unread before the probe is not asserted.)
         Clock.Advance(SiteChangeListener.ProbeInterval);
         var afterTheRetry = await Eventually.ValueAsync(() => AnnounceAsync(torrent), reply => reply.Status != AnnounceStatus.Accepted);
 
-        Assert.Equal(AnnounceStatus.Accepted, beforeTheRetry.Status);
         Assert.Equal(AnnounceStatus.ClientNotAllowed, afterTheRetry.Status);
     }
 
