@@ -13,16 +13,23 @@ public static class SchemaMigrator
     // An arbitrary constant naming our lock; other applications' advisory locks use other numbers.
     private const long LockKey = 0x4368_6968_6179_61;
 
-    /// <summary>How long a start waits for another's migration lock, and how long a migration keeps giving way to a table's users.</summary>
+    /// <summary>How long a start waits for another's migration lock: above <see cref="GiveWayFor"/>, which the holder may spend.</summary>
     public static readonly TimeSpan LockWait = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How long one run keeps giving way to a table's users, over all its migrations; past it the run fails (and a
+    /// start is retried). Half the Kubernetes migration Job's 10-minute deadline, leaving the rest to the migrations.
+    /// </summary>
+    public static readonly TimeSpan GiveWayFor = TimeSpan.FromMinutes(5);
 
     /// <summary>
     /// How long one try of a migration waits for a table lock (PostgreSQL's <c>lock_timeout</c>) before it gives way
     /// and tries again after a pause. An ALTER waiting for a table that a long transaction holds (a site's job, a
     /// report) makes every statement on that table queue behind it: the running silos' flushes and claims would stall
-    /// for as long as that transaction lasts. Giving way keeps them going between tries.
+    /// for as long as that transaction lasts. Giving way keeps them going between tries; a try holds them up to this
+    /// long, below a swarm's 1.5 s wait for its first read and the gateway's 5 s response timeout.
     /// </summary>
-    public static readonly TimeSpan TableLockWait = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan TableLockWait = TimeSpan.FromSeconds(1);
 
     private static readonly TimeSpan LongestRetryPause = TimeSpan.FromSeconds(30);
 
@@ -64,10 +71,10 @@ public static class SchemaMigrator
             }
 
             var done = new List<int>();
-            var lockTimeout = (int)(tableLockWait ?? TableLockWait).TotalMilliseconds;
+            var lockTimeout = Math.Max(1, (int)(tableLockWait ?? TableLockWait).TotalMilliseconds);
+            var started = Stopwatch.GetTimestamp();
             foreach (var (version, name, sql) in Migrations.Where(m => !applied.Contains(m.Version) && m.Version <= throughVersion))
             {
-                var started = Stopwatch.GetTimestamp();
                 for (var pause = TimeSpan.FromSeconds(1); ; pause = pause * 2 < LongestRetryPause ? pause * 2 : LongestRetryPause)
                 {
                     await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -83,7 +90,7 @@ public static class SchemaMigrator
                         break;
                     }
                     catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.LockNotAvailable
-                        && Stopwatch.GetElapsedTime(started) + pause < LockWait)
+                        && Stopwatch.GetElapsedTime(started) + pause < GiveWayFor)
                     {
                         await transaction.RollbackAsync(cancellationToken);
                         await Task.Delay(pause, cancellationToken);

@@ -25,7 +25,7 @@ public sealed class SchemaMigrationLockTests
 
         var migrating = SchemaMigrator.MigrateAsync(database.DataSource, tableLockWait: TimeSpan.FromMilliseconds(300));
         await Eventually.TrueAsync(
-            async () => await database.ScalarAsync<long>("select count(*) from pg_locks where not granted and relation = 'tracker_swarms'::regclass") > 0,
+            async () => await database.ScalarAsync<long>("select count(*) from pg_locks where not granted and database = (select oid from pg_database where datname = current_database()) and relation = 'tracker_swarms'::regclass") > 0,
             "the migration waited for the table",
             pollDelay: TimeSpan.FromMilliseconds(5));
         // A running silo's claim reads the table meanwhile. Queued behind a waiting ALTER it would wait as long as the job.
