@@ -127,17 +127,17 @@ internal sealed partial class ScrapeEndpoint(
     /// <summary>One scrape's calls to swarms: how many, how many were answered unavailable, and the first reason.</summary>
     private sealed class SwarmCalls
     {
-        private int _made;
+        private int _count;
         private int _unavailable;
         private SiteUnavailableException? _firstUnavailable;
 
-        public int Count => Volatile.Read(ref _made);
+        public int Count => Volatile.Read(ref _count);
 
         public int Unavailable => Volatile.Read(ref _unavailable);
 
         public SiteUnavailableException? FirstUnavailable => Volatile.Read(ref _firstUnavailable);
 
-        public void Started() => Interlocked.Increment(ref _made);
+        public void Started() => Interlocked.Increment(ref _count);
 
         public void WasUnavailable(SiteUnavailableException exception)
         {

@@ -73,7 +73,7 @@ internal sealed partial class TorrentGrain(
     /// to the user's 3 s (SiteOptions.UserReadWait): both within the gateway's 5 s response timeout. Real time, as the
     /// database's is.
     /// </summary>
-    internal static readonly TimeSpan FirstReadWait = TimeSpan.FromSeconds(1.5);
+    private static readonly TimeSpan FirstReadWait = TimeSpan.FromSeconds(1.5);
 
     // A failed first read stays the answer this long: the call that activated the swarm, and calls arriving with it,
     // get its failure without a second read, and while the database is away an unread swarm reads once a second at most.
@@ -888,7 +888,7 @@ internal sealed partial class TorrentGrain(
     /// hash's first two bytes. Swarms activated together (a cold start, a rolling restart) re-read spread over a fifth
     /// of the interval instead of all within the same minute an interval later.
     /// </summary>
-    internal static long SpreadRefreshInterval(TimeSpan interval, InfoHash infoHash)
+    private static long SpreadRefreshInterval(TimeSpan interval, InfoHash infoHash)
     {
         Span<byte> bytes = stackalloc byte[Bytes20.Length];
         infoHash.Value.CopyTo(bytes);
