@@ -9,11 +9,8 @@ using Chihaya.Orleans.Grains.Tests.Faults;
 using Chihaya.Orleans.Grains.Torrents;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Time.Testing;
-using Orleans.TestingHost;
 
 namespace Chihaya.Orleans.Grains.Tests.Cluster;
 
@@ -23,39 +20,17 @@ namespace Chihaya.Orleans.Grains.Tests.Cluster;
 /// and nobody announces to that swarm again (the silo's sweep finds the silent rows, and the swarm prunes them as it
 /// prunes any silent peer, its counts in <c>torrents</c> included).
 /// </summary>
-public sealed class PeerRowLifetimeTests : IAsyncLifetime
+public sealed class PeerRowLifetimeTests : FaultInjectingPostgresCluster<PeerRowLifetimeTests.FlushingSilo>
 {
-    // The silo's clock; a new one per test (the tests of a class run one at a time), as Orleans keeps time by it too.
-    private static FakeTimeProvider Clock = new(DateTimeOffset.UtcNow);
     private static readonly TrackerOptions Tracker = new();
-    private PostgresTestDatabase _database = null!;
-    private TestCluster _cluster = null!;
-
-    private IServiceProvider Silo => ((InProcessSiloHandle)_cluster.Primary!).SiloHost.Services;
-
-    public async Task InitializeAsync()
-    {
-        Clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        _database = await PostgresTestDatabase.CreateAsync();
-        Configurator.ConnectionString = _database.ConnectionString;
-        _cluster = new TestClusterBuilder(1).AddSiloBuilderConfigurator<Configurator>().Build();
-        await _cluster.DeployAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _cluster.StopAllSilosAsync();
-        await _cluster.DisposeAsync();
-        await _database.DisposeAsync();
-    }
 
     [Fact]
     public async Task PeerThatTimesOut_InALiveSwarm_LeavesThePeersTable()
     {
         var passkey = new Passkey("peerrowlifetime01");
-        await _database.ExecuteAsync("insert into users (id, passkey) values (3, $1)", passkey.Value);
+        await Database.ExecuteAsync("insert into users (id, passkey) values (3, $1)", passkey.Value);
         var hash = InfoHash.Read(UrlBytes.Random20());
-        await _database.ExecuteAsync("insert into torrents (id, info_hash) values (3, $1)", hash.Value.ToArray());
+        await Database.ExecuteAsync("insert into torrents (id, info_hash) values (3, $1)", hash.Value.ToArray());
         Task PeerAnnouncesAsync(byte peer) => AnnounceAsync(hash, passkey, peer, uploaded: 0, left: 100);
 
         await PeerAnnouncesAsync(1);
@@ -75,17 +50,17 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
 
         await TickAsync(TimeSpan.FromSeconds(10));
         await UntilWrittenAsync(async () => await PeerRowsAsync(3) == 1, "the silent peer's row deleted", torrentId: 3);
-        Assert.Equal(Enumerable.Repeat((byte)2, 20).ToArray(), await _database.ScalarAsync<byte[]>("select peer_id from tracker_peers where torrent_id = 3"));
-        Assert.Equal(1, await _database.ScalarAsync<int>("select leechers from torrents where id = 3"));
+        Assert.Equal(Enumerable.Repeat((byte)2, 20).ToArray(), await Database.ScalarAsync<byte[]>("select peer_id from tracker_peers where torrent_id = 3"));
+        Assert.Equal(1, await Database.ScalarAsync<int>("select leechers from torrents where id = 3"));
     }
 
     [Fact]
     public async Task ClusterStoppedLongerThanThePeerTimeout_ItsRestoredPeersHaveAPeerTimeoutToAnnounce_AndAreCreditedFromTheirStoredTotals()
     {
         var passkey = new Passkey("peerrowlifetime04");
-        await _database.ExecuteAsync("insert into users (id, passkey) values (1, $1)", passkey.Value);
+        await Database.ExecuteAsync("insert into users (id, passkey) values (1, $1)", passkey.Value);
         var hash = InfoHash.Read(UrlBytes.Random20());
-        await _database.ExecuteAsync("insert into torrents (id, info_hash) values (4, $1)", hash.Value.ToArray());
+        await Database.ExecuteAsync("insert into torrents (id, info_hash) values (4, $1)", hash.Value.ToArray());
         // Stored at the stop: peers 1 and 2 (1,000 and 2,000 bytes up), and a goodbye of peer 3 a moment before.
         var goodbye = new DepartedPeer(new PeerKey(PeerId.Read(Enumerable.Repeat((byte)3, 20).ToArray()), 1), UnixMicroseconds.From(Clock.GetUtcNow()), Clock.GetUtcNow().ToUnixTimeSeconds());
         await LeaveSwarmAsync(torrentId: 4, [Peer(1, seeder: true), Peer(2, seeder: true)], [goodbye]);
@@ -103,22 +78,22 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
         await TickAsync(TimeSpan.FromSeconds(10));
 
         await UntilWrittenAsync(
-            async () => await _database.ScalarAsync<long>("select raw_uploaded from users where id = 1") == 300,
+            async () => await Database.ScalarAsync<long>("select raw_uploaded from users where id = 1") == 300,
             "both peers credited from their stored totals (100 + 200 bytes)",
             torrentId: 4);
-        Assert.Equal(0, await _database.ScalarAsync<long>("select count(*) from tracker_departed_peers"));
+        Assert.Equal(0, await Database.ScalarAsync<long>("select count(*) from tracker_departed_peers"));
     }
 
     [Fact]
     public async Task SwarmOfALostActivation_WithNobodyAnnouncing_LosesItsRowsAndCountsOncePrunedAsAnySwarmWould_AndCreditsNothing()
     {
-        await _database.ExecuteAsync("insert into users (id, passkey) values (1, 'orphanedswarm0001')");
+        await Database.ExecuteAsync("insert into users (id, passkey) values (1, 'orphanedswarm0001')");
         var hash = InfoHash.Read(UrlBytes.Random20());
-        await _database.ExecuteAsync("insert into torrents (id, info_hash) values (1, $1), (2, $2)", hash.Value.ToArray(), UrlBytes.Random20());
+        await Database.ExecuteAsync("insert into torrents (id, info_hash) values (1, $1), (2, $2)", hash.Value.ToArray(), UrlBytes.Random20());
         // Activations on a silo that then died: each claimed its swarm and wrote its peers, and nobody announced again.
         await LeaveSwarmAsync(torrentId: 1, [Peer(1, seeder: true), Peer(2, seeder: false)]);
         await LeaveSwarmAsync(torrentId: 2, [Peer(1, seeder: true)]);
-        await _database.ExecuteAsync("delete from torrents where id = 2");
+        await Database.ExecuteAsync("delete from torrents where id = 2");
         var lostEpoch = await EpochAsync();
 
         var whileRecent = await Sweeper.SweepAsync();
@@ -146,7 +121,7 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
 
         await Eventually.TrueAsync(async () => await PeerRowsAsync(1) == 0, "the woken swarm's pruned peers deleted");
         await Eventually.TrueAsync(
-            async () => await _database.ScalarAsync<long>("select (seeders + leechers)::bigint from torrents where id = 1") == 0,
+            async () => await Database.ScalarAsync<long>("select (seeders + leechers)::bigint from torrents where id = 1") == 0,
             "the torrent's counts written as empty");
 
         Assert.Equal(new OrphanedSwarms(0, 0), whileRecent);
@@ -154,8 +129,8 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
         Assert.Equal(new OrphanedSwarms(1, 1), pastTheTimeout);
         Assert.Equal(0, removedTorrentsPeers);
         Assert.Equal(2, peersDuringTheirLastTimeout);
-        Assert.Equal(0, await _database.ScalarAsync<long>("select raw_uploaded + raw_downloaded + credited_uploaded + credited_downloaded from users where id = 1"));
-        Assert.Equal(0, await _database.ScalarAsync<long>("select count(*) from user_torrents"));
+        Assert.Equal(0, await Database.ScalarAsync<long>("select raw_uploaded + raw_downloaded + credited_uploaded + credited_downloaded from users where id = 1"));
+        Assert.Equal(0, await Database.ScalarAsync<long>("select count(*) from user_torrents"));
         Assert.Equal(new OrphanedSwarms(0, 0), await Sweeper.SweepAsync());
     }
 
@@ -165,33 +140,33 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
     public async Task SwarmWokenForItsSilentPeers_WhileTheDatabaseIsDown_LeavesOnceItHasWrittenTheirPrune(bool databaseDownBeforeItsFirstWrite)
     {
         var hash = InfoHash.Read(UrlBytes.Random20());
-        await _database.ExecuteAsync("insert into torrents (id, info_hash) values (5, $1)", hash.Value.ToArray());
+        await Database.ExecuteAsync("insert into torrents (id, info_hash) values (5, $1)", hash.Value.ToArray());
         await LeaveSwarmAsync(torrentId: 5, [Peer(1, seeder: true)]);
 
         // Woken as the orphaned-swarm sweep wakes a swarm (no use of it), then the database goes down: the swarm prunes
         // its restored peer a peer timeout on but cannot write that, so it must stay until it has. The database goes
         // down before the restored swarm writes its size once (so a write is still out at the prune), or after.
-        Assert.NotNull(await _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey()).GetProfile());
+        Assert.NotNull(await Cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey()).GetProfile());
         if (!databaseDownBeforeItsFirstWrite)
         {
-            var writes = Configurator.Store.WritesApplied;
+            var writes = Store.WritesApplied;
             await Eventually.TrueAsync(
                 async () =>
                 {
                     await TickAsync(new StatsOptions().FlushInterval);
-                    return Configurator.Store.WritesApplied > writes;
+                    return Store.WritesApplied > writes;
                 },
                 "the restored swarm wrote its size");
         }
 
-        Configurator.Store.WritesFail = true;
+        Store.WritesFail = true;
         for (var waited = TimeSpan.Zero; waited < Tracker.PeerTimeout + (3 * Tracker.PruneInterval); waited += Tracker.PruneInterval)
         {
             await TickAsync(Tracker.PruneInterval);
         }
 
         var activeWhileItsPruneIsUnwritten = Activations.Contains(hash);
-        Configurator.Store.WritesFail = false;
+        Store.WritesFail = false;
         // The resent write is answered in real time, which no count of the test's clock steps bounds on a loaded machine:
         // the swarm may only leave at a prune after the answer, so the clock steps on until it has.
         await Eventually.TrueAsync(
@@ -211,7 +186,7 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
     public async Task RowsOfMoreRemovedTorrentsThanOneDeleteTakes_AreAllDeleted()
     {
         // 1,001 torrents the site removed, a peer each, silent for a day: more torrents than one delete statement takes.
-        await _database.ExecuteAsync(
+        await Database.ExecuteAsync(
             """
             insert into tracker_peers (torrent_id, user_id, peer_id, ip, port, uploaded, downloaded, seeder, snatched, last_announce_at, received_at)
             select 100000 + i, 1, substring(sha256(i::text::bytea) from 1 for 20), '127.0.0.1', 6881, 0, 0, true, false, $1, $1
@@ -220,13 +195,13 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
             Clock.GetUtcNow() - TimeSpan.FromDays(1));
 
         Assert.Equal(new OrphanedSwarms(0, 1001), await Sweeper.SweepAsync());
-        Assert.Equal(0, await _database.ScalarAsync<long>("select count(*) from tracker_peers"));
+        Assert.Equal(0, await Database.ScalarAsync<long>("select count(*) from tracker_peers"));
     }
 
     /// <summary>An announce of peer <paramref name="peer"/> (its id that byte 20 times), downloaded 2,000 bytes a peer number, as the clock reads now.</summary>
     private async Task AnnounceAsync(InfoHash hash, Passkey passkey, byte peer, long uploaded, long left)
     {
-        var reply = await _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey()).Announce(new AnnounceCommand(
+        var reply = await Cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey()).Announce(new AnnounceCommand(
             PeerId.Read(Enumerable.Repeat(peer, 20).ToArray()), PeerEndpoint.From(IPAddress.Loopback, 6880 + peer), uploaded, 2_000 * peer, left,
             AnnounceEvent.None, 10, false, passkey.ToUserKey(), UnixMicroseconds.From(Clock.GetUtcNow())));
         Assert.Equal(AnnounceStatus.Accepted, reply.Status);
@@ -289,8 +264,8 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
         var now = Clock.GetUtcNow().ToUnixTimeMilliseconds();
         var sweeper = Silo.GetRequiredService<SwarmSweeper>();
         var totals = sweeper.Totals(now);
-        var store = Configurator.Store;
-        // Warnings and worse only: the collector keeps no other level (Configurator).
+        var store = Store;
+        // Warnings and worse only: the collector keeps no other level (FaultInjectingPostgresSilo).
         var warnings = Silo.GetRequiredService<FakeLogCollector>().GetSnapshot();
         static string Line(FakeLogRecord record)
         {
@@ -300,34 +275,21 @@ public sealed class PeerRowLifetimeTests : IAsyncLifetime
 
         // Orleans warns of every call a jump of the clock timed out, so the tracker's own lines are picked out.
         var latest = warnings.Where(record => record.Category?.StartsWith("Chihaya", StringComparison.Ordinal) == true).TakeLast(3).Select(Line);
-        return $"{await PeerRowsAsync(torrentId)} peer rows, epoch {await _database.ScalarAsync<long?>("select epoch from tracker_swarms where torrent_id = $1", torrentId)}, "
-            + $"users.raw_uploaded {await _database.ScalarAsync<long?>("select sum(raw_uploaded)::bigint from users")}; "
+        return $"{await PeerRowsAsync(torrentId)} peer rows, epoch {await Database.ScalarAsync<long?>("select epoch from tracker_swarms where torrent_id = $1", torrentId)}, "
+            + $"users.raw_uploaded {await Database.ScalarAsync<long?>("select sum(raw_uploaded)::bigint from users")}; "
             + $"swept {now - sweeper.SweptUpTo} ms behind the clock; {totals.Swarms} swarms with peers, {totals.UnwrittenBytes} bytes unwritten for {totals.OldestUnwrittenAge} s; "
             + $"writes {store.WritesStarted} started, {store.WritesApplied} applied, {store.WritesFailed} failed, {store.FaultsInjected} injected; "
             + $"{warnings.Count} warnings, the latest: {(warnings.Count > 0 ? Line(warnings[^1]) : "none")}; the latest of the tracker's: {string.Join(" | ", latest)}";
     }
 
-    private Task<long> EpochAsync() => _database.ScalarAsync<long>("select epoch from tracker_swarms where torrent_id = 1");
+    private Task<long> EpochAsync() => Database.ScalarAsync<long>("select epoch from tracker_swarms where torrent_id = 1");
 
-    private Task<long> PeerRowsAsync(long torrentId) => _database.ScalarAsync<long>("select count(*) from tracker_peers where torrent_id = $1", torrentId);
+    private Task<long> PeerRowsAsync(long torrentId) => Database.ScalarAsync<long>("select count(*) from tracker_peers where torrent_id = $1", torrentId);
 
-    private Task TickAsync(TimeSpan step) => SiloClock.TickAsync(Clock, Silo, step);
-
-    private sealed class Configurator : ISiloConfigurator
+    public sealed class FlushingSilo : FaultInjectingPostgresSilo
     {
-        public static string ConnectionString { get; set; } = "";
-
-        /// <summary>The silo's store, for the test to fail its writes (the silo runs in this process).</summary>
-        public static FaultInjectingSiteStore Store { get; private set; } = null!;
-
-        public void Configure(ISiloBuilder siloBuilder)
-        {
-            siloBuilder.Services.AddSingleton<TimeProvider>(Clock);
-            // Kept for a failed wait to report (DescribeAsync), besides the test host's usual logging.
-            siloBuilder.Services.AddFakeLogging(options => options.FilteredLevels = new HashSet<LogLevel> { LogLevel.Warning, LogLevel.Error, LogLevel.Critical });
-            PostgresSilo.Configure(siloBuilder, ConnectionString, sp => Store = new FaultInjectingSiteStore(ActivatorUtilities.CreateInstance<PostgresSiteStore>(sp)));
-            // Swarms write as in production, so a prune reaches the database without the test asking.
-            siloBuilder.Services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromSeconds(5));
-        }
+        // Swarms write as in production, so a prune reaches the database without the test asking.
+        protected override void ConfigureOptions(IServiceCollection services) =>
+            services.Configure<StatsOptions>(options => options.FlushInterval = TimeSpan.FromSeconds(5));
     }
 }

@@ -3,16 +3,12 @@ using Chihaya.Orleans.Grains.Interfaces;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
 using Chihaya.Orleans.Grains.Site;
-using Chihaya.Orleans.Grains.Tests.Cluster;
 using Chihaya.Orleans.Grains.Torrents;
 using Chihaya.Orleans.Grains.Users;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
-using Microsoft.Extensions.Time.Testing;
-using Orleans.TestingHost;
 
 namespace Chihaya.Orleans.Grains.Tests.Faults;
 
@@ -23,34 +19,9 @@ namespace Chihaya.Orleans.Grains.Tests.Faults;
 /// seconds, not at the periodic re-read an hour on. The client list, which has no re-read of its own, is read again
 /// soon after its re-read failed, and every minute whatever the notices say (a notice can be lost).
 /// </summary>
-public sealed class FailedSiteReadTests : IAsyncLifetime
+public sealed class FailedSiteReadTests : FaultInjectingPostgresCluster<FailedSiteReadTests.UsualSilo>
 {
-    // The silo's clock; a new one per test (the tests of a class run one at a time), as Orleans keeps time by it too.
-    private static FakeTimeProvider Clock = new(DateTimeOffset.UtcNow);
-    private PostgresTestDatabase _database = null!;
-    private TestCluster _cluster = null!;
-
-    private static FaultInjectingSiteStore Store => Configurator.Store;
-
-    private IServiceProvider Silo => ((InProcessSiloHandle)_cluster.Primary!).SiloHost.Services;
-
-    public async Task InitializeAsync()
-    {
-        Clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        _database = await PostgresTestDatabase.CreateAsync();
-        await _database.ExecuteAsync("insert into users (id, passkey) values (1, 'failedsitereads01')");
-        Configurator.ConnectionString = _database.ConnectionString;
-        _cluster = new TestClusterBuilder(1).AddSiloBuilderConfigurator<Configurator>().Build();
-        await _cluster.DeployAsync();
-        await Silo.GetServices<IHostedService>().OfType<SiteChangeListener>().Single().Listening.WaitAsync(TimeSpan.FromSeconds(30));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _cluster.StopAllSilosAsync();
-        await _cluster.DisposeAsync();
-        await _database.DisposeAsync();
-    }
+    protected override Task PrepareDatabaseAsync() => Database.ExecuteAsync("insert into users (id, passkey) values (1, 'failedsitereads01')");
 
     [Fact]
     public async Task UserTheSiteChanged_WhileItsReReadFails_IsNotServedAsItWas_AndIsReadAtItsNextUse()
@@ -60,7 +31,7 @@ public sealed class FailedSiteReadTests : IAsyncLifetime
 
         var failedBefore = Store.FailedReads;
         Store.ReadsFail = true;
-        await _database.ExecuteAsync("update users set can_leech = false where id = 1");
+        await Database.ExecuteAsync("update users set can_leech = false where id = 1");
         await Eventually.TrueAsync(() => Task.FromResult(Store.FailedReads > failedBefore), "the notice's re-read of the user failed");
         await Eventually.TrueAsync(
             () => Task.FromResult(!Silo.GetRequiredService<UserDirectory>().TryGet(UserKey, out _)), "the user no longer answered from the directory");
@@ -85,7 +56,7 @@ public sealed class FailedSiteReadTests : IAsyncLifetime
 
         var failedBefore = Store.FailedReads;
         Store.ReadsFail = true;
-        await _database.ExecuteAsync("update torrents set status = 'deleted', deleted_reason = 'dupe' where id = 2");
+        await Database.ExecuteAsync("update torrents set status = 'deleted', deleted_reason = 'dupe' where id = 2");
         await Eventually.TrueAsync(() => Task.FromResult(Store.FailedReads > failedBefore), "the notice's re-read of the torrent failed");
         Store.ReadsFail = false;
         var beforeTheRetry = await AnnounceAsync(torrent);
@@ -130,9 +101,9 @@ public sealed class FailedSiteReadTests : IAsyncLifetime
         Assert.Equal(AnnounceStatus.Accepted, (await AnnounceAsync(torrent)).Status);
 
         // The change's notice is lost (here: not sent, as while no silo listened and none caught up).
-        await _database.ExecuteAsync("alter table allowed_clients disable trigger user");
+        await Database.ExecuteAsync("alter table allowed_clients disable trigger user");
         await AllowOnlyAnotherClientAsync();
-        await _database.ExecuteAsync("alter table allowed_clients enable trigger user");
+        await Database.ExecuteAsync("alter table allowed_clients enable trigger user");
         Clock.Advance(SiteChangeListener.ClientListRefresh - SiteChangeListener.ProbeInterval);
         var beforeAMinute = await AnnounceAsync(torrent);
         // The probe notice after the minute wakes the listener, which finds the list due.
@@ -164,7 +135,7 @@ public sealed class FailedSiteReadTests : IAsyncLifetime
         Store.ReadsFail = true;
         var announced = await Record.ExceptionAsync(() => AnnounceAsync(torrent));
         var failedReads = Store.FailedReads - failedBefore;
-        var scraped = await Record.ExceptionAsync(() => _cluster.GrainFactory.GetGrain<ITorrentGrain>(torrent.ToGrainKey()).Scrape().AsTask());
+        var scraped = await Record.ExceptionAsync(() => Cluster.GrainFactory.GetGrain<ITorrentGrain>(torrent.ToGrainKey()).Scrape().AsTask());
         Store.ReadsFail = false;
         // A failed first read stays the answer for a second.
         var served = await Eventually.ValueAsync(() => AnnounceOrNullWhileUnavailableAsync(torrent), reply => reply is not null);
@@ -196,36 +167,22 @@ public sealed class FailedSiteReadTests : IAsyncLifetime
     private async Task<InfoHash> NewTorrentAsync(long id)
     {
         var hash = InfoHash.Read(UrlBytes.Random20());
-        await _database.ExecuteAsync("insert into torrents (id, info_hash) values ($1, $2)", id, hash.Value.ToArray());
+        await Database.ExecuteAsync("insert into torrents (id, info_hash) values ($1, $2)", id, hash.Value.ToArray());
         return hash;
     }
 
     /// <summary>The site allows one client, not the one <see cref="AnnounceAsync"/> announces as.</summary>
     private Task AllowOnlyAnotherClientAsync() =>
-        _database.ExecuteAsync("insert into allowed_clients (peer_id_prefix) values ($1)", "-XX"u8.ToArray());
+        Database.ExecuteAsync("insert into allowed_clients (peer_id_prefix) values ($1)", "-XX"u8.ToArray());
 
     private static UserKey UserKey => new Passkey("failedsitereads01").ToUserKey();
 
     /// <summary>User 1's leecher announces, as the clock reads now.</summary>
     private async Task<AnnounceResult> AnnounceAsync(InfoHash hash) =>
-        await _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey()).Announce(new AnnounceCommand(
+        await Cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey()).Announce(new AnnounceCommand(
             PeerId.Read(Enumerable.Repeat((byte)1, 20).ToArray()), PeerEndpoint.From(IPAddress.Loopback, 6881), 0, 0, 100,
             AnnounceEvent.None, 10, false, UserKey, UnixMicroseconds.From(Clock.GetUtcNow())));
 
-    private Task TickAsync(TimeSpan step) => SiloClock.TickAsync(Clock, Silo, step);
-
-    private sealed class Configurator : ISiloConfigurator
-    {
-        public static string ConnectionString { get; set; } = "";
-
-        /// <summary>The silo's store, for the test to fail its reads (the silo runs in this process).</summary>
-        public static FaultInjectingSiteStore Store { get; private set; } = null!;
-
-        public void Configure(ISiloBuilder siloBuilder)
-        {
-            siloBuilder.Services.AddSingleton<TimeProvider>(Clock);
-            siloBuilder.Services.AddFakeLogging(options => options.FilteredLevels = new HashSet<LogLevel> { LogLevel.Warning, LogLevel.Error, LogLevel.Critical });
-            PostgresSilo.Configure(siloBuilder, ConnectionString, sp => Store = new FaultInjectingSiteStore(ActivatorUtilities.CreateInstance<PostgresSiteStore>(sp)));
-        }
-    }
+    /// <summary>This class's own kind of silo (each kind's clock and store are its own), with the usual options.</summary>
+    public sealed class UsualSilo : FaultInjectingPostgresSilo;
 }
