@@ -63,17 +63,24 @@ internal sealed partial class OrphanedSwarmSweeper(
         }
 
         var registered = silent.Where(swarm => swarm.InfoHash is not null).ToList();
+        var woken = 0;
         await Parallel.ForEachAsync(
             registered,
             new ParallelOptions { MaxDegreeOfParallelism = ActivationsAtOnce, CancellationToken = cancellationToken },
-            async (swarm, _) => await WakeAsync(swarm));
-        var woken = registered.Count;
-        if (woken > 0 || deleted > 0)
+            async (swarm, _) =>
+            {
+                if (await WakeAsync(swarm))
+                {
+                    Interlocked.Increment(ref woken);
+                }
+            });
+        var notWoken = registered.Count - woken;
+        if (woken > 0 || deleted > 0 || notWoken > 0)
         {
-            Log.Swept(logger, woken, deleted);
+            Log.Swept(logger, woken, deleted, notWoken);
         }
 
-        return new OrphanedSwarms(woken, deleted);
+        return new OrphanedSwarms(woken, deleted, notWoken);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -107,24 +114,27 @@ internal sealed partial class OrphanedSwarmSweeper(
         }
     }
 
-    private async Task WakeAsync(SilentSwarm swarm)
+    /// <summary>True once the swarm has answered, its stored peers restored; false if it could not (logged).</summary>
+    private async Task<bool> WakeAsync(SilentSwarm swarm)
     {
         try
         {
             // Any call activates the swarm, which restores its stored peers and schedules their prune; this one
             // counts as no use of the swarm, so it goes again once it is empty.
             await grains.GetGrain<ITorrentGrain>(swarm.InfoHash!.Value.ToGrainKey()).GetProfile();
+            return true;
         }
         catch (Exception exception)
         {
             Log.WakeFailed(logger, exception, swarm.TorrentId);
+            return false;
         }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "Stored peers silent past the peer timeout: activated {Swarms} swarms to prune theirs, deleted {Peers} of removed torrents")]
-        public static partial void Swept(ILogger logger, int swarms, int peers);
+        [LoggerMessage(1, LogLevel.Information, "Stored peers silent past the peer timeout: activated {Swarms} swarms to prune theirs, deleted {Peers} of removed torrents, could not activate {NotActivated} (the next sweep tries them again)")]
+        public static partial void Swept(ILogger logger, int swarms, int peers, int notActivated);
 
         [LoggerMessage(2, LogLevel.Warning, "The sweep for stored peers no swarm prunes failed; the next one tries again")]
         public static partial void SweepFailed(ILogger logger, Exception exception);
@@ -134,5 +144,9 @@ internal sealed partial class OrphanedSwarmSweeper(
     }
 }
 
-/// <summary>What one <see cref="OrphanedSwarmSweeper.SweepAsync"/> did: swarms activated, peers of removed torrents deleted.</summary>
-internal readonly record struct OrphanedSwarms(int SwarmsWoken, int PeersDeleted);
+/// <summary>
+/// What one <see cref="OrphanedSwarmSweeper.SweepAsync"/> did: swarms activated (their stored peers restored, to be
+/// pruned), peers of removed torrents deleted, and swarms it could not activate (the site's database unreadable, say),
+/// which the next sweep finds again.
+/// </summary>
+internal readonly record struct OrphanedSwarms(int SwarmsWoken, int PeersDeleted, int SwarmsNotWoken = 0);

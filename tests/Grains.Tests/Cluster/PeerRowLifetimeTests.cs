@@ -134,6 +134,31 @@ public sealed class PeerRowLifetimeTests : FaultInjectingPostgresCluster<PeerRow
         Assert.Equal(new OrphanedSwarms(0, 0), await Sweeper.SweepAsync());
     }
 
+    [Fact]
+    public async Task SweepForSilentPeers_WhileTheirSwarmCannotReadItsTorrent_SaysItDidNotActivateIt_AndTheNextSweepDoes()
+    {
+        var hash = InfoHash.Read(UrlBytes.Random20());
+        await Database.ExecuteAsync("insert into torrents (id, info_hash) values (6, $1)", hash.Value.ToArray());
+        await LeaveSwarmAsync(torrentId: 6, [Peer(1, seeder: true)]);
+        // The sweep's own query of the peers table answers; the swarm's first read of its torrent fails. (Failing from
+        // before the clock moves, as the silo's own sweep comes due meanwhile.)
+        Store.ReadsFail = true;
+        await TickAsync(OrphanedSwarmSweeper.SilenceFor(Tracker, new StatsOptions()) + TimeSpan.FromMinutes(1));
+        var whileUnreadable = await Sweeper.SweepAsync();
+        var peersLeft = await PeerRowsAsync(6);
+        Store.ReadsFail = false;
+        // The swarm's failed read stays its answer for a moment.
+        var onceReadable = await Eventually.ValueAsync(() => Sweeper.SweepAsync(), swept => swept.SwarmsWoken == 1);
+
+        // Counted as activated, the log said its peers were being pruned while nothing restored them.
+        Assert.Equal(new OrphanedSwarms(0, 0, 1), whileUnreadable);
+        Assert.Equal(1, peersLeft);
+        Assert.Equal(new OrphanedSwarms(1, 0, 0), onceReadable);
+        Assert.Contains(
+            Silo.GetRequiredService<FakeLogCollector>().GetSnapshot(),
+            line => line.Message.StartsWith("Activating the swarm of torrent 6 to prune its silent stored peers failed", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
