@@ -10,7 +10,8 @@ namespace Chihaya.Orleans.Grains.Status;
 /// Keeps the cluster's last <see cref="StatusOptions.History"/> in memory, one point per <see cref="StatusOptions.ReportInterval"/>:
 /// at each tick, the latest report of every silo summed (swarms, peers, unwritten statistics) and every gateway's rates
 /// summed (each computed from its own two latest running totals, so a gateway starting or stopping never shows as a
-/// spike). A process that has not reported for three intervals has stopped, and is left out from then on.
+/// spike). A process that has not reported for three intervals has stopped, and is left out from then on: timed by
+/// when its reports arrived here, not by the times they carry, so a process whose clock is off is not taken for stopped.
 /// </summary>
 [GrainType("clusterstatus")]
 internal sealed class ClusterStatusGrain(IOptions<StatusOptions> options, TimeProvider time) : Grain, IClusterStatusGrain
@@ -19,7 +20,8 @@ internal sealed class ClusterStatusGrain(IOptions<StatusOptions> options, TimePr
 
     private readonly TimeSpan _interval = options.Value.ReportInterval;
     private readonly TimeSpan _history = options.Value.History;
-    private readonly Dictionary<string, SiloStatusReport> _silos = [];
+    // Each silo's latest report, and when it arrived (this grain's clock).
+    private readonly Dictionary<string, (SiloStatusReport Report, DateTimeOffset ArrivedAt)> _silos = [];
     private readonly Dictionary<string, GatewayRates> _gateways = [];
     private readonly SortedDictionary<long, StatusPoint> _points = [];
 
@@ -31,15 +33,15 @@ internal sealed class ClusterStatusGrain(IOptions<StatusOptions> options, TimePr
 
     public ValueTask ReportSilo(SiloStatusReport report)
     {
-        _silos[report.Silo] = report;
+        _silos[report.Silo] = (report, time.GetUtcNow());
         return ValueTask.CompletedTask;
     }
 
     public ValueTask ReportGateway(GatewayStatusReport report)
     {
         _gateways[report.Gateway] = _gateways.TryGetValue(report.Gateway, out var previous)
-            ? previous.Next(report)
-            : new GatewayRates(report, 0, 0, 0);
+            ? previous.Next(report, time.GetUtcNow())
+            : new GatewayRates(report, time.GetUtcNow(), 0, 0, 0);
         return ValueTask.CompletedTask;
     }
 
@@ -51,7 +53,7 @@ internal sealed class ClusterStatusGrain(IOptions<StatusOptions> options, TimePr
             now,
             _interval,
             _points.ToImmutableDictionary(),
-            _silos.ToImmutableDictionary(),
+            _silos.ToImmutableDictionary(pair => pair.Key, pair => pair.Value.Report),
             _gateways.ToImmutableDictionary(pair => pair.Key, pair => pair.Value.Last)));
     }
 
@@ -63,11 +65,11 @@ internal sealed class ClusterStatusGrain(IOptions<StatusOptions> options, TimePr
             _gateways.Values.Sum(gateway => gateway.AcceptedPerSecond),
             _gateways.Values.Sum(gateway => gateway.RefusedPerSecond),
             _gateways.Values.Sum(gateway => gateway.ScrapesPerSecond),
-            _silos.Values.Sum(silo => silo.Swarms),
-            _silos.Values.Sum(silo => silo.Seeders),
-            _silos.Values.Sum(silo => silo.Leechers),
-            _silos.Values.Sum(silo => silo.UnwrittenBytes),
-            _silos.Values.Select(silo => silo.OldestUnwrittenAge).DefaultIfEmpty(0).Max(),
+            _silos.Values.Sum(silo => silo.Report.Swarms),
+            _silos.Values.Sum(silo => silo.Report.Seeders),
+            _silos.Values.Sum(silo => silo.Report.Leechers),
+            _silos.Values.Sum(silo => silo.Report.UnwrittenBytes),
+            _silos.Values.Select(silo => silo.Report.OldestUnwrittenAge).DefaultIfEmpty(0).Max(),
             _silos.Count,
             _gateways.Count);
         return Task.CompletedTask;
@@ -77,12 +79,12 @@ internal sealed class ClusterStatusGrain(IOptions<StatusOptions> options, TimePr
     private void Forget(DateTimeOffset now)
     {
         var silent = now - (3 * _interval);
-        foreach (var (name, report) in _silos.Where(pair => pair.Value.At < silent).ToList())
+        foreach (var (name, _) in _silos.Where(pair => pair.Value.ArrivedAt < silent).ToList())
         {
             _silos.Remove(name);
         }
 
-        foreach (var (name, _) in _gateways.Where(pair => pair.Value.Last.At < silent).ToList())
+        foreach (var (name, _) in _gateways.Where(pair => pair.Value.ArrivedAt < silent).ToList())
         {
             _gateways.Remove(name);
         }
@@ -94,21 +96,24 @@ internal sealed class ClusterStatusGrain(IOptions<StatusOptions> options, TimePr
         }
     }
 
-    /// <summary>A gateway's latest totals and the rates since its report before.</summary>
-    private sealed record GatewayRates(GatewayStatusReport Last, double AcceptedPerSecond, double RefusedPerSecond, double ScrapesPerSecond)
+    /// <summary>
+    /// A gateway's latest totals, when they arrived here, and the rates since its report before (timed by the gateway's
+    /// own clock, which both reports carry).
+    /// </summary>
+    private sealed record GatewayRates(GatewayStatusReport Last, DateTimeOffset ArrivedAt, double AcceptedPerSecond, double RefusedPerSecond, double ScrapesPerSecond)
     {
-        public GatewayRates Next(GatewayStatusReport report)
+        public GatewayRates Next(GatewayStatusReport report, DateTimeOffset arrivedAt)
         {
             var seconds = (report.At - Last.At).TotalSeconds;
             if (seconds <= 0)
             {
-                return this with { Last = report };
+                return this with { Last = report, ArrivedAt = arrivedAt };
             }
 
             var accepted = Delta(report.Announces, Last.Announces, label => label == Accepted);
             var refused = Delta(report.Announces, Last.Announces, label => label != Accepted);
             var scrapes = Delta(report.Scrapes, Last.Scrapes, _ => true);
-            return new GatewayRates(report, accepted / seconds, refused / seconds, scrapes / seconds);
+            return new GatewayRates(report, arrivedAt, accepted / seconds, refused / seconds, scrapes / seconds);
         }
 
         // A total that went down belongs to a restarted gateway of the same name: its new total is all since the restart.
