@@ -475,6 +475,34 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
         Assert.Equal([new SilentSwarm(registered, registeredHash)], await Store.FindSwarmsWithSilentPeersAsync(silentBefore));
     }
 
+    [Fact]
+    public async Task ParkedPeersOfAnIdTheSiteGaveANewInfoHash_OnceSilent_AreFoundAsNoTorrentsAndDeleted()
+    {
+        var (userId, torrentId) = await NewUserAndTorrentAsync();
+        var silentBefore = At.AddMinutes(-30);
+        var oldHash = InfoHash.Read(UrlBytes.Random20());
+        var old = await Store.ClaimSwarmAsync(torrentId, oldHash);
+        await ApplyAsync(Flush(old, 1, torrentId, userId, 0, peers: [Silent(Peer(userId, 1, 100), At.AddHours(-2))]));
+        var parkedBefore = await ParkedSwarmsAsync(silentBefore);
+
+        // The site gives the id a new info hash and does not register the old one again: the old hash's rows are parked.
+        await Store.ClaimSwarmAsync(torrentId, InfoHash.Read(UrlBytes.Random20()));
+        var parked = Assert.Single((await ParkedSwarmsAsync(silentBefore)).Except(parkedBefore));
+        var deleted = await Store.DeleteSilentPeersOfRemovedTorrentsAsync([parked.TorrentId], silentBefore);
+        var parkedAfter = await ParkedSwarmsAsync(silentBefore);
+        // Had the rows stayed, the old hash registered again under another id would take them over.
+        var oldHashAgain = await Store.ClaimSwarmAsync(NextId(), oldHash);
+
+        Assert.Null(parked.InfoHash);
+        Assert.Equal(1, deleted);
+        Assert.DoesNotContain(parked, parkedAfter);
+        Assert.Empty(oldHashAgain.Peers);
+    }
+
+    /// <summary>Swarms with silent rows under a parked claim (a negative torrent id), of every test of this store.</summary>
+    private async Task<SilentSwarm[]> ParkedSwarmsAsync(DateTimeOffset silentBefore) =>
+        [.. (await Store.FindSwarmsWithSilentPeersAsync(silentBefore)).Where(swarm => swarm.TorrentId < 0)];
+
     private async Task<(long TorrentId, InfoHash Hash)> NewTorrentAsync()
     {
         var (torrentId, hash) = (NextId(), InfoHash.Read(UrlBytes.Random20()));
