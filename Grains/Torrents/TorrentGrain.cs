@@ -221,7 +221,9 @@ internal sealed partial class TorrentGrain(
             }
         }
 
-        if (flush.IsCompleted && refresh.IsCompleted)
+        // A read or write that failed at once (before any await) is faulted already: it goes the way of one that fails
+        // later, so it is logged and a change's re-read is retried soon.
+        if (flush.IsCompletedSuccessfully && refresh.IsCompletedSuccessfully)
         {
             ScheduleFlushIfUnwritten();
         }
@@ -257,9 +259,16 @@ internal sealed partial class TorrentGrain(
         }
         catch (Exception exception)
         {
-            // A failed re-read keeps the profile it had; a failed write is resent. Both are tried again when next due,
-            // a re-read for a change of the site's soon.
-            Log.SweepFailed(logger, exception, _infoHash.ToGrainKey());
+            // A failed re-read keeps the profile it had, and is tried again when next due, soon for a change of the
+            // site's. (A flush's failure is its own: FlushOnceAsync.)
+            if (SiteOutage.Is(exception))
+            {
+                readFailures.ReReadFailed(exception);
+            }
+            else
+            {
+                Log.ReReadFailed(logger, exception, _infoHash.ToGrainKey());
+            }
             if (refresh.IsFaulted)
             {
                 RetryRefreshSoon();
@@ -915,8 +924,9 @@ internal sealed partial class TorrentGrain(
         [LoggerMessage(7, LogLevel.Information, "Torrent {InfoHash}: the site moved it from torrent id {OldId} to {NewId}; this swarm writes what it holds and deactivates")]
         public static partial void TorrentIdChanged(ILogger logger, string infoHash, long oldId, long newId);
 
-        [LoggerMessage(8, LogLevel.Warning, "Torrent {InfoHash}: re-reading the torrent from the site failed; it keeps what it had until the next re-read")]
-        public static partial void SweepFailed(ILogger logger, Exception exception, string infoHash);
+        // Not the database away or slow (TorrentReadFailureLog): a bug, or the site's schema.
+        [LoggerMessage(8, LogLevel.Error, "Torrent {InfoHash}: re-reading the torrent from the site failed; it keeps what it had until the next re-read")]
+        public static partial void ReReadFailed(ILogger logger, Exception exception, string infoHash);
 
         [LoggerMessage(9, LogLevel.Error, "Torrent {InfoHash}: reading the torrent from the site failed")]
         public static partial void FirstReadFailed(ILogger logger, Exception exception, string infoHash);

@@ -75,6 +75,67 @@ public sealed class FailedSiteReadTests : FaultInjectingPostgresCluster<FailedSi
     }
 
     [Fact]
+    public async Task TorrentTheSiteChanged_WhileTheDatabaseStaysAway_IsReReadLessAndLessOften_ThenOnceAMinute()
+    {
+        var torrent = await NewTorrentAsync(6);
+        Assert.Equal(AnnounceStatus.Accepted, (await AnnounceAsync(torrent)).Status);
+
+        Store.ReadsFail = true;
+        await Database.ExecuteAsync("update torrents set status = 'deleted' where id = 6");
+        await Eventually.TrueAsync(() => Task.FromResult(Store.ReadsOf(torrent) >= 2), "the notice's re-read of the torrent failed");
+        var readsAtTheNotice = Store.ReadsOf(torrent);
+        // Retries 5 s apart, doubling (each a fifth either way) up to a minute: about 5, 15, 35, 75 and 135 s after it.
+        for (var second = 0; second < 180; second++)
+        {
+            await TickAsync(TimeSpan.FromSeconds(1));
+        }
+
+        var retriesInThreeMinutes = Store.ReadsOf(torrent) - readsAtTheNotice;
+        for (var seconds = 0; seconds < 300; seconds += 5)
+        {
+            await TickAsync(TimeSpan.FromSeconds(5));
+        }
+
+        var retriesInTheNextFiveMinutes = Store.ReadsOf(torrent) - readsAtTheNotice - retriesInThreeMinutes;
+        Store.ReadsFail = false;
+
+        // Every 5 s, a silo's every swarm (a failed catch-up re-reads them all) would read 36 times in three minutes.
+        Assert.InRange(retriesInThreeMinutes, 4, 6);
+        Assert.InRange(retriesInTheNextFiveMinutes, 4, 6);
+    }
+
+    [Fact]
+    public async Task TorrentsTheSiteChanged_WhileTheDatabaseIsAway_LogTheirFailedReReadsAsOneLineEvery10Seconds()
+    {
+        const int Torrents = 8;
+        var torrents = new List<InfoHash>();
+        for (var id = 10; id < 10 + Torrents; id++)
+        {
+            torrents.Add(await NewTorrentAsync(id));
+            Assert.Equal(AnnounceStatus.Accepted, (await AnnounceAsync(torrents[^1])).Status);
+        }
+
+        Store.ReadsFail = true;
+        await Database.ExecuteAsync($"update torrents set status = 'deleted' where id between 10 and {10 + Torrents - 1}");
+        await Eventually.TrueAsync(() => Task.FromResult(torrents.All(torrent => Store.ReadsOf(torrent) >= 2)), "every notice's re-read failed");
+        var readsAtTheNotices = torrents.Sum(Store.ReadsOf);
+        // Each retries 4 to 6 s on: eight failed re-reads within 10 s.
+        for (var second = 0; second < 7; second++)
+        {
+            await TickAsync(TimeSpan.FromSeconds(1));
+        }
+
+        var retries = torrents.Sum(Store.ReadsOf) - readsAtTheNotices;
+        Store.ReadsFail = false;
+        var lines = Silo.GetRequiredService<FakeLogCollector>().GetSnapshot();
+
+        Assert.Equal(Torrents, retries);
+        // A line per swarm and retry was thousands a minute for a silo's swarms after a failed catch-up.
+        Assert.InRange(lines.Count(line => line.Message.StartsWith("Re-reading torrents from the site failed", StringComparison.Ordinal)), 1, 2);
+        Assert.DoesNotContain(lines, line => line.Level >= LogLevel.Error);
+    }
+
+    [Fact]
     public async Task ClientListTheSiteChanged_WhileItsReReadFails_IsReadAgainAtTheListenersNextWakeUp()
     {
         var torrent = await NewTorrentAsync(4);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Chihaya.Orleans.Grains.Accounting;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using Chihaya.Orleans.Grains.Interfaces.Model;
@@ -98,9 +99,15 @@ internal sealed class FaultInjectingSiteStore(ISiteStore inner) : ForwardingSite
         return base.FindUserAsync(userKey, cancellationToken);
     }
 
+    /// <summary>How many times this torrent was read (or its read failed).</summary>
+    public int ReadsOf(InfoHash infoHash) => _torrentReads.TryGetValue(infoHash, out var reads) ? reads : 0;
+
+    private readonly ConcurrentDictionary<InfoHash, int> _torrentReads = new();
+
     public override ValueTask<TorrentProfile?> FindTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _reads);
+        _torrentReads.AddOrUpdate(infoHash, 1, static (_, reads) => reads + 1);
         FailIfReadsFail();
         return base.FindTorrentAsync(infoHash, cancellationToken);
     }
