@@ -236,13 +236,13 @@ internal sealed class Swarm
     }
 
     /// <summary>
-    /// Received before the peer's last applied announce and harmful if applied: a goodbye (the peer has announced
-    /// since), or totals below the stored ones. (An older announce with totals at least as high only differs by clock
-    /// skew between gateways, and applying it is right.)
+    /// Received before the peer's last applied announce: a try held up (a silo cut off, a gateway's retries) and
+    /// delivered after the client had announced again. Applied, it could take the totals back, remove a peer that is
+    /// still there, or, when the client restarted its totals meanwhile (a goodbye, then a new start), credit the old
+    /// session's traffic a second time. Skipping it loses nothing: totals are cumulative, so the peer's next announce
+    /// credits what this one reported. (Gateways' clocks differ by milliseconds; a peer's announces come minutes apart.)
     /// </summary>
-    private static bool IsLate(in PeerAnnounce announce, in PeerEntry entry) =>
-        announce.ReceivedAt < entry.ReceivedAt
-        && (announce.Event == AnnounceEvent.Stopped || announce.Uploaded < entry.Uploaded || announce.Downloaded < entry.Downloaded);
+    private static bool IsLate(in PeerAnnounce announce, in PeerEntry entry) => announce.ReceivedAt < entry.ReceivedAt;
 
     private AnnounceCredit Join(in PeerAnnounce announce, long now)
     {

@@ -212,13 +212,34 @@ public sealed class SwarmTests
     }
 
     [Fact]
-    public void Announce_ReceivedEarlierButReportingMore_IsApplied_SinceOnlyGatewayClocksDisagree()
+    public void Announce_ReceivedEarlierButReportingMore_CreditsNothing_AndThePeersNextAnnounceCreditsIt()
     {
         Announce(Peer(1, left: 100, up: 1000) with { ReceivedAt = 30 });
 
-        var skewed = Announce(Peer(1, left: 100, up: 1500) with { ReceivedAt = 29 });
+        var late = Announce(Peer(1, left: 100, up: 1500) with { ReceivedAt = 29 });
+        var next = Announce(Peer(1, left: 100, up: 1600) with { ReceivedAt = 40 });
 
-        Assert.Equal(500, skewed.Traffic.RawUploaded);
+        Assert.True(late.Traffic.IsZero);
+        Assert.Equal(600, next.Traffic.RawUploaded);
+    }
+
+    [Fact]
+    public void Announce_LateTryArrivingAfterTheClientRestartedItsTotals_DoesNotCreditTheOldSessionAgain()
+    {
+        // A try of the announce at 20 s is held up (a silo cut off, the gateway retrying) while the client leaves and
+        // starts again, its totals from zero (a torrent paused and resumed).
+        Announce(Peer(1, left: 100, up: 10_000) with { ReceivedAt = 10 }, now: Now);
+        var goodbye = Announce(Peer(1, left: 100, up: 10_100, ev: AnnounceEvent.Stopped) with { ReceivedAt = 30 }, now: Now);
+        Announce(Peer(1, left: 100, up: 0, ev: AnnounceEvent.Started) with { ReceivedAt = 40 }, now: Now);
+
+        var late = Announce(Peer(1, left: 100, up: 10_100) with { ReceivedAt = 20 }, now: Now);
+        var next = Announce(Peer(1, left: 100, up: 50) with { ReceivedAt = 50 }, now: Now);
+
+        // Applied, the late try credited 10,100 bytes the first session had been credited already, and made the
+        // session's next announce look like totals going back (crediting nothing).
+        Assert.Equal(100, goodbye.Traffic.RawUploaded);
+        Assert.True(late.Traffic.IsZero);
+        Assert.Equal(50, next.Traffic.RawUploaded);
     }
 
     [Fact]
