@@ -3,8 +3,7 @@ using Chihaya.Orleans.Grains.Hosting;
 
 return await StartupProblems.RunAsync("chihaya gateway", async () =>
 {
-    // appsettings.json lives beside the program, wherever it is started from.
-    var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+    var builder = TrackerHostBuilder.Create(args);
     builder.AddTrackerGateway();
 
     var app = builder.Build();

@@ -2,15 +2,13 @@ using Chihaya.Orleans.Grains.Database;
 using Chihaya.Orleans.Grains.Health;
 using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Metrics;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Hosting;
 
 return await StartupProblems.RunAsync("chihaya silo", async () =>
 {
-    // appsettings.json lives beside the program, wherever it is started from.
     // A web host for the silo's own HTTP port (Urls, default 8080): /healthz and /readyz for Kubernetes and load balancers.
-    var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+    var builder = TrackerHostBuilder.Create(args);
 
     if (args is ["migrate", ..])
     {
