@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using Chihaya.Orleans.Gateway.Announce;
 using Chihaya.Orleans.Gateway.Metrics;
 using Chihaya.Orleans.Gateway.Options;
@@ -51,11 +53,7 @@ internal sealed partial class AnnounceEndpoint(
             return RefuseAsync(context, failure, RequestOutcome.Malformed, startedAt);
         }
 
-        var address = addresses.Resolve(context);
-        var claimed = address?.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
-            ? query.ClaimedIPv6 ?? query.ClaimedIPv4
-            : query.ClaimedIPv4 ?? query.ClaimedIPv6;
-        address = claimed ?? address;
+        var address = AddressToServe(addresses.Resolve(context), query);
         if (address is null)
         {
             return RefuseAsync(context, TrackerFailure.NoAddress, RequestOutcome.Malformed, startedAt);
@@ -115,6 +113,18 @@ internal sealed partial class AnnounceEndpoint(
     /// <summary>The private-tracker hint for clients that announce without a passkey.</summary>
     public static Task MissingPasskeyAsync(HttpContext context) =>
         BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.MissingPasskey);
+
+    /// <summary>
+    /// The address peers are given for the announcer: the one it claimed (BEP 7, when claims are trusted) of the same
+    /// family as the address it announced from, else that address. A swarm keeps one address per peer, so a claim of the
+    /// other family (an IPv4 client's <c>ipv6=</c>) would have taken the peer away from every peer of its own family.
+    /// </summary>
+    internal static IPAddress? AddressToServe(IPAddress? announcedFrom, in AnnounceQuery query) => announcedFrom?.AddressFamily switch
+    {
+        AddressFamily.InterNetwork => query.ClaimedIPv4 ?? announcedFrom,
+        AddressFamily.InterNetworkV6 => query.ClaimedIPv6 ?? announcedFrom,
+        _ => query.ClaimedIPv4 ?? query.ClaimedIPv6 ?? announcedFrom,
+    };
 
     private static partial class Log
     {

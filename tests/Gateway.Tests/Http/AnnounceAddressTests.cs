@@ -1,0 +1,32 @@
+using System.Net;
+using Chihaya.Orleans.Gateway.Http;
+using Chihaya.Orleans.Gateway.Protocol;
+
+namespace Chihaya.Orleans.Gateway.Tests.Http;
+
+/// <summary>Which address a swarm is given for an announcer that claims addresses (BEP 7) a gateway trusts.</summary>
+public sealed class AnnounceAddressTests
+{
+    [Theory]
+    // A claim of the family the client announced from replaces the address it announced from.
+    [InlineData("198.51.100.7", "10.1.2.3", null, "10.1.2.3")]
+    [InlineData("2001:db8::5", null, "2001:db8::9", "2001:db8::9")]
+    [InlineData("198.51.100.7", "10.1.2.3", "2001:db8::9", "10.1.2.3")]
+    [InlineData("2001:db8::5", "10.1.2.3", "2001:db8::9", "2001:db8::9")]
+    // A claim of the other family only (an IPv4 client with a global IPv6 address, as Transmission sends) leaves the
+    // announcer where its own family's peers can reach it: a swarm keeps one address per peer.
+    [InlineData("198.51.100.7", null, "2001:db8::9", "198.51.100.7")]
+    [InlineData("2001:db8::5", "10.1.2.3", null, "2001:db8::5")]
+    // No claim: the address it announced from.
+    [InlineData("198.51.100.7", null, null, "198.51.100.7")]
+    public void AddressToServe_IsTheClaimOfTheAnnouncersOwnFamily_ElseItsOwn(string announcedFrom, string? claimedIPv4, string? claimedIPv6, string served)
+    {
+        var query = new AnnounceQuery
+        {
+            ClaimedIPv4 = claimedIPv4 is null ? null : IPAddress.Parse(claimedIPv4),
+            ClaimedIPv6 = claimedIPv6 is null ? null : IPAddress.Parse(claimedIPv6),
+        };
+
+        Assert.Equal(IPAddress.Parse(served), AnnounceEndpoint.AddressToServe(IPAddress.Parse(announcedFrom), query));
+    }
+}
