@@ -91,6 +91,40 @@ public sealed class RedisRestartTests
         Assert.False(cluster.Silos[0].HasExited, cluster.LogsTail(60));
     }
 
+    [Fact]
+    public async Task SiloStoppedWhileRedisIsAway_WritesTheStatisticsItHeld_ThoughOrleansCannotMarkItStopping()
+    {
+        await using var services = await PrivateServices.StartAsync();
+        // Swarms write only at the silo's stop here: what it held must be written by the stop, not by a flush interval.
+        await using var cluster = await ProcessCluster.StartAsync(
+            silos: 1, new Dictionary<string, string> { ["Stats__FlushInterval"] = "00:30:00" }, services.PostgresServer, services.Redis);
+        var db = cluster.Database;
+        await db.ExecuteAsync("insert into users (id, passkey) values (1, 'redisstopper00001')");
+        var hash = UrlBytes.Random20();
+        await db.ExecuteAsync("insert into torrents (id, info_hash) values (1, $1)", hash);
+        var peer = new Announcer("redisstopper00001", hash, UrlBytes.Random20(), 51011);
+        Assert.Null(FailureReason(await cluster.AnnounceAsync(peer, 0, 0, 1_000, "started")));
+        // A goodbye with traffic: lost for good unless written, as the peer never announces again.
+        Assert.Null(FailureReason(await cluster.AnnounceAsync(peer, 700, 300, 700, "stopped")));
+
+        await services.StopRedisAsync();
+        // Orleans cannot mark the silo ShuttingDown in Redis: it retries until the host's stop timeout (20 s), gives the
+        // graceful stop up, and the shutdown deadline ends the process at 26 s. Its swarms' deactivations, which write
+        // their final flushes, come only after that mark: the silo's sweeper writes what they hold as the stop begins.
+        var silo = cluster.Silos[0];
+        var stopping = silo.StopAsync(TerminationGrace * 3);
+        var (written, gracefulStopGivenUp) = await Eventually.ValueAsync(
+            async () => (await db.ScalarAsync<long>("select raw_uploaded + raw_downloaded from users where id = 1"), silo.Output.Contains("Graceful shutdown aborted", StringComparison.Ordinal)),
+            state => state.Item1 == 1_000 || silo.HasExited,
+            TerminationGrace * 2);
+        await stopping;
+
+        // Written by the graceful stop, not left to the last seconds of an ungraceful one (on a busy silo, not enough).
+        Assert.True(written == 1_000 && !gracefulStopGivenUp, $"{written} of 1000 bytes written; graceful stop given up by then: {gracefulStopGivenUp}\n{cluster.LogsTail(60)}");
+        Assert.Equal(700, await db.ScalarAsync<long>("select raw_uploaded from users where id = 1"));
+        Assert.True(silo.HasExited, cluster.LogsTail(60));
+    }
+
     /// <summary>Announces as a seeder's client would, only more often, until cancelled: how many were accepted, and how the others failed.</summary>
     private static async Task<(int Accepted, List<string> Failures)> AnnounceSteadilyAsync(ProcessCluster cluster, Announcer peer, CancellationToken stop)
     {
