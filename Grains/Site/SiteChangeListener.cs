@@ -35,6 +35,9 @@ internal sealed partial class SiteChangeListener(
 
     private const string UserNotice = "user:";
     private const string TorrentNotice = "torrent:";
+    // Every torrent, or every user, may have changed: the site emptied a table (TRUNCATE fires no row trigger).
+    private const string AllTorrentsNotice = "torrents";
+    private const string AllUsersNotice = "users";
 
     // 'probe:<this process's id>:<Stopwatch timestamp>': other silos (and older versions, which look the payload up
     // among their torrent grains and find nothing) ignore it; only its sender can time it.
@@ -125,29 +128,55 @@ internal sealed partial class SiteChangeListener(
                 Log.RefreshFailed(logger, exception);
             }
 
-            var failed = 0;
-            await Parallel.ForEachAsync(
-                activations.Torrents(),
-                new ParallelOptions { MaxDegreeOfParallelism = 8 },
-                async (infoHash, _) =>
-                {
-                    try
-                    {
-                        await grains.GetGrain<ITorrentGrain>(infoHash.ToGrainKey()).Refresh();
-                    }
-                    catch (Exception)
-                    {
-                        Interlocked.Increment(ref failed);
-                    }
-                });
-            if (failed > 0)
-            {
-                Log.TorrentsNotRefreshed(logger, failed);
-            }
+            await RefreshTorrentsHeldAsync();
         }
         finally
         {
             _listening.TrySetResult();
+        }
+    }
+
+    /// <summary>Re-reads every torrent this silo holds, a few at a time; one whose read fails tries again within seconds.</summary>
+    private async Task RefreshTorrentsHeldAsync()
+    {
+        var failed = 0;
+        await Parallel.ForEachAsync(
+            activations.Torrents(),
+            new ParallelOptions { MaxDegreeOfParallelism = 8 },
+            async (infoHash, _) =>
+            {
+                try
+                {
+                    await grains.GetGrain<ITorrentGrain>(infoHash.ToGrainKey()).Refresh();
+                }
+                catch (Exception)
+                {
+                    Interlocked.Increment(ref failed);
+                }
+            });
+        if (failed > 0)
+        {
+            Log.TorrentsNotRefreshed(logger, failed);
+        }
+    }
+
+    /// <summary>A notice that every torrent or every user may have changed (a site's TRUNCATE: migration 011), re-read in the background.</summary>
+    private async Task RefreshAllOfAKindAsync(string payload)
+    {
+        try
+        {
+            if (payload == AllTorrentsNotice)
+            {
+                await RefreshTorrentsHeldAsync();
+            }
+            else
+            {
+                await users.ReloadAllAsync();
+            }
+        }
+        catch (Exception exception)
+        {
+            Log.RefreshFailed(logger, exception);
         }
     }
 
@@ -210,6 +239,13 @@ internal sealed partial class SiteChangeListener(
 
     private async Task DispatchAsync(string payload)
     {
+        if (payload is AllTorrentsNotice or AllUsersNotice)
+        {
+            // Not one at a time with the other notices: a silo's every swarm or user takes a while to re-read.
+            await RefreshAllOfAKindAsync(payload);
+            return;
+        }
+
         var user = default(UserKey);
         var torrent = default(InfoHash);
         var relevant = payload switch
