@@ -17,6 +17,9 @@ namespace Chihaya.Orleans.Grains.Hosting;
 /// <summary>The silo set-up shared by the Silo host and the embedded gateway.</summary>
 public static class TrackerSiloHosting
 {
+    /// <summary>The shortest <see cref="TrackerClusterOptions.ResponseTimeout"/>: above the longest a call waits for the site (4.5 s).</summary>
+    internal static readonly TimeSpan MinimumResponseTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>Reads the "Cluster" section now, because Orleans is wired before the host is built.</summary>
     public static TrackerClusterOptions ReadClusterOptions(IConfiguration configuration)
     {
@@ -57,9 +60,13 @@ public static class TrackerSiloHosting
             throw new StartupProblemException($"{section}:{nameof(options.LocalSiloGatewayPorts)} must be ports between 1 and 65535, not {port}.");
         }
 
-        if (options.ResponseTimeout <= TimeSpan.Zero || options.ResponseTimeout > TimeSpan.FromMinutes(5))
+        // A call may wait for the site: a swarm's first read of its torrent up to 1.5 s, then the user's up to 3 s. A
+        // shorter timeout takes such a wait for a silo gone, and the gateway calls again, and waits again, for
+        // Gateway:ClusterRetryFor instead of answering "unavailable".
+        if (options.ResponseTimeout < MinimumResponseTimeout || options.ResponseTimeout > TimeSpan.FromMinutes(5))
         {
-            throw new StartupProblemException($"{section}:{nameof(options.ResponseTimeout)} must be between 00:00:00 (not included) and 00:05:00.");
+            throw new StartupProblemException(
+                $"{section}:{nameof(options.ResponseTimeout)} must be between {MinimumResponseTimeout:c} and 00:05:00 (a call may wait 4.5 s for the site's database), not {options.ResponseTimeout:c}.");
         }
 
         if (string.IsNullOrWhiteSpace(options.ClusterId) || string.IsNullOrWhiteSpace(options.ServiceId))

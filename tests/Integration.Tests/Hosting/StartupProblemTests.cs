@@ -30,6 +30,7 @@ public sealed class StartupProblemTests
     [InlineData("Gateway__TrustedProxies__0", "nginx", "Gateway:TrustedProxies must be IP addresses or CIDR ranges")]
     [InlineData("Cluster__SiloPort", "70000", "Cluster:SiloPort must be a port between 1 and 65535, not 70000")]
     [InlineData("Cluster__ResponseTimeout", "-00:00:05", "Cluster:ResponseTimeout must be between")]
+    [InlineData("Cluster__ResponseTimeout", "00:00:02", "Cluster:ResponseTimeout must be between 00:00:05 and 00:05:00 (a call may wait 4.5 s for the site's database), not 00:00:02.")]
     [InlineData("Cluster__AdvertisedAddress", "notanip", "Cluster:AdvertisedAddress must be an IP address")]
     [InlineData("Tracker__PeerTimeout", "200.00:00:00", "Tracker:PeerTimeout must be up to 7.00:00:00")]
     [InlineData("Site__RefreshInterval", "60.00:00:00", "Site:RefreshInterval must be positive and up to 7.00:00:00")]
