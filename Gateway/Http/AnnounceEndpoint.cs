@@ -115,16 +115,15 @@ internal sealed partial class AnnounceEndpoint(
         BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.MissingPasskey);
 
     /// <summary>
-    /// The address peers are given for the announcer: the one it claimed (BEP 7, when claims are trusted) of the same
-    /// family as the address it announced from, else that address. A swarm keeps one address per peer, so a claim of the
-    /// other family (an IPv4 client's <c>ipv6=</c>) would have taken the peer away from every peer of its own family.
+    /// The address peers are given for the announcer when it claims addresses (BEP 7) a gateway trusts: a claimed IPv4
+    /// address, which nearly every peer can reach; else a claimed IPv6 address if it announced over IPv6; else the
+    /// address it announced from. A swarm keeps one address per peer, so an IPv4 client's <c>ipv6=</c> (sent by
+    /// clients with a global IPv6 address) would have taken it away from every IPv4 peer.
     /// </summary>
-    internal static IPAddress? AddressToServe(IPAddress? announcedFrom, in AnnounceQuery query) => announcedFrom?.AddressFamily switch
-    {
-        AddressFamily.InterNetwork => query.ClaimedIPv4 ?? announcedFrom,
-        AddressFamily.InterNetworkV6 => query.ClaimedIPv6 ?? announcedFrom,
-        _ => query.ClaimedIPv4 ?? query.ClaimedIPv6 ?? announcedFrom,
-    };
+    internal static IPAddress? AddressToServe(IPAddress? announcedFrom, in AnnounceQuery query) =>
+        query.ClaimedIPv4
+        ?? (announcedFrom is null || announcedFrom.AddressFamily == AddressFamily.InterNetworkV6 ? query.ClaimedIPv6 : null)
+        ?? announcedFrom;
 
     private static partial class Log
     {

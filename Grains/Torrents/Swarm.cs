@@ -239,8 +239,11 @@ internal sealed class Swarm
     /// Received before the peer's last applied announce: a try held up (a silo cut off, a gateway's retries) and
     /// delivered after the client had announced again. Applied, it could take the totals back, remove a peer that is
     /// still there, or, when the client restarted its totals meanwhile (a goodbye, then a new start), credit the old
-    /// session's traffic a second time. Skipping it loses nothing: totals are cumulative, so the peer's next announce
-    /// credits what this one reported. (Gateways' clocks differ by milliseconds; a peer's announces come minutes apart.)
+    /// session's traffic a second time. Skipping it loses nothing while the client's totals run on: they are
+    /// cumulative, so the peer's next announce credits what this one reported. Only after a restart of the totals is
+    /// what it reported beyond the last applied announce lost, where applying it credited the whole old session again.
+    /// (Gateways' clocks should differ by milliseconds, and a peer's announces come minutes apart: a gateway's clock
+    /// further ahead than the announce interval would make other gateways' announces of its peers look late.)
     /// </summary>
     private static bool IsLate(in PeerAnnounce announce, in PeerEntry entry) => announce.ReceivedAt < entry.ReceivedAt;
 

@@ -21,6 +21,7 @@ internal sealed class SwarmSchedule(ITorrentGrain grain, InfoHash infoHash)
     private int _leechers;
     private long _unwrittenSince = long.MaxValue;
     private long _unwrittenBytes;
+    private bool _hasUnwritten;
 
     public ITorrentGrain Grain { get; } = grain;
 
@@ -79,9 +80,13 @@ internal sealed class SwarmSchedule(ITorrentGrain grain, InfoHash infoHash)
         Volatile.Write(ref _leechers, leechers);
     }
 
-    public void PublishUnwritten(long since, long bytes)
+    /// <summary>Something the site does not have yet: accounted announces, peers pruned or restored, the swarm's size.</summary>
+    public bool HasUnwritten => Volatile.Read(ref _hasUnwritten);
+
+    public void PublishUnwritten(long since, long bytes, bool anything)
     {
         Volatile.Write(ref _unwrittenSince, since);
         Volatile.Write(ref _unwrittenBytes, bytes);
+        Volatile.Write(ref _hasUnwritten, anything);
     }
 }

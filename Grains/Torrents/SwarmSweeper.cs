@@ -294,7 +294,7 @@ internal sealed partial class SwarmSweeper(
         }
 
         lifetime.ApplicationStopped.Register(() => _ = base.StopAsync(CancellationToken.None));
-        var unwritten = Swarms().Where(swarm => swarm.UnwrittenSince != long.MaxValue).ToList();
+        var unwritten = Swarms().Where(swarm => swarm.HasUnwritten).ToList();
         if (unwritten.Count == 0)
         {
             return;

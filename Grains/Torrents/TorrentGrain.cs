@@ -889,7 +889,7 @@ internal sealed partial class TorrentGrain(
     {
         _schedule.DueAt = Math.Min(Math.Min(_flushDueAt, _pruneDueAt), Math.Min(_refreshDueAt, _forgetDueAt));
         _schedule.PublishSize(_swarm.Seeders, _swarm.Leechers);
-        _schedule.PublishUnwritten(Math.Min(_outstandingSince, _ledger.FirstRecordedAt), _outstandingBytes + _ledger.RawBytes);
+        _schedule.PublishUnwritten(Math.Min(_outstandingSince, _ledger.FirstRecordedAt), _outstandingBytes + _ledger.RawBytes, HasUnwritten);
     }
 
     /// <summary>

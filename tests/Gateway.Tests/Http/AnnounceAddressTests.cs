@@ -8,18 +8,19 @@ namespace Chihaya.Orleans.Gateway.Tests.Http;
 public sealed class AnnounceAddressTests
 {
     [Theory]
-    // A claim of the family the client announced from replaces the address it announced from.
+    // A claimed IPv4 address, which nearly every peer can reach, whatever the client announced over.
     [InlineData("198.51.100.7", "10.1.2.3", null, "10.1.2.3")]
-    [InlineData("2001:db8::5", null, "2001:db8::9", "2001:db8::9")]
     [InlineData("198.51.100.7", "10.1.2.3", "2001:db8::9", "10.1.2.3")]
-    [InlineData("2001:db8::5", "10.1.2.3", "2001:db8::9", "2001:db8::9")]
-    // A claim of the other family only (an IPv4 client with a global IPv6 address, as Transmission sends) leaves the
-    // announcer where its own family's peers can reach it: a swarm keeps one address per peer.
+    [InlineData("2001:db8::5", "10.1.2.3", null, "10.1.2.3")]
+    [InlineData("2001:db8::5", "10.1.2.3", "2001:db8::9", "10.1.2.3")]
+    // A claimed IPv6 address replaces only an IPv6 one.
+    [InlineData("2001:db8::5", null, "2001:db8::9", "2001:db8::9")]
+    // An IPv4 client with a global IPv6 address (as Transmission sends) stays where its IPv4 peers reach it: a swarm
+    // keeps one address per peer.
     [InlineData("198.51.100.7", null, "2001:db8::9", "198.51.100.7")]
-    [InlineData("2001:db8::5", "10.1.2.3", null, "2001:db8::5")]
     // No claim: the address it announced from.
     [InlineData("198.51.100.7", null, null, "198.51.100.7")]
-    public void AddressToServe_IsTheClaimOfTheAnnouncersOwnFamily_ElseItsOwn(string announcedFrom, string? claimedIPv4, string? claimedIPv6, string served)
+    public void AddressToServe_IsAClaimedIPv4_ElseAClaimedIPv6OverIPv6_ElseItsOwn(string announcedFrom, string? claimedIPv4, string? claimedIPv6, string served)
     {
         var query = new AnnounceQuery
         {
