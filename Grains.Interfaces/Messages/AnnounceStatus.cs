@@ -17,7 +17,8 @@ public enum AnnounceStatus : byte
     /// </summary>
     SwarmMoved = 4,
     /// <summary>
-    /// Received by a gateway so long ago that its caller gave up and the client has resent it: nothing was changed.
+    /// Received by a gateway so long ago that its caller gave up and the client has resent it, or stamped as far ahead
+    /// of the swarm's clock (the gateway's clock is off): nothing was changed.
     /// </summary>
     TooOld = 5,
     /// <summary>The site knows no user with this passkey.</summary>

@@ -392,7 +392,9 @@ internal sealed partial class TorrentGrain(
         }
 
         var now = time.GetUtcNow();
-        if (UnixMicroseconds.From(now) - command.ReceivedAt > (long)MaxAnnounceAge.TotalMicroseconds)
+        // Refused too when stamped that far ahead: a gateway whose clock runs ahead would make its peers' announces
+        // through other gateways look received earlier, and so skipped as late tries (Swarm.IsLate).
+        if (Math.Abs(UnixMicroseconds.From(now) - command.ReceivedAt) > (long)MaxAnnounceAge.TotalMicroseconds)
         {
             return AnnounceResult.Refused(AnnounceStatus.TooOld, null);
         }
