@@ -119,20 +119,25 @@ internal sealed partial class SiteChangeListener(
     {
         try
         {
-            try
-            {
-                await users.ReloadAllAsync();
-            }
-            catch (Exception exception)
-            {
-                Log.RefreshFailed(logger, exception);
-            }
-
+            await RefreshUsersHeldAsync();
             await RefreshTorrentsHeldAsync();
         }
         finally
         {
             _listening.TrySetResult();
+        }
+    }
+
+    /// <summary>Re-reads every user this silo holds; one whose read fails is read again at its next use.</summary>
+    private async Task RefreshUsersHeldAsync()
+    {
+        try
+        {
+            await users.ReloadAllAsync();
+        }
+        catch (Exception exception)
+        {
+            Log.RefreshFailed(logger, exception);
         }
     }
 
@@ -157,26 +162,6 @@ internal sealed partial class SiteChangeListener(
         if (failed > 0)
         {
             Log.TorrentsNotRefreshed(logger, failed);
-        }
-    }
-
-    /// <summary>A notice that every torrent or every user may have changed (a site's TRUNCATE: migration 011), re-read in the background.</summary>
-    private async Task RefreshAllOfAKindAsync(string payload)
-    {
-        try
-        {
-            if (payload == AllTorrentsNotice)
-            {
-                await RefreshTorrentsHeldAsync();
-            }
-            else
-            {
-                await users.ReloadAllAsync();
-            }
-        }
-        catch (Exception exception)
-        {
-            Log.RefreshFailed(logger, exception);
         }
     }
 
@@ -239,10 +224,16 @@ internal sealed partial class SiteChangeListener(
 
     private async Task DispatchAsync(string payload)
     {
-        if (payload is AllTorrentsNotice or AllUsersNotice)
+        // Not one at a time with the other notices: a silo's every swarm or user takes a while to re-read.
+        if (payload == AllTorrentsNotice)
         {
-            // Not one at a time with the other notices: a silo's every swarm or user takes a while to re-read.
-            await RefreshAllOfAKindAsync(payload);
+            await RefreshTorrentsHeldAsync();
+            return;
+        }
+
+        if (payload == AllUsersNotice)
+        {
+            await RefreshUsersHeldAsync();
             return;
         }
 
