@@ -121,7 +121,7 @@ public static partial class StartupProblems
             ConfigurationOptions redis;
             try
             {
-                redis = ConfigurationOptions.Parse(cluster.Redis);
+                redis = cluster.ReadRedisConfiguration();
             }
             catch (ArgumentException)
             {
@@ -236,7 +236,7 @@ public static partial class StartupProblems
             case PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification or PostgresErrorCodes.InvalidCatalogName } refused:
                 return $"Database:ConnectionString: the database refused the connection ({refused.MessageText}).";
             case RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }:
-                return "Cluster:Redis: Redis refused the password.";
+                return "Cluster:Redis (or Cluster:RedisPassword): Redis refused the password.";
             default:
                 return exception.InnerException is { } cause ? Mistake(cause) : null;
         }

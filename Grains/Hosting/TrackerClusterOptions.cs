@@ -1,3 +1,5 @@
+using StackExchange.Redis;
+
 namespace Chihaya.Orleans.Grains.Hosting;
 
 /// <summary>How silos and gateways form a cluster. Section "Cluster".</summary>
@@ -37,6 +39,13 @@ public sealed class TrackerClusterOptions
     public string Redis { get; set; } = "";
 
     /// <summary>
+    /// The Redis password, when <see cref="Redis"/> cannot carry it: StackExchange.Redis splits its configuration at every
+    /// comma and has no escape, so a password with a comma in it (as generated ones may have) goes here. Replaces any
+    /// <c>password=</c> in <see cref="Redis"/>. A secret: pass it by environment (<c>Cluster__RedisPassword</c>).
+    /// </summary>
+    public string RedisPassword { get; set; } = "";
+
+    /// <summary>
     /// The address a silo tells others to reach it at (<c>Redis</c> membership). Empty: this host's first
     /// non-loopback IPv4 address, or loopback when there is none. On Kubernetes, the pod IP.
     /// </summary>
@@ -58,5 +67,20 @@ public sealed class TrackerClusterOptions
     /// may get, list, watch, patch and delete pods).
     /// </summary>
     public bool Kubernetes { get; set; }
+
+    /// <summary>
+    /// <see cref="Redis"/> read by StackExchange.Redis, with <see cref="RedisPassword"/> when one is given; an
+    /// <see cref="ArgumentException"/> when it cannot be read (its message may quote the setting, password and all).
+    /// </summary>
+    public ConfigurationOptions ReadRedisConfiguration()
+    {
+        var redis = ConfigurationOptions.Parse(Redis);
+        if (RedisPassword.Length > 0)
+        {
+            redis.Password = RedisPassword;
+        }
+
+        return redis;
+    }
 }
 

@@ -87,7 +87,7 @@ public static class TrackerSiloHosting
         silo.UseKubernetesHostingWhenEnabled(cluster);
         if (ClusterMemberships.IsRedis(cluster.Membership))
         {
-            silo.UseRedisClustering(cluster.Redis);
+            silo.UseRedisClustering(options => options.ConfigurationOptions = cluster.ReadRedisConfiguration());
             RestoreLostMembership(silo.Services);
             silo.ConfigureEndpoints(AdvertisedAddress(cluster), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: true);
         }
@@ -139,7 +139,7 @@ public static class TrackerSiloHosting
     {
         if (ClusterMemberships.IsRedis(cluster.Membership))
         {
-            client.UseRedisClustering(cluster.Redis);
+            client.UseRedisClustering(options => options.ConfigurationOptions = cluster.ReadRedisConfiguration());
             // Instead of Orleans' RedisGatewayListProvider, which would write Version 0 into an emptied Redis and take
             // whatever table it reads, however old.
             client.Services.Replace(ServiceDescriptor.Singleton<IGatewayListProvider>(provider => new VersionCheckedGatewayListProvider(

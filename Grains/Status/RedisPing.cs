@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Chihaya.Orleans.Grains.Hosting;
 using Chihaya.Orleans.Grains.Interfaces.Messages;
 using StackExchange.Redis;
 
@@ -8,7 +9,7 @@ namespace Chihaya.Orleans.Grains.Status;
 /// For the status page only (not a readiness condition: silos keep serving while Redis is away, they only cannot change
 /// membership): whether the membership's Redis answers a PING, through a connection of its own made on first use.
 /// </summary>
-internal sealed class RedisPing(string configuration) : IAsyncDisposable
+internal sealed class RedisPing(TrackerClusterOptions cluster) : IAsyncDisposable
 {
     public const string Name = "redis";
 
@@ -39,7 +40,7 @@ internal sealed class RedisPing(string configuration) : IAsyncDisposable
         {
             if (_redis is null)
             {
-                var options = ConfigurationOptions.Parse(configuration);
+                var options = cluster.ReadRedisConfiguration();
                 // Keep trying in the background when Redis is down at first; each check then says it does not answer.
                 options.AbortOnConnectFail = false;
                 options.ConnectTimeout = (int)Timeout.TotalMilliseconds;

@@ -28,7 +28,7 @@ public static class StatusRegistration
         services.AddStatusOptions();
         if (ClusterMemberships.IsRedis(cluster.Membership))
         {
-            services.AddSingleton(_ => new RedisPing(cluster.Redis));
+            services.AddSingleton(_ => new RedisPing(cluster));
         }
 
         services.AddHostedService<SiloStatusReporter>();

@@ -245,7 +245,7 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// </summary>
     public async Task<IReadOnlyDictionary<string, SiloStatus>> MembershipAsync()
     {
-        await using var redis = await ConnectionMultiplexer.ConnectAsync(_common["Cluster__Redis"]);
+        await using var redis = await ConnectRedisAsync();
         var rows = await redis.GetDatabase().HashGetAllAsync(MembershipKey);
         return rows.Where(row => row.Name != "Version").ToDictionary(row => row.Name.ToString(), row => StatusOf(row.Value.ToString()));
     }
@@ -253,9 +253,20 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// <summary>The membership table's version in Redis, or null when the hash has none (Redis lost it).</summary>
     public async Task<long?> MembershipVersionAsync()
     {
-        await using var redis = await ConnectionMultiplexer.ConnectAsync(_common["Cluster__Redis"]);
+        await using var redis = await ConnectRedisAsync();
         var version = await redis.GetDatabase().HashGetAsync(MembershipKey, "Version");
         return version.IsNull ? null : (long)version;
+    }
+
+    private Task<ConnectionMultiplexer> ConnectRedisAsync()
+    {
+        var redis = ConfigurationOptions.Parse(_common["Cluster__Redis"]);
+        if (_common.TryGetValue("Cluster__RedisPassword", out var password))
+        {
+            redis.Password = password;
+        }
+
+        return ConnectionMultiplexer.ConnectAsync(redis);
     }
 
     /// <summary>The cluster's membership hash in Redis: Orleans names it {ServiceId}/members/{ClusterId}, with the default service id here.</summary>

@@ -146,8 +146,9 @@ internal sealed class ManifestCheck(DeployPrograms programs, IReadOnlySet<string
             if (variable.Path("valueFrom", "secretKeyRef") is { } secretKey)
             {
                 var secret = documents.FirstOrDefault(document => document.Kind() == "Secret" && document.Name() == secretKey.String("name"));
-                // The base leaves the Secret to the operator; where the manifests do define it, the key must be in it.
-                if (secret is not null && !secret.Map("data").StringMap().ContainsKey(secretKey.String("key") ?? ""))
+                // The base leaves the Secret to the operator; where the manifests do define it, the key must be in it
+                // unless the reference is optional (a key only some operators need).
+                if (secret is not null && !string.Equals(secretKey.String("optional"), "true", StringComparison.OrdinalIgnoreCase) && !secret.Map("data").StringMap().ContainsKey(secretKey.String("key") ?? ""))
                 {
                     Problem($"{at}: {name} reads key '{secretKey.String("key")}' of Secret {secret.Name()}, which has no such key");
                 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Chihaya.Orleans.Integration.Tests.Cluster;
 using Chihaya.Orleans.TestSupport;
 
 namespace Chihaya.Orleans.Integration.Tests.Hosting;
@@ -127,6 +128,24 @@ public sealed class StartupProblemTests
 
         AssertOneLineProblem(await silo.WaitForExitAsync(Patience), silo.Output, "Cluster:Redis: Redis cannot be reached", StartupProblemExitCodes.Unreachable);
         Assert.DoesNotContain("secretword", silo.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Silo_RedisRefusingItsPassword_OneLineAndExitStatus2()
+    {
+        await using var redis = await PasswordProtectedRedis.StartAsync("the,right=one");
+        await using var silo = ProjectProcess.Start("Silo", new Dictionary<string, string>
+        {
+            ["Urls"] = $"http://127.0.0.1:{FreePorts.Next()}",
+            ["Cluster__SiloPort"] = FreePorts.Next().ToString(),
+            ["Cluster__GatewayPort"] = FreePorts.Next().ToString(),
+            ["Cluster__Membership"] = "Redis",
+            ["Cluster__Redis"] = redis.Address,
+            ["Cluster__RedisPassword"] = "a,wrong=one",
+        });
+
+        AssertOneLineProblem(await silo.WaitForExitAsync(Patience), silo.Output, "Redis refused the password");
+        Assert.DoesNotContain("wrong", silo.Output, StringComparison.Ordinal);
     }
 
     [Fact]
