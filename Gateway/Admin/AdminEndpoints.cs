@@ -14,7 +14,7 @@ internal static class AdminEndpoints
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder endpoints)
     {
         // The PUT handlers read their bodies themselves (AdminJsonBody): a bound body would be read before the filter.
-        var admin = endpoints.MapGroup("/admin").AddEndpointFilter<AdminTokenFilter>();
+        var admin = endpoints.MapGroup("/admin").AddEndpointFilter<AdminTokenFilter>().AddEndpointFilter<AdminUnavailableFilter>();
         admin.MapPut("/users/{passkey}", PutUser);
         admin.MapDelete("/users/{passkey}", async (string passkey, IGrainFactory grains) =>
             !Passkeys.IsWellFormed(passkey) ? BadPasskey()

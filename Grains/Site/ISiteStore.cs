@@ -63,9 +63,10 @@ internal interface ISiteStore
 
     /// <summary>
     /// Registers or changes a torrent; its statistics (snatches included) are kept. An info hash of another id throws
-    /// <see cref="SiteConflictException"/>.
+    /// <see cref="SiteConflictException"/>. A new info hash for a known id replaces the old one (one id is one swarm),
+    /// which is returned, so the old hash's swarm can be told it is no longer registered.
     /// </summary>
-    ValueTask PutTorrentAsync(InfoHash infoHash, TorrentProfile profile, CancellationToken cancellationToken = default);
+    ValueTask<InfoHash?> PutTorrentAsync(InfoHash infoHash, TorrentProfile profile, CancellationToken cancellationToken = default);
 
     ValueTask<bool> RemoveTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default);
 

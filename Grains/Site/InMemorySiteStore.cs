@@ -203,8 +203,9 @@ internal sealed class InMemorySiteStore : ISiteStore
         }
     }
 
-    public ValueTask PutTorrentAsync(InfoHash infoHash, TorrentProfile profile, CancellationToken cancellationToken = default)
+    public ValueTask<InfoHash?> PutTorrentAsync(InfoHash infoHash, TorrentProfile profile, CancellationToken cancellationToken = default)
     {
+        InfoHash? replaced = null;
         lock (_gate)
         {
             // An info hash is one torrent's, as the site's unique column has it.
@@ -218,12 +219,13 @@ internal sealed class InMemorySiteStore : ISiteStore
             foreach (var (hash, _) in _torrents.Where(torrent => torrent.Value.TorrentId == profile.TorrentId && torrent.Key != infoHash).ToList())
             {
                 _torrents.Remove(hash);
+                replaced = hash;
             }
 
             _torrents[infoHash] = profile with { Snatches = 0 };
         }
 
-        return ValueTask.CompletedTask;
+        return ValueTask.FromResult(replaced);
     }
 
     public ValueTask<bool> RemoveTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default)

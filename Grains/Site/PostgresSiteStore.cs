@@ -647,14 +647,17 @@ internal sealed partial class PostgresSiteStore(NpgsqlDataSource dataSource, Tim
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
 
-    public async ValueTask PutTorrentAsync(InfoHash infoHash, TorrentProfile profile, CancellationToken cancellationToken = default)
+    public async ValueTask<InfoHash?> PutTorrentAsync(InfoHash infoHash, TorrentProfile profile, CancellationToken cancellationToken = default)
     {
+        // A new info hash for a known id (a re-upload keeping its page) moves the row: report the old hash.
         await using var command = dataSource.CreateCommand("""
+            with previous as (select info_hash from torrents where id = $1)
             insert into torrents (id, info_hash, status, deleted_reason, upload_multiplier, download_multiplier)
             values ($1, $2, $3, $4, $5, $6)
             on conflict (id) do update set info_hash = excluded.info_hash, status = excluded.status,
                 deleted_reason = excluded.deleted_reason, upload_multiplier = excluded.upload_multiplier,
                 download_multiplier = excluded.download_multiplier
+            returning (select info_hash from previous where info_hash <> $2)
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = profile.TorrentId });
         command.Parameters.Add(new NpgsqlParameter { Value = infoHash.Value.ToArray() });
@@ -664,7 +667,7 @@ internal sealed partial class PostgresSiteStore(NpgsqlDataSource dataSource, Tim
         command.Parameters.Add(new NpgsqlParameter { Value = profile.Multipliers.Download });
         try
         {
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            return await command.ExecuteScalarAsync(cancellationToken) is byte[] replaced ? InfoHash.Read(replaced) : null;
         }
         catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
         {

@@ -229,6 +229,9 @@ public sealed class TrackerGrainsTests(ClusterFixture fixture)
         Assert.Equal(1, reply.Leechers);
         Assert.Empty(reply.Peers4);
         Assert.Null(await Admin.GetTorrent(oldHash));
+        // The old hash's swarm, active on this silo, hears of it at once (not at its periodic re-read): no more credit
+        // to the id under its old file.
+        Assert.Equal(AnnounceStatus.TorrentNotRegistered, (await oldGrain.Announce(Command(user, passkey, 1, 0, 0, 10))).Status);
     }
 
     [Fact]

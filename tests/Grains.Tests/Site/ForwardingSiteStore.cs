@@ -26,7 +26,7 @@ internal abstract class ForwardingSiteStore(ISiteStore inner) : ISiteStore
 
     public ValueTask<bool> RemoveUserAsync(Passkey passkey, CancellationToken cancellationToken = default) => inner.RemoveUserAsync(passkey, cancellationToken);
 
-    public ValueTask PutTorrentAsync(InfoHash infoHash, TorrentProfile profile, CancellationToken cancellationToken = default) => inner.PutTorrentAsync(infoHash, profile, cancellationToken);
+    public ValueTask<InfoHash?> PutTorrentAsync(InfoHash infoHash, TorrentProfile profile, CancellationToken cancellationToken = default) => inner.PutTorrentAsync(infoHash, profile, cancellationToken);
 
     public ValueTask<bool> RemoveTorrentAsync(InfoHash infoHash, CancellationToken cancellationToken = default) => inner.RemoveTorrentAsync(infoHash, cancellationToken);
 

@@ -555,13 +555,18 @@ public abstract class SiteStoreContractTests : IAsyncLifetime
     {
         var id = NextId();
         var (oldHash, newHash) = (InfoHash.Read(UrlBytes.Random20()), InfoHash.Read(UrlBytes.Random20()));
-        await Store.PutTorrentAsync(oldHash, new TorrentProfile(id, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var registered = await Store.PutTorrentAsync(oldHash, new TorrentProfile(id, TorrentStatus.Active, null, Multipliers.Neutral, 0));
 
-        await Store.PutTorrentAsync(newHash, new TorrentProfile(id, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var moved = await Store.PutTorrentAsync(newHash, new TorrentProfile(id, TorrentStatus.Active, null, Multipliers.Neutral, 0));
+        var changed = await Store.PutTorrentAsync(newHash, new TorrentProfile(id, TorrentStatus.Active, null, new Multipliers(1m, 0m), 0));
 
         // One torrent id is one swarm: under two hashes, two swarms would claim it in turn and fence each other's writes.
         Assert.Null(await Store.FindTorrentAsync(oldHash));
         Assert.Equal(id, (await Store.FindTorrentAsync(newHash))!.TorrentId);
+        // The old hash is reported so that its swarm stops serving; a new torrent or a change in place moves nothing.
+        Assert.Equal(oldHash, moved);
+        Assert.Null(registered);
+        Assert.Null(changed);
     }
 }
 
