@@ -134,12 +134,16 @@ public static partial class StartupProblems
         }
     }
 
-    /// <summary>The silo's own listeners: silo-to-silo and gateway ports, on every address as the silo may bind them.</summary>
-    public static IEnumerable<(string Setting, IPEndPoint Endpoint)> SiloListeners(TrackerClusterOptions cluster) =>
-    [
-        ($"{TrackerClusterOptions.Section}:{nameof(TrackerClusterOptions.SiloPort)}", new IPEndPoint(IPAddress.Any, cluster.SiloPort)),
-        ($"{TrackerClusterOptions.Section}:{nameof(TrackerClusterOptions.GatewayPort)}", new IPEndPoint(IPAddress.Any, cluster.GatewayPort)),
-    ];
+    /// <summary>The silo's own listeners: silo-to-silo and gateway ports, on the address the silo binds them to.</summary>
+    public static IEnumerable<(string Setting, IPEndPoint Endpoint)> SiloListeners(TrackerClusterOptions cluster)
+    {
+        var address = TrackerSiloHosting.ListenAddress(cluster);
+        return
+        [
+            ($"{TrackerClusterOptions.Section}:{nameof(TrackerClusterOptions.SiloPort)}", new IPEndPoint(address, cluster.SiloPort)),
+            ($"{TrackerClusterOptions.Section}:{nameof(TrackerClusterOptions.GatewayPort)}", new IPEndPoint(address, cluster.GatewayPort)),
+        ];
+    }
 
     /// <summary>The HTTP listeners named by the <c>Urls</c> setting (<c>--urls</c>, <c>ASPNETCORE_URLS</c>) whose address is known before start.</summary>
     public static IEnumerable<(string Setting, IPEndPoint Endpoint)> HttpListeners(string? urls)
@@ -188,6 +192,12 @@ public static partial class StartupProblems
         {
             var why = exception.SocketErrorCode == SocketError.AddressAlreadyInUse ? "is already in use by another process" : "may not be opened by this user";
             throw new StartupProblemException($"{setting}: port {endpoint.Port} {why}.");
+        }
+        catch (SocketException exception) when (exception.SocketErrorCode == SocketError.AddressNotAvailable)
+        {
+            // A silo listens on the address it advertises: it must be one of this host's.
+            throw new StartupProblemException(
+                $"{setting}: port {endpoint.Port} cannot be opened on {endpoint.Address}, which is no address of this host (Cluster:AdvertisedAddress).");
         }
     }
 

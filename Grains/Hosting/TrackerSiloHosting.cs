@@ -89,7 +89,10 @@ public static class TrackerSiloHosting
         {
             silo.UseRedisClustering(options => options.ConfigurationOptions = cluster.ReadRedisConfiguration());
             RestoreLostMembership(silo.Services);
-            silo.ConfigureEndpoints(AdvertisedAddress(cluster), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: true);
+            // On the advertised address alone, not every address of the host: whoever reaches these ports can call any
+            // grain, the admin grain too, with no token (cluster.sh's silos stay on loopback; on Kubernetes, the pod IP
+            // and a NetworkPolicy).
+            silo.ConfigureEndpoints(AdvertisedAddress(cluster), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
         }
         else
         {
@@ -181,6 +184,10 @@ public static class TrackerSiloHosting
             provider.GetRequiredService<IOptions<ClusterOptions>>().Value,
             provider.GetRequiredService<ILogger<RestoringMembershipTable>>()));
     }
+
+    /// <summary>The address a silo's cluster ports listen on: the advertised one with Redis membership, else loopback.</summary>
+    internal static IPAddress ListenAddress(TrackerClusterOptions cluster) =>
+        ClusterMemberships.IsRedis(cluster.Membership) ? AdvertisedAddress(cluster) : IPAddress.Loopback;
 
     private static IPAddress AdvertisedAddress(TrackerClusterOptions cluster)
     {

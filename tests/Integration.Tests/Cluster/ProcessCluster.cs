@@ -15,6 +15,7 @@ public sealed class ProcessCluster : IAsyncDisposable
 {
     private readonly List<ProjectProcess> _silos = [];
     private readonly List<int> _siloHttpPorts = [];
+    private readonly List<(int SiloPort, int GatewayPort)> _siloClusterPorts = [];
     private readonly List<ProjectProcess> _gateways = [];
     private readonly List<int> _gatewayPorts = [];
     // Gateways replaced by RestartGatewayAsync: their output still belongs in the logs.
@@ -40,6 +41,9 @@ public sealed class ProcessCluster : IAsyncDisposable
 
     /// <summary>Each silo's HTTP port (health probes), in start order.</summary>
     public IReadOnlyList<int> SiloHttpPorts => _siloHttpPorts;
+
+    /// <summary>Each silo's silo-to-silo and gateway (Orleans client) ports, in start order.</summary>
+    public IReadOnlyList<(int SiloPort, int GatewayPort)> SiloClusterPorts => _siloClusterPorts;
 
     public string AdminToken { get; }
 
@@ -118,15 +122,16 @@ public sealed class ProcessCluster : IAsyncDisposable
 
     public async Task<ProjectProcess> StartSiloAsync()
     {
-        var httpPort = FreePorts.Next();
+        var (httpPort, siloPort, gatewayPort) = (FreePorts.Next(), FreePorts.Next(), FreePorts.Next());
         var silo = ProjectProcess.Start("Silo", new Dictionary<string, string>(_common)
         {
-            ["Cluster__SiloPort"] = FreePorts.Next().ToString(),
-            ["Cluster__GatewayPort"] = FreePorts.Next().ToString(),
+            ["Cluster__SiloPort"] = siloPort.ToString(),
+            ["Cluster__GatewayPort"] = gatewayPort.ToString(),
             ["Urls"] = $"http://127.0.0.1:{httpPort}",
         });
         _silos.Add(silo);
         _siloHttpPorts.Add(httpPort);
+        _siloClusterPorts.Add((siloPort, gatewayPort));
         // A silo replacing a killed one waits until the dead one's membership entry is stale (30 s).
         await silo.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(120));
         return silo;

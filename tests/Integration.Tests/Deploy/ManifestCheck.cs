@@ -115,6 +115,38 @@ internal sealed class ManifestCheck(DeployPrograms programs, IReadOnlySet<string
             CheckPorts(program, container, listening, at);
             CheckProbes(program, container, listening, at);
             CheckGracePeriod(pod, container, at);
+            if (program.IsSilo)
+            {
+                CheckClusterPortsFenced(workload, container, listening, documents, at);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A silo's cluster ports take Orleans calls from anyone who connects (any grain, the admin grain too, with no
+    /// token): a NetworkPolicy must select the silo's pods, and no ingress rule may open those ports to every source.
+    /// </summary>
+    private void CheckClusterPortsFenced(
+        Dictionary<object, object?> workload, Dictionary<object, object?> container, Dictionary<int, string> listening, IReadOnlyList<Dictionary<object, object?>> documents, string at)
+    {
+        var clusterPorts = listening.Where(entry => entry.Value != DeployPrograms.UrlsVariable).Select(entry => entry.Key).ToHashSet();
+        var policies = documents.Where(document => document.Kind() == "NetworkPolicy" && Selects(document.Path("spec", "podSelector").Map("matchLabels"), workload)).ToList();
+        if (policies.Count == 0)
+        {
+            Problem($"{at}: no NetworkPolicy selects the silo's pods, so anything that reaches ports {string.Join(", ", clusterPorts.Order())} can call its grains without the admin token");
+        }
+
+        foreach (var policy in policies)
+        {
+            foreach (var rule in policy.Path("spec")?.Maps("ingress") ?? [])
+            {
+                var ports = rule.Maps("ports").Select(port => ResolvePort(container, port.String("port"))).ToList();
+                var open = ports.Count == 0 ? clusterPorts : ports.OfType<int>().Where(clusterPorts.Contains);
+                if (!rule.Maps("from").Any() && open.Any())
+                {
+                    Problem($"NetworkPolicy {policy.Name()}: an ingress rule without 'from' opens the silo's port {string.Join(", ", open.Order())} to every source");
+                }
+            }
         }
     }
 

@@ -77,6 +77,8 @@ public sealed class ManifestTests
         { "silo grace 20", "terminationGracePeriodSeconds 20 does not outlast" },
         { "gateway replicas 2", "sets replicas, which every apply would reset under the autoscaler" },
         { "secret key misspelt", "reads key 'admin-tokn' of Secret chihaya-secrets, which has no such key" },
+        { "silo network policy gone", "no NetworkPolicy selects the silo's pods" },
+        { "silo network policy open to all", "an ingress rule without 'from' opens the silo's port 11111, 30000 to every source" },
     };
 
     [Theory]
@@ -233,6 +235,12 @@ public sealed class ManifestTests
                 break;
             case "secret key misspelt":
                 Env(gateway.Item1, gateway.Item2, "Admin__Token").Path("valueFrom", "secretKeyRef")!["key"] = "admin-tokn";
+                break;
+            case "silo network policy gone":
+                documents.RemoveAll(document => document.Kind() == "NetworkPolicy");
+                break;
+            case "silo network policy open to all":
+                documents.Single(document => document.Kind() == "NetworkPolicy").Path("spec")!.Maps("ingress").First().Remove("from");
                 break;
             default:
                 throw new ArgumentException($"no such breach: {breach}", nameof(breach));

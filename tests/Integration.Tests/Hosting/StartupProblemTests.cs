@@ -131,6 +131,23 @@ public sealed class StartupProblemTests
     }
 
     [Fact]
+    public async Task Silo_AdvertisingAnAddressNotOfThisHost_OneLineNamingIt()
+    {
+        // A silo listens on the address it advertises, so it must be one of this host's (203.0.113.0/24: documentation only).
+        await using var silo = ProjectProcess.Start("Silo", new Dictionary<string, string>
+        {
+            ["Urls"] = $"http://127.0.0.1:{FreePorts.Next()}",
+            ["Cluster__SiloPort"] = FreePorts.Next().ToString(),
+            ["Cluster__GatewayPort"] = FreePorts.Next().ToString(),
+            ["Cluster__Membership"] = "Redis",
+            ["Cluster__Redis"] = "127.0.0.1:1",
+            ["Cluster__AdvertisedAddress"] = "203.0.113.7",
+        });
+
+        AssertOneLineProblem(await silo.WaitForExitAsync(Patience), silo.Output, "cannot be opened on 203.0.113.7, which is no address of this host (Cluster:AdvertisedAddress)");
+    }
+
+    [Fact]
     public async Task Silo_RedisRefusingItsPassword_OneLineAndExitStatus2()
     {
         await using var redis = await PasswordProtectedRedis.StartAsync("the,right=one");
