@@ -31,6 +31,18 @@ public static class TrackerGatewayExtensions
     // The request line around the query: "GET /{passkey}/announce?" and " HTTP/1.1\r\n" take under 100 bytes.
     private const int RequestLineRoom = 256;
 
+    private static void TurnOffPathLogging(LoggerFilterOptions options)
+    {
+        var providers = options.Rules.Select(rule => rule.ProviderName).Where(name => name is not null).Distinct().Prepend(null).ToList();
+        foreach (var provider in providers)
+        {
+            foreach (var category in PathLoggingCategories)
+            {
+                options.Rules.Add(new LoggerFilterRule(provider, category, LogLevel.None, filter: null));
+            }
+        }
+    }
+
     /// <summary>
     /// Adds the gateway. With <c>Cluster:Mode</c> = Embedded the silo runs in this process; with Client
     /// the gateway connects to silos elsewhere.
@@ -40,13 +52,12 @@ public static class TrackerGatewayExtensions
         var services = builder.Services;
 
         // Every announce path holds a passkey. These categories write request paths or raw request lines (at
-        // Information, Debug or Trace), so they are off whatever level is configured: rules added in code come
-        // after appsettings and the environment, and win over a "Default" or "Microsoft.AspNetCore" level. All
-        // other categories keep the configured level (shipped: Warning for Microsoft.AspNetCore, so no line per request).
-        foreach (var category in PathLoggingCategories)
-        {
-            builder.Logging.AddFilter(category, LogLevel.None);
-        }
+        // Information, Debug or Trace), so they are off whatever level is configured. A rule naming a log provider
+        // ("Logging:Console:LogLevel", or the rules dotnet-trace adds for EventSource) wins over every rule for all
+        // providers, so the "off" rule is added for each provider the rules name as well as for all, after everything
+        // configured (and again whenever the rules change). All other categories keep the configured level (shipped:
+        // Warning for Microsoft.AspNetCore, so no line per request).
+        services.PostConfigure<LoggerFilterOptions>(TurnOffPathLogging);
 
         services.AddTrackerSection<GatewayOptions>(GatewayOptions.Section)
             .Validate(o => o.MaxQueryLength is >= 256 and <= GatewayOptions.MaxQueryLengthLimit, $"Gateway:MaxQueryLength must be between 256 and {GatewayOptions.MaxQueryLengthLimit}.")

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.TestSupport;
@@ -109,9 +110,16 @@ public sealed class DedicatedHostTests
     public async Task Logs_NeverContainPasskeysOrTheAdminToken()
     {
         var lines = new ConcurrentQueue<string>();
-        // Every category at Trace, as an operator chasing a problem might configure it.
+        // Every category at Trace, as an operator chasing a problem might configure it: for all log providers, and for
+        // one provider by name (as Logging:Console:LogLevel does), whose rules win over those for all providers.
         await using var host = await TrackerHost.StartAsync(
-            new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Trace", ["Logging:LogLevel:Microsoft.AspNetCore"] = "Trace" },
+            new Dictionary<string, string?>
+            {
+                ["Logging:LogLevel:Default"] = "Trace",
+                ["Logging:LogLevel:Microsoft.AspNetCore"] = "Trace",
+                [$"Logging:{CapturingLoggerProvider.Alias}:LogLevel:Default"] = "Trace",
+                [$"Logging:{CapturingLoggerProvider.Alias}:LogLevel:Microsoft.AspNetCore"] = "Trace",
+            },
             configure: builder =>
             {
                 builder.Logging.SetMinimumLevel(LogLevel.Trace);
@@ -207,8 +215,11 @@ public sealed class DedicatedHostTests
         return (passkey, hash);
     }
 
+    [ProviderAlias(Alias)]
     private sealed class CapturingLoggerProvider(ConcurrentQueue<string> lines) : ILoggerProvider
     {
+        public const string Alias = "Capture";
+
         public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, lines);
 
         public void Dispose()
@@ -218,15 +229,30 @@ public sealed class DedicatedHostTests
 
     private sealed class CapturingLogger(string category, ConcurrentQueue<string> lines) : ILogger
     {
+        // The scopes a line is written in, as a console logger with IncludeScopes prints them (ASP.NET Core's request
+        // scope holds the request's path).
+        private static readonly AsyncLocal<ImmutableStack<string>> Scopes = new();
+
         public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
+            where TState : notnull
+        {
+            var outer = Scopes.Value ?? [];
+            var properties = state is IEnumerable<KeyValuePair<string, object?>> pairs ? string.Join(' ', pairs.Select(p => $"{p.Key}={p.Value}")) : "";
+            Scopes.Value = outer.Push($"{state} {properties}");
+            return new ScopeEnd(() => Scopes.Value = outer);
+        }
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             var properties = state is IEnumerable<KeyValuePair<string, object?>> pairs ? string.Join(' ', pairs.Select(p => $"{p.Key}={p.Value}")) : "";
-            lines.Enqueue($"{category} {formatter(state, exception)} {properties} {exception}");
+            lines.Enqueue($"{category} {formatter(state, exception)} {properties} {exception} {string.Join(" => ", Scopes.Value ?? [])}");
         }
+    }
+
+    private sealed class ScopeEnd(Action end) : IDisposable
+    {
+        public void Dispose() => end();
     }
 }
