@@ -14,6 +14,9 @@ namespace Chihaya.Orleans.Gateway.Hosting;
 /// </summary>
 internal sealed class EmbeddedDemoBanner(IServer server, IHostApplicationLifetime lifetime, IOptions<SiteOptions> site) : IHostedService
 {
+    /// <summary>The shipped demo user's passkey, which the README publishes.</summary>
+    internal const string PublishedDemoPasskey = "demo0000000000000000000000000001";
+
     private static readonly string ShippedDemoSeed = Path.GetFullPath("seed/demo.json", AppContext.BaseDirectory);
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -47,7 +50,7 @@ internal sealed class EmbeddedDemoBanner(IServer server, IHostApplicationLifetim
 
         var user = SiteSeed.Read(path).Users.FirstOrDefault();
         var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
-        if (user?.Passkey is null || address is null)
+        if (user is null || !IsPublishedDemoUser(user) || address is null)
         {
             return null;
         }
@@ -61,4 +64,10 @@ internal sealed class EmbeddedDemoBanner(IServer server, IHostApplicationLifetim
         url.Path = $"/{user.Passkey}/announce";
         return (user.Id, url.Uri);
     }
+
+    /// <summary>
+    /// Only the published passkey is printed, even from the shipped seed file's path: an operator may have replaced that
+    /// file with real users (edited in the publish folder, or mounted over it in the container).
+    /// </summary>
+    internal static bool IsPublishedDemoUser(UserDocument user) => user.Passkey == PublishedDemoPasskey;
 }

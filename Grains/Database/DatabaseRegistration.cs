@@ -15,10 +15,13 @@ public static class DatabaseRegistration
         {
             builder = new NpgsqlDataSourceBuilder(connectionString);
         }
-        catch (ArgumentException invalid)
+        catch (ArgumentException)
         {
-            // Npgsql's message names the keyword, never the value (which may be the password).
-            throw new StartupProblemException($"Database:ConnectionString cannot be read: {invalid.Message}");
+            // Not Npgsql's message: it names the keyword it did not know, and in "Password=ab;cd=ef" that "keyword" is
+            // the end of the password.
+            throw new StartupProblemException(
+                "Database:ConnectionString cannot be read: a keyword Npgsql does not know or a value it cannot take (check the keywords' spelling; "
+                + "a value holding ';' goes in single quotes, as in Password='a;b').");
         }
 
         // Every statement the tracker sends is one of a handful: prepare them once per connection.

@@ -56,11 +56,13 @@ public sealed class StartupProblemTests
         var (exitCode, output) = await RunGatewayAsync(new Dictionary<string, string>
         {
             ["Site__Store"] = "Postgres",
-            ["Database__ConnectionString"] = "Host=127.0.0.1;Password=secretword;Bogus=1",
+            // A password with a ';' not quoted: its end reads as a keyword.
+            ["Database__ConnectionString"] = "Host=127.0.0.1;Password=secretword;secretpart=1",
         });
 
         AssertOneLineProblem(exitCode, output, "Database:ConnectionString cannot be read");
         Assert.DoesNotContain("secretword", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("secretpart", output, StringComparison.Ordinal);
     }
 
     [Theory]
