@@ -245,6 +245,10 @@ public static partial class StartupProblems
             // A database that will not let us in: a wrong password or database name. (The messages name no password.)
             case PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification or PostgresErrorCodes.InvalidCatalogName } refused:
                 return $"Database:ConnectionString: the database refused the connection ({refused.MessageText}).";
+            // Migrated by another role (the schema's owner) without the grants the tracker's role needs.
+            case PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } denied:
+                return $"Database:ConnectionString: the database role may not do what the tracker needs ({denied.MessageText}): "
+                    + "grant it the tracker's rights (deploy/sql/roles/grant-tracker.sql).";
             case RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }:
                 return "Cluster:Redis (or Cluster:RedisPassword): Redis refused the password.";
             default:

@@ -217,7 +217,7 @@ public sealed class StartupProblemTests
         AssertOneLineProblem(exitCode, output, $"Cluster:{setting}: port {port} is already in use");
     }
 
-    private static async Task<(int ExitCode, string Output)> RunGatewayAsync(Dictionary<string, string> settings, string? url = null)
+    internal static async Task<(int ExitCode, string Output)> RunGatewayAsync(Dictionary<string, string> settings, string? url = null)
     {
         var environment = new Dictionary<string, string>
         {
@@ -242,7 +242,7 @@ public sealed class StartupProblemTests
         return listener;
     }
 
-    private static void AssertOneLineProblem(int exitCode, string output, string expected, int expectedExitCode = StartupProblemExitCodes.Mistake)
+    internal static void AssertOneLineProblem(int exitCode, string output, string expected, int expectedExitCode = StartupProblemExitCodes.Mistake)
     {
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.True(exitCode == expectedExitCode && lines.Length == 1, $"exit {exitCode}, {lines.Length} lines:\n{output}");
