@@ -41,6 +41,12 @@ internal static class AdminEndpoints
             return refusal!;
         }
 
+        if (document.Passkey is not null && document.Passkey != passkey)
+        {
+            // A GET's document edited into a passkey reset would otherwise answer 204 and change nothing.
+            return Results.BadRequest(new { error = "the body's passkey is not the path's: a passkey reset is a PUT to the new passkey's path, with the user's id" });
+        }
+
         var profile = document.ToProfile(out var error);
         if (error is not null)
         {
@@ -91,6 +97,11 @@ internal static class AdminEndpoints
         if (document is null)
         {
             return refusal!;
+        }
+
+        if (document.InfoHash is not null && (!InfoHash.TryParseHex(document.InfoHash, out var stated) || stated != hash))
+        {
+            return Results.BadRequest(new { error = "the body's infoHash is not the path's: a torrent's new info hash is a PUT to that hash's path, with the torrent's id" });
         }
 
         var profile = document.ToProfile(out var error);

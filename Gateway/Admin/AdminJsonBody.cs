@@ -13,6 +13,14 @@ internal static class AdminJsonBody
     /// <summary>Largest body read; a user or torrent document is a few hundred bytes.</summary>
     public const int MaxSize = 64 * 1024;
 
+    // Web defaults (camelCase names), but strict about what a typo would otherwise turn into a silent default: a member
+    // the document does not have ("can_leech" for "canLeech" left leeching allowed) or one given twice is a 400.
+    private static readonly JsonSerializerOptions Strict = new(JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        AllowDuplicateProperties = false,
+    };
+
     /// <summary>The document, or the refusal to return instead (413, 415, 400…), with an <c>error</c>.</summary>
     public static async Task<(T? Document, IResult? Refusal)> ReadAsync<T>(HttpRequest request)
         where T : class
@@ -35,7 +43,7 @@ internal static class AdminJsonBody
 
         try
         {
-            var document = await request.ReadFromJsonAsync<T>(request.HttpContext.RequestAborted);
+            var document = await request.ReadFromJsonAsync<T>(Strict, request.HttpContext.RequestAborted);
             return document is null ? (null, Error("the body must be a JSON object", StatusCodes.Status400BadRequest)) : (document, null);
         }
         catch (JsonException exception)

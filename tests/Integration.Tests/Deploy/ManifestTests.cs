@@ -141,6 +141,22 @@ public sealed class ManifestTests
         Assert.Empty(new ManifestCheck(Programs, ServiceImages).CheckSettings(Programs.Images[image], environment, file));
     }
 
+    [Theory]
+    [InlineData("deploy/systemd/chihaya-gateway.service")]
+    [InlineData("deploy/systemd/chihaya-silo.service")]
+    public void SystemdUnits_CapabilitiesOfferedToUncomment_ComeAfterTheLineThatEmptiesTheSet(string file)
+    {
+        // systemd empties the bounding set at "CapabilityBoundingSet=" and adds any later non-empty line to it: an
+        // optional capability above that line would be taken away again once uncommented.
+        var lines = File.ReadAllLines(Path.Combine(RepositoryPaths.Root, file)).Select(line => line.TrimStart('#').Trim()).ToList();
+        var emptied = lines.IndexOf("CapabilityBoundingSet=");
+
+        Assert.True(emptied >= 0, $"{file} does not empty the capability bounding set");
+        Assert.All(
+            lines.Select((line, at) => (line, at)).Where(entry => entry.line.StartsWith("CapabilityBoundingSet=", StringComparison.Ordinal) && entry.line.Length > "CapabilityBoundingSet=".Length),
+            entry => Assert.True(entry.at > emptied, $"{file}: '{entry.line}' on line {entry.at + 1} comes before the line that empties the set"));
+    }
+
     [Fact]
     public void Manifests_NotYaml_Refused()
     {

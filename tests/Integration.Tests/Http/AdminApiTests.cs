@@ -66,6 +66,8 @@ public sealed class AdminApiTests(TrackerFixture fixture)
         await Host.PutUserAsync(passkey, 77_001, upload: 2m, download: 0.5m, canLeech: false);
 
         var user = (await Host.GetAdminAsync($"/admin/users/{passkey}")).GetProperty("user");
+        // A GET's document, passkey and all, is a PUT's body as it is (the strict reading refuses no member of it).
+        using var putBack = await Host.Admin.PutAsync($"/admin/users/{passkey}", new StringContent(user.GetRawText(), Encoding.UTF8, "application/json"));
         using var deleted = await Host.Admin.DeleteAsync($"/admin/users/{passkey}");
         using var gone = await Host.Admin.GetAsync($"/admin/users/{passkey}");
         using var deletedAgain = await Host.Admin.DeleteAsync($"/admin/users/{passkey}");
@@ -74,6 +76,7 @@ public sealed class AdminApiTests(TrackerFixture fixture)
         Assert.Equal(2m, user.GetProperty("uploadMultiplier").GetDecimal());
         Assert.Equal(0.5m, user.GetProperty("downloadMultiplier").GetDecimal());
         Assert.False(user.GetProperty("canLeech").GetBoolean());
+        Assert.Equal(HttpStatusCode.NoContent, putBack.StatusCode);
         Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, deletedAgain.StatusCode);
@@ -103,6 +106,12 @@ public sealed class AdminApiTests(TrackerFixture fixture)
     [InlineData("/admin/torrents/0123456789abcdef0123456789abcdef01234567", """{"id":1,"uploadMultiplier":1e30}""")]
     [InlineData("/admin/users/0123456789abcdef", """{"id":1,"uploadMultiplier":101}""")]
     [InlineData("/admin/torrents/0123456789abcdef0123456789abcdef01234567", """{"id":1,"downloadMultiplier":0.00004}""")]
+    // A misspelt member would otherwise leave its default (leeching allowed); a repeated one, whichever came last.
+    [InlineData("/admin/users/0123456789abcdef", """{"id":1,"can_leech":false}""")]
+    [InlineData("/admin/users/0123456789abcdef", """{"id":1,"id":2}""")]
+    // A document whose key is not the path's: an edited GET that would answer 204 and change nothing.
+    [InlineData("/admin/users/0123456789abcdef", """{"id":1,"passkey":"fedcba9876543210"}""")]
+    [InlineData("/admin/torrents/0123456789abcdef0123456789abcdef01234567", """{"id":1,"infoHash":"ffffffffffffffffffffffffffffffffffffffff"}""")]
     public async Task Admin_InvalidChange_IsRejectedWith400(string path, string body)
     {
         using var content = new StringContent(body, Encoding.UTF8, "application/json");
