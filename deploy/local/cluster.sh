@@ -31,12 +31,21 @@ prometheus_port=${PROMETHEUS_PORT:-9090}
 silo_dll="$root/Silo/bin/Release/net10.0/Chihaya.Orleans.Silo.dll"
 gateway_dll="$root/Gateway/bin/Release/net10.0/Chihaya.Orleans.Gateway.dll"
 
+# Prints the pid in PIDFILE if that process runs and is still the one this script started under DIR (its command line
+# names one of our programs or DIR): after a reboot a pid file outlives its process, and the pid may be anyone's.
+running_pid() {
+  local pid
+  pid=$(cat "$1" 2>/dev/null) || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -e "Chihaya.Orleans." -e "$dir" || return 1
+  echo "$pid"
+}
+
 # Stops one program by its pid file: SIGTERM, then waits for its graceful stop (the programs bound theirs at 26 s),
-# then SIGKILL.
+# then SIGKILL. A pid file whose process is gone (or is no longer ours) is only removed.
 stop_program() {
   local pidfile=$1 pid
-  pid=$(cat "$pidfile")
-  if kill -TERM "$pid" 2>/dev/null; then
+  if pid=$(running_pid "$pidfile") && kill -TERM "$pid" 2>/dev/null; then
     for _ in $(seq 1 400); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
@@ -96,7 +105,7 @@ status() {
     name=$(basename "$pidfile" .pid)
     pid=$(cat "$pidfile")
     url=$(cat "$dir/$name.url" 2>/dev/null || true)
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! running_pid "$pidfile" >/dev/null; then
       printf '%-10s pid %-7s NOT RUNNING (log: %s)\n' "$name" "$pid" "$dir/$name.log"
     elif [ "$name" = nginx ]; then
       printf '%-10s pid %-7s running, %s -> %s\n' "$name" "$pid" "$url" "$(readiness "$url")"
@@ -127,14 +136,15 @@ wait_ready() {
   local url=$1 pidfile=$2 path=${3:-/readyz} name
   name=$(basename "$pidfile" .pid)
   for _ in $(seq 1 240); do
-    curl -fs --max-time 2 "$url$path" >/dev/null 2>&1 && return 0
-    if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    # Its own process first: an answer on its port from a process that is not it (another cluster's) is no start.
+    if ! running_pid "$pidfile" >/dev/null; then
       echo "$name exited during start; its log ($dir/$name.log) ends:" >&2
       tail -n 5 "$dir/$name.log" >&2
       rm -f "$pidfile"
       stop
       exit 1
     fi
+    curl -fs --max-time 2 "$url$path" >/dev/null 2>&1 && return 0
     sleep 0.5
   done
   echo "$name was not ready within 120 s: $(readiness "$url"); see $dir/$name.log" >&2
@@ -168,12 +178,35 @@ PY
   echo "Prometheus: http://127.0.0.1:$prometheus_port (targets: http://127.0.0.1:$prometheus_port/targets)"
 }
 
+# Ends a start that failed part-way: stops what it started, so nothing is left running.
+fail_start() {
+  echo "$1; stopping what was started" >&2
+  stop >&2
+  exit 1
+}
+
+# Whether something already listens on 127.0.0.1:PORT (another cluster.sh under another DIR, say).
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 start() {
   mkdir -p "$dir"
-  if ls "$dir"/*.pid >/dev/null 2>&1; then
-    echo "Already running under $dir; stop it first: $0 stop $dir" >&2
-    exit 1
-  fi
+  for pidfile in "$dir"/*.pid; do
+    [ -f "$pidfile" ] || continue
+    if running_pid "$pidfile" >/dev/null; then
+      echo "Already running under $dir; stop it first: $0 stop $dir" >&2
+      exit 1
+    fi
+    # Left by a run that ended without its stop (a reboot): its process is gone.
+    rm -f "$pidfile"
+  done
+  for taken in "$port" $(seq $((gateway_ports_from + 1)) $((gateway_ports_from + gateways))) \
+      $(seq $((silo_ports_from + 1)) $((silo_ports_from + silos))) $(seq $((silo_gateway_ports_from + 1)) $((silo_gateway_ports_from + silos))) \
+      $(seq $((silo_http_ports_from + 1)) $((silo_http_ports_from + silos))); do
+    if port_taken "$taken"; then
+      echo "Port $taken on 127.0.0.1 is in use (another cluster.sh under another DIR?); stop it, or choose other ports (PORT, GATEWAY_PORTS_FROM, SILO_PORTS_FROM, SILO_GATEWAY_PORTS_FROM, SILO_HTTP_PORTS_FROM)" >&2
+      exit 1
+    fi
+  done
   [ -x /usr/sbin/nginx ] || { echo "nginx is missing: install Debian's nginx-light (or run deploy/scripts/install-test-deps.sh)" >&2; exit 1; }
   # Readiness and status are read over HTTP: without curl every wait would time out as if the silos never came up.
   command -v curl >/dev/null || { echo "curl is missing: install Debian's curl (or run deploy/scripts/install-test-deps.sh)" >&2; exit 1; }
@@ -208,7 +241,7 @@ start() {
   export Database__ConnectionString="$CHIHAYA_TEST_POSTGRES"
 
   echo "Migrating the schema..."
-  dotnet "$silo_dll" migrate
+  dotnet "$silo_dll" migrate || fail_start "The migration failed (above)"
 
   echo "Starting $silos silos..."
   for i in $(seq 1 "$silos"); do
@@ -251,7 +284,7 @@ PY
   wait_ready "http://127.0.0.1:$port" "$dir/nginx.pid"
 
   # Register the demo users and torrents as a site would, through the admin API (through nginx).
-  python3 - "$root/deploy/seed/demo.json" "$port" "$token" <<'PY'
+  python3 - "$root/deploy/seed/demo.json" "$port" "$token" <<'PY' || fail_start "Registering the demo users and torrents through the admin API failed (above)"
 import json, sys, urllib.request
 seed, port, token = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
 def put(path, body):

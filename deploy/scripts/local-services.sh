@@ -68,6 +68,11 @@ start() {
   dir=$(cd "$dir" && pwd)
   # The postgres user must reach its files inside DIR (mktemp -d makes it 0700).
   chmod 755 "$dir"
+  if ! run_as_postgres test -x "$dir"; then
+    # A folder above DIR is private: a home folder (Debian makes them 0700; /root always is).
+    echo "local-services.sh: the postgres user cannot reach $dir (a folder above it is private, as home folders are); give a DIR under /tmp or /var/tmp instead" >&2
+    exit 1
+  fi
   local bin pg_port redis_port password
   bin=$(pg_bin)
 

@@ -89,6 +89,53 @@ public sealed class LocalClusterScriptTests
         }
     }
 
+    [Fact]
+    public async Task Stop_WithPidFilesLeftFromBeforeAReboot_LeavesTheProcessesNowHoldingThosePidsAlone()
+    {
+        // After a reboot the pid files outlive their processes, and a pid may then be any other process's.
+        var folder = Directory.CreateTempSubdirectory("chihaya-cluster-");
+        using var stranger = System.Diagnostics.Process.Start("sleep", "300");
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(folder.FullName, "silo1.pid"), $"{stranger.Id}\n");
+            await File.WriteAllTextAsync(Path.Combine(folder.FullName, "nginx.pid"), $"{stranger.Id}\n");
+
+            var (stopped, output) = await RepositoryScript.RunAsync(Script, TimeSpan.FromMinutes(1), new Dictionary<string, string>(), "stop", folder.FullName);
+
+            Assert.True(stopped == 0, output);
+            Assert.False(stranger.HasExited, output);
+            Assert.Empty(Directory.GetFiles(folder.FullName, "*.pid"));
+        }
+        finally
+        {
+            stranger.Kill();
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Start_OnAPortAnotherProcessHolds_RefusesBeforeStartingAnything()
+    {
+        var folder = new DirectoryInfo(Path.Combine(Path.GetTempPath(), "chihaya-cluster-" + Guid.NewGuid().ToString("N")[..12]));
+        var held = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, FreePorts.Next());
+        held.Start();
+        try
+        {
+            var port = ((System.Net.IPEndPoint)held.LocalEndpoint).Port;
+            var (started, output) = await RepositoryScript.RunAsync(
+                Script, TimeSpan.FromMinutes(1), new Dictionary<string, string> { ["BUILD"] = "0", ["PORT"] = port.ToString() }, "start", folder.FullName);
+
+            Assert.True(started == 1, output);
+            Assert.Contains($"Port {port} on 127.0.0.1 is in use", output, StringComparison.Ordinal);
+            Assert.False(Directory.Exists(Path.Combine(folder.FullName, "services")), output);
+        }
+        finally
+        {
+            held.Stop();
+            folder.Delete(recursive: true);
+        }
+    }
+
     /// <summary>Prometheus' <c>up</c> series: each target's job and process label, and whether its last scrape worked.</summary>
     private static async Task<List<(string Job, string Process, bool Up)>> UpTargetsAsync(HttpClient http, int prometheusPort)
     {
