@@ -33,13 +33,17 @@ public static class TrackerGatewayExtensions
 
     private static void TurnOffPathLogging(LoggerFilterOptions options)
     {
+        // A rule for a longer category wins over a shorter one ("...Routing.Matching.DfaMatcher" or "...Matching.*" over
+        // "...Routing.Matching"), and of two alike the later: each configured rule inside these categories is repeated
+        // here as off, besides the categories themselves for every provider.
+        var configuredWithin = options.Rules
+            .Where(rule => rule.CategoryName is { } configured && PathLoggingCategories.Any(category => configured.StartsWith(category, StringComparison.OrdinalIgnoreCase)))
+            .Select(rule => (rule.ProviderName, Category: rule.CategoryName!))
+            .ToList();
         var providers = options.Rules.Select(rule => rule.ProviderName).Where(name => name is not null).Distinct().Prepend(null).ToList();
-        foreach (var provider in providers)
+        foreach (var (provider, category) in providers.SelectMany(provider => PathLoggingCategories.Select(category => (provider, category))).Concat(configuredWithin))
         {
-            foreach (var category in PathLoggingCategories)
-            {
-                options.Rules.Add(new LoggerFilterRule(provider, category, LogLevel.None, filter: null));
-            }
+            options.Rules.Add(new LoggerFilterRule(provider, category, LogLevel.None, filter: null));
         }
     }
 

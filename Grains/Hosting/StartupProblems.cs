@@ -195,9 +195,10 @@ public static partial class StartupProblems
         }
         catch (SocketException exception) when (exception.SocketErrorCode == SocketError.AddressNotAvailable)
         {
-            // A silo listens on the address it advertises: it must be one of this host's.
+            // A silo listens on the address it advertises (Cluster:AdvertisedAddress); Urls may name one too.
+            var named = setting.StartsWith(TrackerClusterOptions.Section + ":", StringComparison.Ordinal) ? " (Cluster:AdvertisedAddress)" : "";
             throw new StartupProblemException(
-                $"{setting}: port {endpoint.Port} cannot be opened on {endpoint.Address}, which is no address of this host (Cluster:AdvertisedAddress).");
+                $"{setting}: port {endpoint.Port} cannot be opened on {endpoint.Address}, which is no address of this host{named}.");
         }
     }
 
@@ -248,7 +249,8 @@ public static partial class StartupProblems
             // Migrated by another role (the schema's owner) without the grants the tracker's role needs.
             case PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } denied:
                 return $"Database:ConnectionString: the database role may not do what the tracker needs ({denied.MessageText}): "
-                    + "grant it the tracker's rights (deploy/sql/roles/grant-tracker.sql).";
+                    + "grant it the tracker's rights (deploy/sql/roles/grant-tracker.sql); a role that does not own the schema cannot migrate it either "
+                    + "(set Database:MigrateOnStart=false and migrate as the owner).";
             case RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }:
                 return "Cluster:Redis (or Cluster:RedisPassword): Redis refused the password.";
             default:

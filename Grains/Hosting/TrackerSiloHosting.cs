@@ -91,8 +91,14 @@ public static class TrackerSiloHosting
             RestoreLostMembership(silo.Services);
             // On the advertised address alone, not every address of the host: whoever reaches these ports can call any
             // grain, the admin grain too, with no token (cluster.sh's silos stay on loopback; on Kubernetes, the pod IP
-            // and a NetworkPolicy).
-            silo.ConfigureEndpoints(AdvertisedAddress(cluster), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
+            // and a NetworkPolicy). Set explicitly: left unset, Orleans' Kubernetes hosting fills them with any address.
+            var address = AdvertisedAddress(cluster);
+            silo.ConfigureEndpoints(address, cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
+            silo.Configure<EndpointOptions>(options =>
+            {
+                options.SiloListeningEndpoint = new IPEndPoint(address, cluster.SiloPort);
+                options.GatewayListeningEndpoint = new IPEndPoint(address, cluster.GatewayPort);
+            });
         }
         else
         {

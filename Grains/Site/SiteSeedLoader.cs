@@ -44,11 +44,21 @@ internal static class SiteSeedLoader
             return (null, $"Site:SeedFile {path} cannot be read: {exception.Message}");
         }
 
+        if (seed.Users is null || seed.Torrents is null || seed.Users.Any(user => user is null) || seed.Torrents.Any(torrent => torrent is null))
+        {
+            return (null, $"Site:SeedFile {path}: \"users\" and \"torrents\" must be lists of objects, without nulls.");
+        }
+
+        // Loaded one after another into the store, a passkey, info hash or id given twice would stop the start with the
+        // store's conflict, or let the later entry replace the earlier one unseen.
+        var (userIds, passkeys, torrentIds, infoHashes) = (new HashSet<long>(), new HashSet<string>(StringComparer.Ordinal), new HashSet<long>(), new HashSet<InfoHash>());
         foreach (var user in seed.Users)
         {
             user.ToProfile(out var error);
             // The passkey itself is never quoted: a seed file may hold real ones.
             error ??= user.Passkey is null || !Passkeys.IsWellFormed(user.Passkey) ? $"the passkey must be {Passkeys.MinLength} to {Passkeys.MaxLength} letters and digits" : null;
+            error ??= !userIds.Add(user.Id) ? "the id is given to more than one user" : null;
+            error ??= !passkeys.Add(user.Passkey!) ? "its passkey is another user's too" : null;
             if (error is not null)
             {
                 return (null, $"Site:SeedFile {path}: user {user.Id}: {error}.");
@@ -58,7 +68,10 @@ internal static class SiteSeedLoader
         foreach (var torrent in seed.Torrents)
         {
             torrent.ToProfile(out var error);
-            error ??= InfoHash.TryParseHex(torrent.InfoHash, out _) ? null : "the info hash must be 40 hex characters";
+            var wellFormed = InfoHash.TryParseHex(torrent.InfoHash, out var infoHash);
+            error ??= wellFormed ? null : "the info hash must be 40 hex characters";
+            error ??= !torrentIds.Add(torrent.Id) ? "the id is given to more than one torrent" : null;
+            error ??= !infoHashes.Add(infoHash) ? "its info hash is another torrent's too" : null;
             if (error is not null)
             {
                 return (null, $"Site:SeedFile {path}: torrent {torrent.Id}: {error}.");

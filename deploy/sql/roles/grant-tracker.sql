@@ -1,6 +1,7 @@
 -- The rights of the tracker's own database role, for sites that run the migrations as another role (the schema's
 -- owner: the Kubernetes migration Job, `Chihaya.Orleans.Silo.dll migrate`) and the silos as a role that may not change
--- the schema. Run it as that owner after the migrations, in the site's database:
+-- the schema. Run it once, as that owner (default privileges are those of the role that sets them: run by another
+-- role, they would not cover the tables later migrations create), in the site's database:
 --
 --   psql "host=db dbname=site user=site_owner" -v tracker_role=tracker -f deploy/sql/roles/grant-tracker.sql
 --

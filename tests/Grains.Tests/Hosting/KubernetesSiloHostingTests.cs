@@ -47,7 +47,11 @@ public sealed class KubernetesSiloHostingTests
         }
 
         Assert.Equal(("tracker-cluster", "tracker-service"), (clusterOptions.ClusterId, clusterOptions.ServiceId));
-        Assert.Equal(IPAddress.Parse("10.1.2.3"), host.Services.GetRequiredService<IOptions<EndpointOptions>>().Value.AdvertisedIPAddress);
+        var endpoints = host.Services.GetRequiredService<IOptions<EndpointOptions>>().Value;
+        Assert.Equal(IPAddress.Parse("10.1.2.3"), endpoints.AdvertisedIPAddress);
+        // Listening on the pod IP alone, not on any address as the hosting would have it: the cluster ports call grains
+        // with no token.
+        Assert.Equal((new IPEndPoint(IPAddress.Parse("10.1.2.3"), cluster.SiloPort), new IPEndPoint(IPAddress.Parse("10.1.2.3"), cluster.GatewayPort)), (endpoints.SiloListeningEndpoint, endpoints.GatewayListeningEndpoint));
         // The hosting is really in: its options carry the setting we chose (read without validation, which wants a pod).
         var kubernetes = new KubernetesHostingOptions();
         foreach (var configure in host.Services.GetServices<IConfigureOptions<KubernetesHostingOptions>>().OfType<IConfigureNamedOptions<KubernetesHostingOptions>>())

@@ -140,11 +140,19 @@ internal sealed class ManifestCheck(DeployPrograms programs, IReadOnlySet<string
         {
             foreach (var rule in policy.Path("spec")?.Maps("ingress") ?? [])
             {
-                var ports = rule.Maps("ports").Select(port => ResolvePort(container, port.String("port"))).ToList();
-                var open = ports.Count == 0 ? clusterPorts : ports.OfType<int>().Where(clusterPorts.Contains);
-                if (!rule.Maps("from").Any() && open.Any())
+                // No ports, or an entry without a port, is every port; endPort makes an entry a range.
+                var entries = rule.Maps("ports").ToList();
+                var open = entries.Count == 0 || entries.Any(entry => entry.String("port") is null)
+                    ? clusterPorts
+                    : clusterPorts.Where(port => entries.Any(entry => ResolvePort(container, entry.String("port")) is { } from
+                        && (int.TryParse(entry.String("endPort"), CultureInfo.InvariantCulture, out var to) ? port >= from && port <= to : port == from)));
+                // Only pods chosen by label are the tracker's own: no 'from', an ipBlock, or a namespaceSelector alone
+                // (every pod of the namespaces it picks) lets others in.
+                var sources = rule.Maps("from").ToList();
+                var anyone = sources.Count == 0 || sources.Any(source => source.Map("podSelector") is not { Count: > 0 } selector || selector.Map("matchLabels") is not { Count: > 0 });
+                if (anyone && open.Any())
                 {
-                    Problem($"NetworkPolicy {policy.Name()}: an ingress rule without 'from' opens the silo's port {string.Join(", ", open.Order())} to every source");
+                    Problem($"NetworkPolicy {policy.Name()}: an ingress rule lets sources other than the tracker's pods reach the silo's port {string.Join(", ", open.Order())}");
                 }
             }
         }

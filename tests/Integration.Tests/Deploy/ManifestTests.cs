@@ -78,7 +78,9 @@ public sealed class ManifestTests
         { "gateway replicas 2", "sets replicas, which every apply would reset under the autoscaler" },
         { "secret key misspelt", "reads key 'admin-tokn' of Secret chihaya-secrets, which has no such key" },
         { "silo network policy gone", "no NetworkPolicy selects the silo's pods" },
-        { "silo network policy open to all", "an ingress rule without 'from' opens the silo's port 11111, 30000 to every source" },
+        { "silo network policy open to all", "an ingress rule lets sources other than the tracker's pods reach the silo's port 11111, 30000" },
+        { "silo network policy open to an ipBlock", "an ingress rule lets sources other than the tracker's pods reach the silo's port 11111, 30000" },
+        { "silo network policy open on every port", "an ingress rule lets sources other than the tracker's pods reach the silo's port 11111, 30000" },
     };
 
     [Theory]
@@ -257,6 +259,14 @@ public sealed class ManifestTests
                 break;
             case "silo network policy open to all":
                 documents.Single(document => document.Kind() == "NetworkPolicy").Path("spec")!.Maps("ingress").First().Remove("from");
+                break;
+            case "silo network policy open to an ipBlock":
+                ((List<object?>)documents.Single(document => document.Kind() == "NetworkPolicy").Path("spec")!.Maps("ingress").First()["from"]!)
+                    .Add(new Dictionary<object, object?> { ["ipBlock"] = new Dictionary<object, object?> { ["cidr"] = "0.0.0.0/0" } });
+                break;
+            case "silo network policy open on every port":
+                // The HTTP port's rule, open to anyone, widened to every port.
+                documents.Single(document => document.Kind() == "NetworkPolicy").Path("spec")!.Maps("ingress").Last().Maps("ports").Single().Remove("port");
                 break;
             default:
                 throw new ArgumentException($"no such breach: {breach}", nameof(breach));

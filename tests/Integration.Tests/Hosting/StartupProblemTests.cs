@@ -68,6 +68,11 @@ public sealed class StartupProblemTests
     [Theory]
     [InlineData("{ \"users\": [ { \"passkey\": \"sec", "cannot be read")]
     [InlineData("{ \"users\": [ { \"passkey\": \"not-a-SECRETpasskey!!\", \"id\": 7 } ] }", "user 7: the passkey must be 8 to 64 letters and digits")]
+    [InlineData("{ \"users\": [ { \"passkey\": \"SECRETpasskey1\", \"id\": 7 }, { \"passkey\": \"SECRETpasskey1\", \"id\": 8 } ] }", "user 8: its passkey is another user's too")]
+    [InlineData("{ \"users\": [ { \"passkey\": \"SECRETpasskey1\", \"id\": 7 }, { \"passkey\": \"SECRETpasskey2\", \"id\": 7 } ] }", "user 7: the id is given to more than one user")]
+    [InlineData("{ \"torrents\": [ { \"infoHash\": \"0123456789abcdef0123456789abcdef01234567\", \"id\": 1 }, { \"infoHash\": \"0123456789ABCDEF0123456789ABCDEF01234567\", \"id\": 2 } ] }", "torrent 2: its info hash is another torrent's too")]
+    [InlineData("{ \"users\": null }", "\"users\" and \"torrents\" must be lists of objects")]
+    [InlineData("{ \"torrents\": [ null ] }", "\"users\" and \"torrents\" must be lists of objects")]
     public async Task EmbeddedTracker_BrokenSeedFile_OneLineNamingItAndNoPasskey(string seed, string expected)
     {
         var path = Path.Combine(Path.GetTempPath(), $"chihaya-seed-{Guid.NewGuid():N}.json");

@@ -179,9 +179,13 @@ public sealed class AdminApiTests(TrackerFixture fixture)
         await new Announcer(passkey, hash, UrlBytes.Random20(), 51302).AnnounceAsync(Host, 0, 0, 5, "started");
 
         var view = await Host.GetAdminAsync($"/admin/torrents/{Convert.ToHexStringLower(hash)}");
+        // Its torrent document, info hash and all, is a PUT's body as it is.
+        using var putBack = await Host.Admin.PutAsync(
+            $"/admin/torrents/{Convert.ToHexStringLower(hash)}", new StringContent(view.GetProperty("torrent").GetRawText(), Encoding.UTF8, "application/json"));
 
         Assert.Equal(1, view.GetProperty("seeders").GetInt32());
         Assert.Equal(1, view.GetProperty("leechers").GetInt32());
         Assert.Equal("active", view.GetProperty("torrent").GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.NoContent, putBack.StatusCode);
     }
 }

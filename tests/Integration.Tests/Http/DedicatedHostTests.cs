@@ -119,6 +119,9 @@ public sealed class DedicatedHostTests
                 ["Logging:LogLevel:Microsoft.AspNetCore"] = "Trace",
                 [$"Logging:{CapturingLoggerProvider.Alias}:LogLevel:Default"] = "Trace",
                 [$"Logging:{CapturingLoggerProvider.Alias}:LogLevel:Microsoft.AspNetCore"] = "Trace",
+                // Longer categories inside the ones turned off, whose rules would win over shorter ones.
+                ["Logging:LogLevel:Microsoft.AspNetCore.Routing.Matching.DfaMatcher"] = "Trace",
+                [$"Logging:{CapturingLoggerProvider.Alias}:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics.*"] = "Trace",
             },
             configure: builder =>
             {
