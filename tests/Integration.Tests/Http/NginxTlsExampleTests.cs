@@ -62,6 +62,24 @@ public sealed class NginxTlsExampleTests
                 Assert.Equal(HttpStatusCode.OK, user.StatusCode);
             }
 
+            // Plain HTTP takes announces but not the admin token; metrics are for Prometheus alone, whatever the case.
+            using (var plain = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") })
+            {
+                foreach (var path in new[] { $"/admin/users/{passkey}", $"/ADMIN/users/{passkey}", "/status/data" })
+                {
+                    using var refused = await plain.GetAsync(path);
+                    Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+                }
+
+                using var announced = await plain.GetAsync(new Announcer(passkey, hash, UrlBytes.Random20(), 7003).Url(0, 0, 100, "started"));
+                Assert.Null(Replies.FailureReason(Bencode.DecodeDictionary(await announced.Content.ReadAsByteArrayAsync())));
+            }
+
+            using (var metrics = await https.GetAsync("/METRICS"))
+            {
+                Assert.Equal(HttpStatusCode.Forbidden, metrics.StatusCode);
+            }
+
             var logs = string.Concat(Directory.GetFiles(folder.FullName, "*.log").Select(File.ReadAllText));
             Assert.Contains("/PASSKEY/announce", logs);
             Assert.Contains("\"GET /REDACTED\"", logs);
