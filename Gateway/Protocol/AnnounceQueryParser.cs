@@ -50,7 +50,7 @@ internal static class AnnounceQueryParser
                 _ when key.SequenceEqual("compact"u8) => ReadFlag(value, TrackerFailure.InvalidCompact, out result.Compact),
                 _ when key.SequenceEqual("no_peer_id"u8) => ReadFlag(value, null, out result.NoPeerId),
                 _ when key.SequenceEqual("ipv4"u8) || key.SequenceEqual("ipv6"u8) || key.SequenceEqual("ip"u8)
-                    => ReadClaimedAddress(value, trustClaimedAddresses, decoded, ref result),
+                    => ReadClaimedAddress(value, trustClaimedAddresses, key.Length == 2, decoded, ref result),
                 _ => null,
             };
 
@@ -173,11 +173,15 @@ internal static class AnnounceQueryParser
         return invalid is not null && value is not ([(byte)'0'] or [(byte)'1']) ? invalid : null;
     }
 
-    private static string? ReadClaimedAddress(ReadOnlySpan<byte> value, bool trusted, Span<byte> scratch, ref AnnounceQuery result)
+    // isIp: the "ip" key, which a user sets by hand (a client's "announce this IP" setting), and is told is ignored. The
+    // BEP 7 "ipv4"/"ipv6" hints are ignored silently: libtorrent sends them on every announce of a private torrent from
+    // a host with a public address, and Transmission with a global IPv6 one, and a warning there would stand against
+    // the torrent for good (Transmission shows it as the torrent's error).
+    private static string? ReadClaimedAddress(ReadOnlySpan<byte> value, bool trusted, bool isIp, Span<byte> scratch, ref AnnounceQuery result)
     {
         if (!trusted)
         {
-            result.IgnoredClaimedAddress = true;
+            result.IgnoredClaimedAddress |= isIp;
             return null;
         }
 

@@ -153,13 +153,24 @@ public sealed class AnnounceQueryParserTests
     }
 
     [Fact]
-    public void Parse_ClaimedAddressNotTrusted_IsIgnoredAndFlagged()
+    public void Parse_Bep7HintsNotTrusted_AreIgnoredWithoutAWarning()
     {
-        var (ok, query, _) = Parse(Valid() + "&ipv4=10.1.2.3&ipv6=2001%3Adb8%3A%3A1");
+        // As libtorrent sends them on every announce of a private torrent from a host with public addresses.
+        var (ok, query, _) = Parse(Valid() + "&ipv6=2001%3Adb8%3A%3A5&ipv4=203.0.113.9");
 
         Assert.True(ok);
         Assert.Null(query.ClaimedIPv4);
         Assert.Null(query.ClaimedIPv6);
+        Assert.False(query.IgnoredClaimedAddress);
+    }
+
+    [Fact]
+    public void Parse_IpNotTrusted_IsIgnoredAndFlaggedForAWarning()
+    {
+        var (ok, query, _) = Parse(Valid() + "&ip=203.0.113.9&ipv4=203.0.113.9");
+
+        Assert.True(ok);
+        Assert.Null(query.ClaimedIPv4);
         Assert.True(query.IgnoredClaimedAddress);
     }
 

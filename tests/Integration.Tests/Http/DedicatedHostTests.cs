@@ -93,7 +93,7 @@ public sealed class DedicatedHostTests
     {
         await using var host = await TrackerHost.StartAsync();
         var (passkey, hash) = await RegisterUserAndTorrentAsync(host);
-        using (var request = new HttpRequestMessage(HttpMethod.Get, new Announcer(passkey, hash, UrlBytes.Random20(), 7001).Url(0, 0, 0, "started", "ipv4=203.0.113.5")))
+        using (var request = new HttpRequestMessage(HttpMethod.Get, new Announcer(passkey, hash, UrlBytes.Random20(), 7001).Url(0, 0, 0, "started", "ip=203.0.113.5")))
         {
             request.Headers.Add("X-Forwarded-For", "198.51.100.7");
             using var response = await host.Http.SendAsync(request);
@@ -104,6 +104,21 @@ public sealed class DedicatedHostTests
         var reply = await new Announcer(passkey, hash, UrlBytes.Random20(), 7002).AnnounceAsync(host, 0, 0, 10, "started");
 
         Assert.Equal("127.0.0.1:7001", Assert.Single(CompactPeers(reply)).ToString());
+    }
+
+    [Fact]
+    public async Task Announce_WithBep7AddressHints_IsAnsweredWithoutAWarning()
+    {
+        // As libtorrent sends them on every announce of a private torrent from a host with public addresses: a warning
+        // would stand against the torrent in the client for good.
+        await using var host = await TrackerHost.StartAsync();
+        var (passkey, hash) = await RegisterUserAndTorrentAsync(host);
+
+        using var hinted = await host.Http.GetAsync(new Announcer(passkey, hash, UrlBytes.Random20(), 7004).Url(0, 0, 0, "started", "ipv6=2001%3Adb8%3A%3A5&ipv4=203.0.113.9"));
+        var reply = Bencode.DecodeDictionary(await hinted.Content.ReadAsByteArrayAsync());
+
+        Assert.Null(FailureReason(reply));
+        Assert.DoesNotContain("warning message", reply.Keys);
     }
 
     [Fact]
