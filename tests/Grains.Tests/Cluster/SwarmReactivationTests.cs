@@ -51,16 +51,19 @@ public sealed class SwarmReactivationTests : IAsyncLifetime
         await torrent.Announce(Command(alice, 1, 0, AnnounceEvent.Stopped));
         await torrent.FlushUsage();
         var firstCompletion = await CompletedAtAsync(alice.UserId, torrentId);
+        var firstEpoch = await _database.ScalarAsync<long>("select epoch from tracker_swarms where torrent_id = $1", torrentId);
 
         // The swarm is empty, so the next activation starts with no peers and has forgotten that Alice snatched.
         await torrent.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
         await torrent.Announce(Command(alice, 2, 0, AnnounceEvent.Completed));
         await torrent.FlushUsage();
+        var reactivated = await _database.ScalarAsync<long>("select epoch from tracker_swarms where torrent_id = $1", torrentId) > firstEpoch;
         var snatchesAfterAliceAgain = await SnatchesAsync(torrentId);
         var aliceCompletion = await CompletedAtAsync(alice.UserId, torrentId);
         await torrent.Announce(Command(bob, 3, 0, AnnounceEvent.Completed));
         await torrent.FlushUsage();
 
+        Assert.True(reactivated, "a new activation (a new claim) took Alice's second completion");
         Assert.Equal(1, snatchesAfterAliceAgain);
         Assert.Equal(firstCompletion, aliceCompletion);
         Assert.Equal(2, await SnatchesAsync(torrentId));

@@ -131,9 +131,11 @@ public sealed class SwarmSweeperTests : IAsyncLifetime
 
         // A question that is no use of the swarm (as the orphaned-swarm sweep's wake, or an admin's look at the torrent).
         Assert.NotNull(await _cluster.GrainFactory.GetGrain<ITorrentGrain>(hash.ToGrainKey()).GetProfile());
+        var activeAfterTheQuestion = Activations.Contains(hash);
         var tracker = new TrackerOptions();
         await AdvanceAsync(2 * tracker.PruneInterval, tracker.PruneInterval);
 
+        Assert.True(activeAfterTheQuestion);
         await Eventually.TrueAsync(() => Task.FromResult(!Activations.Contains(hash)), "the swarm nobody used deactivated");
     }
 

@@ -37,7 +37,7 @@ public sealed class HealthProbeTests
     {
         await using var cluster = await ProcessCluster.StartAsync(silos: 1);
         var gatewayPort = cluster.Http.BaseAddress!.Port;
-        await Eventually.ValueAsync(() => ProcessCluster.ReadinessAsync(gatewayPort), r => r.Status == 200);
+        Assert.Equal(200, (await Eventually.ValueAsync(() => ProcessCluster.ReadinessAsync(gatewayPort), r => r.Status == 200)).Status);
 
         Assert.True(await cluster.Silos[0].StopAsync(TimeSpan.FromSeconds(30)), cluster.Logs);
 
@@ -63,7 +63,7 @@ public sealed class HealthProbeTests
         await using var services = await PrivateServices.StartAsync();
         await using var cluster = await ProcessCluster.StartAsync(silos: 1, postgresServer: services.PostgresServer, redis: services.Redis);
         var siloPort = cluster.SiloHttpPorts[0];
-        await Eventually.ValueAsync(() => ProcessCluster.ReadinessAsync(siloPort), r => r.Status == 200);
+        Assert.Equal(200, (await Eventually.ValueAsync(() => ProcessCluster.ReadinessAsync(siloPort), r => r.Status == 200)).Status);
 
         await services.StopPostgresAsync();
 

@@ -193,7 +193,14 @@ public sealed class StartupProblemTests
     [Fact]
     public async Task Silo_RedisMembershipWithoutRedis_OneLineAndExitStatus2()
     {
-        await using var silo = ProjectProcess.Start("Silo", new Dictionary<string, string> { ["Cluster__Membership"] = "Redis" });
+        // Ports of its own, should the check ever let it start.
+        await using var silo = ProjectProcess.Start("Silo", new Dictionary<string, string>
+        {
+            ["Urls"] = $"http://127.0.0.1:{FreePorts.Next()}",
+            ["Cluster__SiloPort"] = FreePorts.Next().ToString(),
+            ["Cluster__GatewayPort"] = FreePorts.Next().ToString(),
+            ["Cluster__Membership"] = "Redis",
+        });
 
         AssertOneLineProblem(await silo.WaitForExitAsync(Patience), silo.Output, "Cluster:Membership is Redis but Cluster:Redis");
     }

@@ -75,7 +75,8 @@ public sealed class BadInputTests(TrackerFixture fixture)
 
         await socket.SendAsync(request);
         var buffer = new byte[4096];
-        var received = await socket.ReceiveAsync(buffer);
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var received = await socket.ReceiveAsync(buffer, SocketFlags.None, deadline.Token);
 
         var statusLine = Encoding.ASCII.GetString(buffer, 0, received).Split("\r\n")[0];
         Assert.Matches("^HTTP/1.1 [234]", statusLine);

@@ -26,7 +26,27 @@ public sealed class NginxTlsExampleTests
             await host.PutTorrentAsync(hash, 1);
 
             await using var nginx = ProjectProcess.StartProgram("nginx", "/usr/sbin/nginx", "-p", folder.FullName, "-c", config, "-e", Path.Combine(folder.FullName, "startup.log"));
-            using var https = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true })
+            // The client connects from 127.0.0.2 (all of 127/8 is this host's), nginx from 127.0.0.1: the address the
+            // gateway takes for the peer shows whether it came through X-Real-IP from the trusted proxy.
+            using var https = new HttpClient(new SocketsHttpHandler
+            {
+                SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+                ConnectCallback = async (context, cancellationToken) =>
+                {
+                    var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                    try
+                    {
+                        socket.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+                        await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                        return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                    }
+                    catch
+                    {
+                        socket.Dispose();
+                        throw;
+                    }
+                },
+            })
             {
                 BaseAddress = new Uri($"https://127.0.0.1:{httpsPort}"),
             };
@@ -51,7 +71,7 @@ public sealed class NginxTlsExampleTests
 
             // The seeder's address is the one nginx saw (X-Real-IP from the trusted proxy), with the seeder's port.
             var peers = (byte[])reply["peers"];
-            Assert.Equal([127, 0, 0, 1, 7001 >> 8, 7001 & 0xff], peers);
+            Assert.Equal([127, 0, 0, 2, 7001 >> 8, 7001 & 0xff], peers);
             // The admin API through the same proxy: its user paths end with the passkey, also when written in another
             // case or percent-encoded, which the gateway routes all the same.
             foreach (var path in new[] { $"/admin/users/{passkey}", $"/ADMIN/user%73/{passkey}" })
