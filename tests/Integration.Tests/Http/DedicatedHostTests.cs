@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.Grains.Site;
+using Chihaya.Orleans.Grains.Torrents;
 using Chihaya.Orleans.TestSupport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,6 +28,10 @@ public sealed class DedicatedHostTests
         var options = host.Services.GetRequiredService<IOptions<TrackerOptions>>().Value;
 
         clock.Advance(options.PeerTimeout - options.PruneInterval);
+        // Read once the swarm sweeper has finished a tick at the new time, so a prune that came too early would show.
+        var sweeper = host.Services.GetRequiredService<SwarmSweeper>();
+        var advancedTo = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        Assert.True(await Eventually.ValueAsync(() => Task.FromResult(sweeper.SweptUpTo >= advancedTo), swept => swept), "the sweeper ticked at the new time");
         var beforeTimeout = await host.GetAdminAsync(path);
         clock.Advance(options.PruneInterval);
         // The prune timer runs on the grain's scheduler after the clock moved: wait for its work, moving on one prune period a poll.
