@@ -17,4 +17,10 @@ internal readonly record struct PeerAnnounce(
     long ReceivedAt = 0)
 {
     public bool IsSeeder => Left == 0;
+
+    /// <summary>
+    /// Handed leechers only: a seeder, or a partial seed (BEP 21 <c>event=paused</c>: it has what it selected of the
+    /// torrent, downloads nothing more, and only uploads), to which a seeder is of no use.
+    /// </summary>
+    public bool WantsLeechersOnly => Left == 0 || Event == AnnounceEvent.Paused;
 }

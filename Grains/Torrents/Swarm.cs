@@ -70,7 +70,7 @@ internal sealed class Swarm
             // A late try of an announce the client has long resent: applied, it would take the totals back (read as a
             // restart), remove a peer that is still there, or bring back one that left, and traffic since would be
             // credited again.
-            Select(announce.IsSeeder, known ? code : null, selection);
+            Select(announce.WantsLeechersOnly, known ? code : null, selection);
             return default;
         }
 
@@ -79,7 +79,7 @@ internal sealed class Swarm
             return known ? Leave(code, announce, now, multipliers) : default;
         }
 
-        Select(announce.IsSeeder, known ? code : (int?)null, selection);
+        Select(announce.WantsLeechersOnly, known ? code : (int?)null, selection);
         return known ? Update(code, announce, now, multipliers) : Join(announce, now);
     }
 
@@ -319,10 +319,10 @@ internal sealed class Swarm
         return new AnnounceCredit(traffic, snatched, seeding);
     }
 
-    private void Select(bool forSeeder, int? ownCode, PeerSelection selection)
+    private void Select(bool leechersOnly, int? ownCode, PeerSelection selection)
     {
-        // Seeders only want leechers; leechers want seeders first, then other leechers.
-        if (!forSeeder)
+        // Seeders (and partial seeds) only want leechers; leechers want seeders first, then other leechers.
+        if (!leechersOnly)
         {
             SelectFrom(_seeders, ownCode is >= 0 ? ownCode.Value : -1, selection);
         }

@@ -364,8 +364,9 @@ internal sealed partial class TorrentGrain(
             return AnnounceResult.Refused(AnnounceStatus.UnknownPasskey, null);
         }
 
-        // A user who may not leech can still seed, and can still leave a swarm cleanly.
-        if (!user.CanLeech && command.Left > 0 && command.Event != AnnounceEvent.Stopped)
+        // A user who may not leech can still seed, partial seeds too (BEP 21 event=paused: it downloads nothing more and
+        // is handed leechers only), and can still leave a swarm cleanly.
+        if (!user.CanLeech && command.Left > 0 && command.Event is not (AnnounceEvent.Stopped or AnnounceEvent.Paused))
         {
             return AnnounceResult.Refused(AnnounceStatus.LeechingNotAllowed, null);
         }

@@ -72,6 +72,19 @@ public sealed class SwarmTests
     }
 
     [Fact]
+    public void Announce_PartialSeed_GetsLeechersOnly()
+    {
+        Announce(Peer(1, left: 0));
+        Announce(Peer(2, left: 10));
+        Announce(Peer(3, left: 10));
+
+        // BEP 21: it has what it selected (left counts the pieces it did not) and downloads nothing more.
+        Announce(Peer(4, left: 500, ev: AnnounceEvent.Paused));
+
+        Assert.Equal([1002, 1003], SelectedPorts().Order());
+    }
+
+    [Fact]
     public void Announce_Leecher_GetsSeedersFirstThenLeechers()
     {
         for (var n = 0; n < 5; n++)

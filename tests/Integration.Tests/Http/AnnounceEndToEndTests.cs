@@ -137,11 +137,16 @@ public sealed class AnnounceEndToEndTests(TrackerFixture fixture)
 
         var leech = await new Announcer(passkey, hash, UrlBytes.Random20(), 51009).AnnounceAsync(Host, 0, 0, 500, "started");
         var seed = await new Announcer(passkey, hash, UrlBytes.Random20(), 51010).AnnounceAsync(Host, 0, 0, 0, "started");
+        // A partial seed (BEP 21: libtorrent's event=paused once it has the files selected, left counting the others)
+        // only uploads: seeding what it has is allowed, and it is handed no seeder.
+        var partial = await new Announcer(passkey, hash, UrlBytes.Random20(), 51011).AnnounceAsync(Host, 0, 0, 300, "paused");
 
         Assert.Equal(Gateway.Protocol.TrackerFailure.LeechingNotAllowed, FailureReason(leech));
         Assert.Null(FailureReason(seed));
         Assert.Equal(1, Integer(seed, "complete"));
         Assert.Equal(0, Integer(seed, "incomplete"));
+        Assert.Null(FailureReason(partial));
+        Assert.Empty(CompactPeers(partial));
     }
 
     [Fact]
