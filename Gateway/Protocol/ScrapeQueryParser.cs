@@ -5,11 +5,17 @@ namespace Chihaya.Orleans.Gateway.Protocol;
 /// <summary>Reads every <c>info_hash</c> of a scrape (BEP 48); other keys are ignored.</summary>
 internal static class ScrapeQueryParser
 {
-    /// <summary>Fills <paramref name="hashes"/>; more hashes than it holds is a failure, duplicates are kept once.</summary>
+    /// <summary>
+    /// Fills <paramref name="hashes"/>; more hashes than it holds is a failure, duplicates are kept once. A malformed
+    /// hash beside good ones is left out, as an unregistered one is (BEP 48 lets a tracker leave out what it does not
+    /// know): a client scraping many torrents at once (Transmission) would otherwise get none for one it holds as a
+    /// BEP 52 v2 torrent (a 32-byte hash). Only a scrape with no good hash fails.
+    /// </summary>
     public static bool TryParse(ReadOnlySpan<byte> query, Span<InfoHash> hashes, out int count, out string? failure)
     {
         count = 0;
         failure = null;
+        var malformed = false;
         while (!query.IsEmpty)
         {
             var end = query.IndexOf((byte)'&');
@@ -22,8 +28,8 @@ internal static class ScrapeQueryParser
 
             if (!AnnounceQueryParser.TryDecodeBytes20(pair["info_hash="u8.Length..], out var bytes))
             {
-                failure = TrackerFailure.InvalidInfoHash;
-                return false;
+                malformed = true;
+                continue;
             }
 
             var hash = new InfoHash(bytes);
@@ -43,7 +49,7 @@ internal static class ScrapeQueryParser
 
         if (count == 0)
         {
-            failure = TrackerFailure.MissingInfoHash;
+            failure = malformed ? TrackerFailure.InvalidInfoHash : TrackerFailure.MissingInfoHash;
             return false;
         }
 

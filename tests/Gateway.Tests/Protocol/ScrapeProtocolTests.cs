@@ -33,11 +33,28 @@ public sealed class ScrapeProtocolTests
     }
 
     [Theory]
-    [InlineData("")]
-    [InlineData("info_hash=short")]
-    public void Parse_NoValidHash_Fails(string query)
+    [InlineData("", TrackerFailure.MissingInfoHash)]
+    [InlineData("info_hash=short", TrackerFailure.InvalidInfoHash)]
+    public void Parse_NoValidHash_Fails(string query, string expected)
     {
-        Assert.False(ScrapeQueryParser.TryParse(Encoding.ASCII.GetBytes(query), new InfoHash[2], out _, out _));
+        Assert.False(ScrapeQueryParser.TryParse(Encoding.ASCII.GetBytes(query), new InfoHash[2], out _, out var failure));
+        Assert.Equal(expected, failure);
+    }
+
+    [Fact]
+    public void Parse_AMalformedHashBesideGoodOnes_IsLeftOut()
+    {
+        // A BEP 52 v2 torrent's 32-byte hash among a client's v1 torrents, scraped in one request.
+        var good = UrlBytes.Random20();
+        var v2 = new byte[32];
+        Random.Shared.NextBytes(v2);
+        var query = $"info_hash={UrlBytes.Encode(v2)}&info_hash={UrlBytes.Encode(good)}";
+        var hashes = new InfoHash[8];
+
+        Assert.True(ScrapeQueryParser.TryParse(Encoding.ASCII.GetBytes(query), hashes, out var count, out _));
+
+        Assert.Equal(1, count);
+        Assert.Equal(good, hashes[0].Value.ToArray());
     }
 
     [Fact]
