@@ -72,7 +72,8 @@ public static class TrackerGatewayExtensions
                 o => o.MaxQueryLength >= GatewayOptions.EncodedScrapeHashLength * o.MaxScrapeHashes,
                 $"Gateway:MaxQueryLength must be at least {GatewayOptions.EncodedScrapeHashLength} × Gateway:MaxScrapeHashes, or the largest scrape allowed is refused as too long.")
             .Validate(o => TrustedProxies.AreValid(o.TrustedProxies), "Gateway:TrustedProxies must be IP addresses or CIDR ranges (e.g. 10.0.0.5, 10.0.0.0/8, fd00::/8).");
-        services.AddTrackerSection<AdminOptions>(AdminOptions.Section);
+        services.AddTrackerSection<AdminOptions>(AdminOptions.Section)
+            .Validate(o => o.Token.Length == 0 || AdminOptions.IsStrongEnough(o.Token), AdminOptions.WeakTokenProblem);
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<GatewayOptions>>((kestrel, gateway) =>
         {
             // Kestrel reads the request line before any of our code: it must let every query the gateway accepts

@@ -10,4 +10,14 @@ public sealed class AdminOptions
     /// A secret: set it from the environment (<c>Admin__Token</c>), never in a committed file.
     /// </summary>
     public string Token { get; set; } = "";
+
+    /// <summary>The shortest token accepted: guessed over the network, a shorter one could be found.</summary>
+    public const int MinimumTokenLength = 16;
+
+    public const string WeakTokenProblem =
+        "Admin:Token must be empty (the admin API off) or 16 characters or more, and not the examples' placeholder CHANGE-ME: a weak token can be guessed over the network.";
+
+    /// <summary>Long enough, and not the placeholder the examples ship (deploy/systemd/gateway.env.example).</summary>
+    public static bool IsStrongEnough(string token) =>
+        token.Length >= MinimumTokenLength && !token.Contains("CHANGE-ME", StringComparison.OrdinalIgnoreCase);
 }

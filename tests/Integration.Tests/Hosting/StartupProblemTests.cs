@@ -35,6 +35,8 @@ public sealed class StartupProblemTests
     [InlineData("Cluster__AdvertisedAddress", "notanip", "Cluster:AdvertisedAddress must be an IP address")]
     [InlineData("Tracker__PeerTimeout", "200.00:00:00", "Tracker:PeerTimeout must be up to 7.00:00:00")]
     [InlineData("Site__RefreshInterval", "60.00:00:00", "Site:RefreshInterval must be positive and up to 7.00:00:00")]
+    [InlineData("Admin__Token", "CHANGE-ME", "Admin:Token must be empty (the admin API off) or 16 characters or more")]
+    [InlineData("Admin__Token", "short-token", "Admin:Token must be empty (the admin API off) or 16 characters or more")]
     public async Task Gateway_BadSetting_OneLineNamingItAndExitStatus2(string key, string value, string expected)
     {
         var (exitCode, output) = await RunGatewayAsync(new Dictionary<string, string> { [key] = value });
