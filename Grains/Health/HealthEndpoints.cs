@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -14,19 +15,30 @@ public static class HealthEndpoints
     /// <summary>Liveness: answers while the process serves HTTP at all. A wedged process does not answer, and is restarted.</summary>
     public const string LivenessPath = "/healthz";
 
-    /// <summary>Readiness: 200 when every check passes, 503 otherwise; the JSON body says what each check found.</summary>
+    /// <summary>
+    /// Readiness: 200 when every check passes, 503 otherwise; the JSON body says what each check found, to a request from
+    /// this host.
+    /// </summary>
     public const string ReadinessPath = "/readyz";
 
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet(LivenessPath, () => Results.Json(new { status = "alive" }));
-        endpoints.MapGet(ReadinessPath, async (ReadinessProbe probe) =>
+        endpoints.MapGet(ReadinessPath, async (HttpContext context, ReadinessProbe probe) =>
         {
             var report = await probe.CheckAsync();
-            return Results.Json(report, statusCode: report.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+            // What each check found (silo addresses, cluster ids, the database's error text) is the operator's: shown to
+            // a request from this host (cluster.sh status, kubectl port-forward or exec), not to one from elsewhere
+            // or through a proxy, which gets the verdict alone (all that probes and load balancers read).
+            var shown = IsFromThisHost(context.Request) ? report : report with { Checks = [] };
+            return Results.Json(shown, statusCode: report.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         });
         return endpoints;
     }
+
+    private static bool IsFromThisHost(HttpRequest request) =>
+        request.HttpContext.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote)
+        && !request.Headers.ContainsKey("X-Forwarded-For") && !request.Headers.ContainsKey("X-Real-IP") && !request.Headers.ContainsKey("Forwarded");
 
     /// <summary>Readiness for a process hosting a silo: active in the cluster, and the database answering when the site is in one.</summary>
     public static IServiceCollection AddSiloReadiness(this IServiceCollection services, bool siteInDatabase)

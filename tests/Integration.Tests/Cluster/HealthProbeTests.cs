@@ -89,6 +89,15 @@ public sealed class HealthProbeTests
 
         Assert.Equal(200, (int)response.StatusCode);
         Assert.True(Check(report, "cluster").GetProperty("ok").GetBoolean());
+        // Through a proxy (or from another host) the verdict alone: what the checks found names silo addresses, cluster
+        // ids and the database's errors.
+        using var proxied = new HttpRequestMessage(HttpMethod.Get, "/readyz");
+        proxied.Headers.Add("X-Forwarded-For", "198.51.100.7");
+        using var fromElsewhere = await host.Http.SendAsync(proxied);
+        var verdict = JsonDocument.Parse(await fromElsewhere.Content.ReadAsStringAsync());
+        Assert.Equal(200, (int)fromElsewhere.StatusCode);
+        Assert.Equal("ready", verdict.RootElement.GetProperty("status").GetString());
+        Assert.Empty(verdict.RootElement.GetProperty("checks").EnumerateArray());
         Assert.DoesNotContain("database", report.RootElement.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString()));
     }
 
