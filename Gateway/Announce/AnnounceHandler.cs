@@ -67,6 +67,10 @@ internal sealed class AnnounceHandler(
             static result => result.Status == AnnounceStatus.SwarmMoved);
     }
 
+    /// <summary>The cluster's answer that the site does not know the passkey (not this gateway's memory of one).</summary>
+    public bool IsClustersUnknownPasskey(AnnounceResult result) =>
+        result.Status == AnnounceStatus.UnknownPasskey && !ReferenceEquals(result, RememberedUnknownPasskey);
+
     /// <summary>
     /// What the client is sent for the swarm's answer (to <paramref name="passkey"/> and <paramref name="infoHash"/>):
     /// peers, or a failure reason for every refusal. Remembers a key the site does not know. Takes the passkey, not

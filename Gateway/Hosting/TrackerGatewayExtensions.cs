@@ -67,6 +67,7 @@ public static class TrackerGatewayExtensions
             .Validate(o => o.MaxQueryLength is >= 256 and <= GatewayOptions.MaxQueryLengthLimit, $"Gateway:MaxQueryLength must be between 256 and {GatewayOptions.MaxQueryLengthLimit}.")
             .Validate(o => o.ClusterRetryFor >= TimeSpan.Zero && o.ClusterRetryFor <= TimeSpan.FromMinutes(1), "Gateway:ClusterRetryFor must be between 00:00:00 and 00:01:00.")
             .Validate(o => o.UnknownKeyLifetime >= TimeSpan.Zero && o.UnknownKeyLifetime <= TimeSpan.FromMinutes(10), "Gateway:UnknownKeyLifetime must be between 00:00:00 and 00:10:00.")
+            .Validate(o => o.UnknownPasskeysPerMinute >= 0, "Gateway:UnknownPasskeysPerMinute must be 0 (no limit) or more.")
             .Validate(o => o.MaxScrapeHashes is >= 1 and <= GatewayOptions.MaxScrapeHashesLimit, $"Gateway:MaxScrapeHashes must be between 1 and {GatewayOptions.MaxScrapeHashesLimit}.")
             .Validate(
                 o => o.MaxQueryLength >= GatewayOptions.EncodedScrapeHashLength * o.MaxScrapeHashes,
@@ -93,6 +94,7 @@ public static class TrackerGatewayExtensions
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<TorrentGrainReferences>();
         services.AddSingleton<UnknownKeys>();
+        services.AddSingleton<UnknownPasskeyLimit>();
         services.AddSingleton<AnnounceHandler>();
         services.AddSingleton<AnnounceEndpoint>();
         services.AddSingleton<ScrapeEndpoint>();

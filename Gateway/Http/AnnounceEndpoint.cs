@@ -18,6 +18,7 @@ namespace Chihaya.Orleans.Gateway.Http;
 /// </summary>
 internal sealed partial class AnnounceEndpoint(
     AnnounceHandler handler,
+    UnknownPasskeyLimit unknownPasskeys,
     ClientAddressResolver addresses,
     IOptionsMonitor<GatewayOptions> options,
     GatewayMetrics metrics,
@@ -53,7 +54,13 @@ internal sealed partial class AnnounceEndpoint(
             return RefuseAsync(context, failure, RequestOutcome.Malformed, startedAt);
         }
 
-        var address = AddressToServe(addresses.Resolve(context), query);
+        var client = addresses.Resolve(context);
+        if (unknownPasskeys.AnyCounted && unknownPasskeys.IsOverLimit(addresses.SingleClient(context, client)))
+        {
+            return RefuseAsync(context, TrackerFailure.TooManyUnknownPasskeys, RequestOutcome.UnknownPasskey, startedAt);
+        }
+
+        var address = AddressToServe(client, query);
         if (address is null)
         {
             return RefuseAsync(context, TrackerFailure.NoAddress, RequestOutcome.Malformed, startedAt);
@@ -78,7 +85,13 @@ internal sealed partial class AnnounceEndpoint(
         AnnounceReply reply;
         try
         {
-            reply = handler.Reply(await call, passkey, infoHash, compact, warning);
+            var result = await call;
+            if (handler.IsClustersUnknownPasskey(result))
+            {
+                unknownPasskeys.Count(addresses.SingleClient(context, addresses.Resolve(context)));
+            }
+
+            reply = handler.Reply(result, passkey, infoHash, compact, warning);
         }
         catch (SiteUnavailableException exception)
         {

@@ -17,6 +17,8 @@ internal sealed partial class ScrapeEndpoint(
     TorrentGrainReferences swarms,
     ClusterRetry retry,
     UnknownKeys unknownKeys,
+    UnknownPasskeyLimit unknownPasskeys,
+    ClientAddressResolver addresses,
     IOptionsMonitor<GatewayOptions> options,
     GatewayMetrics metrics,
     ILogger<ScrapeEndpoint> logger)
@@ -51,11 +53,19 @@ internal sealed partial class ScrapeEndpoint(
         {
             var users = grains.GetGrain<IUserDirectoryGrain>(0);
             var user = Passkey.UserKeyOf(passkey);
+            var client = addresses.SingleClient(context, addresses.Resolve(context));
+            if (unknownPasskeys.IsOverLimit(client))
+            {
+                await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.TooManyUnknownPasskeys);
+                return RequestOutcome.UnknownPasskey;
+            }
+
             var unknown = unknownKeys.IsUnknownPasskey(user);
             if (!unknown && await retry.CallAsync(() => users.FindUser(user)) is null)
             {
                 // Remembered only from the cluster's answer: an entry renewed by its own refusals would never end.
                 unknownKeys.RememberUnknownPasskey(user);
+                unknownPasskeys.Count(client);
                 unknown = true;
             }
 

@@ -47,6 +47,14 @@ public sealed class GatewayOptions
     /// </summary>
     public TimeSpan UnknownKeyLifetime { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How many passkeys the site does not know one client address (an IPv6 /64) may send in a minute; past that, its
+    /// announces and scrapes are refused at once, with no call to the cluster, until the minute ends. Random passkeys
+    /// each cost a silo a database read (and a random info hash beside one, a swarm's activation): this bounds what one
+    /// source can make the cluster do. A passkey this gateway remembers as unknown counts once. Zero: no limit.
+    /// </summary>
+    public int UnknownPasskeysPerMinute { get; set; } = 60;
+
     /// <summary>Believe BEP 7's <c>ip</c>/<c>ipv4</c>/<c>ipv6</c> parameters. Off: a client could point a swarm at anyone.</summary>
     public bool TrustClaimedAddresses { get; set; }
 }

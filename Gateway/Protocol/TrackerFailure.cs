@@ -36,5 +36,6 @@ internal static class TrackerFailure
     public const string TooManyScrapeHashes = "too many info_hash parameters in one scrape";
     public const string NoAddress = "could not determine your address";
     public const string Internal = "tracker error, please try again later";
+    public const string TooManyUnknownPasskeys = "too many unknown passkeys from your address: try again in a minute";
     public const string IgnoredAddressWarning = "the ip parameter is ignored: your address is taken from the connection";
 }

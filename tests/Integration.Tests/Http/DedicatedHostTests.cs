@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
+using Chihaya.Orleans.Gateway.Protocol;
 using Chihaya.Orleans.Grains.Interfaces.Options;
 using Chihaya.Orleans.Grains.Site;
 using Chihaya.Orleans.Grains.Torrents;
@@ -110,6 +111,46 @@ public sealed class DedicatedHostTests
         var reply = await new Announcer(passkey, hash, UrlBytes.Random20(), 7002).AnnounceAsync(host, 0, 0, 10, "started");
 
         Assert.Equal("127.0.0.1:7001", Assert.Single(CompactPeers(reply)).ToString());
+    }
+
+    [Fact]
+    public async Task UnknownPasskeysFromOneAddress_PastTheLimit_AreRefusedWithoutTouchingTheCluster_UntilTheMinuteEnds()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await TrackerHost.StartAsync(
+            new Dictionary<string, string?> { ["Gateway:TrustedProxies:0"] = "127.0.0.1/32", ["Gateway:UnknownPasskeysPerMinute"] = "3" },
+            clock: clock);
+        var (passkey, hash) = await RegisterUserAndTorrentAsync(host);
+        var management = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0);
+        async Task<Dictionary<string, object>> FromAsync(string client, Announcer peer)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, peer.Url(0, 0, 10, "started"));
+            request.Headers.Add("X-Forwarded-For", client);
+            using var response = await host.Http.SendAsync(request);
+            return Bencode.DecodeDictionary(await response.Content.ReadAsByteArrayAsync());
+        }
+
+        // Random passkeys, each with a random info hash, as a flood would send them.
+        var refusals = new List<string?>();
+        for (var i = 0; i < 3; i++)
+        {
+            refusals.Add(FailureReason(await FromAsync("198.51.100.9", new Announcer(TrackerFixture.NewPasskey(), UrlBytes.Random20(), UrlBytes.Random20()))));
+        }
+
+        var junkHash = UrlBytes.Random20();
+        var limited = FailureReason(await FromAsync("198.51.100.9", new Announcer(TrackerFixture.NewPasskey(), junkHash, UrlBytes.Random20())));
+        var sameAddressRealUser = FailureReason(await FromAsync("198.51.100.9", new Announcer(passkey, hash, UrlBytes.Random20())));
+        var otherAddress = FailureReason(await FromAsync("198.51.100.10", new Announcer(passkey, hash, UrlBytes.Random20())));
+        var junkActivated = (await management.GetDetailedGrainStatistics()).Any(statistic => statistic.GrainId.ToString().Contains(Convert.ToHexStringLower(junkHash), StringComparison.Ordinal));
+        clock.Advance(TimeSpan.FromMinutes(1));
+        var aMinuteLater = FailureReason(await FromAsync("198.51.100.9", new Announcer(passkey, hash, UrlBytes.Random20())));
+
+        Assert.All(refusals, reason => Assert.Equal(TrackerFailure.UnknownPasskey, reason));
+        Assert.Equal(TrackerFailure.TooManyUnknownPasskeys, limited);
+        Assert.False(junkActivated, "the limited announce's info hash activated a swarm");
+        Assert.Equal(TrackerFailure.TooManyUnknownPasskeys, sameAddressRealUser);
+        Assert.Null(otherAddress);
+        Assert.Null(aMinuteLater);
     }
 
     [Fact]

@@ -1,0 +1,100 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Chihaya.Orleans.Gateway.Options;
+using Microsoft.Extensions.Options;
+
+namespace Chihaya.Orleans.Gateway.Announce;
+
+/// <summary>
+/// Counts, per client address, the passkeys the cluster answered the site does not know, in windows of a minute; an
+/// address past <see cref="GatewayOptions.UnknownPasskeysPerMinute"/> is refused without a grain call until its window
+/// ends. Each random passkey costs a silo a database read, and a random info hash beside it a swarm's activation, so a
+/// single source could otherwise keep the silos' first-read slots full. An IPv6 address counts by its /64, which one
+/// host holds whole. Addresses that are no single client's are not held (<see cref="Http.ClientAddressResolver.SingleClient"/>). Clients sharing an address (a NAT, a shared seedbox) share its count: the limit is well above
+/// what a few stale passkeys send (each counts once per <see cref="GatewayOptions.UnknownKeyLifetime"/>).
+/// Bounded: at most <see cref="Capacity"/> addresses a window; beyond that, new ones are not counted.
+/// </summary>
+internal sealed class UnknownPasskeyLimit(IOptionsMonitor<GatewayOptions> options, TimeProvider time)
+{
+    public const int Capacity = 65_536;
+    private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
+
+    private readonly Lock _rollGate = new();
+    private ConcurrentDictionary<IPAddress, int> _counts = new();
+    // Read on every announce: 0 while nobody sends unknown passkeys, when no address is even looked up.
+    private int _counted;
+    private long _windowEndsAt;
+
+    /// <summary>Some address has sent an unknown passkey this window (else no address need be looked up).</summary>
+    public bool AnyCounted => Volatile.Read(ref _counted) != 0;
+
+    /// <summary>The address has sent more unknown passkeys this minute than it may.</summary>
+    public bool IsOverLimit(IPAddress? client)
+    {
+        var limit = options.CurrentValue.UnknownPasskeysPerMinute;
+        if (limit == 0 || client is null || !AnyCounted)
+        {
+            return false;
+        }
+
+        var counts = CurrentCounts();
+        return counts.TryGetValue(Source(client), out var count) && count >= limit;
+    }
+
+    /// <summary>The cluster answered that the site does not know a passkey this address sent.</summary>
+    public void Count(IPAddress? client)
+    {
+        if (client is null || options.CurrentValue.UnknownPasskeysPerMinute == 0)
+        {
+            return;
+        }
+
+        var counts = CurrentCounts();
+        var source = Source(client);
+        if (counts.Count >= Capacity && !counts.ContainsKey(source))
+        {
+            return;
+        }
+
+        counts.AddOrUpdate(source, 1, static (_, count) => count + 1);
+        Interlocked.Increment(ref _counted);
+    }
+
+    private ConcurrentDictionary<IPAddress, int> CurrentCounts()
+    {
+        var now = time.GetTimestamp();
+        if (now >= Volatile.Read(ref _windowEndsAt))
+        {
+            lock (_rollGate)
+            {
+                if (now >= _windowEndsAt)
+                {
+                    Volatile.Write(ref _counts, new ConcurrentDictionary<IPAddress, int>());
+                    Volatile.Write(ref _counted, 0);
+                    Volatile.Write(ref _windowEndsAt, now + (long)(Window.TotalSeconds * time.TimestampFrequency));
+                }
+            }
+        }
+
+        return Volatile.Read(ref _counts);
+    }
+
+    private static IPAddress Source(IPAddress client)
+    {
+        if (client.IsIPv4MappedToIPv6)
+        {
+            return client.MapToIPv4();
+        }
+
+        if (client.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return client;
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        client.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new IPAddress(bytes);
+    }
+}
