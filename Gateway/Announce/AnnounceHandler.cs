@@ -1,3 +1,4 @@
+using System.Net;
 using Chihaya.Orleans.Gateway.Metrics;
 using Chihaya.Orleans.Gateway.Protocol;
 using Chihaya.Orleans.Grains.Interfaces;
@@ -17,6 +18,7 @@ internal sealed class AnnounceHandler(
     TorrentGrainReferences swarms,
     ClusterRetry retry,
     UnknownKeys unknownKeys,
+    UnknownPasskeyLimit unknownPasskeys,
     IOptionsMonitor<TrackerOptions> trackerOptions,
     TimeProvider time)
 {
@@ -67,20 +69,19 @@ internal sealed class AnnounceHandler(
             static result => result.Status == AnnounceStatus.SwarmMoved);
     }
 
-    /// <summary>The cluster's answer that the site does not know the passkey (not this gateway's memory of one).</summary>
-    public bool IsClustersUnknownPasskey(AnnounceResult result) =>
-        result.Status == AnnounceStatus.UnknownPasskey && !ReferenceEquals(result, RememberedUnknownPasskey);
-
     /// <summary>
     /// What the client is sent for the swarm's answer (to <paramref name="passkey"/> and <paramref name="infoHash"/>):
-    /// peers, or a failure reason for every refusal. Remembers a key the site does not know. Takes the passkey, not
+    /// peers, or a failure reason for every refusal. Remembers a key the site does not know, and counts a passkey new to
+    /// that memory against <paramref name="client"/> (<see cref="UnknownPasskeyLimit"/>; null: no single client's). Takes the passkey, not
     /// its digest, which only a refusal needs: the announce's state kept across the grain call stays small.
     /// </summary>
-    public AnnounceReply Reply(AnnounceResult result, string passkey, InfoHash infoHash, bool compact, string? warning)
+    public AnnounceReply Reply(AnnounceResult result, string passkey, InfoHash infoHash, bool compact, string? warning, IPAddress? client)
     {
-        if (result.Status == AnnounceStatus.UnknownPasskey && !ReferenceEquals(result, RememberedUnknownPasskey))
+        // Counted against the client's address once a passkey (not once an announce: a client starts many at once).
+        if (result.Status == AnnounceStatus.UnknownPasskey && !ReferenceEquals(result, RememberedUnknownPasskey)
+            && unknownKeys.RememberUnknownPasskey(Passkey.UserKeyOf(passkey)))
         {
-            unknownKeys.RememberUnknownPasskey(Passkey.UserKeyOf(passkey));
+            unknownPasskeys.Count(client);
         }
         else if (result.Status == AnnounceStatus.TorrentNotRegistered && !ReferenceEquals(result, RememberedUnregistered))
         {

@@ -29,7 +29,8 @@ internal sealed class UnknownKeys(IOptionsMonitor<GatewayOptions> options, TimeP
     /// <summary>The cluster answered a moment ago that the site has no torrent with this info hash.</summary>
     public bool IsUnregistered(InfoHash infoHash) => _infoHashes.Contains(infoHash);
 
-    public void RememberUnknownPasskey(UserKey user) => _passkeys.Add(user, options.CurrentValue.UnknownKeyLifetime);
+    /// <summary>Remembers the passkey as unknown; false when it was remembered already (an answer to a burst of announces).</summary>
+    public bool RememberUnknownPasskey(UserKey user) => _passkeys.Add(user, options.CurrentValue.UnknownKeyLifetime);
 
     public void RememberUnregistered(InfoHash infoHash) => _infoHashes.Add(infoHash, options.CurrentValue.UnknownKeyLifetime);
 
@@ -61,17 +62,18 @@ internal sealed class UnknownKeys(IOptionsMonitor<GatewayOptions> options, TimeP
             return false;
         }
 
-        public void Add(TKey key, TimeSpan lifetime)
+        /// <summary>Adds or renews the key's entry; false when it renewed one (the key was remembered already).</summary>
+        public bool Add(TKey key, TimeSpan lifetime)
         {
             if (lifetime <= TimeSpan.Zero)
             {
-                return;
+                return true;
             }
 
             var now = time.GetTimestamp();
             if (Volatile.Read(ref _count) >= Capacity && !TrySweep(now))
             {
-                return;
+                return true;
             }
 
             var endsAt = now + (long)(lifetime.TotalSeconds * time.TimestampFrequency);
@@ -82,13 +84,13 @@ internal sealed class UnknownKeys(IOptionsMonitor<GatewayOptions> options, TimeP
                 {
                     if (_endsAt.TryUpdate(key, endsAt, current))
                     {
-                        return;
+                        return current <= now;
                     }
                 }
                 else if (_endsAt.TryAdd(key, endsAt))
                 {
                     Interlocked.Increment(ref _count);
-                    return;
+                    return true;
                 }
             }
         }

@@ -15,7 +15,7 @@ namespace Chihaya.Orleans.Gateway.Announce;
 /// what a few stale passkeys send (each counts once per <see cref="GatewayOptions.UnknownKeyLifetime"/>).
 /// Bounded: at most <see cref="Capacity"/> addresses a window; beyond that, new ones are not counted.
 /// </summary>
-internal sealed class UnknownPasskeyLimit(IOptionsMonitor<GatewayOptions> options, TimeProvider time)
+internal sealed partial class UnknownPasskeyLimit(IOptionsMonitor<GatewayOptions> options, TimeProvider time, ILogger<UnknownPasskeyLimit> logger)
 {
     public const int Capacity = 65_536;
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
@@ -24,6 +24,8 @@ internal sealed class UnknownPasskeyLimit(IOptionsMonitor<GatewayOptions> option
     private ConcurrentDictionary<IPAddress, int> _counts = new();
     // Read on every announce: 0 while nobody sends unknown passkeys, when no address is even looked up.
     private int _counted;
+    // Addresses in this window's dictionary, kept beside it: its own Count takes every one of its locks.
+    private int _addresses;
     private long _windowEndsAt;
 
     /// <summary>Some address has sent an unknown passkey this window (else no address need be looked up).</summary>
@@ -52,13 +54,28 @@ internal sealed class UnknownPasskeyLimit(IOptionsMonitor<GatewayOptions> option
 
         var counts = CurrentCounts();
         var source = Source(client);
-        if (counts.Count >= Capacity && !counts.ContainsKey(source))
+        int count;
+        if (counts.TryAdd(source, 1))
         {
-            return;
+            count = 1;
+            if (Interlocked.Increment(ref _addresses) > Capacity)
+            {
+                // Over capacity: this address goes uncounted (a flood of addresses gains nothing from counting).
+                counts.TryRemove(source, out _);
+                Interlocked.Decrement(ref _addresses);
+                return;
+            }
+        }
+        else
+        {
+            count = counts.AddOrUpdate(source, 1, static (_, count) => count + 1);
         }
 
-        counts.AddOrUpdate(source, 1, static (_, count) => count + 1);
         Interlocked.Increment(ref _counted);
+        if (count == options.CurrentValue.UnknownPasskeysPerMinute)
+        {
+            Log.Holding(logger, source.ToString(), count);
+        }
     }
 
     private ConcurrentDictionary<IPAddress, int> CurrentCounts()
@@ -70,8 +87,10 @@ internal sealed class UnknownPasskeyLimit(IOptionsMonitor<GatewayOptions> option
             {
                 if (now >= _windowEndsAt)
                 {
-                    Volatile.Write(ref _counts, new ConcurrentDictionary<IPAddress, int>());
+                    // Counters first: a count made into the new window as it is published must not be zeroed after it.
                     Volatile.Write(ref _counted, 0);
+                    Volatile.Write(ref _addresses, 0);
+                    Volatile.Write(ref _counts, new ConcurrentDictionary<IPAddress, int>());
                     Volatile.Write(ref _windowEndsAt, now + (long)(Window.TotalSeconds * time.TimestampFrequency));
                 }
             }
@@ -96,5 +115,11 @@ internal sealed class UnknownPasskeyLimit(IOptionsMonitor<GatewayOptions> option
         client.TryWriteBytes(bytes, out _);
         bytes[8..].Clear();
         return new IPAddress(bytes);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "Refusing announces and scrapes from {Source} until its minute ends: {Count} passkeys the site does not know (Gateway:UnknownPasskeysPerMinute)")]
+        public static partial void Holding(ILogger logger, string source, int count);
     }
 }

@@ -55,7 +55,7 @@ internal sealed partial class AnnounceEndpoint(
         }
 
         var client = addresses.Resolve(context);
-        if (unknownPasskeys.AnyCounted && unknownPasskeys.IsOverLimit(addresses.SingleClient(context, client)))
+        if (unknownPasskeys.AnyCounted && unknownPasskeys.IsOverLimit(addresses.SingleClient(client)))
         {
             return RefuseAsync(context, TrackerFailure.TooManyUnknownPasskeys, RequestOutcome.UnknownPasskey, startedAt);
         }
@@ -77,21 +77,17 @@ internal sealed partial class AnnounceEndpoint(
         }
 
         var warning = query.IgnoredClaimedAddress ? TrackerFailure.IgnoredAddressWarning : null;
-        return AnswerAsync(context, call, passkey, query.InfoHash, query.Compact, warning, startedAt);
+        return AnswerAsync(context, call, passkey, query.InfoHash, query.Compact, warning, client, startedAt);
     }
 
-    private async Task AnswerAsync(HttpContext context, ValueTask<AnnounceResult> call, string passkey, InfoHash infoHash, bool compact, string? warning, long startedAt)
+    private async Task AnswerAsync(
+        HttpContext context, ValueTask<AnnounceResult> call, string passkey, InfoHash infoHash, bool compact, string? warning, IPAddress? client, long startedAt)
     {
         AnnounceReply reply;
         try
         {
             var result = await call;
-            if (handler.IsClustersUnknownPasskey(result))
-            {
-                unknownPasskeys.Count(addresses.SingleClient(context, addresses.Resolve(context)));
-            }
-
-            reply = handler.Reply(result, passkey, infoHash, compact, warning);
+            reply = handler.Reply(result, passkey, infoHash, compact, warning, result.Status == AnnounceStatus.UnknownPasskey ? addresses.SingleClient(client) : null);
         }
         catch (SiteUnavailableException exception)
         {

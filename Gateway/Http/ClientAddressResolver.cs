@@ -51,21 +51,13 @@ internal sealed class ClientAddressResolver
 
     /// <summary>
     /// The address to hold a request's client to (its count of unknown passkeys), or null when <paramref name="resolved"/>
-    /// is no single client's: loopback (the operator's own tools, or a proxy on this host), a trusted proxy whose request
-    /// named no client, or a sender passing on others' requests (forwarding headers) that Gateway:TrustedProxies does
-    /// not list: behind either, every client would share one count, and one client's junk would refuse them all.
+    /// is no single client's: loopback (the operator's own tools, or a proxy on this host) or a trusted proxy whose
+    /// request named no client; behind either, every client would share one count. An untrusted sender is held by its
+    /// own address, forwarding headers or not (they are its own say): a proxy missing from Gateway:TrustedProxies makes
+    /// its clients share one count, as it already makes them share one address in every swarm.
     /// </summary>
-    public IPAddress? SingleClient(HttpContext context, IPAddress? resolved)
-    {
-        if (resolved is null || IPAddress.IsLoopback(resolved) || Trusted().Contains(resolved))
-        {
-            return null;
-        }
-
-        var headers = context.Request.Headers;
-        var forwarded = headers.ContainsKey("X-Forwarded-For") || headers.ContainsKey("X-Real-IP") || headers.ContainsKey("Forwarded");
-        return forwarded && resolved.Equals(Normalize(context.Connection.RemoteIpAddress)) ? null : resolved;
-    }
+    public IPAddress? SingleClient(IPAddress? resolved) =>
+        resolved is null || IPAddress.IsLoopback(resolved) || Trusted().Contains(resolved) ? null : resolved;
 
     /// <summary>An address, or an address with a port as some proxies append the client (<c>203.0.113.9:51234</c>, <c>[2001:db8::5]:443</c>).</summary>
     private static IPAddress? ParseHop(string hop) =>

@@ -53,8 +53,8 @@ internal sealed partial class ScrapeEndpoint(
         {
             var users = grains.GetGrain<IUserDirectoryGrain>(0);
             var user = Passkey.UserKeyOf(passkey);
-            var client = addresses.SingleClient(context, addresses.Resolve(context));
-            if (unknownPasskeys.IsOverLimit(client))
+            var client = addresses.SingleClient(addresses.Resolve(context));
+            if (unknownPasskeys.AnyCounted && unknownPasskeys.IsOverLimit(client))
             {
                 await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.TooManyUnknownPasskeys);
                 return RequestOutcome.UnknownPasskey;
@@ -64,8 +64,11 @@ internal sealed partial class ScrapeEndpoint(
             if (!unknown && await retry.CallAsync(() => users.FindUser(user)) is null)
             {
                 // Remembered only from the cluster's answer: an entry renewed by its own refusals would never end.
-                unknownKeys.RememberUnknownPasskey(user);
-                unknownPasskeys.Count(client);
+                if (unknownKeys.RememberUnknownPasskey(user))
+                {
+                    unknownPasskeys.Count(client);
+                }
+
                 unknown = true;
             }
 

@@ -37,7 +37,7 @@ public static class HealthEndpoints
     }
 
     private static bool IsFromThisHost(HttpRequest request) =>
-        request.HttpContext.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote)
+        request.HttpContext.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote)
         && !request.Headers.ContainsKey("X-Forwarded-For") && !request.Headers.ContainsKey("X-Real-IP") && !request.Headers.ContainsKey("Forwarded");
 
     /// <summary>Readiness for a process hosting a silo: active in the cluster, and the database answering when the site is in one.</summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using Chihaya.Orleans.Gateway.Announce;
 using Chihaya.Orleans.Gateway.Options;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Chihaya.Orleans.Gateway.Tests.Announce;
@@ -59,5 +60,5 @@ public sealed class UnknownPasskeyLimitTests
     }
 
     private UnknownPasskeyLimit Limit(int perMinute) =>
-        new(new StaticGatewayOptions(new GatewayOptions { UnknownPasskeysPerMinute = perMinute }), _clock);
+        new(new StaticGatewayOptions(new GatewayOptions { UnknownPasskeysPerMinute = perMinute }), _clock, NullLogger<UnknownPasskeyLimit>.Instance);
 }

@@ -42,6 +42,30 @@ public sealed class ClientAddressResolverTests
         Assert.Equal(IPAddress.Parse("192.0.2.10"), Resolver("127.0.0.0/8").Resolve(context));
     }
 
+    [Theory]
+    // An untrusted sender is held by its own address, whatever forwarding headers it sends (else any client could
+    // escape its count by adding one).
+    [InlineData("192.0.2.10", "198.51.100.7", "192.0.2.10")]
+    // The client a trusted proxy named.
+    [InlineData(Proxy, "198.51.100.7", "198.51.100.7")]
+    // A trusted proxy that named no client, and loopback: no single client's.
+    [InlineData("10.0.0.5", null, null)]
+    [InlineData("127.0.0.2", null, null)]
+    [InlineData("::ffff:127.0.0.1", null, null)]
+    public void SingleClient_IsTheAddressToCountUnknownPasskeysAgainst(string sender, string? forwardedFor, string? expected)
+    {
+        var context = new DefaultHttpContext();
+        context.Connection.RemoteIpAddress = IPAddress.Parse(sender);
+        if (forwardedFor is not null)
+        {
+            context.Request.Headers["X-Forwarded-For"] = forwardedFor;
+        }
+
+        var resolver = Resolver("127.0.0.0/8", "10.0.0.0/8");
+
+        Assert.Equal(expected is null ? null : IPAddress.Parse(expected), resolver.SingleClient(resolver.Resolve(context)));
+    }
+
     private static ClientAddressResolver Resolver(params string[] trustedProxies) => new(new OptionsMonitor<GatewayOptions>(
         new OptionsFactory<GatewayOptions>([new ConfigureOptions<GatewayOptions>(options => options.TrustedProxies = trustedProxies)], []),
         [],

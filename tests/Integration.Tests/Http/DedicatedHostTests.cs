@@ -130,9 +130,12 @@ public sealed class DedicatedHostTests
             return Bencode.DecodeDictionary(await response.Content.ReadAsByteArrayAsync());
         }
 
-        // Random passkeys, each with a random info hash, as a flood would send them.
-        var refusals = new List<string?>();
-        for (var i = 0; i < 3; i++)
+        // A client starting many torrents at once with its user's old passkey: one passkey, counted once.
+        var stale = TrackerFixture.NewPasskey();
+        var refusals = (await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => FromAsync("198.51.100.9", new Announcer(stale, UrlBytes.Random20(), UrlBytes.Random20())))))
+            .Select(FailureReason).ToList();
+        // Then random passkeys, each with a random info hash, as a flood would send them.
+        for (var i = 0; i < 2; i++)
         {
             refusals.Add(FailureReason(await FromAsync("198.51.100.9", new Announcer(TrackerFixture.NewPasskey(), UrlBytes.Random20(), UrlBytes.Random20()))));
         }
