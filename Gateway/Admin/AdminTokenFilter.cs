@@ -13,6 +13,8 @@ internal sealed class AdminTokenFilter(IOptionsMonitor<AdminOptions> options) : 
 {
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
+        // Answers behind the token (a user's passkey, the cluster's state) are for the caller alone: no cache keeps them.
+        context.HttpContext.Response.Headers.CacheControl = "no-store";
         var token = options.CurrentValue.Token;
         if (string.IsNullOrEmpty(token))
         {

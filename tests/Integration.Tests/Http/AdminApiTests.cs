@@ -65,6 +65,12 @@ public sealed class AdminApiTests(TrackerFixture fixture)
         var passkey = TrackerFixture.NewPasskey();
         await Host.PutUserAsync(passkey, 77_001, upload: 2m, download: 0.5m, canLeech: false);
 
+        using (var raw = await Host.Admin.GetAsync($"/admin/users/{passkey}"))
+        {
+            // It holds the passkey: for the caller alone, kept by no cache.
+            Assert.True(raw.Headers.CacheControl?.NoStore, "Cache-Control: no-store");
+        }
+
         var user = (await Host.GetAdminAsync($"/admin/users/{passkey}")).GetProperty("user");
         // A GET's document, passkey and all, is a PUT's body as it is (the strict reading refuses no member of it).
         using var putBack = await Host.Admin.PutAsync($"/admin/users/{passkey}", new StringContent(user.GetRawText(), Encoding.UTF8, "application/json"));
