@@ -72,7 +72,7 @@ internal sealed class AnnounceHandler(
     /// <summary>
     /// What the client is sent for the swarm's answer (to <paramref name="passkey"/> and <paramref name="infoHash"/>):
     /// peers, or a failure reason for every refusal. Remembers a key the site does not know, and counts a passkey new to
-    /// that memory against <paramref name="client"/> (<see cref="UnknownPasskeyLimit"/>; null: no single client's). Takes the passkey, not
+    /// that memory against <paramref name="client"/>, the announcer's address as resolved (<see cref="UnknownPasskeyLimit"/>). Takes the passkey, not
     /// its digest, which only a refusal needs: the announce's state kept across the grain call stays small.
     /// </summary>
     public AnnounceReply Reply(AnnounceResult result, string passkey, InfoHash infoHash, bool compact, string? warning, IPAddress? client)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using Chihaya.Orleans.Gateway.Http;
 using Chihaya.Orleans.Gateway.Options;
 using Microsoft.Extensions.Options;
 
@@ -11,11 +12,12 @@ namespace Chihaya.Orleans.Gateway.Announce;
 /// address past <see cref="GatewayOptions.UnknownPasskeysPerMinute"/> is refused without a grain call until its window
 /// ends. Each random passkey costs a silo a database read, and a random info hash beside it a swarm's activation, so a
 /// single source could otherwise keep the silos' first-read slots full. An IPv6 address counts by its /64, which one
-/// host holds whole. Addresses that are no single client's are not held (<see cref="Http.ClientAddressResolver.SingleClient"/>). Clients sharing an address (a NAT, a shared seedbox) share its count: the limit is well above
+/// host holds whole. Addresses that are no single client's are not held (<see cref="ClientAddressResolver.SingleClient"/>). Clients sharing an address (a NAT, a shared seedbox) share its count: the limit is well above
 /// what a few stale passkeys send (each counts once per <see cref="GatewayOptions.UnknownKeyLifetime"/>).
 /// Bounded: at most <see cref="Capacity"/> addresses a window; beyond that, new ones are not counted.
 /// </summary>
-internal sealed partial class UnknownPasskeyLimit(IOptionsMonitor<GatewayOptions> options, TimeProvider time, ILogger<UnknownPasskeyLimit> logger)
+internal sealed partial class UnknownPasskeyLimit(
+    IOptionsMonitor<GatewayOptions> options, ClientAddressResolver addresses, TimeProvider time, ILogger<UnknownPasskeyLimit> logger)
 {
     public const int Capacity = 65_536;
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
@@ -31,11 +33,11 @@ internal sealed partial class UnknownPasskeyLimit(IOptionsMonitor<GatewayOptions
     /// <summary>Some address has sent an unknown passkey this window (else no address need be looked up).</summary>
     public bool AnyCounted => Volatile.Read(ref _counted) != 0;
 
-    /// <summary>The address has sent more unknown passkeys this minute than it may.</summary>
-    public bool IsOverLimit(IPAddress? client)
+    /// <summary>The client (its address as resolved) has sent more unknown passkeys this minute than it may.</summary>
+    public bool IsOverLimit(IPAddress? resolved)
     {
         var limit = options.CurrentValue.UnknownPasskeysPerMinute;
-        if (limit == 0 || client is null || !AnyCounted)
+        if (limit == 0 || !AnyCounted || addresses.SingleClient(resolved) is not { } client)
         {
             return false;
         }
@@ -44,10 +46,10 @@ internal sealed partial class UnknownPasskeyLimit(IOptionsMonitor<GatewayOptions
         return counts.TryGetValue(Source(client), out var count) && count >= limit;
     }
 
-    /// <summary>The cluster answered that the site does not know a passkey this address sent.</summary>
-    public void Count(IPAddress? client)
+    /// <summary>The cluster answered that the site does not know a passkey this client (its address as resolved) sent.</summary>
+    public void Count(IPAddress? resolved)
     {
-        if (client is null || options.CurrentValue.UnknownPasskeysPerMinute == 0)
+        if (options.CurrentValue.UnknownPasskeysPerMinute == 0 || addresses.SingleClient(resolved) is not { } client)
         {
             return;
         }

@@ -55,7 +55,7 @@ internal sealed partial class AnnounceEndpoint(
         }
 
         var client = addresses.Resolve(context);
-        if (unknownPasskeys.AnyCounted && unknownPasskeys.IsOverLimit(addresses.SingleClient(client)))
+        if (unknownPasskeys.IsOverLimit(client))
         {
             return RefuseAsync(context, TrackerFailure.TooManyUnknownPasskeys, RequestOutcome.UnknownPasskey, startedAt);
         }
@@ -86,8 +86,7 @@ internal sealed partial class AnnounceEndpoint(
         AnnounceReply reply;
         try
         {
-            var result = await call;
-            reply = handler.Reply(result, passkey, infoHash, compact, warning, result.Status == AnnounceStatus.UnknownPasskey ? addresses.SingleClient(client) : null);
+            reply = handler.Reply(await call, passkey, infoHash, compact, warning, client);
         }
         catch (SiteUnavailableException exception)
         {

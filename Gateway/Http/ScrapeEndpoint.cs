@@ -53,8 +53,8 @@ internal sealed partial class ScrapeEndpoint(
         {
             var users = grains.GetGrain<IUserDirectoryGrain>(0);
             var user = Passkey.UserKeyOf(passkey);
-            var client = addresses.SingleClient(addresses.Resolve(context));
-            if (unknownPasskeys.AnyCounted && unknownPasskeys.IsOverLimit(client))
+            // Resolved only when it can matter: behind a proxy that splits X-Forwarded-For.
+            if (unknownPasskeys.AnyCounted && unknownPasskeys.IsOverLimit(addresses.Resolve(context)))
             {
                 await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.TooManyUnknownPasskeys);
                 return RequestOutcome.UnknownPasskey;
@@ -66,7 +66,7 @@ internal sealed partial class ScrapeEndpoint(
                 // Remembered only from the cluster's answer: an entry renewed by its own refusals would never end.
                 if (unknownKeys.RememberUnknownPasskey(user))
                 {
-                    unknownPasskeys.Count(client);
+                    unknownPasskeys.Count(addresses.Resolve(context));
                 }
 
                 unknown = true;

@@ -1,5 +1,6 @@
 using System.Net;
 using Chihaya.Orleans.Gateway.Announce;
+using Chihaya.Orleans.Gateway.Http;
 using Chihaya.Orleans.Gateway.Options;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -59,6 +60,9 @@ public sealed class UnknownPasskeyLimitTests
         Assert.False(limit.IsOverLimit(Flooder));
     }
 
-    private UnknownPasskeyLimit Limit(int perMinute) =>
-        new(new StaticGatewayOptions(new GatewayOptions { UnknownPasskeysPerMinute = perMinute }), _clock, NullLogger<UnknownPasskeyLimit>.Instance);
+    private UnknownPasskeyLimit Limit(int perMinute)
+    {
+        var options = new StaticGatewayOptions(new GatewayOptions { UnknownPasskeysPerMinute = perMinute });
+        return new(options, new ClientAddressResolver(options), _clock, NullLogger<UnknownPasskeyLimit>.Instance);
+    }
 }
