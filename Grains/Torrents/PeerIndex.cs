@@ -4,7 +4,8 @@ namespace Chihaya.Orleans.Grains.Torrents;
 /// The swarm's index from a peer (peer id and user) to its code: the slot in the seeders list, or the complement of
 /// the slot in the leechers list. An open-addressing table of codes alone, at most half full (4 bytes a slot, about
 /// 12 a peer), where a dictionary of keys cost about 70 bytes a peer; a key is read from the entry its code points at.
-/// Linear probing with backward-shift removal, so there are no tombstones. Every change must be made while the
+/// Linear probing with backward-shift removal, so there are no tombstones. The table lives outside the GC heap, as the
+/// peers do (<see cref="UnmanagedArray{T}"/>). Every change must be made while the
 /// entries it reads are in place: <see cref="Remove"/> before the entry leaves its list, <see cref="Move"/> after.
 /// </summary>
 internal sealed class PeerIndex(PeerList seeders, PeerList leechers)
@@ -13,7 +14,7 @@ internal sealed class PeerIndex(PeerList seeders, PeerList leechers)
     private const int Empty = int.MinValue;
     private const int SmallestTable = 4;
 
-    private int[] _codes = [];
+    private UnmanagedArray<int> _codes = new();
 
     public int Count { get; private set; }
 
@@ -81,8 +82,9 @@ internal sealed class PeerIndex(PeerList seeders, PeerList leechers)
     public bool IsConsistent()
     {
         var seen = 0;
-        foreach (var code in _codes)
+        for (var at = 0; at < _codes.Length; at++)
         {
+            var code = _codes[at];
             if (code == Empty)
             {
                 continue;
@@ -102,7 +104,14 @@ internal sealed class PeerIndex(PeerList seeders, PeerList leechers)
 
     private static int Home(in PeerKey key, int mask) => key.GetHashCode() & mask;
 
-    private static void Place(int[] codes, int home, int code)
+    /// <summary>Gives the memory back; the index is empty afterwards.</summary>
+    public void Release()
+    {
+        _codes.Release();
+        Count = 0;
+    }
+
+    private static void Place(UnmanagedArray<int> codes, int home, int code)
     {
         var mask = codes.Length - 1;
         var at = home;
@@ -128,16 +137,19 @@ internal sealed class PeerIndex(PeerList seeders, PeerList leechers)
 
     private void Rebuild(int length)
     {
-        var codes = new int[length];
-        Array.Fill(codes, Empty);
-        foreach (var code in _codes)
+        var codes = new UnmanagedArray<int>();
+        codes.Resize(length);
+        codes.Fill(Empty);
+        for (var at = 0; at < _codes.Length; at++)
         {
+            var code = _codes[at];
             if (code != Empty)
             {
                 Place(codes, Home(KeyOf(code), length - 1), code);
             }
         }
 
+        _codes.Release();
         _codes = codes;
     }
 

@@ -2,24 +2,39 @@ namespace Chihaya.Orleans.Grains.Torrents;
 
 /// <summary>
 /// A dense, unordered array of peers with O(1) swap-remove. Order carries no meaning, which is what
-/// makes removal cheap and random windows a fair sample.
+/// makes removal cheap and random windows a fair sample. The peers live outside the GC heap (<see cref="UnmanagedArray{T}"/>).
 /// </summary>
 internal sealed class PeerList
 {
-    private PeerEntry[] _items = [];
+    // Below this length a sparse list is not shrunk: the saving is a few entries.
+    private const int SmallestShrunk = 16;
+
+    private readonly UnmanagedArray<PeerEntry> _items = new();
 
     public int Count { get; private set; }
 
-    public ref PeerEntry this[int slot] => ref _items[slot];
+    /// <summary>The peer in <paramref name="slot"/>, which must be below <see cref="Count"/>.</summary>
+    public ref PeerEntry this[int slot]
+    {
+        get
+        {
+            if ((uint)slot >= (uint)Count)
+            {
+                ThrowNoPeer(slot);
+            }
+
+            return ref _items[slot];
+        }
+    }
 
     /// <summary>Appends a peer and returns its slot.</summary>
     public int Add(in PeerEntry entry)
     {
         if (Count == _items.Length)
         {
-            // By half again rather than double: a swarm's memory is mostly this array, and it is filled 2/3 or more.
-            // From one entry: most swarms hold a peer or two, and four would be 228 bytes a swarm for nothing.
-            Array.Resize(ref _items, _items.Length < 4 ? Math.Max(1, _items.Length * 2) : _items.Length + (_items.Length / 2));
+            // By an eighth: a swarm's memory is mostly this array, and a realloc of it is cheap (in place when it can
+            // be; no copy left behind), so it is kept nearly full. From one entry: most swarms hold a peer or two.
+            _items.Resize(_items.Length + Math.Max(1, _items.Length / 8));
         }
 
         _items[Count] = entry;
@@ -32,6 +47,11 @@ internal sealed class PeerList
     /// </summary>
     public bool RemoveAt(int slot, out PeerEntry moved)
     {
+        if ((uint)slot >= (uint)Count)
+        {
+            ThrowNoPeer(slot);
+        }
+
         var last = --Count;
         moved = default;
         var didMove = slot != last;
@@ -42,16 +62,22 @@ internal sealed class PeerList
         }
 
         _items[last] = default;
-        ShrinkIfSparse();
+        if (_items.Length > SmallestShrunk && Count < _items.Length / 2)
+        {
+            // Swarms shrink a lot after a torrent's first days; give the memory back, with hysteresis (growing again
+            // takes an eighth more, shrinking waits for half empty).
+            _items.Resize(Count + (Count / 8));
+        }
+
         return didMove;
     }
 
-    private void ShrinkIfSparse()
+    /// <summary>Gives the memory back; the list is empty afterwards.</summary>
+    public void Release()
     {
-        // Swarms shrink a lot after a torrent's first days; give the memory back, with hysteresis.
-        if (_items.Length > 64 && Count < _items.Length / 4)
-        {
-            Array.Resize(ref _items, _items.Length / 2);
-        }
+        _items.Release();
+        Count = 0;
     }
+
+    private static void ThrowNoPeer(int slot) => throw new ArgumentOutOfRangeException(nameof(slot), slot, "no peer in this slot");
 }

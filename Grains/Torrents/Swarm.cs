@@ -226,6 +226,18 @@ internal sealed class Swarm
         _removed = null;
     }
 
+    /// <summary>
+    /// Gives the peers' memory back when the activation ends (it lives outside the GC heap); the swarm is empty
+    /// afterwards. Whatever was not written by then is lost as it would be with the activation.
+    /// </summary>
+    public void Release()
+    {
+        _slots.Release();
+        _seeders.Release();
+        _leechers.Release();
+        _changedPeers = 0;
+    }
+
     /// <summary>True when the user's peer is in the swarm (for tests and diagnostics).</summary>
     public bool Contains(PeerId peerId, long userId) => _slots.TryGetValue(new PeerKey(peerId, userId), out _);
 

@@ -324,6 +324,9 @@ internal sealed partial class TorrentGrain(
             // the traffic, except what the README's crash table lists (goodbyes, first announces).
             Log.UsageLeftOnDeactivation(logger, _infoHash.ToGrainKey());
         }
+
+        // The peers live outside the GC heap: given back now rather than when a full collection finds the activation.
+        _swarm.Release();
     }
 
     public ValueTask<AnnounceResult> Announce(AnnounceCommand command)

@@ -551,6 +551,46 @@ public sealed class SwarmTests
     }
 
     [Fact]
+    public void Announce_ManyPeersThenMostLeave_KeepsEveryPeerFoundAndTheIndexWhole()
+    {
+        // Growth by an eighth, then shrinking at half empty, over both lists and the index.
+        for (var n = 0; n < 5000; n++)
+        {
+            Announce(Peer(n, left: n % 3 == 0 ? 0 : 10), numWant: 0);
+        }
+
+        for (var n = 0; n < 4990; n++)
+        {
+            Announce(Peer(n, left: 0, ev: AnnounceEvent.Stopped), numWant: 0);
+        }
+
+        Assert.Equal(10, _swarm.Count);
+        Assert.True(_swarm.IsConsistent());
+        Assert.All(Enumerable.Range(4990, 10), n => Assert.True(_swarm.Contains(Id(n), 1)));
+        Announce(Peer(6000, left: 10));
+        Assert.Equal(10, SelectedPorts().Count);
+    }
+
+    [Fact]
+    public void Release_EmptiesTheSwarm_WhichTakesPeersAgain()
+    {
+        for (var n = 0; n < 40; n++)
+        {
+            Announce(Peer(n, left: n % 2));
+        }
+
+        _swarm.Release();
+
+        Assert.Equal((0, 0, 0), (_swarm.Count, _swarm.Seeders, _swarm.Leechers));
+        Assert.False(_swarm.Contains(Id(1), 1));
+        Assert.True(_swarm.IsConsistent());
+        Announce(Peer(1, left: 10));
+        Announce(Peer(2, left: 0));
+        Assert.Equal([1001], SelectedPorts());
+        Assert.True(_swarm.IsConsistent());
+    }
+
+    [Fact]
     public void Announce_SeedingTime_CountsOnlyIntervalsSeededThroughout()
     {
         Announce(Peer(1, left: 10), now: Now);
