@@ -14,7 +14,9 @@ internal sealed class PeerIndex(PeerList seeders, PeerList leechers)
     private const int Empty = int.MinValue;
     private const int SmallestTable = 4;
 
-    private UnmanagedArray<int> _codes = new();
+    private UnmanagedArray<int> _codes;
+
+    ~PeerIndex() => _codes.Release();
 
     public int Count { get; private set; }
 
@@ -45,7 +47,7 @@ internal sealed class PeerIndex(PeerList seeders, PeerList leechers)
             Rebuild(Math.Max(SmallestTable, _codes.Length * 2));
         }
 
-        Place(_codes, Home(key, _codes.Length - 1), code);
+        Place(in _codes, Home(key, _codes.Length - 1), code);
         Count++;
     }
 
@@ -111,7 +113,7 @@ internal sealed class PeerIndex(PeerList seeders, PeerList leechers)
         Count = 0;
     }
 
-    private static void Place(UnmanagedArray<int> codes, int home, int code)
+    private static void Place(in UnmanagedArray<int> codes, int home, int code)
     {
         var mask = codes.Length - 1;
         var at = home;
@@ -137,7 +139,7 @@ internal sealed class PeerIndex(PeerList seeders, PeerList leechers)
 
     private void Rebuild(int length)
     {
-        var codes = new UnmanagedArray<int>();
+        var codes = default(UnmanagedArray<int>);
         codes.Resize(length);
         codes.Fill(Empty);
         for (var at = 0; at < _codes.Length; at++)
@@ -145,7 +147,7 @@ internal sealed class PeerIndex(PeerList seeders, PeerList leechers)
             var code = _codes[at];
             if (code != Empty)
             {
-                Place(codes, Home(KeyOf(code), length - 1), code);
+                Place(in codes, Home(KeyOf(code), length - 1), code);
             }
         }
 

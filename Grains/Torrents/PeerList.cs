@@ -9,7 +9,9 @@ internal sealed class PeerList
     // Below this length a sparse list is not shrunk: the saving is a few entries.
     private const int SmallestShrunk = 16;
 
-    private readonly UnmanagedArray<PeerEntry> _items = new();
+    private UnmanagedArray<PeerEntry> _items;
+
+    ~PeerList() => _items.Release();
 
     public int Count { get; private set; }
 

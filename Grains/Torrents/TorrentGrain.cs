@@ -514,6 +514,9 @@ internal sealed partial class TorrentGrain(
         }
 
         _unread = false;
+        // Answered: callers waiting hold this task themselves, and the activation need not keep its state machine (a
+        // tenth of our part of an idle swarm's heap) for as long as it lives.
+        _firstRead = Task.CompletedTask;
         if (_schedule is not null)
         {
             // Read after the activation: as at one that read, a swarm restored from the site writes its size once.

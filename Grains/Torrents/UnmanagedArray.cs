@@ -7,20 +7,20 @@ namespace Chihaya.Orleans.Grains.Torrents;
 /// silo's resident memory was about twice the peers it held: every growth of a swarm's array leaves the old one to
 /// the oldest generation, which keeps the room once swept and is seldom compacted (bench/README.md, 2026-11-28 11:10
 /// and 2026-11-30). Here a growth is a <c>realloc</c>, in place when it can be, and memory given back is reused at once.
-/// Freed by <see cref="Release"/> when the swarm's activation ends, or by the finalizer if that never comes; either
-/// way only once nothing can reach it. After <see cref="Release"/> the array is empty, so a stray read throws instead
-/// of reading freed memory, and a stray write allocates anew.
+/// A struct inside the class that owns it (a swarm has three: a fifth of an idle swarm's objects were these), so the
+/// owner frees it: by <see cref="Release"/> when the swarm's activation ends, or in its finalizer if that never comes;
+/// either way only once nothing can reach it. Kept in a field and never copied (a copy would share the block). After
+/// <see cref="Release"/> the array is empty, so a stray read throws instead of reading freed memory, and a stray write
+/// allocates anew.
 /// </summary>
-internal sealed unsafe class UnmanagedArray<T>
+internal unsafe struct UnmanagedArray<T>
     where T : unmanaged
 {
     private T* _items;
 
-    ~UnmanagedArray() => NativeMemory.Free(_items);
+    public int Length { readonly get; private set; }
 
-    public int Length { get; private set; }
-
-    public ref T this[int index]
+    public readonly ref T this[int index]
     {
         get
         {
@@ -56,7 +56,7 @@ internal sealed unsafe class UnmanagedArray<T>
     }
 
     /// <summary>Sets every value to <paramref name="value"/>.</summary>
-    public void Fill(T value) => new Span<T>(_items, Length).Fill(value);
+    public readonly void Fill(T value) => new Span<T>(_items, Length).Fill(value);
 
     /// <summary>Gives the memory back now; the array is empty afterwards.</summary>
     public void Release()

@@ -20,6 +20,7 @@ public sealed class UnmanagedArrayTests
 
         array.Resize(2);
         Assert.Equal([10L, 11], Enumerable.Range(0, 2).Select(i => array[i]));
+        array.Release();
     }
 
     [Fact]
@@ -30,6 +31,7 @@ public sealed class UnmanagedArrayTests
         array.Resize(4);
         Assert.Throws<ArgumentOutOfRangeException>(() => array[4]);
         Assert.Throws<ArgumentOutOfRangeException>(() => array[-1]);
+        array.Release();
     }
 
     [Fact]
@@ -45,5 +47,6 @@ public sealed class UnmanagedArrayTests
         Assert.Throws<ArgumentOutOfRangeException>(() => array[0]);
         array.Resize(2);
         Assert.Equal([0, 0], Enumerable.Range(0, 2).Select(i => array[i]));
+        array.Release();
     }
 }
