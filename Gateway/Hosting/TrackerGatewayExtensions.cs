@@ -74,7 +74,10 @@ public static class TrackerGatewayExtensions
                 $"Gateway:MaxQueryLength must be at least {GatewayOptions.EncodedScrapeHashLength} × Gateway:MaxScrapeHashes, or the largest scrape allowed is refused as too long.")
             .Validate(o => TrustedProxies.AreValid(o.TrustedProxies), "Gateway:TrustedProxies must be IP addresses or CIDR ranges (e.g. 10.0.0.5, 10.0.0.0/8, fd00::/8).");
         services.AddTrackerSection<AdminOptions>(AdminOptions.Section)
-            .Validate(o => o.Token.Length == 0 || AdminOptions.IsStrongEnough(o.Token), AdminOptions.WeakTokenProblem);
+            .Validate(o => o.Token.Length == 0 || AdminOptions.IsStrongEnough(o.Token), AdminOptions.WeakTokenProblem)
+            .Validate<IConfiguration>(
+                (o, configuration) => o.Port == 0 || StartupProblems.HttpListeners(configuration[WebHostDefaults.ServerUrlsKey]).Any(listener => listener.Endpoint.Port == o.Port),
+                AdminOptions.PortProblem);
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<GatewayOptions>>((kestrel, gateway) =>
         {
             // Kestrel reads the request line before any of our code: it must let every query the gateway accepts
@@ -160,9 +163,12 @@ public static class TrackerGatewayExtensions
         app.MapGet("/announce", AnnounceEndpoint.MissingPasskeyAsync);
         app.MapGet("/scrape", AnnounceEndpoint.MissingPasskeyAsync);
         app.MapHealthEndpoints();
-        app.MapMetricsEndpoint();
-        app.MapAdminApi();
-        app.MapStatusPage();
+        // What only the site and its operators use: on the admin port alone when one is set (AdminOptions.Port).
+        app.Use(OperatorPort.Middleware(app.Services.GetRequiredService<IOptions<AdminOptions>>()));
+        var operatorSurface = app.MapGroup("").WithMetadata(OperatorPort.Marker);
+        operatorSurface.MapMetricsEndpoint();
+        operatorSurface.MapAdminApi();
+        operatorSurface.MapStatusPage();
         return app;
     }
 }

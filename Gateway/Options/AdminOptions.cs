@@ -11,6 +11,18 @@ public sealed class AdminOptions
     /// </summary>
     public string Token { get; set; } = "";
 
+    /// <summary>
+    /// The one port (among the gateway's <c>Urls</c>) on which the admin API, the status page and <c>/metrics</c>
+    /// answer; on every other port they are 404, as if absent. 0: on every port, as the one-process default has
+    /// them. Set where the announce port faces the internet (the Kubernetes base: 9090, a ClusterIP Service of its
+    /// own), so the token never crosses it and nobody outside can try tokens. The connection's own port decides,
+    /// never the Host header, which the sender writes.
+    /// </summary>
+    public int Port { get; set; }
+
+    public const string PortProblem =
+        "Admin:Port must be 0 (the admin API, status page and /metrics on every port) or one of the ports the gateway listens on (Urls).";
+
     /// <summary>The shortest token accepted: guessed over the network, a shorter one could be found.</summary>
     public const int MinimumTokenLength = 16;
 

@@ -22,17 +22,21 @@ public sealed class TrackerHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private TrackerHost(WebApplication app, Uri baseAddress, string adminToken)
+    private TrackerHost(WebApplication app, Uri baseAddress, Uri adminAddress, string adminToken)
     {
         _app = app;
         BaseAddress = baseAddress;
+        AdminAddress = adminAddress;
         AdminToken = adminToken;
         Http = new HttpClient { BaseAddress = baseAddress };
-        Admin = new HttpClient { BaseAddress = baseAddress };
+        Admin = new HttpClient { BaseAddress = adminAddress };
         Admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", adminToken);
     }
 
     public Uri BaseAddress { get; }
+
+    /// <summary>Where the admin API answers: <see cref="BaseAddress"/>, or the admin port when the host has one.</summary>
+    public Uri AdminAddress { get; }
 
     public string AdminToken { get; }
 
@@ -49,9 +53,11 @@ public sealed class TrackerHost : IAsyncDisposable
     /// <param name="host">The address to listen on.</param>
     /// <param name="configure">Changes to the builder before the tracker is added (logging, services).</param>
     /// <param name="clock">The tracker's clock; a fake one lets a test move time (timeouts, pruning) instead of waiting.</param>
-    public static async Task<TrackerHost> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, string host = "127.0.0.1", Action<WebApplicationBuilder>? configure = null, TimeProvider? clock = null)
+    /// <param name="separateAdminPort">Listen on a second port and keep the admin API there (Admin:Port).</param>
+    public static async Task<TrackerHost> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, string host = "127.0.0.1", Action<WebApplicationBuilder>? configure = null, TimeProvider? clock = null, bool separateAdminPort = false)
     {
         var adminToken = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        int? adminPort = separateAdminPort ? FreePorts.Next() : null;
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             ApplicationName = typeof(TrackerGatewayExtensions).Assembly.GetName().Name,
@@ -65,6 +71,7 @@ public sealed class TrackerHost : IAsyncDisposable
             ["Admin:Token"] = adminToken,
             ["Site:SeedFile"] = "",
             ["Stats:FlushInterval"] = "00:00:00.100",
+            ["Admin:Port"] = adminPort?.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
         if (settings is not null)
         {
@@ -78,13 +85,14 @@ public sealed class TrackerHost : IAsyncDisposable
         }
 
         configure?.Invoke(builder);
-        builder.WebHost.UseUrls($"http://{host}:0");
+        builder.WebHost.UseUrls(adminPort is { } port ? $"http://{host}:{FreePorts.Next()};http://{host}:{port}" : $"http://{host}:0");
         builder.AddTrackerGateway();
         var app = builder.Build();
         app.MapTracker();
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        return new TrackerHost(app, new Uri(address), adminToken);
+        var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Select(address => new Uri(address)).ToList();
+        var announces = addresses.First(address => address.Port != adminPort);
+        return new TrackerHost(app, announces, addresses.FirstOrDefault(address => address.Port == adminPort) ?? announces, adminToken);
     }
 
     /// <summary>

@@ -119,6 +119,42 @@ internal sealed class ManifestCheck(DeployPrograms programs, IReadOnlySet<string
             {
                 CheckClusterPortsFenced(workload, container, listening, documents, at);
             }
+            else
+            {
+                CheckAdminPortPrivate(workload, container, environment, documents, at);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A gateway behind a public Service (LoadBalancer, NodePort) keeps the admin API, the status page and /metrics on an
+    /// admin port (Admin__Port) that no public Service carries: otherwise the token crosses the internet with every
+    /// call, and anyone can try tokens.
+    /// </summary>
+    private void CheckAdminPortPrivate(
+        Dictionary<object, object?> workload, Dictionary<object, object?> container, Dictionary<string, string?> environment, IReadOnlyList<Dictionary<object, object?>> documents, string at)
+    {
+        var publicServices = documents
+            .Where(document => document.Kind() == "Service" && document.Path("spec").String("type") is "LoadBalancer" or "NodePort" && Selects(document.Path("spec", "selector"), workload))
+            .ToList();
+        if (publicServices.Count == 0)
+        {
+            return;
+        }
+
+        var adminPort = int.TryParse(environment.GetValueOrDefault("Admin__Port"), NumberStyles.None, CultureInfo.InvariantCulture, out var port) ? port : 0;
+        if (adminPort == 0)
+        {
+            Problem($"{at}: the public Service {string.Join(", ", publicServices.Select(service => service.Name()))} reaches the admin API, the status page and /metrics: set Admin__Port to a port no public Service carries");
+            return;
+        }
+
+        foreach (var service in publicServices)
+        {
+            if (service.Path("spec").Maps("ports").Any(servicePort => ResolvePort(container, servicePort.String("targetPort") ?? servicePort.String("port")) == adminPort))
+            {
+                Problem($"{at}: the public Service {service.Name()} carries the admin port {adminPort} (Admin__Port)");
+            }
         }
     }
 

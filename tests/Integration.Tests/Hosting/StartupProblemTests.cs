@@ -37,6 +37,7 @@ public sealed class StartupProblemTests
     [InlineData("Site__RefreshInterval", "60.00:00:00", "Site:RefreshInterval must be positive and up to 7.00:00:00")]
     [InlineData("Admin__Token", "CHANGE-ME", "Admin:Token must be empty (the admin API off) or 16 characters or more")]
     [InlineData("Admin__Token", "short-token", "Admin:Token must be empty (the admin API off) or 16 characters or more")]
+    [InlineData("Admin__Port", "1", "Admin:Port must be 0 (the admin API, status page and /metrics on every port) or one of the ports the gateway listens on (Urls).")]
     public async Task Gateway_BadSetting_OneLineNamingItAndExitStatus2(string key, string value, string expected)
     {
         var (exitCode, output) = await RunGatewayAsync(new Dictionary<string, string> { [key] = value });

@@ -59,6 +59,36 @@ public sealed class DedicatedHostTests
     }
 
     [Fact]
+    public async Task AdminPort_KeepsTheAdminApiStatusAndMetricsOffTheAnnouncePort_WhateverTheHostHeaderSays()
+    {
+        await using var host = await TrackerHost.StartAsync(separateAdminPort: true);
+        var (passkey, hash) = await RegisterUserAndTorrentAsync(host);
+        using var outside = new HttpClient { BaseAddress = host.BaseAddress };
+        outside.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", host.AdminToken);
+
+        // A deletion through the announce port, with the right token and a Host header naming the admin port: not there.
+        using (var request = new HttpRequestMessage(HttpMethod.Delete, $"/admin/users/{passkey}"))
+        {
+            request.Headers.Host = $"127.0.0.1:{host.AdminAddress.Port}";
+            using var response = await outside.SendAsync(request);
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, response.StatusCode);
+        }
+
+        var reply = await new Announcer(passkey, hash, UrlBytes.Random20()).AnnounceAsync(host, 0, 0, 10, "started");
+        Assert.Null(FailureReason(reply));
+        foreach (var path in new[] { $"/admin/users/{passkey}", "/status", "/status/data", "/metrics" })
+        {
+            using var fromOutside = await outside.GetAsync(path);
+            using var fromAdminPort = await host.Admin.GetAsync(path);
+            Assert.Equal((path, System.Net.HttpStatusCode.NotFound, System.Net.HttpStatusCode.OK), (path, fromOutside.StatusCode, fromAdminPort.StatusCode));
+        }
+
+        // Probes and load balancers still find the announce port's health.
+        using var health = await host.Http.GetAsync("/healthz");
+        Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
     public async Task Announce_OverIPv6_ComesBackInPeers6()
     {
         await using var host = await TrackerHost.StartAsync(host: "[::1]");

@@ -51,17 +51,23 @@ public sealed partial class DashboardTests
             folder.Delete(recursive: true);
         }
 
-        // The pods say where their /metrics is: the port named http (the program's Urls) and the endpoint's path.
+        // The pods say where their /metrics is: the port named http (the program's Urls), or for the gateways the admin
+        // port their settings keep it on (Admin__Port), and the endpoint's path.
         var documents = KustomizeLite.Build(Path.Combine(RepositoryPaths.Root, "deploy/k8s/base"));
-        foreach (var name in new[] { "chihaya-silo", "chihaya-gateway" })
+        var gatewaySettings = documents.Single(document => document.Kind() == "ConfigMap" && document.Name().StartsWith("chihaya-gateway", StringComparison.Ordinal)).Map("data").StringMap();
+        foreach (var (name, portName) in new[] { ("chihaya-silo", "http"), ("chihaya-gateway", "admin") })
         {
             var deployment = documents.Single(document => document.Kind() == "Deployment" && document.Name() == name);
             var annotations = deployment.Path("spec", "template", "metadata", "annotations").StringMap();
-            var http = ManifestCheck.Containers(deployment).Single().Maps("ports").Single(port => port.String("name") == "http");
+            var metricsPort = ManifestCheck.Containers(deployment).Single().Maps("ports").Single(port => port.String("name") == portName);
             Assert.Equal("true", annotations["prometheus.io/scrape"]);
-            Assert.Equal(http.String("containerPort"), annotations["prometheus.io/port"]);
+            Assert.Equal(metricsPort.String("containerPort"), annotations["prometheus.io/port"]);
             Assert.Equal(MetricsEndpoint.Path, annotations["prometheus.io/path"]);
         }
+
+        Assert.Equal(
+            ManifestCheck.Containers(documents.Single(document => document.Kind() == "Deployment" && document.Name() == "chihaya-gateway")).Single().Maps("ports").Single(port => port.String("name") == "admin").String("containerPort"),
+            gatewaySettings["Admin__Port"]);
     }
 
     [Fact]
