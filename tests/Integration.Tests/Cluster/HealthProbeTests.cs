@@ -101,6 +101,20 @@ public sealed class HealthProbeTests
         Assert.DoesNotContain("database", report.RootElement.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString()));
     }
 
+    [Fact]
+    public async Task EmbeddedTracker_OnADualStackSocket_ShowsWhatTheChecksFound_ToThisHostsIPv4Loopback()
+    {
+        // Listening on [::], an IPv4 client is seen as ::ffff:127.0.0.1, which is this host all the same.
+        await using var host = await TrackerHost.StartAsync(host: "[::]");
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{host.BaseAddress.Port}") };
+
+        using var response = await client.GetAsync("/readyz");
+        var report = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+
+        Assert.Equal(200, (int)response.StatusCode);
+        Assert.True(Check(report, "cluster").GetProperty("ok").GetBoolean());
+    }
+
     private static JsonElement Check(JsonDocument report, string name) =>
         report.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == name);
 }

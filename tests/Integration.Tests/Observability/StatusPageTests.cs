@@ -85,6 +85,9 @@ public sealed class StatusPageTests(ITestOutputHelper output)
                 && json.GetProperty("silos").GetArrayLength() == 1 && json.GetProperty("gateways").GetArrayLength() == 1);
         Assert.Equal("Active", data.GetProperty("members")[0].GetProperty("status").GetString());
         Assert.Equal(0.2, data.GetProperty("intervalSeconds").GetDouble());
+        // What the token opened stays out of every cache on the way (the browser's, a proxy's).
+        using var raw = await host.Admin.GetAsync("/status/data");
+        Assert.True(raw.Headers.CacheControl?.NoStore, "Cache-Control: no-store");
     }
 
     private async Task CheckPageAsync(ProcessCluster cluster)
