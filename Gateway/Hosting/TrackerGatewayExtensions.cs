@@ -76,7 +76,7 @@ public static class TrackerGatewayExtensions
         services.AddTrackerSection<AdminOptions>(AdminOptions.Section)
             .Validate(o => o.Token.Length == 0 || AdminOptions.IsStrongEnough(o.Token), AdminOptions.WeakTokenProblem)
             .Validate<IConfiguration>(
-                (o, configuration) => o.Port == 0 || StartupProblems.HttpListeners(configuration[WebHostDefaults.ServerUrlsKey]).Any(listener => listener.Endpoint.Port == o.Port),
+                (o, configuration) => o.PortIsAmong(configuration[WebHostDefaults.ServerUrlsKey]),
                 AdminOptions.PortProblem);
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<GatewayOptions>>((kestrel, gateway) =>
         {

@@ -13,8 +13,8 @@ public sealed class AdminOptions
 
     /// <summary>
     /// The one port (among the gateway's <c>Urls</c>) on which the admin API, the status page and <c>/metrics</c>
-    /// answer; on every other port they are 404, as if absent. 0: on every port, as the one-process default has
-    /// them. Set where the announce port faces the internet (the Kubernetes base: 9090, a ClusterIP Service of its
+    /// answer; on every other port they are 421 Misdirected Request. 0: on every port, as the one-process default has
+    /// them. Set where the announce port faces the internet (the Kubernetes base: 9969, a ClusterIP Service of its
     /// own), so the token never crosses it and nobody outside can try tokens. The connection's own port decides,
     /// never the Host header, which the sender writes.
     /// </summary>
@@ -22,6 +22,32 @@ public sealed class AdminOptions
 
     public const string PortProblem =
         "Admin:Port must be 0 (the admin API, status page and /metrics on every port) or one of the ports the gateway listens on (Urls).";
+
+    /// <summary>True when <see cref="Port"/> is 0 or the port of one of <paramref name="urls"/> (whatever each one's host).</summary>
+    public bool PortIsAmong(string? urls)
+    {
+        if (Port == 0)
+        {
+            return true;
+        }
+
+        foreach (var url in (urls ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            try
+            {
+                if (Microsoft.AspNetCore.Http.BindingAddress.Parse(url).Port == Port)
+                {
+                    return true;
+                }
+            }
+            catch (FormatException)
+            {
+                // Not a URL: the start refuses it on its own (StartupProblems.HttpListeners).
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>The shortest token accepted: guessed over the network, a shorter one could be found.</summary>
     public const int MinimumTokenLength = 16;

@@ -14,9 +14,9 @@ internal sealed class PeerIndex(PeerList seeders, PeerList leechers)
     private const int Empty = int.MinValue;
     private const int SmallestTable = 4;
 
+    // Never copied nor made readonly (a copy, even the compiler's defensive one, would share the block); freed by the
+    // swarm that owns the index (Swarm.Release, or its finalizer).
     private UnmanagedArray<int> _codes;
-
-    ~PeerIndex() => _codes.Release();
 
     public int Count { get; private set; }
 
@@ -141,14 +141,22 @@ internal sealed class PeerIndex(PeerList seeders, PeerList leechers)
     {
         var codes = default(UnmanagedArray<int>);
         codes.Resize(length);
-        codes.Fill(Empty);
-        for (var at = 0; at < _codes.Length; at++)
+        try
         {
-            var code = _codes[at];
-            if (code != Empty)
+            codes.Fill(Empty);
+            for (var at = 0; at < _codes.Length; at++)
             {
-                Place(in codes, Home(KeyOf(code), length - 1), code);
+                var code = _codes[at];
+                if (code != Empty)
+                {
+                    Place(in codes, Home(KeyOf(code), length - 1), code);
+                }
             }
+        }
+        catch
+        {
+            codes.Release();
+            throw;
         }
 
         _codes.Release();

@@ -9,9 +9,9 @@ internal sealed class PeerList
     // Below this length a sparse list is not shrunk: the saving is a few entries.
     private const int SmallestShrunk = 16;
 
+    // Never copied nor made readonly (a copy, even the compiler's defensive one, would share the block); freed by the
+    // swarm that owns the list (Swarm.Release, or its finalizer).
     private UnmanagedArray<PeerEntry> _items;
-
-    ~PeerList() => _items.Release();
 
     public int Count { get; private set; }
 
@@ -30,7 +30,7 @@ internal sealed class PeerList
     }
 
     /// <summary>Appends a peer and returns its slot.</summary>
-    public int Add(in PeerEntry entry)
+    public int Add(PeerEntry entry)
     {
         if (Count == _items.Length)
         {
@@ -67,8 +67,15 @@ internal sealed class PeerList
         if (_items.Length > SmallestShrunk && Count < _items.Length / 2)
         {
             // Swarms shrink a lot after a torrent's first days; give the memory back, with hysteresis (growing again
-            // takes an eighth more, shrinking waits for half empty).
-            _items.Resize(Count + (Count / 8));
+            // takes an eighth more, shrinking waits for half empty). Best effort: the peer has moved already, and a
+            // failed shrink loses nothing.
+            try
+            {
+                _items.Resize(Count + (Count / 8));
+            }
+            catch (OutOfMemoryException)
+            {
+            }
         }
 
         return didMove;

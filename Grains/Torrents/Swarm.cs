@@ -35,11 +35,19 @@ internal sealed class Swarm
     // Peers that joined again since the last cut while their departure was remembered: the stored departure must go.
     private HashSet<PeerKey>? _rejoined;
 
+    // The lists and the index hold native memory since the swarm's first peer (UnmanagedArray): until then, and again
+    // after Release, there is nothing for the finalizer to free, and a swarm that never holds a peer (an unknown
+    // info hash's) costs the finalizer nothing.
+    private bool _holdsNativeMemory;
+
     public Swarm(Random random)
     {
         _random = random;
         _slots = new PeerIndex(_seeders, _leechers);
+        GC.SuppressFinalize(this);
     }
+
+    ~Swarm() => ReleaseMemory();
 
     public int Seeders => _seeders.Count;
 
@@ -232,10 +240,13 @@ internal sealed class Swarm
     /// </summary>
     public void Release()
     {
-        _slots.Release();
-        _seeders.Release();
-        _leechers.Release();
+        ReleaseMemory();
         _changedPeers = 0;
+        if (_holdsNativeMemory)
+        {
+            _holdsNativeMemory = false;
+            GC.SuppressFinalize(this);
+        }
     }
 
     /// <summary>True when the user's peer is in the swarm (for tests and diagnostics).</summary>
@@ -386,10 +397,24 @@ internal sealed class Swarm
 
     private void Insert(PeerEntry entry, bool seeder, bool changed)
     {
+        if (!_holdsNativeMemory)
+        {
+            // The first peer, or the first since Release (a claim answered after the activation ended, say).
+            _holdsNativeMemory = true;
+            GC.ReRegisterForFinalize(this);
+        }
+
         entry.IsChanged = changed;
         _changedPeers += changed ? 1 : 0;
         var slot = seeder ? _seeders.Add(entry) : _leechers.Add(entry);
         _slots.Add(new PeerKey(entry.PeerId, entry.UserId), seeder ? slot : ~slot);
+    }
+
+    private void ReleaseMemory()
+    {
+        _slots.Release();
+        _seeders.Release();
+        _leechers.Release();
     }
 
     private void Remove(int code)

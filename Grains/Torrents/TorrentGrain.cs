@@ -288,45 +288,50 @@ internal sealed partial class TorrentGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        _deactivating = true;
-        Uncount();
-        if (_claiming is { IsCompleted: false } claiming)
+        try
         {
-            // A first read's claim already sent: once it is in, this activation holds the swarm and writes what it
-            // restored; a claim answered after the next activation's would fence that one.
-            try
+            _deactivating = true;
+            Uncount();
+            if (_claiming is { IsCompleted: false } claiming)
             {
-                await claiming.WaitAsync(cancellationToken);
+                // A first read's claim already sent: once it is in, this activation holds the swarm and writes what it
+                // restored; a claim answered after the next activation's would fence that one.
+                try
+                {
+                    await claiming.WaitAsync(cancellationToken);
+                }
+                catch
+                {
+                    // Failed or out of time: the next activation claims the swarm itself.
+                }
             }
-            catch
+
+            if (_schedule is not null)
             {
-                // Failed or out of time: the next activation claims the swarm itself.
+                sweeper.Remove(_schedule);
+            }
+
+            // A swarm left idle (its collection age is a peer timeout and more) holds only peers that have timed
+            // out, restored ones too: pruned and written here, so no row outlives the swarm. A stopping silo's swarms
+            // prune only what their next prune would have.
+            if (_epoch != 0 && !_fenced)
+            {
+                PruneSilentPeers();
+            }
+
+            await FlushUntilWrittenAsync(int.MaxValue, cancellationToken);
+            if (!_fenced && HasUnwritten)
+            {
+                // Lost as in a crash: the site still holds these peers' earlier totals, so their next announces
+                // credit the traffic, except what the README's crash table lists (goodbyes, first announces).
+                Log.UsageLeftOnDeactivation(logger, _infoHash.ToGrainKey());
             }
         }
-
-        if (_schedule is not null)
+        finally
         {
-            sweeper.Remove(_schedule);
+            // The peers live outside the GC heap: given back now rather than when a full collection finds the activation.
+            _swarm.Release();
         }
-
-        // A swarm left idle (its collection age is a peer timeout and more) holds only peers that have timed out,
-        // restored ones too: pruned and written here, so no row outlives the swarm. A stopping silo's swarms prune only
-        // what their next prune would have.
-        if (_epoch != 0 && !_fenced)
-        {
-            PruneSilentPeers();
-        }
-
-        await FlushUntilWrittenAsync(int.MaxValue, cancellationToken);
-        if (!_fenced && HasUnwritten)
-        {
-            // Lost as in a crash: the site still holds these peers' earlier totals, so their next announces credit
-            // the traffic, except what the README's crash table lists (goodbyes, first announces).
-            Log.UsageLeftOnDeactivation(logger, _infoHash.ToGrainKey());
-        }
-
-        // The peers live outside the GC heap: given back now rather than when a full collection finds the activation.
-        _swarm.Release();
     }
 
     public ValueTask<AnnounceResult> Announce(AnnounceCommand command)

@@ -7,9 +7,9 @@ namespace Chihaya.Orleans.Grains.Torrents;
 /// silo's resident memory was about twice the peers it held: every growth of a swarm's array leaves the old one to
 /// the oldest generation, which keeps the room once swept and is seldom compacted (bench/README.md, 2026-11-28 11:10
 /// and 2026-11-30). Here a growth is a <c>realloc</c>, in place when it can be, and memory given back is reused at once.
-/// A struct inside the class that owns it (a swarm has three: a fifth of an idle swarm's objects were these), so the
-/// owner frees it: by <see cref="Release"/> when the swarm's activation ends, or in its finalizer if that never comes;
-/// either way only once nothing can reach it. Kept in a field and never copied (a copy would share the block). After
+/// A struct inside the class that uses it (a swarm has three: a fifth of an idle swarm's objects were these), freed
+/// by the swarm: by <see cref="Release"/> when its activation ends, or in its finalizer if that never comes; either way
+/// only once nothing can reach it. Kept in a field and never copied (a copy would share the block). After
 /// <see cref="Release"/> the array is empty, so a stray read throws instead of reading freed memory, and a stray write
 /// allocates anew.
 /// </summary>

@@ -20,10 +20,10 @@ COPY --from=build /app .
 # The gateway listens where Urls says (appsettings.json: http://0.0.0.0:6969); the image's own
 # ASPNETCORE_HTTP_PORTS is cleared so there is one setting, not two that Kestrel would have to choose between.
 ENV ASPNETCORE_HTTP_PORTS=
-# Announces, scrapes, the admin API, /healthz and /readyz; 6970 is the admin port where Urls and Admin__Port name it
+# Announces, scrapes, the admin API, /healthz and /readyz; 9969 is the admin port where Urls and Admin__Port name it
 # (the Kubernetes base). (The embedded mode would also open 11111 and 30000, on loopback use only; the image is meant
 # for Cluster__Mode=Client.)
-EXPOSE 6969 6970
+EXPOSE 6969 9969
 # The image's unprivileged user (uid 1654), by number, so Kubernetes' runAsNonRoot can verify it.
 USER $APP_UID
 # No curl in the runtime image: bash's /dev/tcp asks /healthz. Kubernetes ignores this and uses its own probes.

@@ -24,6 +24,22 @@ public sealed class UnmanagedArrayTests
     }
 
     [Fact]
+    public void Resize_AfterShrinking_AddsZerosNotWhatTheBlockHeldBefore()
+    {
+        // realloc shrinks in place and leaves the old bytes: growing again must not bring them back.
+        var array = new UnmanagedArray<long>();
+        array.Resize(64);
+        array.Fill(7);
+        array.Resize(1);
+
+        array.Resize(64);
+
+        Assert.Equal(7, array[0]);
+        Assert.All(Enumerable.Range(1, 63), i => Assert.Equal(0, array[i]));
+        array.Release();
+    }
+
+    [Fact]
     public void Index_OutsideTheArray_Throws_BeforeTouchingMemory()
     {
         var array = new UnmanagedArray<int>();

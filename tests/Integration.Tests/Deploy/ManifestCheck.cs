@@ -121,7 +121,7 @@ internal sealed class ManifestCheck(DeployPrograms programs, IReadOnlySet<string
             }
             else
             {
-                CheckAdminPortPrivate(workload, container, environment, documents, at);
+                CheckAdminPortPrivate(workload, container, environment, listening, documents, at);
             }
         }
     }
@@ -132,8 +132,20 @@ internal sealed class ManifestCheck(DeployPrograms programs, IReadOnlySet<string
     /// call, and anyone can try tokens.
     /// </summary>
     private void CheckAdminPortPrivate(
-        Dictionary<object, object?> workload, Dictionary<object, object?> container, Dictionary<string, string?> environment, IReadOnlyList<Dictionary<object, object?>> documents, string at)
+        Dictionary<object, object?> workload,
+        Dictionary<object, object?> container,
+        Dictionary<string, string?> environment,
+        Dictionary<int, string> listening,
+        IReadOnlyList<Dictionary<object, object?>> documents,
+        string at)
     {
+        var adminPort = int.TryParse(environment.GetValueOrDefault("Admin__Port"), NumberStyles.None, CultureInfo.InvariantCulture, out var port) ? port : 0;
+        if (adminPort != 0 && listening.GetValueOrDefault(adminPort) != DeployPrograms.UrlsVariable)
+        {
+            // The gateway would refuse to start (AdminOptions.PortProblem): a crash loop.
+            Problem($"{at}: Admin__Port {adminPort} is none of the ports in Urls ({Describe(listening)})");
+        }
+
         var publicServices = documents
             .Where(document => document.Kind() == "Service" && document.Path("spec").String("type") is "LoadBalancer" or "NodePort" && Selects(document.Path("spec", "selector"), workload))
             .ToList();
@@ -142,7 +154,6 @@ internal sealed class ManifestCheck(DeployPrograms programs, IReadOnlySet<string
             return;
         }
 
-        var adminPort = int.TryParse(environment.GetValueOrDefault("Admin__Port"), NumberStyles.None, CultureInfo.InvariantCulture, out var port) ? port : 0;
         if (adminPort == 0)
         {
             Problem($"{at}: the public Service {string.Join(", ", publicServices.Select(service => service.Name()))} reaches the admin API, the status page and /metrics: set Admin__Port to a port no public Service carries");

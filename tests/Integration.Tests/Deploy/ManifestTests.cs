@@ -81,8 +81,9 @@ public sealed class ManifestTests
         { "silo network policy open to all", "an ingress rule lets sources other than the tracker's pods reach the silo's port 11111, 30000" },
         { "silo network policy open to an ipBlock", "an ingress rule lets sources other than the tracker's pods reach the silo's port 11111, 30000" },
         { "silo network policy open on every port", "an ingress rule lets sources other than the tracker's pods reach the silo's port 11111, 30000" },
+        { "gateway admin port not in Urls", "Admin__Port 9970 is none of the ports in Urls" },
         { "gateway without an admin port", "the public Service chihaya-gateway reaches the admin API, the status page and /metrics" },
-        { "public service carries the admin port", "the public Service chihaya-gateway carries the admin port 6970 (Admin__Port)" },
+        { "public service carries the admin port", "the public Service chihaya-gateway carries the admin port 9969 (Admin__Port)" },
     };
 
     [Theory]
@@ -270,12 +271,15 @@ public sealed class ManifestTests
                 // The HTTP port's rule, open to anyone, widened to every port.
                 documents.Single(document => document.Kind() == "NetworkPolicy").Path("spec")!.Maps("ingress").Last().Maps("ports").Single().Remove("port");
                 break;
+            case "gateway admin port not in Urls":
+                ConfigMap("chihaya-gateway")["Admin__Port"] = "9970";
+                break;
             case "gateway without an admin port":
                 ConfigMap("chihaya-gateway").Remove("Admin__Port");
                 break;
             case "public service carries the admin port":
                 ((List<object?>)documents.Single(document => document.Kind() == "Service" && document.Name() == "chihaya-gateway").Map("spec")!["ports"]!)
-                    .Add(new Dictionary<object, object?> { ["name"] = "admin", ["port"] = "6970", ["targetPort"] = "admin" });
+                    .Add(new Dictionary<object, object?> { ["name"] = "admin", ["port"] = "9969", ["targetPort"] = "admin" });
                 break;
             default:
                 throw new ArgumentException($"no such breach: {breach}", nameof(breach));

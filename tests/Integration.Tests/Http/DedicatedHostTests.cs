@@ -66,21 +66,29 @@ public sealed class DedicatedHostTests
         using var outside = new HttpClient { BaseAddress = host.BaseAddress };
         outside.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", host.AdminToken);
 
-        // A deletion through the announce port, with the right token and a Host header naming the admin port: not there.
+        // A deletion through the announce port, with the right token and a Host header naming the admin port: refused
+        // with a status no site takes for "no such user" (404 would pass for a revocation done).
         using (var request = new HttpRequestMessage(HttpMethod.Delete, $"/admin/users/{passkey}"))
         {
             request.Headers.Host = $"127.0.0.1:{host.AdminAddress.Port}";
             using var response = await outside.SendAsync(request);
-            Assert.Equal(System.Net.HttpStatusCode.NotFound, response.StatusCode);
+            Assert.Equal(System.Net.HttpStatusCode.MisdirectedRequest, response.StatusCode);
         }
 
         var reply = await new Announcer(passkey, hash, UrlBytes.Random20()).AnnounceAsync(host, 0, 0, 10, "started");
         Assert.Null(FailureReason(reply));
-        foreach (var path in new[] { $"/admin/users/{passkey}", "/status", "/status/data", "/metrics" })
+        foreach (var path in new[] { $"/admin/users/{passkey}", "/status", "/status/assets/status.js", "/status/data", "/metrics" })
         {
             using var fromOutside = await outside.GetAsync(path);
             using var fromAdminPort = await host.Admin.GetAsync(path);
-            Assert.Equal((path, System.Net.HttpStatusCode.NotFound, System.Net.HttpStatusCode.OK), (path, fromOutside.StatusCode, fromAdminPort.StatusCode));
+            Assert.Equal((path, System.Net.HttpStatusCode.MisdirectedRequest, System.Net.HttpStatusCode.OK), (path, fromOutside.StatusCode, fromAdminPort.StatusCode));
+        }
+
+        // Methods the paths do not take, in any case: refused the same way, not a 405 listing what they take.
+        foreach (var (method, path) in new[] { (HttpMethod.Post, "/status"), (HttpMethod.Options, $"/ADMIN/users/{passkey}"), (HttpMethod.Head, "/status/data"), (HttpMethod.Patch, "/admin/torrents/00") })
+        {
+            using var response = await outside.SendAsync(new HttpRequestMessage(method, path));
+            Assert.Equal((method, path, System.Net.HttpStatusCode.MisdirectedRequest), (method, path, response.StatusCode));
         }
 
         // Probes and load balancers still find the announce port's health.
