@@ -167,6 +167,39 @@ internal sealed class ManifestCheck(DeployPrograms programs, IReadOnlySet<string
                 Problem($"{at}: the public Service {service.Name()} carries the admin port {adminPort} (Admin__Port)");
             }
         }
+
+        CheckAdminPortFenced(workload, container, adminPort, documents, at);
+    }
+
+    /// <summary>
+    /// Inside the cluster too, only chosen pods reach the admin port: a NetworkPolicy must select the gateway's pods,
+    /// and no ingress rule may open that port to every pod or address (no 'from', an ipBlock, or a namespaceSelector
+    /// that picks every namespace). Pods of the policy's namespace (podSelector {}) and labelled namespaces may.
+    /// </summary>
+    private void CheckAdminPortFenced(Dictionary<object, object?> workload, Dictionary<object, object?> container, int adminPort, IReadOnlyList<Dictionary<object, object?>> documents, string at)
+    {
+        var policies = documents.Where(document => document.Kind() == "NetworkPolicy" && Selects(document.Path("spec", "podSelector").Map("matchLabels"), workload)).ToList();
+        if (policies.Count == 0)
+        {
+            Problem($"{at}: no NetworkPolicy selects the gateway's pods, so any pod in the cluster can try tokens on the admin port {adminPort}");
+        }
+
+        foreach (var policy in policies)
+        {
+            foreach (var rule in policy.Path("spec")?.Maps("ingress") ?? [])
+            {
+                var entries = rule.Maps("ports").ToList();
+                var opensAdminPort = entries.Count == 0 || entries.Any(entry => entry.String("port") is null || (ResolvePort(container, entry.String("port")) is { } from
+                    && (int.TryParse(entry.String("endPort"), CultureInfo.InvariantCulture, out var to) ? adminPort >= from && adminPort <= to : adminPort == from)));
+                var sources = rule.Maps("from").ToList();
+                var anyone = sources.Count == 0 || sources.Any(source => source.Map("ipBlock") is not null
+                    || (source.Map("namespaceSelector") is { } namespaces && namespaces.Map("matchLabels") is not { Count: > 0 } && namespaces.Get("matchExpressions") is null));
+                if (opensAdminPort && anyone)
+                {
+                    Problem($"NetworkPolicy {policy.Name()}: an ingress rule lets any pod or address reach the gateway's admin port {adminPort}");
+                }
+            }
+        }
     }
 
     /// <summary>

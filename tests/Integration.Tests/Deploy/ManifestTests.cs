@@ -82,6 +82,9 @@ public sealed class ManifestTests
         { "silo network policy open to an ipBlock", "an ingress rule lets sources other than the tracker's pods reach the silo's port 11111, 30000" },
         { "silo network policy open on every port", "an ingress rule lets sources other than the tracker's pods reach the silo's port 11111, 30000" },
         { "gateway admin port not in Urls", "Admin__Port 9970 is none of the ports in Urls" },
+        { "gateway network policy gone", "no NetworkPolicy selects the gateway's pods, so any pod in the cluster can try tokens on the admin port 9969" },
+        { "gateway network policy admin port open to all", "an ingress rule lets any pod or address reach the gateway's admin port 9969" },
+        { "gateway network policy admin port open to every namespace", "an ingress rule lets any pod or address reach the gateway's admin port 9969" },
         { "gateway without an admin port", "the public Service chihaya-gateway reaches the admin API, the status page and /metrics" },
         { "public service carries the admin port", "the public Service chihaya-gateway carries the admin port 9969 (Admin__Port)" },
     };
@@ -258,21 +261,31 @@ public sealed class ManifestTests
                 Env(gateway.Item1, gateway.Item2, "Admin__Token").Path("valueFrom", "secretKeyRef")!["key"] = "admin-tokn";
                 break;
             case "silo network policy gone":
-                documents.RemoveAll(document => document.Kind() == "NetworkPolicy");
+                documents.RemoveAll(document => document.Kind() == "NetworkPolicy" && document.Name() == "chihaya-silo");
                 break;
             case "silo network policy open to all":
-                documents.Single(document => document.Kind() == "NetworkPolicy").Path("spec")!.Maps("ingress").First().Remove("from");
+                documents.Single(document => document.Kind() == "NetworkPolicy" && document.Name() == "chihaya-silo").Path("spec")!.Maps("ingress").First().Remove("from");
                 break;
             case "silo network policy open to an ipBlock":
-                ((List<object?>)documents.Single(document => document.Kind() == "NetworkPolicy").Path("spec")!.Maps("ingress").First()["from"]!)
+                ((List<object?>)documents.Single(document => document.Kind() == "NetworkPolicy" && document.Name() == "chihaya-silo").Path("spec")!.Maps("ingress").First()["from"]!)
                     .Add(new Dictionary<object, object?> { ["ipBlock"] = new Dictionary<object, object?> { ["cidr"] = "0.0.0.0/0" } });
                 break;
             case "silo network policy open on every port":
                 // The HTTP port's rule, open to anyone, widened to every port.
-                documents.Single(document => document.Kind() == "NetworkPolicy").Path("spec")!.Maps("ingress").Last().Maps("ports").Single().Remove("port");
+                documents.Single(document => document.Kind() == "NetworkPolicy" && document.Name() == "chihaya-silo").Path("spec")!.Maps("ingress").Last().Maps("ports").Single().Remove("port");
                 break;
             case "gateway admin port not in Urls":
                 ConfigMap("chihaya-gateway")["Admin__Port"] = "9970";
+                break;
+            case "gateway network policy gone":
+                documents.RemoveAll(document => document.Kind() == "NetworkPolicy" && document.Name() == "chihaya-gateway");
+                break;
+            case "gateway network policy admin port open to all":
+                documents.Single(document => document.Kind() == "NetworkPolicy" && document.Name() == "chihaya-gateway").Path("spec")!.Maps("ingress").Last().Remove("from");
+                break;
+            case "gateway network policy admin port open to every namespace":
+                ((List<object?>)documents.Single(document => document.Kind() == "NetworkPolicy" && document.Name() == "chihaya-gateway").Path("spec")!.Maps("ingress").Last()["from"]!)
+                    .Add(new Dictionary<object, object?> { ["namespaceSelector"] = new Dictionary<object, object?>() });
                 break;
             case "gateway without an admin port":
                 ConfigMap("chihaya-gateway").Remove("Admin__Port");
