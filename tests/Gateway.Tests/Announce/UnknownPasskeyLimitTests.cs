@@ -9,7 +9,7 @@ namespace Chihaya.Orleans.Gateway.Tests.Announce;
 
 /// <summary>
 /// The per-address count of unknown passkeys: an address past the limit is refused until its minute ends, others are
-/// not, an IPv6 /64 counts as one address, and a limit of 0 is none.
+/// not, an IPv6 /64 counts as one address, the table is bounded per window, and a limit of 0 is none.
 /// </summary>
 public sealed class UnknownPasskeyLimitTests
 {
@@ -45,6 +45,47 @@ public sealed class UnknownPasskeyLimitTests
 
         Assert.True(limit.IsOverLimit(IPAddress.Parse("2001:db8:1:2::77")));
         Assert.False(limit.IsOverLimit(IPAddress.Parse("2001:db8:1:3::1")));
+    }
+
+    [Fact]
+    public void PastItsCapacity_NewAddressesGoUncounted_UntilTheWindowRolls()
+    {
+        var limit = Limit(perMinute: 2);
+        for (var i = 0; i < UnknownPasskeyLimit.Capacity; i++)
+        {
+            limit.Count(new IPAddress(BitConverter.GetBytes(0x0A000000 + i).Reverse().ToArray()));
+        }
+
+        limit.Count(Flooder);
+        limit.Count(Flooder);
+        var uncounted = limit.IsOverLimit(Flooder);
+        var firstAddress = new IPAddress([10, 0, 0, 0]);
+        limit.Count(firstAddress);
+        var countedStill = limit.IsOverLimit(firstAddress);
+        _clock.Advance(TimeSpan.FromMinutes(1));
+        limit.Count(Flooder);
+        limit.Count(Flooder);
+
+        Assert.False(uncounted);
+        Assert.True(countedStill);
+        Assert.True(limit.IsOverLimit(Flooder));
+    }
+
+    [Fact]
+    public void AfterTheWindowRolls_CountsStartAgain_AndCountsInTheNewWindowHold()
+    {
+        var limit = Limit(perMinute: 3);
+        limit.Count(Flooder);
+        limit.Count(Flooder);
+        _clock.Advance(TimeSpan.FromMinutes(1));
+
+        limit.Count(Flooder);
+        limit.Count(Flooder);
+        var twoInTheNewWindow = limit.IsOverLimit(Flooder);
+        limit.Count(Flooder);
+
+        Assert.False(twoInTheNewWindow);
+        Assert.True(limit.IsOverLimit(Flooder));
     }
 
     [Fact]
