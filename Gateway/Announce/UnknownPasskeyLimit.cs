@@ -103,18 +103,14 @@ internal sealed partial class UnknownPasskeyLimit(
 
     private static IPAddress Source(IPAddress client)
     {
-        if (client.IsIPv4MappedToIPv6)
+        var address = TrustedProxies.Normalize(client);
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
         {
-            return client.MapToIPv4();
-        }
-
-        if (client.AddressFamily != AddressFamily.InterNetworkV6)
-        {
-            return client;
+            return address;
         }
 
         Span<byte> bytes = stackalloc byte[16];
-        client.TryWriteBytes(bytes, out _);
+        address.TryWriteBytes(bytes, out _);
         bytes[8..].Clear();
         return new IPAddress(bytes);
     }

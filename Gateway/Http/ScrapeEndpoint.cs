@@ -53,7 +53,7 @@ internal sealed partial class ScrapeEndpoint(
         {
             var users = grains.GetGrain<IUserDirectoryGrain>(0);
             var user = Passkey.UserKeyOf(passkey);
-            // Resolved only when it can matter: behind a proxy that splits X-Forwarded-For.
+            // The address is resolved (X-Forwarded-For split) only while some address is counted at all.
             if (unknownPasskeys.AnyCounted && unknownPasskeys.IsOverLimit(addresses.Resolve(context)))
             {
                 await BencodeResults.WriteFailureAsync(context.Response, TrackerFailure.TooManyUnknownPasskeys);
